@@ -2,6 +2,7 @@
 // Native addons stay external: they are loaded from node_modules (and, for the standalone
 // agent, from an embedded asset).
 import { defineConfig } from 'tsup';
+import pkg from './package.json' with { type: 'json' };
 
 export default defineConfig({
   entry: {
@@ -18,4 +19,5 @@ export default defineConfig({
   sourcemap: true,
   banner: { js: "import { createRequire as __fleetCreateRequire } from 'node:module'; const require = __fleetCreateRequire(import.meta.url);" },
   external: ['better-sqlite3', 'node-pty'],
+  define: { __FLEET_VERSION__: JSON.stringify(pkg.version) },
 });

@@ -124,7 +124,7 @@ export interface Command {
   id: string;
   nodeId: string;
   notAfterUnixMs: number;
-  body: { $case: "exec"; value: ExecCommand } | { $case: "cancel"; value: CancelCommand } | undefined;
+  body: { $case: "exec"; value: ExecCommand } | undefined;
 }
 
 export interface ExecCommand {
@@ -135,10 +135,6 @@ export interface ExecCommand {
   shell: string;
   /** Kill the whole process group after this long; 0 means no limit. */
   timeoutMs: number;
-}
-
-export interface CancelCommand {
-  jobId: string;
 }
 
 /** The agent refused a command (bad signature, expired, wrong node); the server records why. */
@@ -1583,9 +1579,6 @@ export const Command: MessageFns<Command> = {
       case "exec":
         ExecCommand.encode(message.body.value, writer.uint32(82).fork()).join();
         break;
-      case "cancel":
-        CancelCommand.encode(message.body.value, writer.uint32(90).fork()).join();
-        break;
     }
     return writer;
   },
@@ -1635,14 +1628,6 @@ export const Command: MessageFns<Command> = {
             message.body = { $case: "exec", value: ExecCommand.decode(reader, reader.uint32()) };
             continue;
           }
-          case 11: {
-            if (tag !== 90) {
-              break;
-            }
-
-            message.body = { $case: "cancel", value: CancelCommand.decode(reader, reader.uint32()) };
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1668,11 +1653,7 @@ export const Command: MessageFns<Command> = {
         : isSet(object.not_after_unix_ms)
         ? globalThis.Number(object.not_after_unix_ms)
         : 0,
-      body: isSet(object.exec)
-        ? { $case: "exec", value: ExecCommand.fromJSON(object.exec) }
-        : isSet(object.cancel)
-        ? { $case: "cancel", value: CancelCommand.fromJSON(object.cancel) }
-        : undefined,
+      body: isSet(object.exec) ? { $case: "exec", value: ExecCommand.fromJSON(object.exec) } : undefined,
     };
   },
 
@@ -1689,8 +1670,6 @@ export const Command: MessageFns<Command> = {
     }
     if (message.body?.$case === "exec") {
       obj.exec = ExecCommand.toJSON(message.body.value);
-    } else if (message.body?.$case === "cancel") {
-      obj.cancel = CancelCommand.toJSON(message.body.value);
     }
     return obj;
   },
@@ -1707,12 +1686,6 @@ export const Command: MessageFns<Command> = {
       case "exec": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "exec", value: ExecCommand.fromPartial(object.body.value) };
-        }
-        break;
-      }
-      case "cancel": {
-        if (object.body?.value !== undefined && object.body?.value !== null) {
-          message.body = { $case: "cancel", value: CancelCommand.fromPartial(object.body.value) };
         }
         break;
       }
@@ -1842,79 +1815,6 @@ export const ExecCommand: MessageFns<ExecCommand> = {
     message.argv = object.argv?.map((e) => e) || [];
     message.shell = object.shell ?? "";
     message.timeoutMs = object.timeoutMs ?? 0;
-    return message;
-  },
-};
-
-function createBaseCancelCommand(): CancelCommand {
-  return { jobId: "" };
-}
-
-export const CancelCommand: MessageFns<CancelCommand> = {
-  encode(message: CancelCommand, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.jobId !== "") {
-      writer.uint32(10).string(message.jobId);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): CancelCommand {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseCancelCommand();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.jobId = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): CancelCommand {
-    return {
-      jobId: isSet(object.jobId)
-        ? globalThis.String(object.jobId)
-        : isSet(object.job_id)
-        ? globalThis.String(object.job_id)
-        : "",
-    };
-  },
-
-  toJSON(message: CancelCommand): unknown {
-    const obj: any = {};
-    if (message.jobId !== "") {
-      obj.jobId = message.jobId;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<CancelCommand>): CancelCommand {
-    return CancelCommand.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<CancelCommand>): CancelCommand {
-    const message = createBaseCancelCommand();
-    message.jobId = object.jobId ?? "";
     return message;
   },
 };

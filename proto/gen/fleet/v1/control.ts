@@ -263,6 +263,8 @@ export interface StartJobRequest {
   timeoutMs: number;
   /** Deliver to offline nodes when they return within this many milliseconds; 0 reports them at once. */
   queueTtlMs: number;
+  /** Target every node. Without it, a request that names no node and no selector is refused. */
+  all: boolean;
 }
 
 export interface NodeRun {
@@ -2119,6 +2121,7 @@ function createBaseStartJobRequest(): StartJobRequest {
     maxErrors: 0,
     timeoutMs: 0,
     queueTtlMs: 0,
+    all: false,
   };
 }
 
@@ -2147,6 +2150,9 @@ export const StartJobRequest: MessageFns<StartJobRequest> = {
     }
     if (message.queueTtlMs !== 0) {
       writer.uint32(64).uint64(message.queueTtlMs);
+    }
+    if (message.all !== false) {
+      writer.uint32(72).bool(message.all);
     }
     return writer;
   },
@@ -2228,6 +2234,14 @@ export const StartJobRequest: MessageFns<StartJobRequest> = {
             message.queueTtlMs = longToNumber(reader.uint64());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.all = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2266,6 +2280,7 @@ export const StartJobRequest: MessageFns<StartJobRequest> = {
         : isSet(object.queue_ttl_ms)
         ? globalThis.Number(object.queue_ttl_ms)
         : 0,
+      all: isSet(object.all) ? globalThis.Boolean(object.all) : false,
     };
   },
 
@@ -2295,6 +2310,9 @@ export const StartJobRequest: MessageFns<StartJobRequest> = {
     if (message.queueTtlMs !== 0) {
       obj.queueTtlMs = Math.round(message.queueTtlMs);
     }
+    if (message.all !== false) {
+      obj.all = message.all;
+    }
     return obj;
   },
 
@@ -2311,6 +2329,7 @@ export const StartJobRequest: MessageFns<StartJobRequest> = {
     message.maxErrors = object.maxErrors ?? 0;
     message.timeoutMs = object.timeoutMs ?? 0;
     message.queueTtlMs = object.queueTtlMs ?? 0;
+    message.all = object.all ?? false;
     return message;
   },
 };

@@ -1,0 +1,169 @@
+// Keeps track of connected agents: authenticates each link against the node table, answers
+// Hello with Welcome, tracks heartbeats (a node silent for offlineAfterMs is offline), stores
+// inventory, and hands exec events to whoever listens (the job dispatcher).
+import type { Logger } from 'pino';
+import type { AgentMessage, CommandRejected, ExecEvent, ServerMessage } from '../proto/gen/fleet/v1/agent';
+import type { AgentConnection } from '../transport/types';
+import { VERSION } from '../common/version';
+import { AgentRefusedError } from './errors';
+import type { NodeStore } from './store/node-store';
+import type { AuditLog } from './store/audit-log';
+
+/** What the hub tells the rest of the server. */
+export interface AgentHubListener {
+  onOnline(nodeId: string): void;
+  onOffline(nodeId: string): void;
+  onExecEvent(nodeId: string, event: ExecEvent): void;
+  onCommandRejected(nodeId: string, rejection: CommandRejected): void;
+}
+
+interface Session {
+  connection: AgentConnection;
+  lastSeen: number;
+  welcomed: boolean;
+}
+
+export class AgentHub {
+  readonly #nodes: NodeStore;
+  readonly #audit: AuditLog;
+  readonly #log: Logger;
+  readonly #offlineAfterMs: number;
+  readonly #heartbeatMs: number;
+  readonly #sessions = new Map<string, Session>();
+  readonly #seen = new Map<string, number>();
+  #listener: AgentHubListener | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(deps: { nodes: NodeStore; audit: AuditLog; log: Logger; offlineAfterMs: number; heartbeatMs: number }) {
+    this.#nodes = deps.nodes;
+    this.#audit = deps.audit;
+    this.#log = deps.log;
+    this.#offlineAfterMs = deps.offlineAfterMs;
+    this.#heartbeatMs = deps.heartbeatMs;
+  }
+
+  setListener(listener: AgentHubListener): void {
+    this.#listener = listener;
+  }
+
+  /** Starts the sweeper that marks silent nodes offline and flushes last-seen times. */
+  start(): void {
+    this.#timer = setInterval(() => this.#sweep(), Math.min(1000, this.#heartbeatMs));
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#flushSeen();
+    for (const s of this.#sessions.values()) s.connection.close();
+    this.#sessions.clear();
+  }
+
+  /** True while the node has a live, welcomed link. */
+  isOnline(nodeId: string): boolean {
+    return this.#sessions.get(nodeId)?.welcomed === true;
+  }
+
+  onlineCount(): number {
+    let n = 0;
+    for (const s of this.#sessions.values()) if (s.welcomed) n++;
+    return n;
+  }
+
+  /** Sends a message to a node's agent; false when the node is not connected. */
+  send(nodeId: string, message: ServerMessage): boolean {
+    const session = this.#sessions.get(nodeId);
+    return session?.welcomed === true && session.connection.send(message);
+  }
+
+  /** Transport entry point: takes over a link authenticated as `connection.nodeId`. */
+  connect(connection: AgentConnection): void {
+    const node = this.#nodes.get(connection.nodeId);
+    if (!node || node.certFingerprint !== connection.credentialFingerprint) {
+      this.#audit.record({ actor: `node:${connection.nodeId}`, action: 'node.connect', ok: false, detail: `from ${connection.remoteAddress}: unknown node or replaced certificate` });
+      throw new AgentRefusedError('this agent certificate does not belong to a current node (was the node removed or re-enrolled?)');
+    }
+    const previous = this.#sessions.get(node.id);
+    const session: Session = { connection, lastSeen: Date.now(), welcomed: false };
+    this.#sessions.set(node.id, session);
+    if (previous) {
+      this.#log.info({ node: node.name }, 'agent reconnected; closing its previous link');
+      previous.connection.close();
+    }
+    connection.onMessage((message) => {
+      try {
+        this.#handle(node.id, session, message);
+      } catch (err) {
+        this.#log.error({ err, node: node.name }, 'failed to handle an agent message');
+      }
+    });
+    connection.onClose((error) => {
+      if (this.#sessions.get(node.id) !== session) return;
+      this.#sessions.delete(node.id);
+      if (session.welcomed) {
+        this.#log.info({ node: node.name, reason: error?.message }, 'node offline');
+        this.#listener?.onOffline(node.id);
+      }
+    });
+  }
+
+  #handle(nodeId: string, session: Session, message: AgentMessage): void {
+    session.lastSeen = Date.now();
+    this.#seen.set(nodeId, session.lastSeen);
+    const body = message.body;
+    if (!body) return;
+    if (!session.welcomed && body.$case !== 'hello') {
+      session.connection.close(new AgentRefusedError('the first message on Connect must be Hello'));
+      return;
+    }
+    switch (body.$case) {
+      case 'hello': {
+        if (session.welcomed) return;
+        const node = this.#nodes.get(nodeId)!;
+        this.#nodes.setAgentVersion(nodeId, body.value.agentVersion.slice(0, 64), session.lastSeen);
+        session.welcomed = true;
+        session.connection.send({
+          body: { $case: 'welcome', value: { nodeId, nodeName: node.name, heartbeatIntervalMs: this.#heartbeatMs, serverVersion: VERSION } },
+        });
+        this.#log.info({ node: node.name, version: body.value.agentVersion, from: session.connection.remoteAddress }, 'node online');
+        this.#listener?.onOnline(nodeId);
+        return;
+      }
+      case 'heartbeat':
+        session.connection.send({ body: { $case: 'heartbeat', value: { sentUnixMs: Date.now() } } });
+        return;
+      case 'inventory':
+        if (body.value.facts) this.#nodes.setFacts(nodeId, body.value.facts);
+        return;
+      case 'execEvent':
+        this.#listener?.onExecEvent(nodeId, body.value);
+        return;
+      case 'commandRejected':
+        this.#listener?.onCommandRejected(nodeId, body.value);
+        return;
+    }
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [nodeId, session] of this.#sessions) {
+      if (now - session.lastSeen > this.#offlineAfterMs) {
+        this.#log.warn({ nodeId, silentMs: now - session.lastSeen }, 'no heartbeat; closing link');
+        session.connection.close(new AgentRefusedError('no heartbeat received in time'));
+        // onClose removes the session and reports the node offline; make sure even if the
+        // transport never reports the close.
+        if (this.#sessions.get(nodeId) === session) {
+          this.#sessions.delete(nodeId);
+          if (session.welcomed) this.#listener?.onOffline(nodeId);
+        }
+      }
+    }
+    this.#flushSeen();
+  }
+
+  #flushSeen(): void {
+    if (this.#seen.size === 0) return;
+    this.#nodes.touchMany(this.#seen);
+    this.#seen.clear();
+  }
+}

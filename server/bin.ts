@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// fleet-server: the executable. Starts with zero configuration; see `fleet-server --help`.
+import { Command, Option } from 'commander';
+import { hostname } from 'node:os';
+import { createLogger } from '../common/logger';
+import { VERSION } from '../common/version';
+import { FleetError } from '../common/errors';
+import { optionsFromEnv, parseListen, parseOptions, type ServerOptions } from './config';
+import { startServer } from './server';
+
+const program = new Command('fleet-server')
+  .description('The fleet server: stores inventory and jobs, and drives agents over one TLS port.')
+  .version(VERSION, '-V, --version')
+  .addOption(new Option('-d, --data <dir>', 'data directory (database, PKI)').env('FLEET_DATA').default('./fleet-data'))
+  .addOption(new Option('-l, --listen <host:port>', 'gRPC address for agents and the CLI').env('FLEET_LISTEN').default('0.0.0.0:7443'))
+  .addOption(new Option('--name <name...>', 'extra DNS name or IP for the server certificate').env('FLEET_SERVER_NAMES'))
+  .addHelpText(
+    'after',
+    `
+Environment: FLEET_DATA, FLEET_LISTEN, FLEET_SERVER_NAMES (comma-separated), FLEET_LOG (log level),
+FLEET_OFFLINE_AFTER_MS, FLEET_HEARTBEAT_MS.
+
+On first start the server creates its CA and prints an admin API token once.`,
+  )
+  .action(async (opts: { data: string; listen: string; name?: string[] | string }) => {
+    const log = createLogger('fleet-server');
+    let options: ServerOptions;
+    try {
+      const { host, port } = parseListen(opts.listen);
+      const names = typeof opts.name === 'string' ? opts.name.split(',') : (opts.name ?? []);
+      options = parseOptions({ ...optionsFromEnv(), dataDir: opts.data, listenHost: host, listenPort: port, serverNames: names.map((n) => n.trim()).filter(Boolean) });
+    } catch (err) {
+      process.stderr.write(`fleet-server: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+    try {
+      const server = await startServer(options, log);
+      const where = `https://${hostname()}:${server.port}`;
+      process.stdout.write(`fleet-server ${VERSION} listening on ${options.listenHost}:${server.port}\nCA fingerprint: sha256:${server.caHash}\n`);
+      if (server.firstAdminToken) {
+        process.stdout.write(
+          `\nFirst start: an admin API token was created. It is shown only this once; keep it safe:\n\n` +
+            `  ${server.firstAdminToken}\n\n` +
+            `Log in from any machine with:\n\n  fleet login --server ${where} --token ${server.firstAdminToken} --ca-hash sha256:${server.caHash}\n\n`,
+        );
+      }
+      let closing = false;
+      const shutdown = (signal: string) => {
+        if (closing) return;
+        closing = true;
+        log.info({ signal }, 'shutting down');
+        server.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.on('SIGINT', () => shutdown('SIGINT'));
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+    } catch (err) {
+      if (err instanceof FleetError) process.stderr.write(`fleet-server: ${err.message}\n`);
+      else log.fatal({ err }, 'fleet-server failed to start');
+      process.exit(1);
+    }
+  });
+
+program.parseAsync(process.argv);

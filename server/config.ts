@@ -1,0 +1,80 @@
+// fleet-server options: defaults, environment variables (each listed once here) and validation.
+import { z } from 'zod';
+import { DEFAULT_GRPC_PORT } from '../common/address';
+import { StartupError } from './errors';
+
+export interface ServerOptions {
+  /** Where the database, PKI and keys live. FLEET_DATA, default ./fleet-data. */
+  dataDir: string;
+  /** Address for the gRPC port (agents and CLI). FLEET_LISTEN, default 0.0.0.0:7443. Port 0 picks a free one. */
+  listenHost: string;
+  listenPort: number;
+  /** Extra DNS names or IPs for the server certificate. FLEET_SERVER_NAMES, comma-separated. */
+  serverNames: string[];
+  /** A node that sends nothing for this long is offline. FLEET_OFFLINE_AFTER_MS, default 15000. */
+  offlineAfterMs: number;
+  /** How often agents send heartbeats. FLEET_HEARTBEAT_MS, default 5000. */
+  heartbeatMs: number;
+  /** Per-node job timeout when a job names none. Default 30 s. */
+  defaultJobTimeoutMs: number;
+}
+
+/** The options fleet-server runs with when nothing is configured. */
+export function defaultOptions(): ServerOptions {
+  return {
+    dataDir: './fleet-data',
+    listenHost: '0.0.0.0',
+    listenPort: DEFAULT_GRPC_PORT,
+    serverNames: [],
+    offlineAfterMs: 15_000,
+    heartbeatMs: 5_000,
+    defaultJobTimeoutMs: 30_000,
+  };
+}
+
+const schema = z.object({
+  dataDir: z.string().min(1),
+  listenHost: z.string().min(1),
+  listenPort: z.number().int().min(0).max(65535),
+  serverNames: z.array(z.string().min(1)),
+  offlineAfterMs: z.number().int().min(1000),
+  heartbeatMs: z.number().int().min(100),
+  defaultJobTimeoutMs: z.number().int().min(1),
+});
+
+/** Splits "host:port" / "[v6]:port" / ":port". */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text.trim());
+  if (!m) throw new StartupError(`invalid listen address "${text}" (expected HOST:PORT, e.g. 0.0.0.0:${DEFAULT_GRPC_PORT})`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
+}
+
+/** Reads FLEET_* variables over the defaults. */
+export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<ServerOptions> {
+  const out: Partial<ServerOptions> = {};
+  if (env.FLEET_DATA) out.dataDir = env.FLEET_DATA;
+  if (env.FLEET_LISTEN) Object.assign(out, toListen(env.FLEET_LISTEN));
+  if (env.FLEET_SERVER_NAMES) out.serverNames = env.FLEET_SERVER_NAMES.split(',').map((s) => s.trim()).filter(Boolean);
+  if (env.FLEET_OFFLINE_AFTER_MS) out.offlineAfterMs = Number(env.FLEET_OFFLINE_AFTER_MS);
+  if (env.FLEET_HEARTBEAT_MS) out.heartbeatMs = Number(env.FLEET_HEARTBEAT_MS);
+  return out;
+}
+
+function toListen(text: string): Pick<ServerOptions, 'listenHost' | 'listenPort'> {
+  const { host, port } = parseListen(text);
+  return { listenHost: host, listenPort: port };
+}
+
+/** Merges and validates options; throws StartupError naming the bad field. */
+export function parseOptions(partial: Partial<ServerOptions>): ServerOptions {
+  const merged = { ...defaultOptions(), ...partial };
+  const result = schema.safeParse(merged);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new StartupError(`invalid server option ${issue.path.join('.')}: ${issue.message}`);
+  }
+  if (merged.heartbeatMs * 2 > merged.offlineAfterMs) {
+    throw new StartupError('the heartbeat interval must be at most half of the offline timeout');
+  }
+  return result.data;
+}

@@ -1,0 +1,170 @@
+// The Control service the CLI talks to: authenticates each call by API token and role, audits
+// changes, and delegates to the stores and the dispatcher.
+import type { Logger } from 'pino';
+import { type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { formatJoinToken, hashSecret, newTokenSecret } from '../common/join-token';
+import { parseSelector, validateLabels } from '../common/labels';
+import { VERSION } from '../common/version';
+import { FleetError } from '../common/errors';
+import type { JobEvent, JoinToken, Node } from '../proto/gen/fleet/v1/control';
+import { toGrpcStatus } from '../transport/grpc/status';
+import type { AgentHub } from './agent-hub';
+import type { ApiAuth, Principal } from './auth';
+import { InvalidRequestError, NodeNotFoundError, TokenNotFoundError } from './errors';
+import type { JobDispatcher } from './jobs/dispatcher';
+import type { AuditLog } from './store/audit-log';
+import type { NodeRecord, NodeStore } from './store/node-store';
+import { Role, type JoinTokenRecord, type TokenStore } from './store/token-store';
+
+const DEFAULT_TOKEN_TTL_MS = 3_600_000;
+const MAX_TOKEN_TTL_MS = 365 * 86_400_000;
+
+export interface ControlDeps {
+  auth: ApiAuth;
+  nodes: NodeStore;
+  tokens: TokenStore;
+  hub: AgentHub;
+  dispatcher: JobDispatcher;
+  audit: AuditLog;
+  caHash: string;
+  log: Logger;
+}
+
+function toNode(n: NodeRecord, online: boolean): Node {
+  return {
+    id: n.id,
+    name: n.name,
+    online,
+    labels: n.labels,
+    facts: n.facts,
+    identity: n.identity,
+    agentVersion: n.agentVersion,
+    enrolledUnixMs: n.enrolledAt,
+    lastSeenUnixMs: n.lastSeenAt ?? 0,
+  };
+}
+
+function toJoinToken(t: JoinTokenRecord): JoinToken {
+  return {
+    id: t.id,
+    description: t.description,
+    createdUnixMs: t.createdAt,
+    expiresUnixMs: t.expiresAt,
+    maxUses: t.maxUses,
+    used: t.used,
+    revoked: t.revokedAt !== null,
+    labels: t.labels,
+  };
+}
+
+/** Builds the ControlService implementation for grpc-js. */
+export function createControlService(d: ControlDeps): UntypedServiceImplementation {
+  const actorOf = (p: Principal) => `api:${p.tokenId}`;
+
+  /** Wraps a unary handler with authentication, a role check and error mapping. */
+  function unary<Req, Res>(role: Role, handler: (request: Req, principal: Principal) => Res) {
+    return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      try {
+        const principal = d.auth.authenticate(call.metadata);
+        d.auth.require(principal, role);
+        return callback(null, handler(call.request, principal));
+      } catch (err) {
+        const { status, known } = toGrpcStatus(err);
+        if (!known) d.log.error({ err }, 'control call failed');
+        return callback(status);
+      }
+    };
+  }
+
+  const findNode = (nameOrId: string) => {
+    const node = d.nodes.find(nameOrId);
+    if (!node) throw new NodeNotFoundError(nameOrId);
+    return node;
+  };
+
+  return {
+    whoAmI: unary(Role.Viewer, (_req, p) => ({ tokenId: p.tokenId, role: p.role, serverVersion: VERSION, description: p.description })),
+
+    listNodes: unary(Role.Viewer, (req: { selector: string }) => {
+      const selector = parseSelector(req.selector);
+      return { nodes: d.nodes.list().filter((n) => selector.matches(n.labels)).map((n) => toNode(n, d.hub.isOnline(n.id))) };
+    }),
+
+    getNode: unary(Role.Viewer, (req: { node: string }) => {
+      const node = findNode(req.node);
+      return toNode(node, d.hub.isOnline(node.id));
+    }),
+
+    labelNode: unary(Role.Operator, (req: { node: string; set: Record<string, string>; remove: string[] }, p) => {
+      const node = findNode(req.node);
+      validateLabels(req.set);
+      const labels = { ...node.labels };
+      for (const key of req.remove) delete labels[key];
+      Object.assign(labels, req.set);
+      d.nodes.setLabels(node.id, labels);
+      const change = [...Object.entries(req.set).map(([k, v]) => `${k}=${v}`), ...req.remove.map((k) => `${k}-`)].join(' ');
+      d.audit.record({ actor: actorOf(p), action: 'node.label', target: node.name, ok: true, detail: change });
+      return toNode({ ...node, labels }, d.hub.isOnline(node.id));
+    }),
+
+    createJoinToken: unary(Role.Admin, (req: { ttlMs: number; maxUses: number; labels: Record<string, string>; description: string }, p) => {
+      validateLabels(req.labels);
+      const ttl = Number(req.ttlMs) || DEFAULT_TOKEN_TTL_MS;
+      if (ttl > MAX_TOKEN_TTL_MS) throw new InvalidRequestError('a join token may live at most 365 days');
+      if (req.description.length > 200) throw new InvalidRequestError('the description is longer than 200 characters');
+      const { id, secret } = newTokenSecret();
+      const now = Date.now();
+      const record: JoinTokenRecord = {
+        id,
+        secretHash: hashSecret(secret),
+        description: req.description,
+        labels: req.labels,
+        createdAt: now,
+        createdBy: actorOf(p),
+        expiresAt: now + ttl,
+        maxUses: req.maxUses || 1,
+        used: 0,
+        revokedAt: null,
+      };
+      d.tokens.insertJoin(record);
+      d.audit.record({ actor: actorOf(p), action: 'token.create', target: id, ok: true, detail: `uses ${record.maxUses}, expires ${new Date(record.expiresAt).toISOString()}` });
+      return { info: toJoinToken(record), token: formatJoinToken({ id, secret, caHash: d.caHash }) };
+    }),
+
+    listJoinTokens: unary(Role.Admin, () => ({ tokens: d.tokens.listJoin().map(toJoinToken) })),
+
+    revokeJoinToken: unary(Role.Admin, (req: { id: string }, p) => {
+      const record = d.tokens.getJoin(req.id);
+      if (!record) throw new TokenNotFoundError(req.id);
+      d.tokens.revokeJoin(record.id, Date.now());
+      d.audit.record({ actor: actorOf(p), action: 'token.revoke', target: record.id, ok: true });
+      return toJoinToken(d.tokens.getJoin(record.id)!);
+    }),
+
+    startJob: unary(Role.Operator, (req: Parameters<JobDispatcher['startJob']>[0], p) => d.dispatcher.startJob(req, actorOf(p))),
+    listJobs: unary(Role.Viewer, (req: { limit: number }) => ({ jobs: d.dispatcher.list(Math.min(req.limit || 20, 500)) })),
+    getJob: unary(Role.Viewer, (req: { id: string }) => d.dispatcher.describe(req.id)),
+    listAudit: unary(Role.Admin, (req: { limit: number; action: string }) => ({ entries: d.audit.list(Math.min(req.limit || 50, 1000), req.action || undefined) })),
+
+    watchJob: (call: ServerWritableStream<{ id: string }, JobEvent>) => {
+      let stop = () => {};
+      try {
+        d.auth.require(d.auth.authenticate(call.metadata), Role.Viewer);
+        stop = d.dispatcher.watch(call.request.id, (event) => {
+          call.write(event);
+          if (event.body?.$case === 'done') {
+            stop();
+            call.end();
+          }
+        });
+      } catch (err) {
+        const { status, known } = toGrpcStatus(err);
+        if (!known || !(err instanceof FleetError)) d.log.error({ err }, 'watch failed');
+        call.emit('error', status);
+        return;
+      }
+      call.on('cancelled', () => stop());
+      call.on('close', () => stop());
+    },
+  };
+}

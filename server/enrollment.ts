@@ -1,0 +1,142 @@
+// Enrollment: checks a join token (format, CA, secret, revocation, expiry, uses), signs the
+// agent's CSR, creates the node and audits the attempt either way.
+import type { Logger } from 'pino';
+import { FleetError } from '../common/errors';
+import { parseJoinToken, secretMatches } from '../common/join-token';
+import { validateLabels, type Labels } from '../common/labels';
+import type { EnrollRequest, EnrollResponse } from '../proto/gen/fleet/v1/agent';
+import type { MachineIdentity } from '../proto/gen/fleet/v1/common';
+import { InvalidEnrollmentError, JoinTokenRefusedError } from './errors';
+import { newId } from './ids';
+import type { Pki } from './pki';
+import type { AuditLog } from './store/audit-log';
+import type { NodeStore } from './store/node-store';
+import type { TokenStore } from './store/token-store';
+
+const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
+
+/** Turns a hostname into a valid node name ("Web_01.local" → "web-01.local"). */
+export function toNodeName(text: string): string {
+  const name = text
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '')
+    .slice(0, 63);
+  return name || 'node';
+}
+
+function checkIdentity(identity: MachineIdentity | undefined): MachineIdentity {
+  const id = identity ?? { hostname: '', macs: [], dmiUuid: '', serial: '' };
+  if (id.hostname.length > 253 || id.dmiUuid.length > 64 || id.serial.length > 128 || id.macs.length > 64) {
+    throw new InvalidEnrollmentError('machine identity fields are too long');
+  }
+  return id;
+}
+
+export class Enrollment {
+  readonly #pki: Pki;
+  readonly #tokens: TokenStore;
+  readonly #nodes: NodeStore;
+  readonly #audit: AuditLog;
+  readonly #log: Logger;
+  readonly #transaction: <T>(fn: () => T) => T;
+
+  constructor(deps: { pki: Pki; tokens: TokenStore; nodes: NodeStore; audit: AuditLog; log: Logger; transaction: <T>(fn: () => T) => T }) {
+    this.#transaction = deps.transaction;
+    this.#pki = deps.pki;
+    this.#tokens = deps.tokens;
+    this.#nodes = deps.nodes;
+    this.#audit = deps.audit;
+    this.#log = deps.log;
+  }
+
+  /** Handles one Enroll call; every refusal is audited with the reason. */
+  async enroll(request: EnrollRequest, remoteAddress: string): Promise<EnrollResponse> {
+    let actor = 'token:?';
+    try {
+      const token = (() => {
+        try {
+          return parseJoinToken(request.token);
+        } catch {
+          throw new JoinTokenRefusedError('the join token is malformed (expected fj1_… as printed by `fleet tokens create`)', 'TOKEN_MALFORMED');
+        }
+      })();
+      actor = `token:${token.id}`;
+      const response = await this.#enrollWith(token, request);
+      this.#audit.record({ actor, action: 'node.enroll', target: `${response.nodeName} (${response.nodeId})`, ok: true, detail: `from ${remoteAddress}, host ${request.identity?.hostname ?? '?'}` });
+      this.#log.info({ node: response.nodeName, id: response.nodeId, from: remoteAddress }, 'node enrolled');
+      return response;
+    } catch (err) {
+      const reason = err instanceof FleetError ? err.message : 'internal error';
+      this.#audit.record({ actor, action: 'node.enroll', ok: false, detail: `from ${remoteAddress}: ${reason}` });
+      this.#log.warn({ from: remoteAddress, reason }, 'enrollment refused');
+      throw err;
+    }
+  }
+
+  async #enrollWith(token: { id: string; secret: string; caHash: string }, request: EnrollRequest): Promise<EnrollResponse> {
+    if (token.caHash !== this.#pki.caHash) {
+      throw new JoinTokenRefusedError('the join token was issued by a different fleet server (its CA fingerprint does not match)', 'TOKEN_WRONG_SERVER');
+    }
+    const record = this.#tokens.getJoin(token.id);
+    if (!record || !secretMatches(token.secret, record.secretHash)) {
+      throw new JoinTokenRefusedError('the join token is not known to this server', 'TOKEN_UNKNOWN');
+    }
+    const now = Date.now();
+    if (record.revokedAt !== null) {
+      throw new JoinTokenRefusedError(`join token ${record.id} was revoked at ${new Date(record.revokedAt).toISOString()}`, 'TOKEN_REVOKED');
+    }
+    if (record.expiresAt <= now) {
+      throw new JoinTokenRefusedError(`join token ${record.id} expired at ${new Date(record.expiresAt).toISOString()}`, 'TOKEN_EXPIRED');
+    }
+    if (record.used >= record.maxUses) {
+      throw new JoinTokenRefusedError(`join token ${record.id} has been used ${record.used} of ${record.maxUses} times`, 'TOKEN_USED_UP');
+    }
+    const identity = checkIdentity(request.identity);
+    const requested: Labels = { ...request.labels };
+    try {
+      validateLabels(requested);
+    } catch (err) {
+      throw new InvalidEnrollmentError((err as Error).message, err);
+    }
+    if (request.requestedName && !NODE_NAME.test(request.requestedName)) {
+      throw new InvalidEnrollmentError(`node name "${request.requestedName}" is not valid (lower-case letters, digits, "-" and ".")`);
+    }
+    const nodeId = newId('n');
+    const issued = await this.#pki.issueAgentCertificate(request.csrPem, nodeId);
+    const labels = { ...requested, ...record.labels };
+    const baseName = toNodeName(request.requestedName || identity.hostname || nodeId);
+    let name = baseName;
+    for (let i = 2; this.#nodes.nameTaken(name); i++) name = `${baseName}-${i}`;
+
+    // Counting the use and creating the node happen together or not at all.
+    const created = this.#transaction(() => {
+      if (!this.#tokens.consumeJoin(record.id)) return false;
+      this.#nodes.insert({
+        id: nodeId,
+        name,
+        labels,
+        facts: undefined,
+        identity,
+        certFingerprint: issued.fingerprint,
+        certNotAfter: issued.notAfter,
+        agentVersion: request.agentVersion.slice(0, 64),
+        joinTokenId: record.id,
+        enrolledAt: now,
+        lastSeenAt: null,
+      });
+      return true;
+    });
+    if (!created) {
+      throw new JoinTokenRefusedError(`join token ${record.id} has been used ${record.maxUses} of ${record.maxUses} times`, 'TOKEN_USED_UP');
+    }
+    return {
+      nodeId,
+      nodeName: name,
+      certificatePem: issued.certPem,
+      caPem: this.#pki.caPem,
+      commandSigningKey: this.#pki.commandSigningKey,
+      labels,
+    };
+  }
+}

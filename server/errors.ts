@@ -1,0 +1,82 @@
+// Failures of the server's own logic. Each maps to a transport status by its kind.
+import { ErrorKind, FleetError } from '../common/errors';
+
+export class JoinTokenRefusedError extends FleetError {
+  constructor(
+    message: string,
+    code: 'TOKEN_UNKNOWN' | 'TOKEN_EXPIRED' | 'TOKEN_USED_UP' | 'TOKEN_REVOKED' | 'TOKEN_WRONG_SERVER' | 'TOKEN_MALFORMED',
+  ) {
+    super(message, code, code === 'TOKEN_MALFORMED' ? ErrorKind.Invalid : ErrorKind.Unauthenticated);
+    this.name = 'JoinTokenRefusedError';
+  }
+}
+
+export class InvalidEnrollmentError extends FleetError {
+  constructor(message: string, cause?: unknown) {
+    super(message, 'INVALID_ENROLLMENT', ErrorKind.Invalid, { cause });
+    this.name = 'InvalidEnrollmentError';
+  }
+}
+
+export class AgentRefusedError extends FleetError {
+  constructor(message: string) {
+    super(message, 'AGENT_REFUSED', ErrorKind.Unauthenticated);
+    this.name = 'AgentRefusedError';
+  }
+}
+
+export class NotAuthenticatedError extends FleetError {
+  constructor(message = 'missing or unknown API token (run `fleet login`)') {
+    super(message, 'NOT_AUTHENTICATED', ErrorKind.Unauthenticated);
+    this.name = 'NotAuthenticatedError';
+  }
+}
+
+export class ForbiddenError extends FleetError {
+  constructor(role: string, needed: string) {
+    super(`this needs the ${needed} role; your token has ${role}`, 'FORBIDDEN', ErrorKind.Forbidden);
+    this.name = 'ForbiddenError';
+  }
+}
+
+export class NodeNotFoundError extends FleetError {
+  constructor(readonly node: string) {
+    super(`no node named or with id "${node}"`, 'NODE_NOT_FOUND', ErrorKind.NotFound);
+    this.name = 'NodeNotFoundError';
+  }
+}
+
+export class JobNotFoundError extends FleetError {
+  constructor(readonly job: string) {
+    super(`no job "${job}"`, 'JOB_NOT_FOUND', ErrorKind.NotFound);
+    this.name = 'JobNotFoundError';
+  }
+}
+
+export class TokenNotFoundError extends FleetError {
+  constructor(readonly token: string) {
+    super(`no join token "${token}"`, 'TOKEN_NOT_FOUND', ErrorKind.NotFound);
+    this.name = 'TokenNotFoundError';
+  }
+}
+
+export class InvalidRequestError extends FleetError {
+  constructor(message: string) {
+    super(message, 'INVALID_REQUEST', ErrorKind.Invalid);
+    this.name = 'InvalidRequestError';
+  }
+}
+
+export class NoTargetsError extends FleetError {
+  constructor(what: string) {
+    super(`no node matches ${what}`, 'NO_TARGETS', ErrorKind.NotFound);
+    this.name = 'NoTargetsError';
+  }
+}
+
+export class StartupError extends FleetError {
+  constructor(message: string, cause?: unknown) {
+    super(message, 'STARTUP', ErrorKind.Unavailable, { cause });
+    this.name = 'StartupError';
+  }
+}

@@ -1,0 +1,380 @@
+// The job dispatcher: resolves a job's targets, sends signed exec commands to agents within the
+// job's rate limits (max concurrency, max errors), reports or queues offline nodes, stores the
+// events agents send back (idempotently, in batched transactions), acknowledges them, and tells
+// watchers. Unfinished jobs are picked up again after a server restart.
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { parseSelector } from '../../common/labels';
+import { Command, type CommandRejected, type ExecEvent } from '../../proto/gen/fleet/v1/agent';
+import { OutputStream } from '../../proto/gen/fleet/v1/common';
+import { RunState, type Job, type JobEvent, type NodeRun, type StartJobRequest } from '../../proto/gen/fleet/v1/control';
+import type { AgentHub, AgentHubListener } from '../agent-hub';
+import { InvalidRequestError, NoTargetsError, NodeNotFoundError, JobNotFoundError } from '../errors';
+import { newId } from '../ids';
+import type { AuditLog } from '../store/audit-log';
+import { TERMINAL_STATES, type JobRecord, type JobStore, type RunRecord } from '../store/job-store';
+import type { NodeRecord, NodeStore } from '../store/node-store';
+import { concurrencyLimit } from './concurrency';
+
+/** A dispatched run with no result this long after its timeout is marked LOST. */
+export const LOST_GRACE_MS = 30_000;
+/** How long a signed command stays valid; agents refuse it afterwards. */
+export const COMMAND_TTL_MS = 5 * 60_000;
+const MAX_COMMAND_BYTES = 64 * 1024;
+const MAX_TIMEOUT_MS = 7 * 86_400_000;
+
+interface ActiveJob {
+  job: JobRecord;
+  runs: Map<string, RunRecord>;
+  limit: number;
+}
+
+const FAILED_STATES: ReadonlySet<RunState> = new Set([RunState.RUN_STATE_FAILED, RunState.RUN_STATE_TIMED_OUT, RunState.RUN_STATE_LOST]);
+const IN_FLIGHT: ReadonlySet<RunState> = new Set([RunState.RUN_STATE_DISPATCHED, RunState.RUN_STATE_RUNNING]);
+
+export class JobDispatcher implements AgentHubListener {
+  readonly #jobs: JobStore;
+  readonly #nodes: NodeStore;
+  readonly #hub: AgentHub;
+  readonly #audit: AuditLog;
+  readonly #log: Logger;
+  readonly #sign: (payload: Buffer) => Buffer;
+  readonly #defaultTimeoutMs: number;
+  readonly #active = new Map<string, ActiveJob>();
+  readonly #events = new EventEmitter();
+  #inbox: { nodeId: string; event: ExecEvent }[] = [];
+  #flushScheduled = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(deps: {
+    jobs: JobStore;
+    nodes: NodeStore;
+    hub: AgentHub;
+    audit: AuditLog;
+    log: Logger;
+    signCommand: (payload: Buffer) => Buffer;
+    defaultTimeoutMs: number;
+  }) {
+    this.#jobs = deps.jobs;
+    this.#nodes = deps.nodes;
+    this.#hub = deps.hub;
+    this.#audit = deps.audit;
+    this.#log = deps.log;
+    this.#sign = deps.signCommand;
+    this.#defaultTimeoutMs = deps.defaultTimeoutMs;
+    this.#events.setMaxListeners(0);
+  }
+
+  /** Reloads unfinished jobs and starts the timer for queue expiry and lost runs. */
+  start(): void {
+    for (const job of this.#jobs.unfinished()) {
+      const runs = this.#jobs.runs(job.id);
+      this.#active.set(job.id, { job, runs: new Map(runs.map((r) => [r.nodeId, r])), limit: concurrencyLimit(job.spec.maxConcurrency, runs.length) });
+    }
+    if (this.#active.size) this.#log.info({ jobs: this.#active.size }, 'resuming unfinished jobs');
+    this.#timer = setInterval(() => this.#tick(), 1000);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#flush();
+  }
+
+  /** Validates and stores a job, then starts dispatching it. */
+  startJob(request: StartJobRequest, actor: string): Job {
+    const spec = {
+      argv: request.argv,
+      shell: request.shell,
+      selector: request.selector.trim(),
+      nodes: request.nodes,
+      maxConcurrency: request.maxConcurrency.trim(),
+      maxErrors: request.maxErrors,
+      timeoutMs: Number(request.timeoutMs) || this.#defaultTimeoutMs,
+      queueTtlMs: Number(request.queueTtlMs),
+    };
+    if ((spec.argv.length > 0) === (spec.shell !== '')) throw new InvalidRequestError('give either a program with arguments or a shell script, not both or neither');
+    if (spec.argv.length > 0 && spec.argv[0] === '') throw new InvalidRequestError('the program name is empty');
+    if (Buffer.byteLength(spec.argv.join('\0') + spec.shell) > MAX_COMMAND_BYTES) throw new InvalidRequestError(`the command is larger than ${MAX_COMMAND_BYTES} bytes`);
+    if (spec.timeoutMs > MAX_TIMEOUT_MS) throw new InvalidRequestError('the timeout is longer than 7 days');
+    const targets = this.#resolveTargets(spec.selector, spec.nodes, request.all);
+    const limit = concurrencyLimit(spec.maxConcurrency, targets.length);
+    const now = Date.now();
+    const job: JobRecord = { id: newId('j'), createdAt: now, createdBy: actor, spec, finishedAt: null };
+    const runs: RunRecord[] = targets.map((n, position) => ({
+      jobId: job.id,
+      nodeId: n.id,
+      nodeName: n.name,
+      position,
+      state: RunState.RUN_STATE_PENDING,
+      exitCode: null,
+      signal: null,
+      error: null,
+      queueExpiresAt: null,
+      dispatchedAt: null,
+      startedAt: null,
+      finishedAt: null,
+    }));
+    this.#jobs.create(job, runs);
+    const what = spec.shell ? `sh -c ${JSON.stringify(spec.shell)}` : JSON.stringify(spec.argv);
+    this.#audit.record({ actor, action: 'job.start', target: job.id, ok: true, detail: `${what} on ${targets.length} node(s)` });
+    this.#log.info({ job: job.id, nodes: targets.length, by: actor }, 'job started');
+    const active: ActiveJob = { job, runs: new Map(runs.map((r) => [r.nodeId, r])), limit };
+    this.#active.set(job.id, active);
+    this.#pump(active);
+    return this.describe(job.id);
+  }
+
+  #resolveTargets(selectorText: string, names: string[], all: boolean): NodeRecord[] {
+    const selector = parseSelector(selectorText);
+    let nodes: NodeRecord[];
+    if (names.length > 0) {
+      const seen = new Set<string>();
+      nodes = [];
+      for (const name of names) {
+        const node = this.#nodes.find(name);
+        if (!node) throw new NodeNotFoundError(name);
+        if (!seen.has(node.id)) nodes.push(node);
+        seen.add(node.id);
+      }
+    } else if (!selector.empty || all) {
+      nodes = this.#nodes.list();
+    } else {
+      throw new InvalidRequestError('say which nodes to run on: name them, give a selector (-l role=web), or use --all');
+    }
+    nodes = nodes.filter((n) => selector.matches(n.labels));
+    if (nodes.length === 0) throw new NoTargetsError(selectorText ? `selector "${selectorText}"` : 'that request');
+    return nodes.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The job with its runs, as the Control service returns it. */
+  describe(jobId: string): Job {
+    const active = this.#active.get(jobId);
+    const job = active?.job ?? this.#jobs.get(jobId);
+    if (!job) throw new JobNotFoundError(jobId);
+    const runs = active ? [...active.runs.values()].sort((a, b) => a.position - b.position) : this.#jobs.runs(jobId);
+    return toJobMessage(job, runs);
+  }
+
+  /** Newest jobs first. */
+  list(limit: number): Job[] {
+    return this.#jobs.list(limit).map((j) => this.describe(j.id));
+  }
+
+  /**
+   * Sends the job, every stored output chunk, then live events until the job is done (the last
+   * event is `done`). Returns a function that stops watching.
+   */
+  watch(jobId: string, send: (event: JobEvent) => void): () => void {
+    const job = this.describe(jobId);
+    const names = new Map(job.runs.map((r) => [r.nodeId, r.nodeName]));
+    send({ body: { $case: 'job', value: job } });
+    for (const o of this.#jobs.output(jobId)) {
+      send({ body: { $case: 'output', value: { nodeId: o.nodeId, nodeName: names.get(o.nodeId) ?? o.nodeId, stream: o.stream, data: o.data, atUnixMs: o.at } } });
+    }
+    if (job.done) {
+      send({ body: { $case: 'done', value: job } });
+      return () => {};
+    }
+    // Reading the store and subscribing happen in the same tick, so no event falls in between.
+    this.#events.on(jobId, send);
+    return () => this.#events.off(jobId, send);
+  }
+
+  // --- AgentHubListener -------------------------------------------------------------------
+
+  onOnline(nodeId: string): void {
+    for (const active of this.#active.values()) {
+      const run = active.runs.get(nodeId);
+      if (!run) continue;
+      // A run in flight when the link dropped is sent again; the agent ignores jobs it knows.
+      if (IN_FLIGHT.has(run.state)) this.#sendCommand(active, run);
+      this.#pump(active);
+    }
+  }
+
+  onOffline(nodeId: string): void {
+    for (const active of this.#active.values()) if (active.runs.has(nodeId)) this.#pump(active);
+  }
+
+  onExecEvent(nodeId: string, event: ExecEvent): void {
+    this.#inbox.push({ nodeId, event });
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  onCommandRejected(nodeId: string, rejection: CommandRejected): void {
+    const active = this.#active.get(rejection.jobId);
+    const run = active?.runs.get(nodeId);
+    if (!active || !run || TERMINAL_STATES.has(run.state)) return;
+    this.#log.warn({ job: rejection.jobId, nodeId, reason: rejection.reason }, 'agent refused a command');
+    this.#setRun(active, run, { state: RunState.RUN_STATE_FAILED, error: `the agent refused the command: ${rejection.reason}`, finishedAt: Date.now() });
+    this.#pump(active);
+  }
+
+  // --- internals --------------------------------------------------------------------------
+
+  /** Stores a batch of agent events in one transaction, then acknowledges and publishes them. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    const batch = this.#inbox;
+    this.#inbox = [];
+    if (batch.length === 0) return;
+    const acks = new Map<string, { nodeId: string; jobId: string; seq: number }>();
+    const published: { jobId: string; event: JobEvent }[] = [];
+    const touched = new Set<ActiveJob>();
+    this.#jobs.transaction(() => {
+      for (const { nodeId, event } of batch) {
+        const key = `${nodeId}\0${event.jobId}`;
+        const seq = Number(event.seq);
+        if ((acks.get(key)?.seq ?? 0) < seq) acks.set(key, { nodeId, jobId: event.jobId, seq });
+        const active = this.#active.get(event.jobId);
+        const run = active?.runs.get(nodeId) ?? this.#jobs.runs(event.jobId).find((r) => r.nodeId === nodeId);
+        if (!run || !event.body) continue;
+        if (active) touched.add(active);
+        const at = Number(event.atUnixMs) || Date.now();
+        switch (event.body.$case) {
+          case 'started':
+            if (!TERMINAL_STATES.has(run.state)) {
+              published.push(...this.#setRun(active, run, { state: RunState.RUN_STATE_RUNNING, startedAt: at }, false));
+            }
+            break;
+          case 'output': {
+            const { stream, data } = event.body.value;
+            if (this.#jobs.addOutput(event.jobId, { nodeId, seq, stream: stream === OutputStream.OUTPUT_STREAM_STDERR ? stream : OutputStream.OUTPUT_STREAM_STDOUT, data, at })) {
+              published.push({ jobId: event.jobId, event: { body: { $case: 'output', value: { nodeId, nodeName: run.nodeName, stream, data, atUnixMs: at } } } });
+            }
+            break;
+          }
+          case 'finished':
+            if (!TERMINAL_STATES.has(run.state) || run.state === RunState.RUN_STATE_LOST) {
+              const f = event.body.value;
+              const state = f.timedOut
+                ? RunState.RUN_STATE_TIMED_OUT
+                : f.exitCode === 0 && !f.signal && !f.error
+                  ? RunState.RUN_STATE_SUCCEEDED
+                  : RunState.RUN_STATE_FAILED;
+              published.push(
+                ...this.#setRun(active, run, { state, exitCode: f.exitCode, signal: f.signal || null, error: f.error || null, finishedAt: at, startedAt: run.startedAt ?? at }, false),
+              );
+            }
+            break;
+        }
+      }
+    });
+    for (const ack of acks.values()) this.#hub.send(ack.nodeId, { body: { $case: 'ack', value: { jobId: ack.jobId, seq: ack.seq } } });
+    for (const p of published) this.#events.emit(p.jobId, p.event);
+    for (const active of touched) this.#pump(active);
+  }
+
+  /** Applies a change to a run, stores it, and publishes it (or returns the event to publish). */
+  #setRun(active: ActiveJob | undefined, run: RunRecord, change: Partial<RunRecord>, publish = true): { jobId: string; event: JobEvent }[] {
+    Object.assign(run, change);
+    this.#jobs.updateRun(run);
+    if (active) active.runs.set(run.nodeId, run);
+    const event = { jobId: run.jobId, event: { body: { $case: 'run' as const, value: toRunMessage(run) } } };
+    if (!publish) return [event];
+    this.#events.emit(event.jobId, event.event);
+    return [];
+  }
+
+  #sendCommand(active: ActiveJob, run: RunRecord): boolean {
+    const { spec } = active.job;
+    const command: Command = {
+      id: `${active.job.id}/${run.nodeId}`,
+      nodeId: run.nodeId,
+      notAfterUnixMs: Date.now() + COMMAND_TTL_MS,
+      body: { $case: 'exec', value: { jobId: active.job.id, argv: spec.argv, shell: spec.shell, timeoutMs: spec.timeoutMs } },
+    };
+    const payload = Buffer.from(Command.encode(command).finish());
+    return this.#hub.send(run.nodeId, { body: { $case: 'command', value: { payload, signature: this.#sign(payload) } } });
+  }
+
+  /** Moves a job forward: reports offline nodes, dispatches within limits, finishes it when done. */
+  #pump(active: ActiveJob): void {
+    const now = Date.now();
+    const { spec } = active.job;
+    const runs = [...active.runs.values()].sort((a, b) => a.position - b.position);
+    const failures = runs.filter((r) => FAILED_STATES.has(r.state)).length;
+    const stopped = spec.maxErrors > 0 && failures >= spec.maxErrors;
+    let inFlight = runs.filter((r) => IN_FLIGHT.has(r.state)).length;
+    for (const run of runs) {
+      if (run.state !== RunState.RUN_STATE_PENDING && run.state !== RunState.RUN_STATE_QUEUED) continue;
+      if (stopped) {
+        this.#setRun(active, run, { state: RunState.RUN_STATE_SKIPPED, error: `not run: ${failures} node(s) failed (max errors ${spec.maxErrors})`, finishedAt: now });
+      } else if (!this.#hub.isOnline(run.nodeId)) {
+        if (spec.queueTtlMs <= 0) {
+          this.#setRun(active, run, { state: RunState.RUN_STATE_OFFLINE, error: 'node is offline', finishedAt: now });
+        } else if (run.state === RunState.RUN_STATE_PENDING) {
+          this.#setRun(active, run, { state: RunState.RUN_STATE_QUEUED, queueExpiresAt: active.job.createdAt + spec.queueTtlMs });
+        } else if (now >= (run.queueExpiresAt ?? 0)) {
+          this.#setRun(active, run, { state: RunState.RUN_STATE_OFFLINE, error: 'node stayed offline past the queue time', finishedAt: now });
+        }
+      } else if (inFlight < active.limit) {
+        if (this.#sendCommand(active, run)) {
+          this.#setRun(active, run, { state: RunState.RUN_STATE_DISPATCHED, dispatchedAt: now });
+          inFlight++;
+        }
+      }
+    }
+    if (runs.every((r) => TERMINAL_STATES.has(r.state))) this.#finish(active, now);
+  }
+
+  #finish(active: ActiveJob, now: number): void {
+    active.job.finishedAt = now;
+    this.#jobs.finish(active.job.id, now);
+    this.#active.delete(active.job.id);
+    const job = this.describe(active.job.id);
+    this.#log.info({ job: job.id, runs: job.runs.length }, 'job finished');
+    this.#events.emit(active.job.id, { body: { $case: 'done', value: job } } satisfies JobEvent);
+  }
+
+  /** Once a second: expire queues and give up on runs whose agent never reported back. */
+  #tick(): void {
+    const now = Date.now();
+    for (const active of [...this.#active.values()]) {
+      const timeout = active.job.spec.timeoutMs;
+      for (const run of active.runs.values()) {
+        if (IN_FLIGHT.has(run.state) && timeout > 0 && run.dispatchedAt !== null && now > run.dispatchedAt + timeout + LOST_GRACE_MS) {
+          this.#setRun(active, run, { state: RunState.RUN_STATE_LOST, error: 'no result from the agent in time (it may report later)', finishedAt: now });
+        }
+      }
+      this.#pump(active);
+    }
+  }
+}
+
+function toRunMessage(r: RunRecord): NodeRun {
+  return {
+    nodeId: r.nodeId,
+    nodeName: r.nodeName,
+    state: r.state,
+    exitCode: r.exitCode ?? 0,
+    signal: r.signal ?? '',
+    error: r.error ?? '',
+    startedUnixMs: r.startedAt ?? 0,
+    finishedUnixMs: r.finishedAt ?? 0,
+  };
+}
+
+function toJobMessage(job: JobRecord, runs: RunRecord[]): Job {
+  const s = job.spec;
+  return {
+    id: job.id,
+    createdUnixMs: job.createdAt,
+    createdBy: job.createdBy,
+    argv: s.argv,
+    shell: s.shell,
+    selector: s.selector,
+    nodes: s.nodes,
+    maxConcurrency: s.maxConcurrency,
+    maxErrors: s.maxErrors,
+    timeoutMs: s.timeoutMs,
+    queueTtlMs: s.queueTtlMs,
+    done: job.finishedAt !== null,
+    finishedUnixMs: job.finishedAt ?? 0,
+    runs: runs.map(toRunMessage),
+  };
+}

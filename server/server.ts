@@ -1,0 +1,98 @@
+// Wires the server together: database, PKI, stores, enrollment, agent hub, dispatcher, the gRPC
+// port (agent transport + Control service + reflection).
+import { Server } from '@grpc/grpc-js';
+import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { ControlServiceService } from '../proto/gen/fleet/v1/control';
+import { descriptorSetBase64 } from '../proto/gen/descriptor-set';
+import { createServerCredentials } from '../transport/grpc/server-credentials';
+import { GrpcServerAgentTransport } from '../transport/grpc/server-transport';
+import { AgentHub } from './agent-hub';
+import { ApiAuth } from './auth';
+import type { ServerOptions } from './config';
+import { createControlService } from './control-service';
+import { Enrollment } from './enrollment';
+import { StartupError } from './errors';
+import { JobDispatcher } from './jobs/dispatcher';
+import { loadOrCreatePki } from './pki';
+import { AuditLog } from './store/audit-log';
+import { openDatabase, type Db } from './store/database';
+import { JobStore } from './store/job-store';
+import { NodeStore } from './store/node-store';
+import { TokenStore } from './store/token-store';
+
+export interface RunningServer {
+  /** The port actually bound (useful with port 0). */
+  port: number;
+  caHash: string;
+  /** The first admin API token, only on the very first start. */
+  firstAdminToken: string | null;
+  close(): Promise<void>;
+}
+
+/** Starts fleet-server with validated options. */
+export async function startServer(options: ServerOptions, log: Logger): Promise<RunningServer> {
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  let db: Db;
+  try {
+    db = openDatabase(join(options.dataDir, 'fleet.db'));
+  } catch (err) {
+    if (err instanceof StartupError) throw err;
+    throw new StartupError(`cannot open the database in ${options.dataDir}: ${(err as Error).message}`, err);
+  }
+  const pki = await loadOrCreatePki(options.dataDir, options.serverNames);
+  const nodes = new NodeStore(db);
+  const tokens = new TokenStore(db);
+  const jobs = new JobStore(db);
+  const audit = new AuditLog(db);
+  const auth = new ApiAuth(tokens);
+  const firstAdminToken = auth.bootstrapAdmin();
+  if (firstAdminToken) audit.record({ actor: 'server', action: 'token.api.create', target: 'first admin', ok: true });
+
+  const hub = new AgentHub({ nodes, audit, log: log.child({ part: 'agents' }), offlineAfterMs: options.offlineAfterMs, heartbeatMs: options.heartbeatMs });
+  const dispatcher = new JobDispatcher({ jobs, nodes, hub, audit, log: log.child({ part: 'jobs' }), signCommand: pki.signCommand, defaultTimeoutMs: options.defaultJobTimeoutMs });
+  hub.setListener(dispatcher);
+  const enrollment = new Enrollment({ pki, tokens, nodes, audit, log: log.child({ part: 'enroll' }), transaction: (fn) => db.transaction(fn)() });
+
+  const grpcServer = new Server({ 'grpc.max_receive_message_length': 16 << 20, 'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 5000 });
+  const transport = new GrpcServerAgentTransport(grpcServer, log.child({ part: 'grpc' }));
+  transport.start({ enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn) });
+  grpcServer.addService(ControlServiceService, createControlService({ auth, nodes, tokens, hub, dispatcher, audit, caHash: pki.caHash, log: log.child({ part: 'control' }) }));
+  new ReflectionService(loadFileDescriptorSetFromBuffer(Buffer.from(descriptorSetBase64, 'base64'))).addToServer(grpcServer);
+
+  const creds = createServerCredentials({ caPem: pki.caPem, certChainPem: pki.serverCertChainPem, keyPem: pki.serverKeyPem });
+  const bindHost = options.listenHost.includes(':') ? `[${options.listenHost}]` : options.listenHost;
+  const port = await new Promise<number>((resolve, reject) =>
+    grpcServer.bindAsync(`${bindHost}:${options.listenPort}`, creds, (err, p) =>
+      err ? reject(new StartupError(`cannot listen on ${options.listenHost}:${options.listenPort}: ${err.message}`, err)) : resolve(p),
+    ),
+  );
+  hub.start();
+  dispatcher.start();
+  log.info({ port, data: options.dataDir, ca: `sha256:${pki.caHash}` }, 'fleet-server listening');
+
+  return {
+    port,
+    caHash: pki.caHash,
+    firstAdminToken,
+    async close() {
+      dispatcher.stop();
+      hub.stop();
+      await transport.stop();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          grpcServer.forceShutdown();
+          resolve();
+        }, 3000);
+        grpcServer.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      db.close();
+    },
+  };
+}

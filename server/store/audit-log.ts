@@ -1,0 +1,36 @@
+// The append-only audit log: who did what to which target, and whether it was allowed.
+import type { AuditEntry } from '../../proto/gen/fleet/v1/control';
+import type { Db } from './database';
+
+export interface AuditRecord {
+  actor: string;
+  action: string;
+  target?: string;
+  ok: boolean;
+  detail?: string;
+}
+
+export class AuditLog {
+  readonly #insert;
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+    this.#insert = db.prepare('INSERT INTO audit_log (at, actor, action, target, ok, detail) VALUES (?, ?, ?, ?, ?, ?)');
+  }
+
+  /** Appends one entry. */
+  record(r: AuditRecord, at = Date.now()): void {
+    this.#insert.run(at, r.actor, r.action, r.target ?? '', r.ok ? 1 : 0, r.detail ?? '');
+  }
+
+  /** Newest entries first, optionally only one action. */
+  list(limit: number, action?: string): AuditEntry[] {
+    const rows = (
+      action
+        ? this.#db.prepare('SELECT * FROM audit_log WHERE action = ? ORDER BY id DESC LIMIT ?').all(action, limit)
+        : this.#db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit)
+    ) as { id: number; at: number; actor: string; action: string; target: string; ok: number; detail: string }[];
+    return rows.map((r) => ({ id: r.id, atUnixMs: r.at, actor: r.actor, action: r.action, target: r.target, ok: r.ok === 1, detail: r.detail }));
+  }
+}

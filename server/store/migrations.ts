@@ -1,0 +1,93 @@
+// Numbered schema migrations. Append only: never edit a migration that has shipped.
+// The database's PRAGMA user_version records how many have run.
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: nodes, tokens, jobs, results and the audit log.
+  `
+  CREATE TABLE nodes (
+    id               TEXT PRIMARY KEY,
+    name             TEXT NOT NULL UNIQUE,
+    labels           TEXT NOT NULL DEFAULT '{}',
+    facts            TEXT,
+    identity         TEXT NOT NULL DEFAULT '{}',
+    cert_fingerprint TEXT NOT NULL,
+    cert_not_after   INTEGER NOT NULL,
+    agent_version    TEXT NOT NULL DEFAULT '',
+    join_token_id    TEXT,
+    enrolled_at      INTEGER NOT NULL,
+    last_seen_at     INTEGER
+  );
+
+  CREATE TABLE join_tokens (
+    id          TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    labels      TEXT NOT NULL DEFAULT '{}',
+    created_at  INTEGER NOT NULL,
+    created_by  TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    max_uses    INTEGER NOT NULL,
+    used        INTEGER NOT NULL DEFAULT 0,
+    revoked_at  INTEGER
+  );
+
+  CREATE TABLE api_tokens (
+    id          TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL,
+    role        TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+    description TEXT NOT NULL DEFAULT '',
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+  );
+
+  CREATE TABLE jobs (
+    id          TEXT PRIMARY KEY,
+    created_at  INTEGER NOT NULL,
+    created_by  TEXT NOT NULL,
+    spec        TEXT NOT NULL,
+    finished_at INTEGER
+  );
+  CREATE INDEX jobs_created ON jobs (created_at);
+
+  CREATE TABLE job_runs (
+    job_id           TEXT NOT NULL REFERENCES jobs (id),
+    node_id          TEXT NOT NULL,
+    node_name        TEXT NOT NULL,
+    position         INTEGER NOT NULL,
+    state            INTEGER NOT NULL,
+    exit_code        INTEGER,
+    signal           TEXT,
+    error            TEXT,
+    queue_expires_at INTEGER,
+    dispatched_at    INTEGER,
+    started_at       INTEGER,
+    finished_at      INTEGER,
+    PRIMARY KEY (job_id, node_id)
+  );
+  CREATE INDEX job_runs_node ON job_runs (node_id, state);
+
+  CREATE TABLE job_output (
+    job_id  TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    stream  INTEGER NOT NULL,
+    data    BLOB NOT NULL,
+    at      INTEGER NOT NULL,
+    UNIQUE (job_id, node_id, seq)
+  );
+
+  CREATE TABLE audit_log (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     INTEGER NOT NULL,
+    actor  TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '',
+    ok     INTEGER NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+  );
+  CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+  CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+  `,
+];

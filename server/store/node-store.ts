@@ -1,0 +1,124 @@
+// Nodes: identity, labels, facts and the fingerprint of the certificate each agent must present.
+import { Facts, MachineIdentity } from '../../proto/gen/fleet/v1/common';
+import type { Labels } from '../../common/labels';
+import type { Db } from './database';
+
+export interface NodeRecord {
+  id: string;
+  name: string;
+  labels: Labels;
+  facts: Facts | undefined;
+  identity: MachineIdentity;
+  certFingerprint: string;
+  certNotAfter: number;
+  agentVersion: string;
+  joinTokenId: string | null;
+  enrolledAt: number;
+  lastSeenAt: number | null;
+}
+
+interface NodeRow {
+  id: string;
+  name: string;
+  labels: string;
+  facts: string | null;
+  identity: string;
+  cert_fingerprint: string;
+  cert_not_after: number;
+  agent_version: string;
+  join_token_id: string | null;
+  enrolled_at: number;
+  last_seen_at: number | null;
+}
+
+function fromRow(r: NodeRow): NodeRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    labels: JSON.parse(r.labels) as Labels,
+    facts: r.facts ? Facts.fromJSON(JSON.parse(r.facts)) : undefined,
+    identity: MachineIdentity.fromJSON(JSON.parse(r.identity)),
+    certFingerprint: r.cert_fingerprint,
+    certNotAfter: r.cert_not_after,
+    agentVersion: r.agent_version,
+    joinTokenId: r.join_token_id,
+    enrolledAt: r.enrolled_at,
+    lastSeenAt: r.last_seen_at,
+  };
+}
+
+export class NodeStore {
+  readonly #db: Db;
+  readonly #byId;
+  readonly #byName;
+  readonly #all;
+  readonly #touch;
+
+  constructor(db: Db) {
+    this.#db = db;
+    this.#byId = db.prepare('SELECT * FROM nodes WHERE id = ?');
+    this.#byName = db.prepare('SELECT * FROM nodes WHERE name = ?');
+    this.#all = db.prepare('SELECT * FROM nodes ORDER BY name');
+    this.#touch = db.prepare('UPDATE nodes SET last_seen_at = ? WHERE id = ?');
+  }
+
+  get(id: string): NodeRecord | undefined {
+    const row = this.#byId.get(id) as NodeRow | undefined;
+    return row && fromRow(row);
+  }
+
+  /** Finds a node by name first, then by id. */
+  find(nameOrId: string): NodeRecord | undefined {
+    const row = (this.#byName.get(nameOrId) ?? this.#byId.get(nameOrId)) as NodeRow | undefined;
+    return row && fromRow(row);
+  }
+
+  list(): NodeRecord[] {
+    return (this.#all.all() as NodeRow[]).map(fromRow);
+  }
+
+  nameTaken(name: string): boolean {
+    return this.#byName.get(name) !== undefined;
+  }
+
+  insert(n: NodeRecord): void {
+    this.#db
+      .prepare(
+        `INSERT INTO nodes (id, name, labels, facts, identity, cert_fingerprint, cert_not_after, agent_version, join_token_id, enrolled_at, last_seen_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        n.id,
+        n.name,
+        JSON.stringify(n.labels),
+        n.facts ? JSON.stringify(Facts.toJSON(n.facts)) : null,
+        JSON.stringify(MachineIdentity.toJSON(n.identity)),
+        n.certFingerprint,
+        n.certNotAfter,
+        n.agentVersion,
+        n.joinTokenId,
+        n.enrolledAt,
+        n.lastSeenAt,
+      );
+  }
+
+  setLabels(id: string, labels: Labels): void {
+    this.#db.prepare('UPDATE nodes SET labels = ? WHERE id = ?').run(JSON.stringify(labels), id);
+  }
+
+  setFacts(id: string, facts: Facts): void {
+    this.#db.prepare('UPDATE nodes SET facts = ? WHERE id = ?').run(JSON.stringify(Facts.toJSON(facts)), id);
+  }
+
+  setAgentVersion(id: string, version: string, seenAt: number): void {
+    this.#db.prepare('UPDATE nodes SET agent_version = ?, last_seen_at = ? WHERE id = ?').run(version, seenAt, id);
+  }
+
+  /** Records last-seen times for many nodes in one transaction (heartbeats are a hot path). */
+  touchMany(seen: Map<string, number>): void {
+    if (seen.size === 0) return;
+    this.#db.transaction(() => {
+      for (const [id, at] of seen) this.#touch.run(at, id);
+    })();
+  }
+}

@@ -1,0 +1,108 @@
+// Join tokens (for agents) and API tokens (for operators). Only hashes of the secrets are stored.
+import type { Labels } from '../../common/labels';
+import type { Db } from './database';
+
+export interface JoinTokenRecord {
+  id: string;
+  secretHash: string;
+  description: string;
+  labels: Labels;
+  createdAt: number;
+  createdBy: string;
+  expiresAt: number;
+  maxUses: number;
+  used: number;
+  revokedAt: number | null;
+}
+
+export const Role = { Viewer: 'viewer', Operator: 'operator', Admin: 'admin' } as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
+export interface ApiTokenRecord {
+  id: string;
+  secretHash: string;
+  role: Role;
+  description: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+interface JoinRow {
+  id: string;
+  secret_hash: string;
+  description: string;
+  labels: string;
+  created_at: number;
+  created_by: string;
+  expires_at: number;
+  max_uses: number;
+  used: number;
+  revoked_at: number | null;
+}
+
+function joinFromRow(r: JoinRow): JoinTokenRecord {
+  return {
+    id: r.id,
+    secretHash: r.secret_hash,
+    description: r.description,
+    labels: JSON.parse(r.labels) as Labels,
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+    expiresAt: r.expires_at,
+    maxUses: r.max_uses,
+    used: r.used,
+    revokedAt: r.revoked_at,
+  };
+}
+
+export class TokenStore {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  insertJoin(t: JoinTokenRecord): void {
+    this.#db
+      .prepare(
+        `INSERT INTO join_tokens (id, secret_hash, description, labels, created_at, created_by, expires_at, max_uses, used, revoked_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(t.id, t.secretHash, t.description, JSON.stringify(t.labels), t.createdAt, t.createdBy, t.expiresAt, t.maxUses, t.used, t.revokedAt);
+  }
+
+  getJoin(id: string): JoinTokenRecord | undefined {
+    const row = this.#db.prepare('SELECT * FROM join_tokens WHERE id = ?').get(id) as JoinRow | undefined;
+    return row && joinFromRow(row);
+  }
+
+  listJoin(): JoinTokenRecord[] {
+    return (this.#db.prepare('SELECT * FROM join_tokens ORDER BY created_at DESC').all() as JoinRow[]).map(joinFromRow);
+  }
+
+  /** Counts one use if the token still has one left; false when it was used up meanwhile. */
+  consumeJoin(id: string): boolean {
+    return this.#db.prepare('UPDATE join_tokens SET used = used + 1 WHERE id = ? AND used < max_uses').run(id).changes === 1;
+  }
+
+  revokeJoin(id: string, at: number): void {
+    this.#db.prepare('UPDATE join_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id);
+  }
+
+  insertApi(t: ApiTokenRecord): void {
+    this.#db
+      .prepare('INSERT INTO api_tokens (id, secret_hash, role, description, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(t.id, t.secretHash, t.role, t.description, t.createdAt, t.revokedAt);
+  }
+
+  getApi(id: string): ApiTokenRecord | undefined {
+    const r = this.#db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id) as
+      | { id: string; secret_hash: string; role: Role; description: string; created_at: number; revoked_at: number | null }
+      | undefined;
+    return r && { id: r.id, secretHash: r.secret_hash, role: r.role, description: r.description, createdAt: r.created_at, revokedAt: r.revoked_at };
+  }
+
+  countApi(): number {
+    return (this.#db.prepare('SELECT count(*) AS n FROM api_tokens').get() as { n: number }).n;
+  }
+}

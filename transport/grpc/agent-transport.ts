@@ -1,0 +1,83 @@
+// gRPC implementation of the agent side of the link: a client for AgentService over TLS that
+// verifies the server against the fleet CA (and, once enrolled, presents the agent certificate).
+import { Metadata, credentials, type ClientDuplexStream } from '@grpc/grpc-js';
+import { formatHostPort, type ServerAddress } from '../../common/address';
+import { AgentServiceClient, type AgentMessage, type EnrollRequest, type EnrollResponse, type ServerMessage } from '../../proto/gen/fleet/v1/agent';
+import { SERVER_NAME } from '../tls';
+import type { AgentLink, AgentLinkHandlers, AgentTransport } from '../types';
+import { fromGrpcError, isServiceError } from './status';
+
+export interface GrpcAgentTransportOptions {
+  address: ServerAddress;
+  /** The fleet CA, PEM, already pinned by fingerprint. */
+  caPem: string;
+  /** The agent's key and certificate; absent before enrollment. */
+  keyPem?: string;
+  certPem?: string;
+}
+
+/** Channel options every fleet client uses: verify the fixed server name, keep the link alive. */
+export const CLIENT_CHANNEL_OPTIONS = {
+  'grpc.ssl_target_name_override': SERVER_NAME,
+  'grpc.default_authority': SERVER_NAME,
+  'grpc.keepalive_time_ms': 20_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.max_receive_message_length': 16 << 20,
+  // fleet has its own reconnect loop with jitter; keep grpc's own backoff short.
+  'grpc.initial_reconnect_backoff_ms': 250,
+  'grpc.max_reconnect_backoff_ms': 2_000,
+} as const;
+
+/** The agent's gRPC link to the server. */
+export class GrpcAgentTransport implements AgentTransport {
+  readonly #client: AgentServiceClient;
+
+  constructor(options: GrpcAgentTransportOptions) {
+    const creds = credentials.createSsl(
+      Buffer.from(options.caPem),
+      options.keyPem ? Buffer.from(options.keyPem) : null,
+      options.certPem ? Buffer.from(options.certPem) : null,
+    );
+    this.#client = new AgentServiceClient(formatHostPort(options.address), creds, CLIENT_CHANNEL_OPTIONS);
+  }
+
+  enroll(request: EnrollRequest): Promise<EnrollResponse> {
+    return new Promise((resolve, reject) => {
+      this.#client.enroll(request, new Metadata(), { deadline: Date.now() + 30_000 }, (err, response) => {
+        if (err) reject(isServiceError(err) ? fromGrpcError(err) : err);
+        else resolve(response);
+      });
+    });
+  }
+
+  connect(handlers: AgentLinkHandlers): AgentLink {
+    const call: ClientDuplexStream<AgentMessage, ServerMessage> = this.#client.connect();
+    let closed = false;
+    const finish = (error?: Error) => {
+      if (closed) return;
+      closed = true;
+      handlers.onClose(error);
+    };
+    call.on('data', (message: ServerMessage) => handlers.onMessage(message));
+    call.on('error', (err) => finish(isServiceError(err) ? fromGrpcError(err) : err));
+    call.on('end', () => finish());
+    call.on('close', () => finish());
+    return {
+      send: (message) => {
+        if (closed) return false;
+        call.write(message);
+        return true;
+      },
+      close: () => {
+        if (closed) return;
+        call.cancel();
+        finish();
+      },
+    };
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+}

@@ -1,0 +1,123 @@
+// gRPC implementation of the server side of the agent link: registers AgentService on a grpc-js
+// server, authenticates Connect by the client certificate, and adapts the duplex stream to an
+// AgentConnection.
+import { status, type Server, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { FleetError, ErrorKind } from '../../common/errors';
+import {
+  AgentServiceService,
+  type AgentMessage,
+  type ChannelFrame,
+  type EnrollRequest,
+  type EnrollResponse,
+  type ServerMessage,
+} from '../../proto/gen/fleet/v1/agent';
+import type { AgentConnection, AgentTransportHandlers, ServerAgentTransport } from '../types';
+import { toGrpcStatus } from './status';
+
+class GrpcAgentConnection implements AgentConnection {
+  readonly #call: ServerDuplexStream<AgentMessage, ServerMessage>;
+  #closed = false;
+  #closeHandlers: ((error?: Error) => void)[] = [];
+  #closeError: Error | undefined;
+
+  constructor(
+    call: ServerDuplexStream<AgentMessage, ServerMessage>,
+    readonly nodeId: string,
+    readonly credentialFingerprint: string,
+    readonly remoteAddress: string,
+  ) {
+    this.#call = call;
+    const finish = (error?: Error) => {
+      if (this.#closed) return;
+      this.#closed = true;
+      this.#closeError = error;
+      for (const h of this.#closeHandlers) h(error);
+    };
+    call.on('end', () => {
+      finish();
+      call.end();
+    });
+    call.on('cancelled', () => finish(new Error('agent went away')));
+    call.on('error', (err) => finish(err));
+    call.on('close', () => finish());
+  }
+
+  send(message: ServerMessage): boolean {
+    if (this.#closed) return false;
+    this.#call.write(message);
+    return true;
+  }
+
+  close(reason?: Error): void {
+    if (this.#closed) return;
+    if (reason) this.#call.emit('error', toGrpcStatus(reason).status);
+    else this.#call.end();
+  }
+
+  onMessage(handler: (message: AgentMessage) => void): void {
+    this.#call.on('data', handler);
+  }
+
+  onClose(handler: (error?: Error) => void): void {
+    if (this.#closed) handler(this.#closeError);
+    else this.#closeHandlers.push(handler);
+  }
+}
+
+/** Serves AgentService on an existing grpc-js server (shared with the Control service). */
+export class GrpcServerAgentTransport implements ServerAgentTransport {
+  readonly name = 'grpc';
+  readonly #server: Server;
+  readonly #log: Logger;
+
+  constructor(server: Server, log: Logger) {
+    this.#server = server;
+    this.#log = log;
+  }
+
+  start(handlers: AgentTransportHandlers): void {
+    const log = this.#log;
+    const fail = (err: unknown, what: string) => {
+      const { status: st, known } = toGrpcStatus(err);
+      if (!known) log.error({ err }, `${what} failed`);
+      return st;
+    };
+    this.#server.addService(AgentServiceService, {
+      enroll: (call: ServerUnaryCall<EnrollRequest, EnrollResponse>, callback: sendUnaryData<EnrollResponse>) => {
+        handlers.enroll(call.request, call.getPeer()).then(
+          (response) => callback(null, response),
+          (err: unknown) => callback(fail(err, 'enroll')),
+        );
+      },
+      connect: (call: ServerDuplexStream<AgentMessage, ServerMessage>) => {
+        const cert = call.getAuthContext()?.sslPeerCertificate;
+        const nodeId = typeof cert?.subject?.CN === 'string' ? cert.subject.CN : '';
+        if (!cert || !nodeId) {
+          const err = new FleetError(
+            'Connect needs a client certificate issued by this server (enroll first with a join token)',
+            'CLIENT_CERT_REQUIRED',
+            ErrorKind.Unauthenticated,
+          );
+          log.warn({ peer: call.getPeer() }, 'refused Connect without a valid client certificate');
+          call.emit('error', fail(err, 'connect'));
+          return;
+        }
+        const fingerprint = cert.fingerprint256.replaceAll(':', '').toLowerCase();
+        const connection = new GrpcAgentConnection(call, nodeId, fingerprint, call.getPeer());
+        try {
+          handlers.connect(connection);
+        } catch (err) {
+          call.emit('error', fail(err, 'connect'));
+        }
+      },
+      openChannel: (call: ServerDuplexStream<ChannelFrame, ChannelFrame>) => {
+        call.emit('error', { code: status.UNIMPLEMENTED, details: 'this server does not open channels yet' });
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    // The grpc-js server is owned and shut down by the caller that created it.
+  }
+}

@@ -1,0 +1,7 @@
+// Public surface of the transport folder: the link interfaces and the gRPC implementation.
+export type * from './types';
+export { SERVER_NAME, certificateHash, derToPem, fetchPinnedCa, readPresentedChain, CaMismatchError, ServerUnreachableError } from './tls';
+export { GrpcServerAgentTransport } from './grpc/server-transport';
+export { GrpcAgentTransport, CLIENT_CHANNEL_OPTIONS, type GrpcAgentTransportOptions } from './grpc/agent-transport';
+export { createServerCredentials, type ServerTlsMaterial } from './grpc/server-credentials';
+export { toGrpcStatus, fromGrpcError, isServiceError, RemoteError, ERROR_CODE_TRAILER } from './grpc/status';
