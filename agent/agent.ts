@@ -1,0 +1,185 @@
+// The agent's main loop: keep one link to the server open (reconnecting with exponential backoff
+// and full jitter), say Hello, send heartbeats and inventory, verify and run signed commands, and
+// replay spooled results until the server acknowledges them.
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import type { Logger } from 'pino';
+import { Command, type ServerMessage } from '../proto/gen/fleet/v1/agent';
+import { VERSION } from '../common/version';
+import { parseServerAddress } from '../common/address';
+import type { AgentLink, AgentTransport } from '../transport/types';
+import { GrpcAgentTransport } from '../transport/grpc/agent-transport';
+import { CommandRefusedError } from './errors';
+import { runCommand } from './exec';
+import { collectFacts, factsFingerprint } from './inventory';
+import { Spool } from './spool';
+import type { AgentIdentity } from './state';
+
+export interface AgentOptions {
+  /** How often to re-read inventory and send it if it changed. */
+  inventoryIntervalMs: number;
+  /** Reconnect backoff: the first delay cap and the largest. */
+  reconnectBaseMs: number;
+  reconnectMaxMs: number;
+}
+
+export const defaultAgentOptions = (): AgentOptions => ({ inventoryIntervalMs: 60_000, reconnectBaseMs: 500, reconnectMaxMs: 30_000 });
+
+/** Full-jitter exponential backoff: a random delay in [0, min(max, base × 2^attempt)]. */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
+  return Math.floor(random() * Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30)));
+}
+
+export class Agent {
+  readonly #identity: AgentIdentity;
+  readonly #spool: Spool;
+  readonly #log: Logger;
+  readonly #options: AgentOptions;
+  readonly #transport: AgentTransport;
+  readonly #signingKey: KeyObject;
+  readonly #running = new Set<string>();
+  #link: AgentLink | null = null;
+  #welcomed = false;
+  #stopped = false;
+  #lastFacts = '';
+  #wake: (() => void) | null = null;
+
+  constructor(identity: AgentIdentity, spool: Spool, log: Logger, options: AgentOptions = defaultAgentOptions()) {
+    this.#identity = identity;
+    this.#spool = spool;
+    this.#log = log;
+    this.#options = options;
+    this.#signingKey = createPublicKey({ key: identity.commandSigningKey, format: 'der', type: 'spki' });
+    this.#transport = new GrpcAgentTransport({ address: parseServerAddress(identity.server), caPem: identity.caPem, keyPem: identity.keyPem, certPem: identity.certPem });
+  }
+
+  /** Runs until stop(): connect, serve, and reconnect after every loss. */
+  async run(): Promise<void> {
+    this.#spool.recover();
+    let attempt = 0;
+    while (!this.#stopped) {
+      const started = Date.now();
+      const error = await this.#serveOnce();
+      if (this.#stopped) break;
+      // A link that was up for a while resets the backoff.
+      if (this.#welcomed && Date.now() - started > 10_000) attempt = 0;
+      const delay = backoffDelay(attempt++, this.#options.reconnectBaseMs, this.#options.reconnectMaxMs);
+      this.#log.warn({ reason: error?.message ?? 'link closed', retryInMs: delay }, 'disconnected from server');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        this.#wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.#wake = null;
+    }
+    this.#transport.close();
+  }
+
+  /** Stops reconnecting and closes the link; running commands keep their spool. */
+  stop(): void {
+    this.#stopped = true;
+    this.#link?.close();
+    this.#wake?.();
+  }
+
+  /** One connection: resolves with the reason when it ends. */
+  #serveOnce(): Promise<Error | undefined> {
+    return new Promise((resolve) => {
+      this.#welcomed = false;
+      let heartbeat: NodeJS.Timeout | undefined;
+      let inventory: NodeJS.Timeout | undefined;
+      let lastHeard = Date.now();
+      const link = this.#transport.connect({
+        onMessage: (message) => {
+          lastHeard = Date.now();
+          if (message.body?.$case === 'welcome' && !this.#welcomed) {
+            this.#welcomed = true;
+            const interval = message.body.value.heartbeatIntervalMs || 5000;
+            this.#log.info({ node: message.body.value.nodeName, server: message.body.value.serverVersion }, 'connected');
+            heartbeat = setInterval(() => {
+              // No word from the server for three intervals: the link is dead even if TCP says not.
+              if (Date.now() - lastHeard > interval * 3) link.close();
+              else link.send({ body: { $case: 'heartbeat', value: { sentUnixMs: Date.now() } } });
+            }, interval);
+            this.#lastFacts = '';
+            void this.#sendInventory();
+            inventory = setInterval(() => void this.#sendInventory(), this.#options.inventoryIntervalMs);
+            for (const event of this.#spool.unacknowledged()) link.send({ body: { $case: 'execEvent', value: event } });
+            return;
+          }
+          this.#handle(message);
+        },
+        onClose: (error) => {
+          clearInterval(heartbeat);
+          clearInterval(inventory);
+          this.#link = null;
+          resolve(error);
+        },
+      });
+      this.#link = link;
+      link.send({ body: { $case: 'hello', value: { agentVersion: VERSION, knownJobIds: this.#spool.knownJobIds() } } });
+    });
+  }
+
+  async #sendInventory(): Promise<void> {
+    try {
+      const facts = await collectFacts();
+      const fingerprint = factsFingerprint(facts);
+      if (fingerprint === this.#lastFacts) return;
+      if (this.#link?.send({ body: { $case: 'inventory', value: { facts } } })) this.#lastFacts = fingerprint;
+    } catch (err) {
+      this.#log.warn({ err }, 'could not collect inventory');
+    }
+  }
+
+  #handle(message: ServerMessage): void {
+    switch (message.body?.$case) {
+      case 'ack':
+        this.#spool.ack(message.body.value.jobId, Number(message.body.value.seq));
+        return;
+      case 'command': {
+        const { payload, signature } = message.body.value;
+        let command: Command | undefined;
+        try {
+          command = this.#verify(Buffer.from(payload), Buffer.from(signature));
+          this.#execute(command);
+        } catch (err) {
+          const reason = err instanceof CommandRefusedError ? err.message : `cannot run the command: ${(err as Error).message}`;
+          this.#log.warn({ reason, command: command?.id }, 'command refused');
+          this.#link?.send({ body: { $case: 'commandRejected', value: { commandId: command?.id ?? '', jobId: command?.body?.value.jobId ?? '', reason } } });
+        }
+        return;
+      }
+      case 'openChannel':
+        this.#log.warn({ channel: message.body.value.channelId }, 'channels are not supported by this agent version');
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Checks the server's signature, the target node and the expiry; returns the command. */
+  #verify(payload: Buffer, signature: Buffer): Command {
+    if (!verify(null, payload, this.#signingKey, signature)) throw new CommandRefusedError('bad signature: not signed by the server this agent enrolled with');
+    const command = Command.decode(payload);
+    if (command.nodeId !== this.#identity.nodeId) throw new CommandRefusedError(`the command is for node ${command.nodeId}, not this one`);
+    if (Number(command.notAfterUnixMs) < Date.now()) throw new CommandRefusedError('the command has expired (is this machine\'s clock right?)');
+    return command;
+  }
+
+  #execute(command: Command): void {
+    if (command.body?.$case !== 'exec') throw new CommandRefusedError('unknown command type');
+    const exec = command.body.value;
+    if (!Spool.validJobId(exec.jobId)) throw new CommandRefusedError('malformed job id');
+    // Re-sent after a reconnect: already running or done, so never run twice.
+    if (this.#running.has(exec.jobId) || this.#spool.knows(exec.jobId)) return;
+    this.#running.add(exec.jobId);
+    this.#spool.begin(exec.jobId);
+    this.#log.info({ job: exec.jobId, argv: exec.argv, shell: exec.shell || undefined }, 'running command');
+    void runCommand(exec, (body) => {
+      const event = this.#spool.append(exec.jobId, body);
+      this.#link?.send({ body: { $case: 'execEvent', value: event } });
+    }).finally(() => this.#running.delete(exec.jobId));
+  }
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// fleet-agent: the executable that runs on every machine. See `fleet-agent run --help`.
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { FleetError } from '../common/errors';
+import { parseLabelAssignments } from '../common/labels';
+import { createLogger } from '../common/logger';
+import { VERSION } from '../common/version';
+import { Agent, backoffDelay, defaultAgentOptions } from './agent';
+import { enroll } from './enroll';
+import { NotEnrolledError } from './errors';
+import { Spool } from './spool';
+import { AgentState, type AgentIdentity } from './state';
+
+interface RunOptions {
+  server?: string;
+  token?: string;
+  tokenFile?: string;
+  stateDir: string;
+  name?: string;
+  label: string[];
+}
+
+const program = new Command('fleet-agent').description('The fleet agent: keeps one link to the fleet server and runs what it is asked.').version(VERSION, '-V, --version');
+
+program
+  .command('run')
+  .description('enroll (first time only) and stay connected')
+  .addOption(new Option('-s, --server <url>', 'server address, e.g. https://fleet.example.com:7443').env('FLEET_SERVER'))
+  .addOption(new Option('-t, --token <token>', 'join token from `fleet tokens create` (first run only)').env('FLEET_TOKEN'))
+  .addOption(new Option('--token-file <file>', 'read the join token from a file').env('FLEET_TOKEN_FILE'))
+  .addOption(new Option('--state-dir <dir>', 'where the identity and result spool live').env('FLEET_AGENT_DIR').default('/var/lib/fleet-agent'))
+  .addOption(new Option('-n, --name <name>', 'node name to ask for (default: the hostname)').env('FLEET_NODE_NAME'))
+  .option('-l, --label <k=v>', 'label to ask for at enrollment (repeatable; the token\'s labels win)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .addHelpText('after', '\nEnvironment: FLEET_SERVER, FLEET_TOKEN, FLEET_TOKEN_FILE, FLEET_AGENT_DIR, FLEET_NODE_NAME, FLEET_LOG.')
+  .action(async (opts: RunOptions) => {
+    const log = createLogger('fleet-agent');
+    try {
+      const state = new AgentState(opts.stateDir);
+      state.ensure();
+      const identity = state.load() ?? (await enrollWithRetry(state, opts, log));
+      const agent = new Agent(identity, new Spool(state.spoolDir, log), log, defaultAgentOptions());
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        process.on(signal, () => {
+          log.info({ signal }, 'stopping');
+          agent.stop();
+        });
+      }
+      await agent.run();
+      process.exit(0);
+    } catch (err) {
+      if (err instanceof FleetError) {
+        process.stderr.write(`fleet-agent: ${err.message}\n`);
+        process.exit(err instanceof NotEnrolledError ? 2 : 1);
+      }
+      log.fatal({ err }, 'fleet-agent failed');
+      process.exit(1);
+    }
+  });
+
+/** Enrolls, retrying while the server is unreachable; refusals and bad tokens are final. */
+async function enrollWithRetry(state: AgentState, opts: RunOptions, log: ReturnType<typeof createLogger>): Promise<AgentIdentity> {
+  const token = opts.token ?? (opts.tokenFile ? readFileSync(opts.tokenFile, 'utf8').trim() : undefined);
+  if (!opts.server || !token) throw new NotEnrolledError(state.dir);
+  const labels = parseLabelAssignments(opts.label);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await enroll(state, { server: opts.server, token, name: opts.name, labels }, log);
+    } catch (err) {
+      // Only an unreachable server is worth waiting for; a refusal or a bad token is final.
+      if (!(err instanceof FleetError) || err.kind !== 'unavailable') throw err;
+      const delay = backoffDelay(attempt, 1000, 30_000);
+      log.warn({ reason: err.message, retryInMs: delay }, 'cannot reach the server to enroll; retrying');
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+program.parseAsync(process.argv);

@@ -1,0 +1,86 @@
+// First contact: pin the server's CA by the fingerprint in the join token, make a key pair here
+// (the private key never leaves the machine), send a CSR with the machine's identity, and keep
+// the certificate the server returns.
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { formatHostPort, parseServerAddress } from '../common/address';
+import { parseJoinToken } from '../common/join-token';
+import type { Labels } from '../common/labels';
+import { VERSION } from '../common/version';
+import { RemoteError } from '../transport/grpc/status';
+import { GrpcAgentTransport } from '../transport/grpc/agent-transport';
+import { fetchPinnedCa } from '../transport/tls';
+import { EnrollmentRefusedError } from './errors';
+import { collectIdentity } from './inventory';
+import { writeFileAtomic, type AgentIdentity, type AgentState } from './state';
+
+x509.cryptoProvider.set(webcrypto as never);
+const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+
+async function loadOrCreateKey(file: string): Promise<{ keyPem: string; keys: webcrypto.CryptoKeyPair }> {
+  if (existsSync(file)) {
+    const keyPem = readFileSync(file, 'utf8');
+    const priv = createPrivateKey(keyPem);
+    const privateKey = await webcrypto.subtle.importKey('pkcs8', priv.export({ format: 'der', type: 'pkcs8' }), EC, true, ['sign']);
+    const publicKey = await webcrypto.subtle.importKey('spki', createPublicKey(priv).export({ format: 'der', type: 'spki' }), EC, true, ['verify']);
+    return { keyPem, keys: { privateKey, publicKey } };
+  }
+  const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keyPem = x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY');
+  writeFileAtomic(file, keyPem, 0o600);
+  return { keyPem, keys };
+}
+
+export interface EnrollOptions {
+  server: string;
+  token: string;
+  name?: string;
+  labels?: Labels;
+}
+
+/**
+ * Enrolls this machine and saves its identity in `state`.
+ * @throws MalformedJoinTokenError, CaMismatchError, ServerUnreachableError, EnrollmentRefusedError
+ */
+export async function enroll(state: AgentState, options: EnrollOptions, log: Logger): Promise<AgentIdentity> {
+  const token = parseJoinToken(options.token);
+  const address = parseServerAddress(options.server);
+  const caPem = await fetchPinnedCa(address, token.caHash);
+  log.info({ server: formatHostPort(address), ca: `sha256:${token.caHash}` }, 'server CA matches the join token');
+  const { keyPem, keys } = await loadOrCreateKey(state.pendingKeyFile);
+  const identity = await collectIdentity();
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${identity.hostname || 'fleet-agent'}`, keys: keys as never, signingAlgorithm: EC });
+  const transport = new GrpcAgentTransport({ address, caPem });
+  try {
+    const response = await transport.enroll({
+      token: options.token.trim(),
+      csrPem: csr.toString('pem'),
+      identity,
+      agentVersion: VERSION,
+      requestedName: options.name ?? '',
+      labels: options.labels ?? {},
+    });
+    const result: AgentIdentity = {
+      nodeId: response.nodeId,
+      nodeName: response.nodeName,
+      server: formatHostPort(address),
+      keyPem,
+      certPem: response.certificatePem,
+      caPem,
+      commandSigningKey: Buffer.from(response.commandSigningKey),
+    };
+    state.save(result);
+    log.info({ node: result.nodeName, id: result.nodeId }, 'enrolled');
+    return result;
+  } catch (err) {
+    if (err instanceof RemoteError && (err.kind === 'unauthenticated' || err.kind === 'invalid' || err.kind === 'forbidden')) {
+      throw new EnrollmentRefusedError(err.message, err.code, err);
+    }
+    throw err;
+  } finally {
+    transport.close();
+  }
+}

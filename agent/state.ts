@@ -1,0 +1,82 @@
+// The agent's state directory: its key and certificate, the pinned CA and command-signing key,
+// and which node it is. Written once at enrollment; the private key is mode 0600.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StateDirError } from './errors';
+
+export interface AgentIdentity {
+  nodeId: string;
+  nodeName: string;
+  /** host:port of the server, as enrolled. */
+  server: string;
+  keyPem: string;
+  certPem: string;
+  caPem: string;
+  /** Ed25519 SPKI DER of the server's command-signing key. */
+  commandSigningKey: Buffer;
+}
+
+interface NodeFile {
+  nodeId: string;
+  nodeName: string;
+  server: string;
+  commandSigningKey: string;
+}
+
+/** Writes a file atomically (temporary file, then rename). */
+export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, data, { mode });
+  renameSync(tmp, file);
+}
+
+export class AgentState {
+  constructor(readonly dir: string) {}
+
+  /** Creates the directory (0700) or explains why it cannot. */
+  ensure(): void {
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      mkdirSync(join(this.dir, 'spool'), { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new StateDirError(`cannot create the agent state directory ${this.dir}: ${(err as Error).message} (set FLEET_AGENT_DIR or --state-dir)`, err);
+    }
+  }
+
+  get spoolDir(): string {
+    return join(this.dir, 'spool');
+  }
+
+  /** Where a freshly generated key is kept until enrollment completes. */
+  get pendingKeyFile(): string {
+    return join(this.dir, 'agent.key');
+  }
+
+  load(): AgentIdentity | null {
+    const nodeFile = join(this.dir, 'node.json');
+    if (!existsSync(nodeFile)) return null;
+    try {
+      const node = JSON.parse(readFileSync(nodeFile, 'utf8')) as NodeFile;
+      return {
+        nodeId: node.nodeId,
+        nodeName: node.nodeName,
+        server: node.server,
+        commandSigningKey: Buffer.from(node.commandSigningKey, 'base64'),
+        keyPem: readFileSync(join(this.dir, 'agent.key'), 'utf8'),
+        certPem: readFileSync(join(this.dir, 'agent.crt'), 'utf8'),
+        caPem: readFileSync(join(this.dir, 'ca.crt'), 'utf8'),
+      };
+    } catch (err) {
+      throw new StateDirError(`the agent state in ${this.dir} is damaged: ${(err as Error).message}; remove node.json to enroll again`, err);
+    }
+  }
+
+  /** Saves the identity; node.json goes last, so a half-written state is never taken as enrolled. */
+  save(identity: AgentIdentity): void {
+    writeFileAtomic(join(this.dir, 'agent.key'), identity.keyPem, 0o600);
+    writeFileAtomic(join(this.dir, 'agent.crt'), identity.certPem);
+    writeFileAtomic(join(this.dir, 'ca.crt'), identity.caPem);
+    const node: NodeFile = { nodeId: identity.nodeId, nodeName: identity.nodeName, server: identity.server, commandSigningKey: identity.commandSigningKey.toString('base64') };
+    writeFileAtomic(join(this.dir, 'node.json'), JSON.stringify(node, null, 2) + '\n', 0o600);
+  }
+}

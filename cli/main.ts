@@ -1,0 +1,58 @@
+// The fleet CLI as a function: main(argv, io) returns the exit code and never exits the process,
+// so tests can run it in-process. 0 ok, 1 failure, 2 usage.
+import { Command, CommanderError } from 'commander';
+import { FleetError } from '../common/errors';
+import { VERSION } from '../common/version';
+import { COMMANDS } from './commands';
+import { configPath } from './context';
+import { CliEnv } from './env';
+import { UsageError } from './errors';
+import { processIo, type CliIo } from './io';
+
+/** Builds the command tree (exported for the help snapshot test). */
+export function buildProgram(env: CliEnv): Command {
+  const program = new Command('fleet')
+    .description('Operate a fleet of machines: nodes, labels, commands, tokens.')
+    .version(VERSION, '-V, --version')
+    .option('--context <name>', 'context from the config file (default: the current one; env FLEET_CONTEXT)')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => env.io.stdout.write(s), writeErr: (s) => env.io.stderr.write(s) })
+    .hook('preAction', (cmd) => env.setContextName(cmd.opts<{ context?: string }>().context))
+    .addHelpText('after', `\nConfig: ${configPath()} (override with FLEET_CONFIG).`);
+  for (const register of COMMANDS) register(program, env);
+  const exitOverride = (cmd: Command) => {
+    cmd.exitOverride();
+    cmd.commands.forEach(exitOverride);
+  };
+  exitOverride(program);
+  return program;
+}
+
+/** Runs the CLI; returns the process exit code. */
+export async function main(argv: string[], io: CliIo = processIo, configFile = configPath()): Promise<number> {
+  const env = new CliEnv(io, configFile);
+  const dashes = argv.indexOf('--');
+  if (dashes !== -1) env.trailing = argv.slice(dashes + 1);
+  const program = buildProgram(env);
+  try {
+    await program.parseAsync(dashes === -1 ? argv : argv.slice(0, dashes), { from: 'user' });
+    return env.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof UsageError) {
+      io.stderr.write(`fleet: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof FleetError) {
+      io.stderr.write(`fleet: ${err.message}\n`);
+      return 1;
+    }
+    io.stderr.write(`fleet: unexpected error: ${(err as Error)?.stack ?? err}\n`);
+    return 1;
+  } finally {
+    env.close();
+  }
+}
