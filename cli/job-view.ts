@@ -27,9 +27,39 @@ export function jobExitCode(job: Job): number {
 }
 
 function resultText(r: NodeRun): string {
-  if (r.state === RunState.RUN_STATE_SUCCEEDED || (r.state === RunState.RUN_STATE_FAILED && !r.signal && !r.error)) return `exit ${r.exitCode}`;
+  if (r.state === RunState.RUN_STATE_TIMED_OUT || r.error) return r.error;
   if (r.signal) return `killed by ${r.signal}`;
-  return r.error || '';
+  if (r.state === RunState.RUN_STATE_SUCCEEDED || r.state === RunState.RUN_STATE_FAILED) return `exit ${r.exitCode}`;
+  return '';
+}
+
+/** A job as users see it in JSON/YAML: state names and ISO times instead of enums and epochs. */
+export function jobView(job: Job): Record<string, unknown> {
+  const iso = (ms: number) => (ms ? new Date(ms).toISOString() : null);
+  return {
+    id: job.id,
+    createdAt: iso(job.createdUnixMs),
+    createdBy: job.createdBy,
+    command: job.shell ? { shell: job.shell } : { argv: job.argv },
+    selector: job.selector || null,
+    nodes: job.nodes,
+    maxConcurrency: job.maxConcurrency || null,
+    maxErrors: job.maxErrors || null,
+    timeoutMs: Number(job.timeoutMs),
+    queueTtlMs: Number(job.queueTtlMs) || null,
+    done: job.done,
+    finishedAt: iso(job.finishedUnixMs),
+    runs: job.runs.map((r) => ({
+      node: r.nodeName,
+      nodeId: r.nodeId,
+      state: stateName(r.state),
+      exitCode: r.exitCode,
+      signal: r.signal || null,
+      error: r.error || null,
+      startedAt: iso(r.startedUnixMs),
+      finishedAt: iso(r.finishedUnixMs),
+    })),
+  };
 }
 
 /** One line per node: name, state, result and duration. */

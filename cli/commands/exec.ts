@@ -5,7 +5,7 @@ import { OutputStream } from '../../proto/gen/fleet/v1/common';
 import type { Job } from '../../proto/gen/fleet/v1/control';
 import type { CliEnv, CommandModule } from '../env';
 import { UsageError } from '../errors';
-import { jobExitCode, stateName } from '../job-view';
+import { jobExitCode, jobView } from '../job-view';
 import { printJson } from '../output';
 import { followJob } from './jobs/follow';
 
@@ -30,18 +30,13 @@ async function collectJson(env: CliEnv, jobId: string): Promise<Job> {
     stream.on('error', reject);
     stream.on('end', () => (done ? resolve(done) : reject(new Error('the server ended the job stream early'))));
   });
+  const view = jobView(job);
   printJson(env.io, {
-    job: job.id,
-    runs: job.runs.map((r) => ({
-      node: r.nodeName,
-      state: stateName(r.state),
-      exitCode: r.exitCode,
-      signal: r.signal || null,
-      error: r.error || null,
-      startedAt: r.startedUnixMs ? new Date(r.startedUnixMs).toISOString() : null,
-      finishedAt: r.finishedUnixMs ? new Date(r.finishedUnixMs).toISOString() : null,
-      stdout: Buffer.concat(output.get(r.nodeName)?.stdout ?? []).toString('utf8'),
-      stderr: Buffer.concat(output.get(r.nodeName)?.stderr ?? []).toString('utf8'),
+    ...view,
+    runs: (view.runs as { node: string }[]).map((r) => ({
+      ...r,
+      stdout: Buffer.concat(output.get(r.node)?.stdout ?? []).toString('utf8'),
+      stderr: Buffer.concat(output.get(r.node)?.stderr ?? []).toString('utf8'),
     })),
   });
   return job;
@@ -58,6 +53,7 @@ export const exec: CommandModule = (parent, env) => {
     .option('--max-errors <n>', 'stop starting new nodes after N failures')
     .option('--timeout <duration>', 'per-node timeout; the process group is killed', '30s')
     .option('--queue <duration>', 'deliver to offline nodes that return within this time')
+    .option('--detach', 'print the job id and return at once (follow later with `fleet jobs show ID`)')
     .addOption(new Option('-o, --output <format>', 'text (streamed) or json (at the end)').choices(['text', 'json']).default('text'))
     .addHelpText(
       'after',
@@ -70,7 +66,7 @@ one word with spaces or shell syntax runs with sh -c:
 
 Exit status: 0 when every node succeeded, 1 when any failed, timed out or was offline, 2 for usage errors.`,
     )
-    .action(async (nodes: string[], opts: { selector?: string; all?: boolean; maxConcurrency?: string; maxErrors?: string; timeout: string; queue?: string; output: string }) => {
+    .action(async (nodes: string[], opts: { selector?: string; all?: boolean; maxConcurrency?: string; maxErrors?: string; timeout: string; queue?: string; detach?: boolean; output: string }) => {
       const words = env.trailing;
       if (!words || words.length === 0) throw new UsageError('put the command after --, e.g. fleet exec -l role=web -- uptime');
       if (!opts.all && !opts.selector && nodes.length === 0) throw new UsageError('say which nodes: name them, use -l SELECTOR, or --all');
@@ -89,6 +85,10 @@ Exit status: 0 when every node succeeded, 1 when any failed, timed out or was of
         timeoutMs,
         queueTtlMs,
       });
+      if (opts.detach) {
+        env.io.stdout.write(`${job.id}\n`);
+        return;
+      }
       if (opts.output === 'json') {
         env.exitCode = Math.max(env.exitCode, jobExitCode(await collectJson(env, job.id)));
         return;

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { RunState, type Job } from '../../../proto/gen/fleet/v1/control';
 import type { CliEnv } from '../../env';
 import { UsageError } from '../../errors';
+import { jobView } from '../../job-view';
 import { ago, parseOutputFormat, printStructured, printTable } from '../../output';
 
 function commandText(job: Job): string {
@@ -27,7 +28,7 @@ export const listJobs = (jobs: Command, env: CliEnv) => {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive whole number');
       const { jobs: list } = await env.client().call('listJobs', { limit });
-      if (printStructured(env.io, format, list)) return;
+      if (printStructured(env.io, format, list.map(jobView))) return;
       printTable(env.io, ['ID', 'STARTED', 'BY', 'NODES', 'STATUS', 'COMMAND'], list.map((j) => [j.id, ago(j.createdUnixMs), j.createdBy, String(j.runs.length), statusText(j), commandText(j)]));
     });
 };

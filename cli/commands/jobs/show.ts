@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { CliEnv } from '../../env';
 import { parseOutputFormat, printStructured } from '../../output';
 import { followJob } from './follow';
+import { jobView } from '../../job-view';
 
 export const showJob = (jobs: Command, env: CliEnv) => {
   jobs
@@ -12,7 +13,7 @@ export const showJob = (jobs: Command, env: CliEnv) => {
     .option('-o, --output <format>', 'text, json or yaml (json/yaml: the job and its runs, without output)', 'text')
     .action(async (id: string, opts: { output: string }) => {
       const format = parseOutputFormat(opts.output === 'text' ? 'table' : opts.output, ['table', 'json', 'yaml']);
-      if (printStructured(env.io, format, await env.client().call('getJob', { id }))) return;
+      if (printStructured(env.io, format, jobView(await env.client().call('getJob', { id })))) return;
       env.exitCode = Math.max(env.exitCode, await followJob(env, id));
     });
 };
