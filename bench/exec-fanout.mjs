@@ -1,0 +1,140 @@
+// Benchmark: round-trip time of `fleet exec --all -- true` over N real agents on this machine,
+// next to pdsh over OpenSSH (the classic peer) to N loopback targets in the same run.
+//
+//   npm run build && node bench/exec-fanout.mjs [--agents 10] [--runs 20]
+//
+// Prints median and p90 wall time of the real CLI process (what a user waits for), the server's
+// own job time (created → last result stored), and the ratio to pdsh. Needs root only to install
+// pdsh and openssh-server when they are missing; without them the peer is skipped with a note.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({ options: { agents: { type: 'string', default: '10' }, runs: { type: 'string', default: '20' } } });
+const N = Number(values.agents);
+const RUNS = Number(values.runs);
+const dist = resolve(import.meta.dirname, '..', 'dist');
+const dir = mkdtempSync(join(tmpdir(), 'fleet-bench-'));
+const config = join(dir, 'cli.json');
+const procs = [];
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+function p90(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(s.length * 0.9) - 1)];
+}
+const ms = (x) => `${x.toFixed(1)} ms`;
+
+function startProc(args, env) {
+  const p = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  p.out = '';
+  p.stdout.on('data', (d) => (p.out += d));
+  p.stderr.on('data', (d) => (p.out += d));
+  procs.push(p);
+  return p;
+}
+function fleet(args) {
+  const r = spawnSync(process.execPath, [join(dist, 'fleet.js'), ...args], { env: { ...process.env, FLEET_CONFIG: config }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`fleet ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+async function until(what, check, timeoutMs = 60_000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+function cleanup() {
+  for (const p of procs) p.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+
+// --- fleet --------------------------------------------------------------------------------
+const server = startProc([join(dist, 'fleet-server.js'), '--data', join(dir, 'server'), '--listen', '127.0.0.1:0'], { FLEET_LOG: 'warn' });
+const [, port, caHash] = await until('server', () => /listening on \S*:(\d+)\nCA fingerprint: sha256:([0-9a-f]{64})/.exec(server.out));
+const admin = await until('admin token', () => /\n {2}(fa1_[0-9a-f_]+)\n/.exec(server.out)?.[1]);
+fleet(['login', '--server', `https://127.0.0.1:${port}`, '--token', admin, '--ca-hash', `sha256:${caHash}`]);
+const token = fleet(['tokens', 'create', '--uses', String(N)]).trim();
+for (let i = 1; i <= N; i++) {
+  startProc([join(dist, 'fleet-agent.js'), 'run', '--name', `bench-${i}`, '--server', `https://127.0.0.1:${port}`, '--token', token], { FLEET_AGENT_DIR: join(dir, `agent-${i}`), FLEET_LOG: 'warn' });
+}
+await until(`${N} agents online`, () => JSON.parse(fleet(['nodes', '-o', 'json'])).filter((n) => n.online).length === N);
+
+const fleetWall = [];
+const fleetServer = [];
+for (let i = 0; i < RUNS + 2; i++) {
+  const t0 = performance.now();
+  const out = JSON.parse(fleet(['exec', '--all', '-o', 'json', '--', 'true']));
+  const wall = performance.now() - t0;
+  if (out.runs.length !== N || out.runs.some((r) => r.state !== 'succeeded')) throw new Error('a run failed');
+  if (i < 2) continue; // warm-up
+  fleetWall.push(wall);
+  fleetServer.push(Date.parse(out.finishedAt) - Date.parse(out.createdAt));
+}
+
+// --- pdsh over ssh ----------------------------------------------------------------------------
+let pdshWall = null;
+let pdshNote = '';
+function have(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+if (!have('pdsh') || !existsSync('/usr/sbin/sshd')) {
+  if (process.getuid?.() === 0) {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    spawnSync('apt-get', ['update', '-q'], { env, stdio: 'ignore' });
+    spawnSync('apt-get', ['install', '-y', '-q', 'pdsh', 'openssh-server', 'openssh-client'], { env, stdio: 'ignore' });
+  }
+}
+if (have('pdsh') && existsSync('/usr/sbin/sshd') && process.getuid?.() === 0) {
+  const sshDir = join(dir, 'ssh');
+  mkdirSync(sshDir, { mode: 0o700 });
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(sshDir, 'host')]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(sshDir, 'client')]);
+  execFileSync('cp', [join(sshDir, 'client.pub'), join(sshDir, 'authorized_keys')]);
+  const sshPort = 20000 + Math.floor(Math.random() * 20000);
+  writeFileSync(
+    join(sshDir, 'sshd_config'),
+    `Port ${sshPort}\nListenAddress 127.0.0.1\nHostKey ${join(sshDir, 'host')}\nAuthorizedKeysFile ${join(sshDir, 'authorized_keys')}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile none\nMaxStartups 100\nMaxSessions 100\n`,
+  );
+  // N target names for one loopback sshd: every target is its own ssh connection, as with N hosts.
+  const hosts = Array.from({ length: N }, (_, i) => `peer${i + 1}`);
+  writeFileSync(
+    join(sshDir, 'ssh_config'),
+    `Host peer*\n  HostName 127.0.0.1\n  Port ${sshPort}\n  User root\n  IdentityFile ${join(sshDir, 'client')}\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n`,
+  );
+  mkdirSync('/run/sshd', { recursive: true });
+  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(sshDir, 'sshd_config')], { stdio: 'ignore' });
+  procs.push(sshd);
+  const env = { ...process.env, PDSH_RCMD_TYPE: 'ssh', PDSH_SSH_ARGS_APPEND: `-F ${join(sshDir, 'ssh_config')}` };
+  await until('sshd', () => spawnSync('ssh', ['-F', join(sshDir, 'ssh_config'), 'peer1', 'true']).status === 0, 15_000);
+  pdshWall = [];
+  for (let i = 0; i < RUNS + 2; i++) {
+    const t0 = performance.now();
+    const r = spawnSync('pdsh', ['-f', String(Math.max(N, 32)), '-w', hosts.join(','), 'true'], { env, encoding: 'utf8' });
+    const wall = performance.now() - t0;
+    if (r.status !== 0) throw new Error(`pdsh failed: ${r.stderr}`);
+    if (i >= 2) pdshWall.push(wall);
+  }
+} else {
+  pdshNote = 'pdsh/sshd not available (run as root to install them): peer skipped';
+}
+
+console.log(`exec fan-out over ${N} agents, ${RUNS} runs each (after 2 warm-up runs), ${new Date().toISOString()}`);
+console.log(`  fleet exec --all -- true   CLI wall: median ${ms(median(fleetWall))}, p90 ${ms(p90(fleetWall))}`);
+console.log(`                             server job time (created → all results stored): median ${ms(median(fleetServer))}, p90 ${ms(p90(fleetServer))}`);
+if (pdshWall) {
+  console.log(`  pdsh -R ssh -w <${N} hosts> true   wall: median ${ms(median(pdshWall))}, p90 ${ms(p90(pdshWall))}`);
+  console.log(`  ratio pdsh / fleet (median wall): ${(median(pdshWall) / median(fleetWall)).toFixed(2)}x`);
+} else {
+  console.log(`  ${pdshNote}`);
+}
+process.exit(0);

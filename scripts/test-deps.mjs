@@ -1,0 +1,22 @@
+// Installs what the test suite needs from Debian when it is missing (as root, non-interactively),
+// so `npm test` works on a fresh machine. Prints what it does; fails clearly when it cannot.
+import { execFileSync, spawnSync } from 'node:child_process';
+
+/** Command the tests run → Debian package that provides it. */
+const NEEDED = {
+  ps: 'procps',
+  sh: 'dash',
+};
+
+const missing = Object.entries(NEEDED).filter(([cmd]) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0);
+if (missing.length === 0) process.exit(0);
+
+const packages = [...new Set(missing.map(([, pkg]) => pkg))];
+if (process.getuid?.() !== 0) {
+  process.stderr.write(`test dependencies missing: ${packages.join(' ')}; install them with: sudo apt-get install -y ${packages.join(' ')}\n`);
+  process.exit(1);
+}
+process.stderr.write(`installing test dependencies: ${packages.join(' ')}\n`);
+const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+execFileSync('apt-get', ['install', '-y', '-q', ...packages], { stdio: 'inherit', env });
