@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 
 const DIST = fileURLToPath(new URL('../dist', import.meta.url));
 
+/** What a successful check can return: anything but the falsy values. */
+export type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
+
 export interface CliResult {
   code: number;
   stdout: string;
@@ -15,13 +18,13 @@ export interface CliResult {
 }
 
 /** Waits until `check` returns a truthy value, polling; throws with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 200): Promise<NonNullable<T>> {
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 200): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const value = await check();
-      if (value) return value as NonNullable<T>;
+      if (value) return value as Truthy<T>;
     } catch (err) {
       last = err;
     }
