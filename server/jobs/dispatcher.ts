@@ -201,7 +201,14 @@ export class JobDispatcher implements AgentHubListener {
     this.#inbox.push({ nodeId, event });
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(() => this.#flush());
+      setImmediate(() => {
+        try {
+          this.#flush();
+        } catch (err) {
+          // Nothing was acknowledged, so the agents keep these events and send them again.
+          this.#log.error({ err }, 'could not store agent events');
+        }
+      });
     }
   }
 
