@@ -3,8 +3,7 @@
 import { Metadata, credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { formatHostPort, parseServerAddress } from '../common/address';
 import { ControlServiceClient, type JobEvent } from '../proto/gen/fleet/v1/control';
-import { CLIENT_CHANNEL_OPTIONS } from '../transport/grpc/agent-transport';
-import { fromGrpcError, isServiceError } from '../transport/grpc/status';
+import { CLIENT_CHANNEL_OPTIONS, fromGrpcError, isServiceError } from '../transport';
 import type { Context } from './context';
 
 type Unary<Req, Res> = (request: Req, metadata: Metadata, callback: (err: ServiceError | null, res: Res) => void) => unknown;

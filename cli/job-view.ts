@@ -2,18 +2,11 @@
 // stdout, stderr lines on stderr), progress on stderr when it is a terminal, and a per-node
 // summary at the end. Used by `fleet exec` and `fleet jobs show`.
 import { formatDuration } from '../common/duration';
+import { TERMINAL_RUN_STATES } from '../common/run-states';
 import { OutputStream } from '../proto/gen/fleet/v1/common';
 import { RunState, type Job, type JobEvent, type NodeRun } from '../proto/gen/fleet/v1/control';
 import type { CliIo } from './io';
 
-const TERMINAL = new Set<RunState>([
-  RunState.RUN_STATE_SUCCEEDED,
-  RunState.RUN_STATE_FAILED,
-  RunState.RUN_STATE_TIMED_OUT,
-  RunState.RUN_STATE_OFFLINE,
-  RunState.RUN_STATE_SKIPPED,
-  RunState.RUN_STATE_LOST,
-]);
 
 /** Lower-case state word for display: "succeeded", "timed-out", ... */
 export function stateName(state: RunState): string {
@@ -105,7 +98,7 @@ export class JobView {
       }
       case 'run': {
         this.#runs.set(body.value.nodeId, body.value);
-        if (TERMINAL.has(body.value.state)) this.#flushNode(body.value.nodeName);
+        if (TERMINAL_RUN_STATES.has(body.value.state)) this.#flushNode(body.value.nodeName);
         this.#drawProgress();
         return undefined;
       }
@@ -144,8 +137,8 @@ export class JobView {
   #drawProgress(): void {
     if (!this.#progress || this.#total === 0) return;
     const runs = [...this.#runs.values()];
-    const done = runs.filter((r) => TERMINAL.has(r.state)).length;
-    const failed = runs.filter((r) => TERMINAL.has(r.state) && r.state !== RunState.RUN_STATE_SUCCEEDED).length;
+    const done = runs.filter((r) => TERMINAL_RUN_STATES.has(r.state)).length;
+    const failed = runs.filter((r) => TERMINAL_RUN_STATES.has(r.state) && r.state !== RunState.RUN_STATE_SUCCEEDED).length;
     this.#io.stderr.write(`\r\x1b[K[${done}/${this.#total} done${failed ? `, ${failed} not ok` : ''}]`);
   }
 

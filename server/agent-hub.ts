@@ -3,7 +3,7 @@
 // inventory, and hands exec events to whoever listens (the job dispatcher).
 import type { Logger } from 'pino';
 import type { AgentMessage, CommandRejected, ExecEvent, ServerMessage } from '../proto/gen/fleet/v1/agent';
-import type { AgentConnection } from '../transport/types';
+import type { AgentConnection } from '../transport';
 import { VERSION } from '../common/version';
 import { AgentRefusedError } from './errors';
 import type { NodeStore } from './store/node-store';

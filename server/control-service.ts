@@ -7,7 +7,7 @@ import { parseSelector, validateLabels } from '../common/labels';
 import { VERSION } from '../common/version';
 import { FleetError } from '../common/errors';
 import type { JobEvent, JoinToken, Node } from '../proto/gen/fleet/v1/control';
-import { toGrpcStatus } from '../transport/grpc/status';
+import { toGrpcStatus } from '../transport';
 import type { AgentHub } from './agent-hub';
 import type { ApiAuth, Principal } from './auth';
 import { InvalidRequestError, NodeNotFoundError, TokenNotFoundError } from './errors';

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { SERVER_NAME, certificateHash } from '../transport/tls';
+import { SERVER_NAME, certificateHash } from '../transport';
 import { InvalidEnrollmentError } from './errors';
 
 x509.cryptoProvider.set(webcrypto as never);

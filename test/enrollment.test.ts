@@ -7,7 +7,7 @@ import { webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentServiceClient } from '../proto/gen/fleet/v1/agent';
-import { CLIENT_CHANNEL_OPTIONS } from '../transport/grpc/agent-transport';
+import { CLIENT_CHANNEL_OPTIONS } from '../transport';
 import { Fleet, waitFor } from './harness';
 
 x509.cryptoProvider.set(webcrypto as never);

@@ -7,7 +7,7 @@ import { ControlClient } from '../client';
 import { readConfig, writeConfig } from '../context';
 import type { CommandModule } from '../env';
 import { UsageError, UserError } from '../errors';
-import { certificateHash, derToPem, fetchPinnedCa, readPresentedChain } from '../../transport/tls';
+import { certificateHash, derToPem, fetchPinnedCa, readPresentedChain } from '../../transport';
 
 export const login: CommandModule = (parent: Command, env) => {
   parent

@@ -12,7 +12,8 @@ import type { AgentHub, AgentHubListener } from '../agent-hub';
 import { InvalidRequestError, NoTargetsError, NodeNotFoundError, JobNotFoundError } from '../errors';
 import { newId } from '../ids';
 import type { AuditLog } from '../store/audit-log';
-import { TERMINAL_STATES, type JobRecord, type JobStore, type RunRecord } from '../store/job-store';
+import { type JobRecord, type JobStore, type RunRecord } from '../store/job-store';
+import { TERMINAL_RUN_STATES } from '../../common/run-states';
 import type { NodeRecord, NodeStore } from '../store/node-store';
 import { concurrencyLimit } from './concurrency';
 
@@ -215,7 +216,7 @@ export class JobDispatcher implements AgentHubListener {
   onCommandRejected(nodeId: string, rejection: CommandRejected): void {
     const active = this.#active.get(rejection.jobId);
     const run = active?.runs.get(nodeId);
-    if (!active || !run || TERMINAL_STATES.has(run.state)) return;
+    if (!active || !run || TERMINAL_RUN_STATES.has(run.state)) return;
     this.#log.warn({ job: rejection.jobId, nodeId, reason: rejection.reason }, 'agent refused a command');
     this.#setRun(active, run, { state: RunState.RUN_STATE_FAILED, error: `the agent refused the command: ${rejection.reason}`, finishedAt: Date.now() });
     this.#pump(active);
@@ -244,7 +245,7 @@ export class JobDispatcher implements AgentHubListener {
         const at = Number(event.atUnixMs) || Date.now();
         switch (event.body.$case) {
           case 'started':
-            if (!TERMINAL_STATES.has(run.state)) {
+            if (!TERMINAL_RUN_STATES.has(run.state)) {
               published.push(...this.#setRun(active, run, { state: RunState.RUN_STATE_RUNNING, startedAt: at }, false));
             }
             break;
@@ -256,7 +257,7 @@ export class JobDispatcher implements AgentHubListener {
             break;
           }
           case 'finished':
-            if (!TERMINAL_STATES.has(run.state) || run.state === RunState.RUN_STATE_LOST) {
+            if (!TERMINAL_RUN_STATES.has(run.state) || run.state === RunState.RUN_STATE_LOST) {
               const f = event.body.value;
               const state = f.timedOut
                 ? RunState.RUN_STATE_TIMED_OUT
@@ -326,7 +327,7 @@ export class JobDispatcher implements AgentHubListener {
         }
       }
     }
-    if (runs.every((r) => TERMINAL_STATES.has(r.state))) this.#finish(active, now);
+    if (runs.every((r) => TERMINAL_RUN_STATES.has(r.state))) this.#finish(active, now);
   }
 
   #finish(active: ActiveJob, now: number): void {

@@ -1,5 +1,5 @@
 // Jobs, each node's run of a job, and the output the agents sent back.
-import { RunState } from '../../proto/gen/fleet/v1/control';
+import type { RunState } from '../../proto/gen/fleet/v1/control';
 import type { OutputStream } from '../../proto/gen/fleet/v1/common';
 import type { Db } from './database';
 
@@ -45,15 +45,6 @@ export interface OutputRecord {
   at: number;
 }
 
-/** States after which a run never changes again (except a late result replacing LOST). */
-export const TERMINAL_STATES: ReadonlySet<RunState> = new Set([
-  RunState.RUN_STATE_SUCCEEDED,
-  RunState.RUN_STATE_FAILED,
-  RunState.RUN_STATE_TIMED_OUT,
-  RunState.RUN_STATE_OFFLINE,
-  RunState.RUN_STATE_SKIPPED,
-  RunState.RUN_STATE_LOST,
-]);
 
 interface RunRow {
   job_id: string;

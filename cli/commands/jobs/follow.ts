@@ -1,5 +1,5 @@
 // Follows a job to its end through WatchJob, rendering it with JobView; returns the exit code.
-import { fromGrpcError, isServiceError } from '../../../transport/grpc/status';
+import { fromGrpcError, isServiceError } from '../../../transport';
 import type { Job } from '../../../proto/gen/fleet/v1/control';
 import type { CliEnv } from '../../env';
 import { JobView, jobExitCode, summaryLines } from '../../job-view';
