@@ -11,6 +11,7 @@ import { CommandRefusedError } from './errors';
 import { runCommand } from './exec';
 import { collectFacts, factsFingerprint } from './inventory';
 import { Spool } from './spool';
+import { stageUpgrade, upgradeTarget, type UpgradeMarkers } from './upgrade';
 import type { AgentIdentity } from './state';
 
 export interface AgentOptions {
@@ -36,14 +37,19 @@ export class Agent {
   readonly #transport: AgentTransport;
   readonly #signingKey: KeyObject;
   readonly #running = new Set<string>();
+  readonly #markers: UpgradeMarkers;
+  #upgrading = false;
+  /** True after an upgrade was staged: the process should exit so the launcher restarts it. */
+  restartRequested = false;
   #link: AgentLink | null = null;
   #welcomed = false;
   #stopped = false;
   #lastFacts = '';
   #wake: (() => void) | null = null;
 
-  constructor(identity: AgentIdentity, spool: Spool, log: Logger, options: AgentOptions = defaultAgentOptions()) {
+  constructor(identity: AgentIdentity, spool: Spool, markers: UpgradeMarkers, log: Logger, options: AgentOptions = defaultAgentOptions()) {
     this.#identity = identity;
+    this.#markers = markers;
     this.#spool = spool;
     this.#log = log;
     this.#options = options;
@@ -96,6 +102,8 @@ export class Agent {
             this.#welcomed = true;
             const interval = message.body.value.heartbeatIntervalMs || 5000;
             this.#log.info({ node: message.body.value.nodeName, server: message.body.value.serverVersion }, 'connected');
+            // The server has seen how the last upgrade ended (or this new version is healthy).
+            this.#markers.settle();
             heartbeat = setInterval(() => {
               // No word from the server for three intervals: the link is dead even if TCP says not.
               if (Date.now() - lastHeard > interval * 3) link.close();
@@ -117,7 +125,7 @@ export class Agent {
         },
       });
       this.#link = link;
-      link.send({ body: { $case: 'hello', value: { agentVersion: VERSION, knownJobIds: this.#spool.knownJobIds() } } });
+      link.send({ body: { $case: 'hello', value: { agentVersion: VERSION, knownJobIds: this.#spool.knownJobIds(), upgrade: this.#markers.report() } } });
     });
   }
 
@@ -142,11 +150,10 @@ export class Agent {
         let command: Command | undefined;
         try {
           command = this.#verify(Buffer.from(payload), Buffer.from(signature));
-          this.#execute(command);
+          if (command.body?.$case === 'upgrade') void this.#upgrade(command);
+          else this.#execute(command);
         } catch (err) {
-          const reason = err instanceof CommandRefusedError ? err.message : `cannot run the command: ${(err as Error).message}`;
-          this.#log.warn({ reason, command: command?.id }, 'command refused');
-          this.#link?.send({ body: { $case: 'commandRejected', value: { commandId: command?.id ?? '', jobId: command?.body?.value.jobId ?? '', reason } } });
+          this.#reject(command, err);
         }
         return;
       }
@@ -155,6 +162,36 @@ export class Agent {
         return;
       default:
         return;
+    }
+  }
+
+  #reject(command: Command | undefined, err: unknown): void {
+    const reason = err instanceof CommandRefusedError ? err.message : `cannot run the command: ${(err as Error).message}`;
+    this.#log.warn({ reason, command: command?.id }, 'command refused');
+    const jobId = command?.body?.$case === 'exec' ? command.body.value.jobId : '';
+    this.#link?.send({ body: { $case: 'commandRejected', value: { commandId: command?.id ?? '', jobId, reason } } });
+  }
+
+  /**
+   * Lets running commands finish (their results are spooled either way), swaps in the new
+   * executable and stops, so the launcher starts the new one. Commands that arrive meanwhile
+   * still run.
+   */
+  async #upgrade(command: Command): Promise<void> {
+    if (command.body?.$case !== 'upgrade' || this.#upgrading) return;
+    const upgrade = command.body.value;
+    this.#upgrading = true;
+    try {
+      upgradeTarget();
+      this.#log.info({ version: upgrade.version, running: this.#running.size }, 'upgrade requested; waiting for running commands');
+      for (const until = Date.now() + 60_000; this.#running.size > 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100));
+      await stageUpgrade(upgrade, this.#identity, this.#markers);
+      this.#log.info({ version: upgrade.version }, 'new executable in place; restarting into it');
+      this.restartRequested = true;
+      this.stop();
+    } catch (err) {
+      this.#upgrading = false;
+      this.#reject(command, err);
     }
   }
 
@@ -169,6 +206,8 @@ export class Agent {
 
   #execute(command: Command): void {
     if (command.body?.$case !== 'exec') throw new CommandRefusedError('unknown command type');
+    // Restarting into a new version: the server sends in-flight commands again after the reconnect.
+    if (this.restartRequested) return;
     const exec = command.body.value;
     if (!Spool.validJobId(exec.jobId)) throw new CommandRefusedError('malformed job id');
     // Re-sent after a reconnect: already running or done, so never run twice.

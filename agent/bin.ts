@@ -9,6 +9,8 @@ import { VERSION } from '../common/version';
 import { Agent, backoffDelay, defaultAgentOptions } from './agent';
 import { enroll } from './enroll';
 import { NotEnrolledError } from './errors';
+import { ptySelfCheck } from './pty';
+import { UpgradeMarkers } from './upgrade';
 import { Spool } from './spool';
 import { AgentState, type AgentIdentity } from './state';
 
@@ -39,7 +41,7 @@ program
       const state = new AgentState(opts.stateDir);
       state.ensure();
       const identity = state.load() ?? (await enrollWithRetry(state, opts, log));
-      const agent = new Agent(identity, new Spool(state.spoolDir, log), log, defaultAgentOptions());
+      const agent = new Agent(identity, new Spool(state.spoolDir, log), new UpgradeMarkers(state.dir), log, defaultAgentOptions());
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         process.on(signal, () => {
           log.info({ signal }, 'stopping');
@@ -58,8 +60,58 @@ program
     }
   });
 
+program
+  .command('enroll')
+  .description('enroll this machine and exit (installers run this before starting the service)')
+  .addOption(new Option('-s, --server <url>', 'server address').env('FLEET_SERVER').makeOptionMandatory())
+  .addOption(new Option('-t, --token <token>', 'join token').env('FLEET_TOKEN'))
+  .addOption(new Option('--token-file <file>', 'read the join token from a file').env('FLEET_TOKEN_FILE'))
+  .addOption(new Option('--state-dir <dir>', 'where the identity lives').env('FLEET_AGENT_DIR').default('/var/lib/fleet-agent'))
+  .addOption(new Option('-n, --name <name>', 'node name to ask for').env('FLEET_NODE_NAME'))
+  .option('-l, --label <k=v>', 'label to ask for (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .action(async (opts: RunOptions) => {
+    const log = createLogger('fleet-agent');
+    try {
+      const state = new AgentState(opts.stateDir);
+      state.ensure();
+      const existing = state.load();
+      if (existing) {
+        process.stdout.write(`already enrolled as ${existing.nodeName} (${existing.nodeId})\n`);
+        return;
+      }
+      const identity = await enrollWithRetry(state, opts, log, 3);
+      process.stdout.write(`enrolled as ${identity.nodeName} (${identity.nodeId})\n`);
+    } catch (err) {
+      process.stderr.write(`fleet-agent: ${err instanceof FleetError ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  });
+
+program
+  .command('doctor')
+  .description('check that this agent can run here (PTYs, state directory)')
+  .addOption(new Option('--state-dir <dir>', 'state directory to check').env('FLEET_AGENT_DIR').default('/var/lib/fleet-agent'))
+  .action(async (opts: { stateDir: string }) => {
+    const checks: [string, () => Promise<string>][] = [
+      ['version', async () => VERSION],
+      ['pty', () => ptySelfCheck()],
+      ['state', async () => {
+        new AgentState(opts.stateDir).ensure();
+        return `${opts.stateDir} is writable`;
+      }],
+    ];
+    for (const [name, check] of checks) {
+      try {
+        process.stdout.write(`${name}: ${await check()}\n`);
+      } catch (err) {
+        process.stdout.write(`${name}: FAILED: ${(err as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    }
+  });
+
 /** Enrolls, retrying while the server is unreachable; refusals and bad tokens are final. */
-async function enrollWithRetry(state: AgentState, opts: RunOptions, log: ReturnType<typeof createLogger>): Promise<AgentIdentity> {
+async function enrollWithRetry(state: AgentState, opts: RunOptions, log: ReturnType<typeof createLogger>, attempts = Infinity): Promise<AgentIdentity> {
   const token = opts.token ?? (opts.tokenFile ? readFileSync(opts.tokenFile, 'utf8').trim() : undefined);
   if (!opts.server || !token) throw new NotEnrolledError(state.dir);
   const labels = parseLabelAssignments(opts.label);
@@ -68,7 +120,7 @@ async function enrollWithRetry(state: AgentState, opts: RunOptions, log: ReturnT
       return await enroll(state, { server: opts.server, token, name: opts.name, labels }, log);
     } catch (err) {
       // Only an unreachable server is worth waiting for; a refusal or a bad token is final.
-      if (!(err instanceof FleetError) || err.kind !== 'unavailable') throw err;
+      if (!(err instanceof FleetError) || err.kind !== 'unavailable' || attempt + 1 >= attempts) throw err;
       const delay = backoffDelay(attempt, 1000, 30_000);
       log.warn({ reason: err.message, retryInMs: delay }, 'cannot reach the server to enroll; retrying');
       await new Promise((r) => setTimeout(r, delay));

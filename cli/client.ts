@@ -2,12 +2,12 @@
 // token as a bearer header on every call, and server errors turned into FleetErrors.
 import { Metadata, credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { formatHostPort, parseServerAddress } from '../common/address';
-import { ControlServiceClient, type JobEvent } from '../proto/gen/fleet/v1/control';
+import { ControlServiceClient, type JobEvent, type UpgradeAgentsRequest, type UpgradeEvent } from '../proto/gen/fleet/v1/control';
 import { CLIENT_CHANNEL_OPTIONS, fromGrpcError, isServiceError } from '../transport';
 import type { Context } from './context';
 
 type Unary<Req, Res> = (request: Req, metadata: Metadata, callback: (err: ServiceError | null, res: Res) => void) => unknown;
-type UnaryMethod = Exclude<keyof ControlServiceClient, 'watchJob' | keyof import('@grpc/grpc-js').Client>;
+type UnaryMethod = Exclude<keyof ControlServiceClient, 'watchJob' | 'upgradeAgents' | keyof import('@grpc/grpc-js').Client>;
 // The last overload of each generated method is (request, metadata, options, callback).
 type RequestOf<K extends UnaryMethod> = Parameters<ControlServiceClient[K]>[0];
 type ResponseOf<K extends UnaryMethod> = Parameters<Extract<Parameters<ControlServiceClient[K]>[3], (...a: never[]) => unknown>>[1];
@@ -36,6 +36,11 @@ export class ControlClient {
   /** Follows a job; events arrive until `done`. */
   watchJob(id: string): ClientReadableStream<JobEvent> {
     return this.#client.watchJob({ id }, this.#metadata);
+  }
+
+  /** Starts an upgrade and follows it; events arrive until `done`. */
+  upgradeAgents(request: UpgradeAgentsRequest): ClientReadableStream<UpgradeEvent> {
+    return this.#client.upgradeAgents(request, this.#metadata);
   }
 
   close(): void {

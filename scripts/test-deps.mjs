@@ -6,9 +6,16 @@ import { execFileSync, spawnSync } from 'node:child_process';
 const NEEDED = {
   ps: 'procps',
   sh: 'dash',
+  ip: 'iproute2',
+  unshare: 'util-linux',
+  curl: 'curl',
+  gzip: 'gzip',
+  sshd: 'openssh-server',
+  ssh: 'openssh-client',
+  shellcheck: 'shellcheck',
 };
 
-const missing = Object.entries(NEEDED).filter(([cmd]) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0);
+const missing = Object.entries(NEEDED).filter(([cmd]) => spawnSync('sh', ['-c', `PATH="$PATH:/usr/sbin:/sbin" command -v ${cmd}`]).status !== 0);
 if (missing.length === 0) process.exit(0);
 
 const packages = [...new Set(missing.map(([, pkg]) => pkg))];

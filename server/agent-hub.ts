@@ -2,7 +2,7 @@
 // Hello with Welcome, tracks heartbeats (a node silent for offlineAfterMs is offline), stores
 // inventory, and hands exec events to whoever listens (the job dispatcher).
 import type { Logger } from 'pino';
-import type { AgentMessage, CommandRejected, ExecEvent, ServerMessage } from '../proto/gen/fleet/v1/agent';
+import type { AgentMessage, CommandRejected, ExecEvent, Hello, ServerMessage } from '../proto/gen/fleet/v1/agent';
 import type { AgentConnection } from '../transport';
 import { VERSION } from '../common/version';
 import { AgentRefusedError } from './errors';
@@ -11,7 +11,7 @@ import type { AuditLog } from './store/audit-log';
 
 /** What the hub tells the rest of the server. */
 export interface AgentHubListener {
-  onOnline(nodeId: string): void;
+  onOnline(nodeId: string, hello: Hello): void;
   onOffline(nodeId: string): void;
   onExecEvent(nodeId: string, event: ExecEvent): void;
   onCommandRejected(nodeId: string, rejection: CommandRejected): void;
@@ -31,7 +31,9 @@ export class AgentHub {
   readonly #heartbeatMs: number;
   readonly #sessions = new Map<string, Session>();
   readonly #seen = new Map<string, number>();
-  #listener: AgentHubListener | undefined;
+  readonly #listeners: Partial<AgentHubListener>[] = [];
+  /** Nodes restarting into a new agent version, until when they are expected back. */
+  readonly #restarting = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(deps: { nodes: NodeStore; audit: AuditLog; log: Logger; offlineAfterMs: number; heartbeatMs: number }) {
@@ -42,8 +44,32 @@ export class AgentHub {
     this.#heartbeatMs = deps.heartbeatMs;
   }
 
-  setListener(listener: AgentHubListener): void {
-    this.#listener = listener;
+  addListener(listener: Partial<AgentHubListener>): void {
+    this.#listeners.push(listener);
+  }
+
+  #emit<K extends keyof AgentHubListener>(event: K, ...args: Parameters<AgentHubListener[K]>): void {
+    for (const l of this.#listeners) {
+      try {
+        (l[event] as ((...a: Parameters<AgentHubListener[K]>) => void) | undefined)?.(...args);
+      } catch (err) {
+        this.#log.error({ err, event }, 'agent event handler failed');
+      }
+    }
+  }
+
+  /** The node will drop its link to restart (self-upgrade) and should be back before `untilMs`. */
+  expectRestart(nodeId: string, untilMs: number): void {
+    this.#restarting.set(nodeId, untilMs);
+  }
+
+  /** True while a node is away restarting and still within its expected time. */
+  isRestarting(nodeId: string): boolean {
+    const until = this.#restarting.get(nodeId);
+    if (until === undefined) return false;
+    if (Date.now() <= until) return true;
+    this.#restarting.delete(nodeId);
+    return false;
   }
 
   /** Starts the sweeper that marks silent nodes offline and flushes last-seen times. */
@@ -102,7 +128,7 @@ export class AgentHub {
       this.#sessions.delete(node.id);
       if (session.welcomed) {
         this.#log.info({ node: node.name, reason: error?.message }, 'node offline');
-        this.#listener?.onOffline(node.id);
+        this.#emit('onOffline', node.id);
       }
     });
   }
@@ -126,7 +152,8 @@ export class AgentHub {
           body: { $case: 'welcome', value: { nodeId, nodeName: node.name, heartbeatIntervalMs: this.#heartbeatMs, serverVersion: VERSION } },
         });
         this.#log.info({ node: node.name, version: body.value.agentVersion, from: session.connection.remoteAddress }, 'node online');
-        this.#listener?.onOnline(nodeId);
+        this.#restarting.delete(nodeId);
+        this.#emit('onOnline', nodeId, body.value);
         return;
       }
       case 'heartbeat':
@@ -136,10 +163,10 @@ export class AgentHub {
         if (body.value.facts) this.#nodes.setFacts(nodeId, body.value.facts);
         return;
       case 'execEvent':
-        this.#listener?.onExecEvent(nodeId, body.value);
+        this.#emit('onExecEvent', nodeId, body.value);
         return;
       case 'commandRejected':
-        this.#listener?.onCommandRejected(nodeId, body.value);
+        this.#emit('onCommandRejected', nodeId, body.value);
         return;
     }
   }
@@ -154,7 +181,7 @@ export class AgentHub {
         // transport never reports the close.
         if (this.#sessions.get(nodeId) === session) {
           this.#sessions.delete(nodeId);
-          if (session.welcomed) this.#listener?.onOffline(nodeId);
+          if (session.welcomed) this.#emit('onOffline', nodeId);
         }
       }
     }

@@ -13,22 +13,32 @@ const program = new Command('fleet-server')
   .version(VERSION, '-V, --version')
   .addOption(new Option('-d, --data <dir>', 'data directory (database, PKI)').env('FLEET_DATA').default('./fleet-data'))
   .addOption(new Option('-l, --listen <host:port>', 'gRPC address for agents and the CLI').env('FLEET_LISTEN').default('0.0.0.0:7443'))
+  .addOption(new Option('--https-listen <host:port>', 'HTTPS address for install.sh and agent downloads').env('FLEET_HTTPS_LISTEN').default('0.0.0.0:8443'))
   .addOption(new Option('--name <name...>', 'extra DNS name or IP for the server certificate').env('FLEET_SERVER_NAMES'))
   .addHelpText(
     'after',
     `
-Environment: FLEET_DATA, FLEET_LISTEN, FLEET_SERVER_NAMES (comma-separated), FLEET_LOG (log level),
+Environment: FLEET_DATA, FLEET_LISTEN, FLEET_HTTPS_LISTEN, FLEET_RELEASES, FLEET_SERVER_NAMES (comma-separated), FLEET_LOG (log level),
 FLEET_OFFLINE_AFTER_MS, FLEET_HEARTBEAT_MS.
 
 On first start the server creates its CA and prints an admin API token once.`,
   )
-  .action(async (opts: { data: string; listen: string; name?: string[] | string }) => {
+  .action(async (opts: { data: string; listen: string; httpsListen: string; name?: string[] | string }) => {
     const log = createLogger('fleet-server');
     let options: ServerOptions;
     try {
       const { host, port } = parseListen(opts.listen);
+      const https = parseListen(opts.httpsListen);
       const names = typeof opts.name === 'string' ? opts.name.split(',') : (opts.name ?? []);
-      options = parseOptions({ ...optionsFromEnv(), dataDir: opts.data, listenHost: host, listenPort: port, serverNames: names.map((n) => n.trim()).filter(Boolean) });
+      options = parseOptions({
+        ...optionsFromEnv(),
+        dataDir: opts.data,
+        listenHost: host,
+        listenPort: port,
+        httpsHost: https.host,
+        httpsPort: https.port,
+        serverNames: names.map((n) => n.trim()).filter(Boolean),
+      });
     } catch (err) {
       process.stderr.write(`fleet-server: ${(err as Error).message}\n`);
       process.exit(2);
@@ -36,7 +46,11 @@ On first start the server creates its CA and prints an admin API token once.`,
     try {
       const server = await startServer(options, log);
       const where = `https://${hostname()}:${server.port}`;
-      process.stdout.write(`fleet-server ${VERSION} listening on ${options.listenHost}:${server.port}\nCA fingerprint: sha256:${server.caHash}\n`);
+      process.stdout.write(
+        `fleet-server ${VERSION} listening on ${options.listenHost}:${server.port}\nCA fingerprint: sha256:${server.caHash}\n` +
+          `installs on https://${options.httpsHost}:${server.httpsPort} (pin ${server.installPin})\n` +
+          `install an agent: curl -fsSL -k --pinnedpubkey '${server.installPin}' https://${hostname()}:${server.httpsPort}/install.sh | sudo sh -s -- --token TOKEN\n`,
+      );
       if (server.firstAdminToken) {
         process.stdout.write(
           `\nFirst start: an admin API token was created. It is shown only this once; keep it safe:\n\n` +

@@ -3,12 +3,20 @@ import { z } from 'zod';
 import { DEFAULT_GRPC_PORT } from '../common/address';
 import { StartupError } from './errors';
 
+/** The HTTPS port (installs, downloads) fleet-server listens on unless told otherwise. */
+export const DEFAULT_HTTPS_PORT = 8443;
+
 export interface ServerOptions {
   /** Where the database, PKI and keys live. FLEET_DATA, default ./fleet-data. */
   dataDir: string;
   /** Address for the gRPC port (agents and CLI). FLEET_LISTEN, default 0.0.0.0:7443. Port 0 picks a free one. */
   listenHost: string;
   listenPort: number;
+  /** Address for the HTTPS port (install.sh, agent downloads). FLEET_HTTPS_LISTEN, default 0.0.0.0:8443. */
+  httpsHost: string;
+  httpsPort: number;
+  /** Where agent releases live. FLEET_RELEASES, default DATA/releases. */
+  releasesDir: string;
   /** Extra DNS names or IPs for the server certificate. FLEET_SERVER_NAMES, comma-separated. */
   serverNames: string[];
   /** A node that sends nothing for this long is offline. FLEET_OFFLINE_AFTER_MS, default 15000. */
@@ -25,6 +33,9 @@ export function defaultOptions(): ServerOptions {
     dataDir: './fleet-data',
     listenHost: '0.0.0.0',
     listenPort: DEFAULT_GRPC_PORT,
+    httpsHost: '0.0.0.0',
+    httpsPort: DEFAULT_HTTPS_PORT,
+    releasesDir: '',
     serverNames: [],
     offlineAfterMs: 15_000,
     heartbeatMs: 5_000,
@@ -36,6 +47,9 @@ const schema = z.object({
   dataDir: z.string().min(1),
   listenHost: z.string().min(1),
   listenPort: z.number().int().min(0).max(65535),
+  httpsHost: z.string().min(1),
+  httpsPort: z.number().int().min(0).max(65535),
+  releasesDir: z.string(),
   serverNames: z.array(z.string().min(1)),
   offlineAfterMs: z.number().int().min(1000),
   heartbeatMs: z.number().int().min(100),
@@ -54,6 +68,12 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Se
   const out: Partial<ServerOptions> = {};
   if (env.FLEET_DATA) out.dataDir = env.FLEET_DATA;
   if (env.FLEET_LISTEN) Object.assign(out, toListen(env.FLEET_LISTEN));
+  if (env.FLEET_HTTPS_LISTEN) {
+    const { host, port } = parseListen(env.FLEET_HTTPS_LISTEN);
+    out.httpsHost = host;
+    out.httpsPort = port;
+  }
+  if (env.FLEET_RELEASES) out.releasesDir = env.FLEET_RELEASES;
   if (env.FLEET_SERVER_NAMES) out.serverNames = env.FLEET_SERVER_NAMES.split(',').map((s) => s.trim()).filter(Boolean);
   if (env.FLEET_OFFLINE_AFTER_MS) out.offlineAfterMs = Number(env.FLEET_OFFLINE_AFTER_MS);
   if (env.FLEET_HEARTBEAT_MS) out.heartbeatMs = Number(env.FLEET_HEARTBEAT_MS);
@@ -76,5 +96,5 @@ export function parseOptions(partial: Partial<ServerOptions>): ServerOptions {
   if (merged.heartbeatMs * 2 > merged.offlineAfterMs) {
     throw new StartupError('the heartbeat interval must be at most half of the offline timeout');
   }
-  return result.data;
+  return { ...result.data, releasesDir: result.data.releasesDir || `${result.data.dataDir}/releases` };
 }

@@ -6,12 +6,13 @@ import { formatJoinToken, hashSecret, newTokenSecret } from '../common/join-toke
 import { parseSelector, validateLabels } from '../common/labels';
 import { VERSION } from '../common/version';
 import { FleetError } from '../common/errors';
-import type { JobEvent, JoinToken, Node } from '../proto/gen/fleet/v1/control';
+import type { JobEvent, JoinToken, Node, UpgradeAgentsRequest, UpgradeEvent } from '../proto/gen/fleet/v1/control';
 import { toGrpcStatus } from '../transport';
 import type { AgentHub } from './agent-hub';
 import type { ApiAuth, Principal } from './auth';
 import { InvalidRequestError, NodeNotFoundError, TokenNotFoundError } from './errors';
 import type { JobDispatcher } from './jobs/dispatcher';
+import type { AgentUpgrades } from './upgrades';
 import type { AuditLog } from './store/audit-log';
 import type { NodeRecord, NodeStore } from './store/node-store';
 import { Role, type JoinTokenRecord, type TokenStore } from './store/token-store';
@@ -25,8 +26,11 @@ export interface ControlDeps {
   tokens: TokenStore;
   hub: AgentHub;
   dispatcher: JobDispatcher;
+  upgrades: AgentUpgrades;
   audit: AuditLog;
   caHash: string;
+  /** The HTTPS install port and its key pin (filled in once the port is bound). */
+  install: { port: number; pin: string };
   log: Logger;
 }
 
@@ -41,6 +45,7 @@ function toNode(n: NodeRecord, online: boolean): Node {
     agentVersion: n.agentVersion,
     enrolledUnixMs: n.enrolledAt,
     lastSeenUnixMs: n.lastSeenAt ?? 0,
+    joinTokenId: n.joinTokenId ?? '',
   };
 }
 
@@ -83,7 +88,15 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
   };
 
   return {
-    whoAmI: unary(Role.Viewer, (_req, p) => ({ tokenId: p.tokenId, role: p.role, serverVersion: VERSION, description: p.description })),
+    whoAmI: unary(Role.Viewer, (_req, p) => ({
+      tokenId: p.tokenId,
+      role: p.role,
+      serverVersion: VERSION,
+      description: p.description,
+      installPort: d.install.port,
+      installPin: d.install.pin,
+      caHash: d.caHash,
+    })),
 
     listNodes: unary(Role.Viewer, (req: { selector: string }) => {
       const selector = parseSelector(req.selector);
@@ -145,6 +158,30 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
     listJobs: unary(Role.Viewer, (req: { limit: number }) => ({ jobs: d.dispatcher.list(Math.min(req.limit || 20, 500)) })),
     getJob: unary(Role.Viewer, (req: { id: string }) => d.dispatcher.describe(req.id)),
     listAudit: unary(Role.Admin, (req: { limit: number; action: string }) => ({ entries: d.audit.list(Math.min(req.limit || 50, 1000), req.action || undefined) })),
+
+    upgradeAgents: (call: ServerWritableStream<UpgradeAgentsRequest, UpgradeEvent>) => {
+      let run: ReturnType<AgentUpgrades['prepare']>;
+      try {
+        const principal = d.auth.authenticate(call.metadata);
+        d.auth.require(principal, Role.Admin);
+        run = d.upgrades.prepare(call.request, actorOf(principal));
+      } catch (err) {
+        const { status, known } = toGrpcStatus(err);
+        if (!known) d.log.error({ err }, 'upgrade failed');
+        call.emit('error', status);
+        return;
+      }
+      // The upgrade goes on if the CLI goes away; it only stops being told.
+      let open = true;
+      call.on('cancelled', () => (open = false));
+      run((event) => open && call.write(event)).then(
+        () => open && call.end(),
+        (err: unknown) => {
+          d.log.error({ err }, 'upgrade failed');
+          if (open) call.emit('error', toGrpcStatus(err).status);
+        },
+      );
+    },
 
     watchJob: (call: ServerWritableStream<{ id: string }, JobEvent>) => {
       let stop = () => {};

@@ -3,13 +3,19 @@
 import { Server } from '@grpc/grpc-js';
 import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
+import { X509Certificate, createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ControlServiceService } from '../proto/gen/fleet/v1/control';
 import { descriptorSetBase64 } from '../proto/gen/descriptor-set';
 import { createServerCredentials, GrpcServerAgentTransport } from '../transport';
+import { VERSION } from '../common/version';
 import { AgentHub } from './agent-hub';
+import { findInstallScript, startInstallServer } from './http/install-server';
+import { Releases } from './releases';
+import { AgentUpgrades } from './upgrades';
 import { ApiAuth } from './auth';
 import type { ServerOptions } from './config';
 import { createControlService } from './control-service';
@@ -26,10 +32,20 @@ import { TokenStore } from './store/token-store';
 export interface RunningServer {
   /** The port actually bound (useful with port 0). */
   port: number;
+  /** The HTTPS (install) port actually bound. */
+  httpsPort: number;
+  /** curl --pinnedpubkey value for the HTTPS port. */
+  installPin: string;
   caHash: string;
   /** The first admin API token, only on the very first start. */
   firstAdminToken: string | null;
   close(): Promise<void>;
+}
+
+/** curl's --pinnedpubkey form of a certificate's key: "sha256//" + base64 SHA-256 of its SPKI. */
+export function pubkeyPin(certPem: string): string {
+  const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
+  return `sha256//${createHash('sha256').update(spki).digest('base64')}`;
 }
 
 /** Starts fleet-server with validated options. */
@@ -53,13 +69,19 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
 
   const hub = new AgentHub({ nodes, audit, log: log.child({ part: 'agents' }), offlineAfterMs: options.offlineAfterMs, heartbeatMs: options.heartbeatMs });
   const dispatcher = new JobDispatcher({ jobs, nodes, hub, audit, log: log.child({ part: 'jobs' }), signCommand: pki.signCommand, defaultTimeoutMs: options.defaultJobTimeoutMs });
-  hub.setListener(dispatcher);
+  hub.addListener(dispatcher);
   const enrollment = new Enrollment({ pki, tokens, nodes, audit, log: log.child({ part: 'enroll' }), transaction: (fn) => db.transaction(fn)() });
 
   const grpcServer = new Server({ 'grpc.max_receive_message_length': 16 << 20, 'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 5000 });
   const transport = new GrpcServerAgentTransport(grpcServer, log.child({ part: 'grpc' }));
   transport.start({ enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn) });
-  grpcServer.addService(ControlServiceService, createControlService({ auth, nodes, tokens, hub, dispatcher, audit, caHash: pki.caHash, log: log.child({ part: 'control' }) }));
+  const installInfo = { port: 0, pin: pubkeyPin(pki.serverCertChainPem) };
+  const releases = new Releases(options.releasesDir);
+  const upgrades = new AgentUpgrades({ nodes, hub, releases, signCommand: pki.signCommand, audit, log: log.child({ part: 'upgrades' }), httpsPort: () => installInfo.port });
+  grpcServer.addService(
+    ControlServiceService,
+    createControlService({ auth, nodes, tokens, hub, dispatcher, upgrades, audit, caHash: pki.caHash, install: installInfo, log: log.child({ part: 'control' }) }),
+  );
   new ReflectionService(loadFileDescriptorSetFromBuffer(Buffer.from(descriptorSetBase64, 'base64'))).addToServer(grpcServer);
 
   const creds = createServerCredentials({ caPem: pki.caPem, certChainPem: pki.serverCertChainPem, keyPem: pki.serverKeyPem });
@@ -69,15 +91,36 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       err ? reject(new StartupError(`cannot listen on ${options.listenHost}:${options.listenPort}: ${err.message}`, err)) : resolve(p),
     ),
   );
+  // A standalone agent built next to this server (dist/) is offered as this server's version.
+  releases.importBuild(dirname(fileURLToPath(import.meta.url)), VERSION, log);
+  const scriptPath = findInstallScript();
+  const install = await startInstallServer(options.httpsHost, options.httpsPort, {
+    scriptPath,
+    certChainPem: pki.serverCertChainPem,
+    keyPem: pki.serverKeyPem,
+    caPem: pki.caPem,
+    grpcPort: port,
+    releases,
+    defaultVersion: () => (releases.files(VERSION).length ? VERSION : releases.versions()[0]),
+    log: log.child({ part: 'install' }),
+  }).catch((err: Error) => {
+    grpcServer.forceShutdown();
+    throw new StartupError(`cannot listen on ${options.httpsHost}:${options.httpsPort} (HTTPS): ${err.message}`, err);
+  });
+  installInfo.port = install.port;
   hub.start();
   dispatcher.start();
   log.info({ port, data: options.dataDir, ca: `sha256:${pki.caHash}` }, 'fleet-server listening');
 
   return {
     port,
+    httpsPort: install.port,
+    installPin: installInfo.pin,
     caHash: pki.caHash,
     firstAdminToken,
     async close() {
+      install.server.close();
+      install.server.closeAllConnections();
       dispatcher.stop();
       hub.stop();
       await transport.stop();

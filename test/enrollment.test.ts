@@ -142,7 +142,7 @@ describe('enrollment', () => {
       const call = client.connect();
       call.on('error', resolve);
       call.on('data', () => {});
-      call.write({ body: { $case: 'hello', value: { agentVersion: 'evil', knownJobIds: [] } } });
+      call.write({ body: { $case: 'hello', value: { agentVersion: 'evil', knownJobIds: [], upgrade: undefined } } });
     });
     client.close();
     expect(err.code).toBe(status.UNAUTHENTICATED);

@@ -62,6 +62,8 @@ export class Proc {
 export interface FleetOptions {
   /** Extra environment for the server. */
   serverEnv?: Record<string, string>;
+  /** Address the server listens on (gRPC and HTTPS); default 127.0.0.1. */
+  host?: string;
 }
 
 /** One fleet: a server, its admin login, and any number of agents. */
@@ -71,23 +73,38 @@ export class Fleet {
   readonly configFile = join(this.dir, 'cli', 'config.json');
   server!: Proc;
   port = 0;
+  httpsPort = 0;
+  installPin = '';
   adminToken = '';
   caHash = '';
   readonly #procs: Proc[] = [];
 
   constructor(readonly options: FleetOptions = {}) {}
 
+  get host(): string {
+    return this.options.host ?? '127.0.0.1';
+  }
+
   get url(): string {
-    return `https://127.0.0.1:${this.port}`;
+    return `https://${this.host}:${this.port}`;
+  }
+
+  /** The install URL (HTTPS port). */
+  get installUrl(): string {
+    return `https://${this.host}:${this.httpsPort}`;
   }
 
   /** Starts the server (on a free port the first time, the same port after) and logs in once. */
   async startServer(): Promise<void> {
-    const listen = `127.0.0.1:${this.port}`;
-    this.server = this.#spawn('fleet-server.js', ['--data', this.dataDir, '--listen', listen], { FLEET_LOG: 'warn', ...this.options.serverEnv });
-    const m = await this.server.waitForOutput(/listening on [^\n]*:(\d+)\nCA fingerprint: sha256:([0-9a-f]{64})/);
+    this.server = this.#spawn('fleet-server.js', ['--data', this.dataDir, '--listen', `${this.host}:${this.port}`, '--https-listen', `${this.host}:${this.httpsPort}`], {
+      FLEET_LOG: 'warn',
+      ...this.options.serverEnv,
+    });
+    const m = await this.server.waitForOutput(/listening on [^\n]*:(\d+)\nCA fingerprint: sha256:([0-9a-f]{64})\ninstalls on https:\/\/[^\n]*:(\d+) \(pin (sha256\/\/[^)]+)\)/);
     this.port = Number(m[1]);
     this.caHash = m[2]!;
+    this.httpsPort = Number(m[3]);
+    this.installPin = m[4]!;
     if (!this.adminToken) {
       this.adminToken = (await this.server.waitForOutput(/\n {2}(fa1_[0-9a-f_]+)\n/))[1]!;
       const login = await this.cli(['login', '--server', this.url, '--token', this.adminToken, '--ca-hash', `sha256:${this.caHash}`]);

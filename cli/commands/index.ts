@@ -1,6 +1,8 @@
 // The one table of CLI commands, in the order `fleet --help` lists them.
 import type { CommandModule } from '../env';
+import { agents } from './agents';
 import { audit } from './audit/list';
+import { bootstrap } from './bootstrap';
 import { exec } from './exec';
 import { jobs } from './jobs';
 import { label } from './label';
@@ -8,4 +10,4 @@ import { login } from './login';
 import { nodes } from './nodes';
 import { tokens } from './tokens';
 
-export const COMMANDS: readonly CommandModule[] = [login, nodes, label, exec, jobs, tokens, audit];
+export const COMMANDS: readonly CommandModule[] = [login, nodes, label, exec, jobs, tokens, agents, bootstrap, audit];

@@ -4,17 +4,17 @@
 // watchers. Unfinished jobs are picked up again after a server restart.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { parseSelector } from '../../common/labels';
 import { Command, type CommandRejected, type ExecEvent } from '../../proto/gen/fleet/v1/agent';
 import { OutputStream } from '../../proto/gen/fleet/v1/common';
 import { RunState, type Job, type JobEvent, type NodeRun, type StartJobRequest } from '../../proto/gen/fleet/v1/control';
 import type { AgentHub, AgentHubListener } from '../agent-hub';
-import { InvalidRequestError, NoTargetsError, NodeNotFoundError, JobNotFoundError } from '../errors';
+import { InvalidRequestError, JobNotFoundError } from '../errors';
+import { resolveTargets } from '../targets';
 import { newId } from '../ids';
 import type { AuditLog } from '../store/audit-log';
 import { type JobRecord, type JobStore, type RunRecord } from '../store/job-store';
 import { TERMINAL_RUN_STATES } from '../../common/run-states';
-import type { NodeRecord, NodeStore } from '../store/node-store';
+import type { NodeStore } from '../store/node-store';
 import { concurrencyLimit } from './concurrency';
 
 /** A dispatched run with no result this long after its timeout is marked LOST. */
@@ -98,7 +98,7 @@ export class JobDispatcher implements AgentHubListener {
     if (spec.argv.length > 0 && spec.argv[0] === '') throw new InvalidRequestError('the program name is empty');
     if (Buffer.byteLength(spec.argv.join('\0') + spec.shell) > MAX_COMMAND_BYTES) throw new InvalidRequestError(`the command is larger than ${MAX_COMMAND_BYTES} bytes`);
     if (spec.timeoutMs > MAX_TIMEOUT_MS) throw new InvalidRequestError('the timeout is longer than 7 days');
-    const targets = this.#resolveTargets(spec.selector, spec.nodes, request.all);
+    const targets = resolveTargets(this.#nodes, { selector: spec.selector, nodes: spec.nodes, all: request.all });
     const limit = concurrencyLimit(spec.maxConcurrency, targets.length);
     const now = Date.now();
     const job: JobRecord = { id: newId('j'), createdAt: now, createdBy: actor, spec, finishedAt: null };
@@ -124,28 +124,6 @@ export class JobDispatcher implements AgentHubListener {
     this.#active.set(job.id, active);
     this.#pump(active);
     return this.describe(job.id);
-  }
-
-  #resolveTargets(selectorText: string, names: string[], all: boolean): NodeRecord[] {
-    const selector = parseSelector(selectorText);
-    let nodes: NodeRecord[];
-    if (names.length > 0) {
-      const seen = new Set<string>();
-      nodes = [];
-      for (const name of names) {
-        const node = this.#nodes.find(name);
-        if (!node) throw new NodeNotFoundError(name);
-        if (!seen.has(node.id)) nodes.push(node);
-        seen.add(node.id);
-      }
-    } else if (!selector.empty || all) {
-      nodes = this.#nodes.list();
-    } else {
-      throw new InvalidRequestError('say which nodes to run on: name them, give a selector (-l role=web), or use --all');
-    }
-    nodes = nodes.filter((n) => selector.matches(n.labels));
-    if (nodes.length === 0) throw new NoTargetsError(selectorText ? `selector "${selectorText}"` : 'that request');
-    return nodes.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** The job with its runs, as the Control service returns it. */
@@ -313,6 +291,8 @@ export class JobDispatcher implements AgentHubListener {
       if (stopped) {
         this.#setRun(active, run, { state: RunState.RUN_STATE_SKIPPED, error: `not run: ${failures} node(s) failed (max errors ${spec.maxErrors})`, finishedAt: now });
       } else if (!this.#hub.isOnline(run.nodeId)) {
+        // A node restarting into a new agent version is not offline: its runs wait for it.
+        if (this.#hub.isRestarting(run.nodeId)) continue;
         if (spec.queueTtlMs <= 0) {
           this.#setRun(active, run, { state: RunState.RUN_STATE_OFFLINE, error: 'node is offline', finishedAt: now });
         } else if (run.state === RunState.RUN_STATE_PENDING) {

@@ -6,6 +6,7 @@ import { resolveContext } from '../../context';
 import type { CliEnv } from '../../env';
 import { UsageError } from '../../errors';
 import { formatLabels, parseOutputFormat, printJson } from '../../output';
+import { installCommand } from '../../install-command';
 
 export const createToken = (tokens: Command, env: CliEnv) => {
   tokens
@@ -30,9 +31,10 @@ export const createToken = (tokens: Command, env: CliEnv) => {
       }
       env.io.stdout.write(`${res.token}\n`);
       const server = resolveContext(env.configFile, env.contextName).context.server;
+      const me = await env.client().call('whoAmI', {});
       env.io.stderr.write(
         `join token ${res.info!.id}: ${uses} use${uses === 1 ? '' : 's'}, expires ${new Date(res.info!.expiresUnixMs).toISOString()}, labels ${formatLabels(res.info!.labels)}\n` +
-          `enroll a machine with: fleet-agent run --server ${server} --token <token>\n`,
+          `install an agent with:\n  ${installCommand(me, server, '<token>')}\n`,
       );
     });
 };

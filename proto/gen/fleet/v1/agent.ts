@@ -93,6 +93,17 @@ export interface Hello {
   agentVersion: string;
   /** Jobs the agent is running or still holds unacknowledged results for. */
   knownJobIds: string[];
+  /** Set once after a self-upgrade ended (well or by rollback). */
+  upgrade: UpgradeReport | undefined;
+}
+
+/** How the last self-upgrade ended, reported in the next Hello. */
+export interface UpgradeReport {
+  /** The version the agent tried to move to. */
+  version: string;
+  fromVersion: string;
+  rolledBack: boolean;
+  reason: string;
 }
 
 export interface Welcome {
@@ -124,7 +135,20 @@ export interface Command {
   id: string;
   nodeId: string;
   notAfterUnixMs: number;
-  body: { $case: "exec"; value: ExecCommand } | undefined;
+  body: { $case: "exec"; value: ExecCommand } | { $case: "upgrade"; value: UpgradeCommand } | undefined;
+}
+
+/** Replace the agent's executable with `version`, downloaded from the server's HTTPS port. */
+export interface UpgradeCommand {
+  version: string;
+  /** Expected SHA-256 (hex) and size of the executable; the command's signature covers both. */
+  sha256: string;
+  size: number;
+  /** Where to download it: the server's HTTPS port and the path on it. */
+  httpsPort: number;
+  path: string;
+  /** Roll back unless the new agent is connected again within this long. */
+  deadlineMs: number;
 }
 
 export interface ExecCommand {
@@ -1110,7 +1134,7 @@ export const ServerMessage: MessageFns<ServerMessage> = {
 };
 
 function createBaseHello(): Hello {
-  return { agentVersion: "", knownJobIds: [] };
+  return { agentVersion: "", knownJobIds: [], upgrade: undefined };
 }
 
 export const Hello: MessageFns<Hello> = {
@@ -1120,6 +1144,9 @@ export const Hello: MessageFns<Hello> = {
     }
     for (const v of message.knownJobIds) {
       writer.uint32(18).string(v!);
+    }
+    if (message.upgrade !== undefined) {
+      UpgradeReport.encode(message.upgrade, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1153,6 +1180,14 @@ export const Hello: MessageFns<Hello> = {
             message.knownJobIds.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.upgrade = UpgradeReport.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1177,6 +1212,7 @@ export const Hello: MessageFns<Hello> = {
         : globalThis.Array.isArray(object?.known_job_ids)
         ? object.known_job_ids.map((e: any) => globalThis.String(e))
         : [],
+      upgrade: isSet(object.upgrade) ? UpgradeReport.fromJSON(object.upgrade) : undefined,
     };
   },
 
@@ -1188,6 +1224,9 @@ export const Hello: MessageFns<Hello> = {
     if (message.knownJobIds?.length) {
       obj.knownJobIds = message.knownJobIds;
     }
+    if (message.upgrade !== undefined) {
+      obj.upgrade = UpgradeReport.toJSON(message.upgrade);
+    }
     return obj;
   },
 
@@ -1198,6 +1237,134 @@ export const Hello: MessageFns<Hello> = {
     const message = createBaseHello();
     message.agentVersion = object.agentVersion ?? "";
     message.knownJobIds = object.knownJobIds?.map((e) => e) || [];
+    message.upgrade = (object.upgrade !== undefined && object.upgrade !== null)
+      ? UpgradeReport.fromPartial(object.upgrade)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUpgradeReport(): UpgradeReport {
+  return { version: "", fromVersion: "", rolledBack: false, reason: "" };
+}
+
+export const UpgradeReport: MessageFns<UpgradeReport> = {
+  encode(message: UpgradeReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== "") {
+      writer.uint32(10).string(message.version);
+    }
+    if (message.fromVersion !== "") {
+      writer.uint32(18).string(message.fromVersion);
+    }
+    if (message.rolledBack !== false) {
+      writer.uint32(24).bool(message.rolledBack);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpgradeReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpgradeReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fromVersion = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.rolledBack = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpgradeReport {
+    return {
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      fromVersion: isSet(object.fromVersion)
+        ? globalThis.String(object.fromVersion)
+        : isSet(object.from_version)
+        ? globalThis.String(object.from_version)
+        : "",
+      rolledBack: isSet(object.rolledBack)
+        ? globalThis.Boolean(object.rolledBack)
+        : isSet(object.rolled_back)
+        ? globalThis.Boolean(object.rolled_back)
+        : false,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: UpgradeReport): unknown {
+    const obj: any = {};
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.fromVersion !== "") {
+      obj.fromVersion = message.fromVersion;
+    }
+    if (message.rolledBack !== false) {
+      obj.rolledBack = message.rolledBack;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpgradeReport>): UpgradeReport {
+    return UpgradeReport.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpgradeReport>): UpgradeReport {
+    const message = createBaseUpgradeReport();
+    message.version = object.version ?? "";
+    message.fromVersion = object.fromVersion ?? "";
+    message.rolledBack = object.rolledBack ?? false;
+    message.reason = object.reason ?? "";
     return message;
   },
 };
@@ -1579,6 +1746,9 @@ export const Command: MessageFns<Command> = {
       case "exec":
         ExecCommand.encode(message.body.value, writer.uint32(82).fork()).join();
         break;
+      case "upgrade":
+        UpgradeCommand.encode(message.body.value, writer.uint32(90).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1628,6 +1798,14 @@ export const Command: MessageFns<Command> = {
             message.body = { $case: "exec", value: ExecCommand.decode(reader, reader.uint32()) };
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.body = { $case: "upgrade", value: UpgradeCommand.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1653,7 +1831,11 @@ export const Command: MessageFns<Command> = {
         : isSet(object.not_after_unix_ms)
         ? globalThis.Number(object.not_after_unix_ms)
         : 0,
-      body: isSet(object.exec) ? { $case: "exec", value: ExecCommand.fromJSON(object.exec) } : undefined,
+      body: isSet(object.exec)
+        ? { $case: "exec", value: ExecCommand.fromJSON(object.exec) }
+        : isSet(object.upgrade)
+        ? { $case: "upgrade", value: UpgradeCommand.fromJSON(object.upgrade) }
+        : undefined,
     };
   },
 
@@ -1670,6 +1852,8 @@ export const Command: MessageFns<Command> = {
     }
     if (message.body?.$case === "exec") {
       obj.exec = ExecCommand.toJSON(message.body.value);
+    } else if (message.body?.$case === "upgrade") {
+      obj.upgrade = UpgradeCommand.toJSON(message.body.value);
     }
     return obj;
   },
@@ -1689,7 +1873,170 @@ export const Command: MessageFns<Command> = {
         }
         break;
       }
+      case "upgrade": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "upgrade", value: UpgradeCommand.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseUpgradeCommand(): UpgradeCommand {
+  return { version: "", sha256: "", size: 0, httpsPort: 0, path: "", deadlineMs: 0 };
+}
+
+export const UpgradeCommand: MessageFns<UpgradeCommand> = {
+  encode(message: UpgradeCommand, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== "") {
+      writer.uint32(10).string(message.version);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(18).string(message.sha256);
+    }
+    if (message.size !== 0) {
+      writer.uint32(24).uint64(message.size);
+    }
+    if (message.httpsPort !== 0) {
+      writer.uint32(32).uint32(message.httpsPort);
+    }
+    if (message.path !== "") {
+      writer.uint32(42).string(message.path);
+    }
+    if (message.deadlineMs !== 0) {
+      writer.uint32(48).uint32(message.deadlineMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpgradeCommand {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpgradeCommand();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.size = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.httpsPort = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.deadlineMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpgradeCommand {
+    return {
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      httpsPort: isSet(object.httpsPort)
+        ? globalThis.Number(object.httpsPort)
+        : isSet(object.https_port)
+        ? globalThis.Number(object.https_port)
+        : 0,
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      deadlineMs: isSet(object.deadlineMs)
+        ? globalThis.Number(object.deadlineMs)
+        : isSet(object.deadline_ms)
+        ? globalThis.Number(object.deadline_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: UpgradeCommand): unknown {
+    const obj: any = {};
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    if (message.httpsPort !== 0) {
+      obj.httpsPort = Math.round(message.httpsPort);
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.deadlineMs !== 0) {
+      obj.deadlineMs = Math.round(message.deadlineMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpgradeCommand>): UpgradeCommand {
+    return UpgradeCommand.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpgradeCommand>): UpgradeCommand {
+    const message = createBaseUpgradeCommand();
+    message.version = object.version ?? "";
+    message.sha256 = object.sha256 ?? "";
+    message.size = object.size ?? 0;
+    message.httpsPort = object.httpsPort ?? 0;
+    message.path = object.path ?? "";
+    message.deadlineMs = object.deadlineMs ?? 0;
     return message;
   },
 };

@@ -154,6 +154,12 @@ export interface WhoAmIResponse {
   role: string;
   serverVersion: string;
   description: string;
+  /** The HTTPS port serving install.sh and agent downloads. */
+  installPort: number;
+  /** curl --pinnedpubkey value for that port: "sha256//<base64>". */
+  installPin: string;
+  /** SHA-256 (hex) of the fleet CA certificate. */
+  caHash: string;
 }
 
 export interface Node {
@@ -166,6 +172,8 @@ export interface Node {
   agentVersion: string;
   enrolledUnixMs: number;
   lastSeenUnixMs: number;
+  /** The join token the node enrolled with. */
+  joinTokenId: string;
 }
 
 export interface Node_LabelsEntry {
@@ -351,6 +359,50 @@ export interface ListAuditResponse {
   entries: AuditEntry[];
 }
 
+export interface UpgradeAgentsRequest {
+  selector: string;
+  nodes: string[];
+  all: boolean;
+  version: string;
+  /** "N" or "N%" of the targeted nodes per batch; empty means one batch. */
+  batch: string;
+  /** Per-node time to come back healthy before the agent rolls back; 0 means 60 s. */
+  deadlineMs: number;
+}
+
+export interface UpgradeEvent {
+  body:
+    | //
+    /** Sent first: what will be upgraded, in batch order. */
+    { $case: "plan"; value: UpgradePlan }
+    | { $case: "node"; value: UpgradeNodeResult }
+    | //
+    /** Sent last. */
+    { $case: "done"; value: UpgradeSummary }
+    | undefined;
+}
+
+export interface UpgradePlan {
+  version: string;
+  nodes: string[];
+  batchSize: number;
+}
+
+export interface UpgradeNodeResult {
+  nodeId: string;
+  nodeName: string;
+  /** "upgraded", "current" (already at the version), "rolled-back", "failed" or "offline". */
+  outcome: string;
+  version: string;
+  detail: string;
+}
+
+export interface UpgradeSummary {
+  upgraded: number;
+  current: number;
+  failed: number;
+}
+
 function createBaseWhoAmIRequest(): WhoAmIRequest {
   return {};
 }
@@ -404,7 +456,7 @@ export const WhoAmIRequest: MessageFns<WhoAmIRequest> = {
 };
 
 function createBaseWhoAmIResponse(): WhoAmIResponse {
-  return { tokenId: "", role: "", serverVersion: "", description: "" };
+  return { tokenId: "", role: "", serverVersion: "", description: "", installPort: 0, installPin: "", caHash: "" };
 }
 
 export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
@@ -420,6 +472,15 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
     }
     if (message.description !== "") {
       writer.uint32(34).string(message.description);
+    }
+    if (message.installPort !== 0) {
+      writer.uint32(40).uint32(message.installPort);
+    }
+    if (message.installPin !== "") {
+      writer.uint32(50).string(message.installPin);
+    }
+    if (message.caHash !== "") {
+      writer.uint32(58).string(message.caHash);
     }
     return writer;
   },
@@ -469,6 +530,30 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
             message.description = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.installPort = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.installPin = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.caHash = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -495,6 +580,21 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
         ? globalThis.String(object.server_version)
         : "",
       description: isSet(object.description) ? globalThis.String(object.description) : "",
+      installPort: isSet(object.installPort)
+        ? globalThis.Number(object.installPort)
+        : isSet(object.install_port)
+        ? globalThis.Number(object.install_port)
+        : 0,
+      installPin: isSet(object.installPin)
+        ? globalThis.String(object.installPin)
+        : isSet(object.install_pin)
+        ? globalThis.String(object.install_pin)
+        : "",
+      caHash: isSet(object.caHash)
+        ? globalThis.String(object.caHash)
+        : isSet(object.ca_hash)
+        ? globalThis.String(object.ca_hash)
+        : "",
     };
   },
 
@@ -512,6 +612,15 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
     if (message.description !== "") {
       obj.description = message.description;
     }
+    if (message.installPort !== 0) {
+      obj.installPort = Math.round(message.installPort);
+    }
+    if (message.installPin !== "") {
+      obj.installPin = message.installPin;
+    }
+    if (message.caHash !== "") {
+      obj.caHash = message.caHash;
+    }
     return obj;
   },
 
@@ -524,6 +633,9 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
     message.role = object.role ?? "";
     message.serverVersion = object.serverVersion ?? "";
     message.description = object.description ?? "";
+    message.installPort = object.installPort ?? 0;
+    message.installPin = object.installPin ?? "";
+    message.caHash = object.caHash ?? "";
     return message;
   },
 };
@@ -539,6 +651,7 @@ function createBaseNode(): Node {
     agentVersion: "",
     enrolledUnixMs: 0,
     lastSeenUnixMs: 0,
+    joinTokenId: "",
   };
 }
 
@@ -570,6 +683,9 @@ export const Node: MessageFns<Node> = {
     }
     if (message.lastSeenUnixMs !== 0) {
       writer.uint32(72).int64(message.lastSeenUnixMs);
+    }
+    if (message.joinTokenId !== "") {
+      writer.uint32(82).string(message.joinTokenId);
     }
     return writer;
   },
@@ -662,6 +778,14 @@ export const Node: MessageFns<Node> = {
             message.lastSeenUnixMs = longToNumber(reader.int64());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.joinTokenId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -710,6 +834,11 @@ export const Node: MessageFns<Node> = {
         : isSet(object.last_seen_unix_ms)
         ? globalThis.Number(object.last_seen_unix_ms)
         : 0,
+      joinTokenId: isSet(object.joinTokenId)
+        ? globalThis.String(object.joinTokenId)
+        : isSet(object.join_token_id)
+        ? globalThis.String(object.join_token_id)
+        : "",
     };
   },
 
@@ -748,6 +877,9 @@ export const Node: MessageFns<Node> = {
     if (message.lastSeenUnixMs !== 0) {
       obj.lastSeenUnixMs = Math.round(message.lastSeenUnixMs);
     }
+    if (message.joinTokenId !== "") {
+      obj.joinTokenId = message.joinTokenId;
+    }
     return obj;
   },
 
@@ -775,6 +907,7 @@ export const Node: MessageFns<Node> = {
     message.agentVersion = object.agentVersion ?? "";
     message.enrolledUnixMs = object.enrolledUnixMs ?? 0;
     message.lastSeenUnixMs = object.lastSeenUnixMs ?? 0;
+    message.joinTokenId = object.joinTokenId ?? "";
     return message;
   },
 };
@@ -3745,6 +3878,628 @@ export const ListAuditResponse: MessageFns<ListAuditResponse> = {
   },
 };
 
+function createBaseUpgradeAgentsRequest(): UpgradeAgentsRequest {
+  return { selector: "", nodes: [], all: false, version: "", batch: "", deadlineMs: 0 };
+}
+
+export const UpgradeAgentsRequest: MessageFns<UpgradeAgentsRequest> = {
+  encode(message: UpgradeAgentsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.selector !== "") {
+      writer.uint32(10).string(message.selector);
+    }
+    for (const v of message.nodes) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.all !== false) {
+      writer.uint32(24).bool(message.all);
+    }
+    if (message.version !== "") {
+      writer.uint32(34).string(message.version);
+    }
+    if (message.batch !== "") {
+      writer.uint32(42).string(message.batch);
+    }
+    if (message.deadlineMs !== 0) {
+      writer.uint32(48).uint32(message.deadlineMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpgradeAgentsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpgradeAgentsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.selector = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodes.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.all = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.batch = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.deadlineMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpgradeAgentsRequest {
+    return {
+      selector: isSet(object.selector) ? globalThis.String(object.selector) : "",
+      nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => globalThis.String(e)) : [],
+      all: isSet(object.all) ? globalThis.Boolean(object.all) : false,
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      batch: isSet(object.batch) ? globalThis.String(object.batch) : "",
+      deadlineMs: isSet(object.deadlineMs)
+        ? globalThis.Number(object.deadlineMs)
+        : isSet(object.deadline_ms)
+        ? globalThis.Number(object.deadline_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: UpgradeAgentsRequest): unknown {
+    const obj: any = {};
+    if (message.selector !== "") {
+      obj.selector = message.selector;
+    }
+    if (message.nodes?.length) {
+      obj.nodes = message.nodes;
+    }
+    if (message.all !== false) {
+      obj.all = message.all;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.batch !== "") {
+      obj.batch = message.batch;
+    }
+    if (message.deadlineMs !== 0) {
+      obj.deadlineMs = Math.round(message.deadlineMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpgradeAgentsRequest>): UpgradeAgentsRequest {
+    return UpgradeAgentsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpgradeAgentsRequest>): UpgradeAgentsRequest {
+    const message = createBaseUpgradeAgentsRequest();
+    message.selector = object.selector ?? "";
+    message.nodes = object.nodes?.map((e) => e) || [];
+    message.all = object.all ?? false;
+    message.version = object.version ?? "";
+    message.batch = object.batch ?? "";
+    message.deadlineMs = object.deadlineMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseUpgradeEvent(): UpgradeEvent {
+  return { body: undefined };
+}
+
+export const UpgradeEvent: MessageFns<UpgradeEvent> = {
+  encode(message: UpgradeEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.body?.$case) {
+      case "plan":
+        UpgradePlan.encode(message.body.value, writer.uint32(10).fork()).join();
+        break;
+      case "node":
+        UpgradeNodeResult.encode(message.body.value, writer.uint32(18).fork()).join();
+        break;
+      case "done":
+        UpgradeSummary.encode(message.body.value, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpgradeEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpgradeEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.body = { $case: "plan", value: UpgradePlan.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.body = { $case: "node", value: UpgradeNodeResult.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.body = { $case: "done", value: UpgradeSummary.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpgradeEvent {
+    return {
+      body: isSet(object.plan)
+        ? { $case: "plan", value: UpgradePlan.fromJSON(object.plan) }
+        : isSet(object.node)
+        ? { $case: "node", value: UpgradeNodeResult.fromJSON(object.node) }
+        : isSet(object.done)
+        ? { $case: "done", value: UpgradeSummary.fromJSON(object.done) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpgradeEvent): unknown {
+    const obj: any = {};
+    if (message.body?.$case === "plan") {
+      obj.plan = UpgradePlan.toJSON(message.body.value);
+    } else if (message.body?.$case === "node") {
+      obj.node = UpgradeNodeResult.toJSON(message.body.value);
+    } else if (message.body?.$case === "done") {
+      obj.done = UpgradeSummary.toJSON(message.body.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpgradeEvent>): UpgradeEvent {
+    return UpgradeEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpgradeEvent>): UpgradeEvent {
+    const message = createBaseUpgradeEvent();
+    switch (object.body?.$case) {
+      case "plan": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "plan", value: UpgradePlan.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "node": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "node", value: UpgradeNodeResult.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "done": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "done", value: UpgradeSummary.fromPartial(object.body.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseUpgradePlan(): UpgradePlan {
+  return { version: "", nodes: [], batchSize: 0 };
+}
+
+export const UpgradePlan: MessageFns<UpgradePlan> = {
+  encode(message: UpgradePlan, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== "") {
+      writer.uint32(10).string(message.version);
+    }
+    for (const v of message.nodes) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.batchSize !== 0) {
+      writer.uint32(24).uint32(message.batchSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpgradePlan {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpgradePlan();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodes.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.batchSize = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpgradePlan {
+    return {
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => globalThis.String(e)) : [],
+      batchSize: isSet(object.batchSize)
+        ? globalThis.Number(object.batchSize)
+        : isSet(object.batch_size)
+        ? globalThis.Number(object.batch_size)
+        : 0,
+    };
+  },
+
+  toJSON(message: UpgradePlan): unknown {
+    const obj: any = {};
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.nodes?.length) {
+      obj.nodes = message.nodes;
+    }
+    if (message.batchSize !== 0) {
+      obj.batchSize = Math.round(message.batchSize);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpgradePlan>): UpgradePlan {
+    return UpgradePlan.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpgradePlan>): UpgradePlan {
+    const message = createBaseUpgradePlan();
+    message.version = object.version ?? "";
+    message.nodes = object.nodes?.map((e) => e) || [];
+    message.batchSize = object.batchSize ?? 0;
+    return message;
+  },
+};
+
+function createBaseUpgradeNodeResult(): UpgradeNodeResult {
+  return { nodeId: "", nodeName: "", outcome: "", version: "", detail: "" };
+}
+
+export const UpgradeNodeResult: MessageFns<UpgradeNodeResult> = {
+  encode(message: UpgradeNodeResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.nodeName !== "") {
+      writer.uint32(18).string(message.nodeName);
+    }
+    if (message.outcome !== "") {
+      writer.uint32(26).string(message.outcome);
+    }
+    if (message.version !== "") {
+      writer.uint32(34).string(message.version);
+    }
+    if (message.detail !== "") {
+      writer.uint32(42).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpgradeNodeResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpgradeNodeResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodeName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.outcome = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpgradeNodeResult {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      nodeName: isSet(object.nodeName)
+        ? globalThis.String(object.nodeName)
+        : isSet(object.node_name)
+        ? globalThis.String(object.node_name)
+        : "",
+      outcome: isSet(object.outcome) ? globalThis.String(object.outcome) : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+    };
+  },
+
+  toJSON(message: UpgradeNodeResult): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.nodeName !== "") {
+      obj.nodeName = message.nodeName;
+    }
+    if (message.outcome !== "") {
+      obj.outcome = message.outcome;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpgradeNodeResult>): UpgradeNodeResult {
+    return UpgradeNodeResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpgradeNodeResult>): UpgradeNodeResult {
+    const message = createBaseUpgradeNodeResult();
+    message.nodeId = object.nodeId ?? "";
+    message.nodeName = object.nodeName ?? "";
+    message.outcome = object.outcome ?? "";
+    message.version = object.version ?? "";
+    message.detail = object.detail ?? "";
+    return message;
+  },
+};
+
+function createBaseUpgradeSummary(): UpgradeSummary {
+  return { upgraded: 0, current: 0, failed: 0 };
+}
+
+export const UpgradeSummary: MessageFns<UpgradeSummary> = {
+  encode(message: UpgradeSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.upgraded !== 0) {
+      writer.uint32(8).uint32(message.upgraded);
+    }
+    if (message.current !== 0) {
+      writer.uint32(16).uint32(message.current);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(24).uint32(message.failed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpgradeSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpgradeSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.upgraded = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.current = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.failed = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpgradeSummary {
+    return {
+      upgraded: isSet(object.upgraded) ? globalThis.Number(object.upgraded) : 0,
+      current: isSet(object.current) ? globalThis.Number(object.current) : 0,
+      failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+    };
+  },
+
+  toJSON(message: UpgradeSummary): unknown {
+    const obj: any = {};
+    if (message.upgraded !== 0) {
+      obj.upgraded = Math.round(message.upgraded);
+    }
+    if (message.current !== 0) {
+      obj.current = Math.round(message.current);
+    }
+    if (message.failed !== 0) {
+      obj.failed = Math.round(message.failed);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpgradeSummary>): UpgradeSummary {
+    return UpgradeSummary.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpgradeSummary>): UpgradeSummary {
+    const message = createBaseUpgradeSummary();
+    message.upgraded = object.upgraded ?? 0;
+    message.current = object.current ?? 0;
+    message.failed = object.failed ?? 0;
+    return message;
+  },
+};
+
 export type ControlServiceService = typeof ControlServiceService;
 export const ControlServiceService = {
   whoAmI: {
@@ -3862,6 +4617,16 @@ export const ControlServiceService = {
     responseSerialize: (value: ListAuditResponse): Buffer => Buffer.from(ListAuditResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListAuditResponse => ListAuditResponse.decode(value),
   },
+  /** Upgrades agents in batches; streams each node's outcome, then a summary. */
+  upgradeAgents: {
+    path: "/fleet.v1.ControlService/UpgradeAgents" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: UpgradeAgentsRequest): Buffer => Buffer.from(UpgradeAgentsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpgradeAgentsRequest => UpgradeAgentsRequest.decode(value),
+    responseSerialize: (value: UpgradeEvent): Buffer => Buffer.from(UpgradeEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpgradeEvent => UpgradeEvent.decode(value),
+  },
 } as const;
 
 export interface ControlServiceServer extends UntypedServiceImplementation {
@@ -3879,6 +4644,8 @@ export interface ControlServiceServer extends UntypedServiceImplementation {
   /** Replays a job's stored events, then follows it live until it is done. */
   watchJob: handleServerStreamingCall<WatchJobRequest, JobEvent>;
   listAudit: handleUnaryCall<ListAuditRequest, ListAuditResponse>;
+  /** Upgrades agents in batches; streams each node's outcome, then a summary. */
+  upgradeAgents: handleServerStreamingCall<UpgradeAgentsRequest, UpgradeEvent>;
 }
 
 export interface ControlServiceClient extends Client {
@@ -4043,6 +4810,13 @@ export interface ControlServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListAuditResponse) => void,
   ): ClientUnaryCall;
+  /** Upgrades agents in batches; streams each node's outcome, then a summary. */
+  upgradeAgents(request: UpgradeAgentsRequest, options?: Partial<CallOptions>): ClientReadableStream<UpgradeEvent>;
+  upgradeAgents(
+    request: UpgradeAgentsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<UpgradeEvent>;
 }
 
 export const ControlServiceClient = makeGenericClientConstructor(

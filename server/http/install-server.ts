@@ -1,0 +1,89 @@
+// The server's HTTPS port for installs: GET /install.sh (with this server's URL, gRPC port and
+// agent version filled in), /ca.crt, /agent/<version>/linux-<arch>[.gz|.zst] and
+// /agent/<version>/sha256sums.txt. Served with the same certificate as the gRPC port.
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { StartupError } from '../errors';
+import type { Releases } from '../releases';
+
+export interface InstallServerOptions {
+  /** installer/install.sh, read on every request (see findInstallScript). */
+  scriptPath: string;
+  certChainPem: string;
+  keyPem: string;
+  caPem: string;
+  grpcPort: number;
+  releases: Releases;
+  /** The agent version offered when the installer does not ask for one. */
+  defaultVersion: () => string | undefined;
+  log: Logger;
+}
+
+/** Finds installer/install.sh by walking up from this module (works from src and from dist). */
+export function findInstallScript(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'installer', 'install.sh');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new StartupError('installer/install.sh was not found next to fleet-server (a broken install?)');
+}
+
+function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+/** Starts the HTTPS install server; resolves with the bound port. */
+export async function startInstallServer(host: string, port: number, o: InstallServerOptions): Promise<{ server: Server; port: number }> {
+  const { scriptPath } = o;
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'https://x');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'only GET\n');
+    const path = url.pathname;
+    if (path === '/install.sh') {
+      const hostHeader = /^[A-Za-z0-9.\-:[\]]{1,300}$/.test(req.headers.host ?? '') ? req.headers.host! : `localhost:${port}`;
+      const script = readFileSync(scriptPath, 'utf8')
+        .replaceAll('__FLEET_URL__', `https://${hostHeader}`)
+        .replaceAll('__FLEET_GRPC_PORT__', String(o.grpcPort))
+        .replaceAll('__FLEET_VERSION__', o.defaultVersion() ?? '__FLEET_VERSION__');
+      return send(res, 200, script, 'text/x-shellscript; charset=utf-8');
+    }
+    if (path === '/ca.crt') return send(res, 200, o.caPem, 'application/x-pem-file');
+    const sums = /^\/agent\/([^/]+)\/sha256sums\.txt$/.exec(path);
+    if (sums) {
+      const text = o.releases.sums(sums[1]!);
+      return text ? send(res, 200, text) : send(res, 404, `no agent release ${sums[1]}\n`);
+    }
+    const bin = /^\/agent\/([^/]+)\/linux-([a-z0-9]+)(\.gz|\.zst)?$/.exec(path);
+    if (bin) {
+      const file = o.releases.file(bin[1]!, bin[2]!, bin[3] ?? '');
+      if (!file) return send(res, 404, `no agent ${bin[1]} for linux-${bin[2]}${bin[3] ?? ''}\n`);
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': file.size, 'x-checksum-sha256': file.sha256 });
+      if (req.method === 'HEAD') return res.end();
+      createReadStream(file.path).on('error', () => res.destroy()).pipe(res);
+      return;
+    }
+    return send(res, 404, 'not found\n');
+  };
+  const server = createServer({ cert: o.certChainPem, key: o.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
+    try {
+      handle(req, res);
+    } catch (err) {
+      o.log.error({ err, url: req.url }, 'install request failed');
+      if (!res.headersSent) send(res, 500, 'internal error\n');
+      else res.destroy();
+    }
+  });
+  server.on('tlsClientError', () => {});
+  const bound = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as { port: number }).port));
+  });
+  return { server, port: bound };
+}

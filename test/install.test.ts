@@ -1,0 +1,109 @@
+// Journey 1: `curl … /install.sh | sh -s -- --token T` on a fresh host (a network namespace with an
+// install root the test owns) brings the node online; a re-run changes nothing; the uninstall
+// script removes every file the installer wrote. Needs root and the standalone agent build.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Fleet, waitFor } from './harness';
+import { TestHost } from './netns';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => !e.isDirectory())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
+}
+
+describe('curl | sh installer', () => {
+  let host: TestHost;
+  let fleet: Fleet;
+  const root = mkdtempSync(join(tmpdir(), 'fleet-install-root-'));
+
+  beforeAll(async () => {
+    host = TestHost.create();
+    fleet = new Fleet({ host: host.peerIp });
+    await fleet.startServer();
+  });
+  afterAll(async () => {
+    host?.destroy();
+    await fleet?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const curlSh = (args: string) => `curl -fsSL -k --pinnedpubkey '${fleet.installPin}' ${fleet.installUrl}/install.sh | sh -s -- ${args}`;
+
+  it('installs and enrolls: the node is online; a second run changes nothing; uninstall removes every file', async () => {
+    const token = await fleet.token(['--label', 'role=web']);
+    const first = await host.run(curlSh(`--token ${token} --root ${root} --init none --name fresh-1`));
+    expect(first.code, first.output).toBe(0);
+    await fleet.waitOnline(['fresh-1']);
+    const node = (await fleet.nodes()).find((n) => n.name === 'fresh-1')!;
+    expect(node.labels).toEqual({ role: 'web' });
+
+    const files = filesUnder(root);
+    expect(files).toEqual(expect.arrayContaining(['opt/fleet/bin/fleet-agent', 'opt/fleet/bin/fleet-agent-launch', 'opt/fleet/bin/fleet-agent-uninstall.sh', 'etc/fleet/agent.env']));
+    expect(statSync(join(root, 'etc/fleet/agent.env')).mode & 0o777).toBe(0o600);
+    // The installed executable is the server's build, byte for byte.
+    expect(readFileSync(join(root, 'opt/fleet/bin/fleet-agent')).equals(readFileSync(join(REPO, 'dist/fleet-agent-linux-x64')))).toBe(true);
+    const pidFile = files.find((f) => f.endsWith('fleet-agent.pid'))!;
+    const pid = readFileSync(join(root, pidFile), 'utf8').trim();
+
+    const before = filesUnder(root).filter((f) => !f.startsWith('var/'));
+    const second = await host.run(curlSh(`--token ${token} --root ${root} --init none --name fresh-1`));
+    expect(second.code, second.output).toBe(0);
+    expect(second.output).toMatch(/nothing changed/);
+    // Not restarted, and no file added or removed outside the agent's own state and logs.
+    expect(readFileSync(join(root, pidFile), 'utf8').trim()).toBe(pid);
+    expect(filesUnder(root).filter((f) => !f.startsWith('var/'))).toEqual(before);
+
+    const uninstall = await host.run(join(root, 'opt/fleet/bin/fleet-agent-uninstall.sh'));
+    expect(uninstall.code, uninstall.output).toBe(0);
+    expect(filesUnder(root)).toEqual([]);
+    await waitFor('fresh-1 offline', async () => (await fleet.nodes()).find((n) => n.name === 'fresh-1')?.online === false);
+  });
+
+  it('refuses clearly: not root, http, wrong URL, bad pin, malformed token, refused token', async () => {
+    const token = await fleet.token();
+    const scratch = mkdtempSync(join(tmpdir(), 'fleet-install-bad-'));
+    try {
+      const script = join(scratch, 'install.sh');
+      execFileSync('curl', ['-fsSL', '-k', '--pinnedpubkey', fleet.installPin, '-o', script, `${fleet.installUrl}/install.sh`]);
+      const run = (args: string, as = '') => host.run(`${as}sh ${script} ${args} --root ${scratch}/root --init none`);
+
+      const notRoot = await run(`--token ${token}`, 'setpriv --reuid=65534 --regid=65534 --clear-groups ');
+      expect(notRoot.code).not.toBe(0);
+      expect(notRoot.output).toMatch(/root/);
+
+      const http = await run(`--token ${token} --url http://${fleet.host}:${fleet.httpsPort}`);
+      expect(http.code).not.toBe(0);
+      expect(http.output).toMatch(/https/);
+
+      const wrongUrl = await run(`--token ${token} --url https://${fleet.host}:1`);
+      expect(wrongUrl.code).not.toBe(0);
+      expect(wrongUrl.output).toMatch(/reach|connect/i);
+
+      const badPin = await run(`--token ${token} --ca-pin sha256:${'0'.repeat(64)}`);
+      expect(badPin.code).not.toBe(0);
+      expect(badPin.output).toMatch(/does not match the pin/);
+
+      const malformed = await run('--token not-a-token');
+      expect(malformed.code).not.toBe(0);
+      expect(malformed.output).toMatch(/join token/);
+
+      const forged = `fj1_${'a'.repeat(12)}_${'b'.repeat(40)}_${fleet.caHash}`;
+      const refused = await run(`--token ${forged}`);
+      expect(refused.code).not.toBe(0);
+      expect(refused.output).toMatch(/not known to this server/);
+      // Nothing is left running after a refusal.
+      expect(refused.output).not.toMatch(/started/i);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+});
