@@ -14,7 +14,8 @@ export default defineConfig({
   platform: 'node',
   target: 'node20',
   outDir: 'dist',
-  clean: true,
+  // Only tsup's own output: the standalone agent build (fleet-agent-linux-*) lives here too.
+  clean: ['!fleet-agent-linux-*', '!sha256sums.txt'],
   splitting: true,
   sourcemap: true,
   banner: { js: "import { createRequire as __fleetCreateRequire } from 'node:module'; const require = __fleetCreateRequire(import.meta.url);" },

@@ -12,8 +12,7 @@ import { processIo, type CliIo } from './io';
 /** Builds the command tree (exported for the help snapshot test). */
 export function buildProgram(env: CliEnv): Command {
   const program = new Command('fleet')
-    .description('Operate a fleet of machines: nodes, labels, commands, tokens.')
-    .version(VERSION, '-V, --version')
+    .description('Operate a fleet of machines: nodes, labels, commands, tokens.\n\n`fleet --version` (or -V) prints the version.')
     .option('--context <name>', 'context from the config file (default: the current one; env FLEET_CONTEXT)')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => env.io.stdout.write(s), writeErr: (s) => env.io.stderr.write(s) })
@@ -30,6 +29,12 @@ export function buildProgram(env: CliEnv): Command {
 
 /** Runs the CLI; returns the process exit code. */
 export async function main(argv: string[], io: CliIo = processIo, configFile = configPath()): Promise<number> {
+  // Handled here rather than by commander, so subcommands can have a --version of their own
+  // (fleet agents upgrade --version V).
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    io.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
   const env = new CliEnv(io, configFile);
   const dashes = argv.indexOf('--');
   if (dashes !== -1) env.trailing = argv.slice(dashes + 1);

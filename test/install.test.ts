@@ -74,7 +74,8 @@ describe('curl | sh installer', () => {
     try {
       const script = join(scratch, 'install.sh');
       execFileSync('curl', ['-fsSL', '-k', '--pinnedpubkey', fleet.installPin, '-o', script, `${fleet.installUrl}/install.sh`]);
-      const run = (args: string, as = '') => host.run(`${as}sh ${script} ${args} --root ${scratch}/root --init none`);
+      // The script arrives on stdin, as with curl | sh.
+      const run = (args: string, as = '') => host.run(`${as}sh -s -- ${args} --root ${scratch}/root --init none < ${script}`);
 
       const notRoot = await run(`--token ${token}`, 'setpriv --reuid=65534 --regid=65534 --clear-groups ');
       expect(notRoot.code).not.toBe(0);

@@ -34,7 +34,7 @@ describe('standalone agent executable', () => {
     expect(existsSync(BIN), 'run `npm run build:agent` first').toBe(true);
     // A PATH with a few tools and no node.
     mkdirSync(pathDir);
-    for (const tool of ['sh', 'echo', 'cat', 'uname', 'sleep']) symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`]).toString().trim(), join(pathDir, tool));
+    for (const tool of ['sh', 'echo', 'cat', 'uname', 'sleep', 'ls', 'wc', 'tty', 'printf']) symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`]).toString().trim(), join(pathDir, tool));
     await fleet.startServer();
   });
   afterAll(async () => {
