@@ -9,7 +9,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{common,transport,server,agent,cli,proto}/**/*.test.ts'],
+          include: ['{common,transport,server,agent,cli,proto,installer}/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },

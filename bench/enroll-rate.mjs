@@ -6,47 +6,18 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { credentials, loadPackageDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { spawn, spawnSync } from 'node:child_process';
 import { webcrypto } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { percentile, root, startFleet } from './lib.mjs';
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '32' } } });
 const COUNT = Number(values.count);
 const CONCURRENCY = Number(values.concurrency);
-const root = resolve(import.meta.dirname, '..');
-const dist = join(root, 'dist');
-const dir = mkdtempSync(join(tmpdir(), 'fleet-bench-enroll-'));
-const config = join(dir, 'cli.json');
 x509.cryptoProvider.set(webcrypto);
-
-const server = spawn(process.execPath, [join(dist, 'fleet-server.js'), '--data', join(dir, 'data'), '--listen', '127.0.0.1:0', '--https-listen', '127.0.0.1:0'], {
-  env: { ...process.env, FLEET_LOG: 'warn' },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-process.on('exit', () => {
-  server.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
-let out = '';
-server.stdout.on('data', (d) => (out += d));
-const deadline = Date.now() + 30_000;
-while (!/\n {2}fa1_/.test(out)) {
-  if (Date.now() > deadline) throw new Error(`server did not start:\n${out}`);
-  await new Promise((r) => setTimeout(r, 50));
-}
-const port = /listening on \S*:(\d+)/.exec(out)[1];
-const caHash = /CA fingerprint: sha256:([0-9a-f]{64})/.exec(out)[1];
-const admin = /\n {2}(fa1_[0-9a-f_]+)\n/.exec(out)[1];
-const fleet = (args) => {
-  const r = spawnSync(process.execPath, [join(dist, 'fleet.js'), ...args], { env: { ...process.env, FLEET_CONFIG: config }, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(r.stderr);
-  return r.stdout.trim();
-};
-fleet(['login', '--server', `https://127.0.0.1:${port}`, '--token', admin, '--ca-hash', `sha256:${caHash}`]);
-const token = fleet(['tokens', 'create', '--uses', String(COUNT), '--ttl', '1h']);
+const { dir, port, fleet } = await startFleet();
+const token = fleet(['tokens', 'create', '--uses', String(COUNT), '--ttl', '1h']).trim();
 
 const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
 const csrs = [];
@@ -76,7 +47,7 @@ await Promise.all(
 );
 const seconds = (performance.now() - t0) / 1000;
 latencies.sort((a, b) => a - b);
-const pct = (p) => latencies[Math.min(latencies.length - 1, Math.ceil(latencies.length * p) - 1)].toFixed(1);
+const pct = (p) => percentile(latencies, p).toFixed(1);
 console.log(`enrollments: ${COUNT} in ${seconds.toFixed(2)} s = ${(COUNT / seconds).toFixed(0)} per second (${CONCURRENCY} in flight)`);
 console.log(`  latency per enrollment: median ${pct(0.5)} ms, p90 ${pct(0.9)} ms, p99 ${pct(0.99)} ms`);
 const nodes = JSON.parse(fleet(['nodes', '-o', 'json'])).length;

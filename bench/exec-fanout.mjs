@@ -6,66 +6,24 @@
 // Prints median and p90 wall time of the real CLI process (what a user waits for), the server's
 // own job time (created → last result stored), and the ratio to pdsh. Needs root only to install
 // pdsh and openssh-server when they are missing; without them the peer is skipped with a note.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { dist, median, percentile, startFleet, until } from './lib.mjs';
 
 const { values } = parseArgs({ options: { agents: { type: 'string', default: '10' }, runs: { type: 'string', default: '20' } } });
 const N = Number(values.agents);
 const RUNS = Number(values.runs);
-const dist = resolve(import.meta.dirname, '..', 'dist');
-const dir = mkdtempSync(join(tmpdir(), 'fleet-bench-'));
-const config = join(dir, 'cli.json');
-const procs = [];
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-function p90(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(s.length * 0.9) - 1)];
-}
+const p90 = (xs) => percentile(xs, 0.9);
 const ms = (x) => `${x.toFixed(1)} ms`;
-
-function startProc(args, env) {
-  const p = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  p.out = '';
-  p.stdout.on('data', (d) => (p.out += d));
-  p.stderr.on('data', (d) => (p.out += d));
-  procs.push(p);
-  return p;
-}
-function fleet(args) {
-  const r = spawnSync(process.execPath, [join(dist, 'fleet.js'), ...args], { env: { ...process.env, FLEET_CONFIG: config }, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`fleet ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
-async function until(what, check, timeoutMs = 60_000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-function cleanup() {
-  for (const p of procs) p.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-
-// --- fleet --------------------------------------------------------------------------------
-const server = startProc([join(dist, 'fleet-server.js'), '--data', join(dir, 'server'), '--listen', '127.0.0.1:0'], { FLEET_LOG: 'warn' });
-const [, port, caHash] = await until('server', () => /listening on \S*:(\d+)\nCA fingerprint: sha256:([0-9a-f]{64})/.exec(server.out));
-const admin = await until('admin token', () => /\n {2}(fa1_[0-9a-f_]+)\n/.exec(server.out)?.[1]);
-fleet(['login', '--server', `https://127.0.0.1:${port}`, '--token', admin, '--ca-hash', `sha256:${caHash}`]);
+const { dir, url, fleet, spawn: startProc } = await startFleet();
 const token = fleet(['tokens', 'create', '--uses', String(N)]).trim();
 for (let i = 1; i <= N; i++) {
-  startProc([join(dist, 'fleet-agent.js'), 'run', '--name', `bench-${i}`, '--server', `https://127.0.0.1:${port}`, '--token', token], { FLEET_AGENT_DIR: join(dir, `agent-${i}`), FLEET_LOG: 'warn' });
+  startProc(process.execPath, [join(dist, 'fleet-agent.js'), 'run', '--name', `bench-${i}`, '--server', url, '--token', token], {
+    env: { ...process.env, FLEET_AGENT_DIR: join(dir, `agent-${i}`), FLEET_LOG: 'warn' },
+    stdio: 'ignore',
+  });
 }
 await until(`${N} agents online`, () => JSON.parse(fleet(['nodes', '-o', 'json'])).filter((n) => n.online).length === N);
 
@@ -112,8 +70,7 @@ if (have('pdsh') && existsSync('/usr/sbin/sshd') && process.getuid?.() === 0) {
     `Host peer*\n  HostName 127.0.0.1\n  Port ${sshPort}\n  User root\n  IdentityFile ${join(sshDir, 'client')}\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n`,
   );
   mkdirSync('/run/sshd', { recursive: true });
-  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(sshDir, 'sshd_config')], { stdio: 'ignore' });
-  procs.push(sshd);
+  startProc('/usr/sbin/sshd', ['-D', '-e', '-f', join(sshDir, 'sshd_config')], { stdio: 'ignore' });
   const env = { ...process.env, PDSH_RCMD_TYPE: 'ssh', PDSH_SSH_ARGS_APPEND: `-F ${join(sshDir, 'ssh_config')}` };
   await until('sshd', () => spawnSync('ssh', ['-F', join(sshDir, 'ssh_config'), 'peer1', 'true']).status === 0, 15_000);
   pdshWall = [];

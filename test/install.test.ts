@@ -54,6 +54,9 @@ describe('curl | sh installer', () => {
     const pidFile = files.find((f) => f.endsWith('fleet-agent.pid'))!;
     const pid = readFileSync(join(root, pidFile), 'utf8').trim();
 
+    // The uninstaller the installer generated is as clean as the installer.
+    expect(execFileSync('shellcheck', ['-s', 'sh', join(root, 'opt/fleet/bin/fleet-agent-uninstall.sh')]).toString()).toBe('');
+
     const before = filesUnder(root).filter((f) => !f.startsWith('var/'));
     const second = await host.run(curlSh(`--token ${token} --root ${root} --init none --name fresh-1`));
     expect(second.code, second.output).toBe(0);

@@ -1,0 +1,73 @@
+// Shared by the benchmarks: start a real fleet-server from dist/, log the CLI in, and clean up.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const root = resolve(import.meta.dirname, '..');
+export const dist = join(root, 'dist');
+
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const percentile = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(s.length * p) - 1)];
+};
+
+/** Polls `check` until it returns something truthy. */
+export async function until(what, check, timeoutMs = 60_000, everyMs = 100) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/**
+ * Starts fleet-server on `host` (ports chosen by the system) in a temporary directory and logs a
+ * CLI config in. Everything it started is killed and removed at process exit.
+ */
+export async function startFleet({ host = '127.0.0.1' } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'fleet-bench-'));
+  const config = join(dir, 'cli.json');
+  const procs = [];
+  const server = spawn(process.execPath, [join(dist, 'fleet-server.js'), '--data', join(dir, 'data'), '--listen', `${host}:0`, '--https-listen', `${host}:0`], {
+    env: { ...process.env, FLEET_LOG: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  procs.push(server);
+  process.on('exit', () => {
+    for (const p of procs) p.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  let out = '';
+  server.stdout.on('data', (d) => (out += d));
+  await until('fleet-server', () => /\n {2}fa1_/.test(out), 30_000, 50);
+  const port = Number(/listening on \S*:(\d+)/.exec(out)[1]);
+  const caHash = /CA fingerprint: sha256:([0-9a-f]{64})/.exec(out)[1];
+  const [, httpsPort, pin] = /installs on https:\/\/\S*:(\d+) \(pin (sha256\/\/[^)]+)\)/.exec(out);
+  const admin = /\n {2}(fa1_[0-9a-f_]+)\n/.exec(out)[1];
+  const fleet = (args) => {
+    const r = spawnSync(process.execPath, [join(dist, 'fleet.js'), ...args], { env: { ...process.env, FLEET_CONFIG: config }, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`fleet ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  fleet(['login', '--server', `https://${host}:${port}`, '--token', admin, '--ca-hash', `sha256:${caHash}`]);
+  return {
+    dir,
+    port,
+    httpsPort: Number(httpsPort),
+    pin,
+    caHash,
+    url: `https://${host}:${port}`,
+    installUrl: `https://${host}:${httpsPort}`,
+    fleet,
+    /** Starts a process that is killed when the benchmark exits. */
+    spawn(cmd, args, options) {
+      const p = spawn(cmd, args, options);
+      procs.push(p);
+      return p;
+    },
+  };
+}
