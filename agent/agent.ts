@@ -10,6 +10,7 @@ import { GrpcAgentTransport, type AgentLink, type AgentTransport } from '../tran
 import { CommandRefusedError } from './errors';
 import { runCommand } from './exec';
 import { collectFacts, factsFingerprint } from './inventory';
+import { runShell } from './shell';
 import { Spool } from './spool';
 import { stageUpgrade, upgradeTarget, type UpgradeMarkers } from './upgrade';
 import type { AgentIdentity } from './state';
@@ -37,6 +38,7 @@ export class Agent {
   readonly #transport: AgentTransport;
   readonly #signingKey: KeyObject;
   readonly #running = new Set<string>();
+  readonly #channels = new Set<string>();
   readonly #markers: UpgradeMarkers;
   #upgrading = false;
   /** True after an upgrade was staged: the process should exit so the launcher restarts it. */
@@ -151,15 +153,13 @@ export class Agent {
         try {
           command = this.#verify(Buffer.from(payload), Buffer.from(signature));
           if (command.body?.$case === 'upgrade') void this.#upgrade(command);
+          else if (command.body?.$case === 'shell') this.#shell(command);
           else this.#execute(command);
         } catch (err) {
           this.#reject(command, err);
         }
         return;
       }
-      case 'openChannel':
-        this.#log.warn({ channel: message.body.value.channelId }, 'channels are not supported by this agent version');
-        return;
       default:
         return;
     }
@@ -202,6 +202,15 @@ export class Agent {
     if (command.nodeId !== this.#identity.nodeId) throw new CommandRefusedError(`the command is for node ${command.nodeId}, not this one`);
     if (Number(command.notAfterUnixMs) < Date.now()) throw new CommandRefusedError('the command has expired (is this machine\'s clock right?)');
     return command;
+  }
+
+  #shell(command: Command): void {
+    if (command.body?.$case !== 'shell') return;
+    const shell = command.body.value;
+    if (this.#channels.has(shell.channelId)) return;
+    this.#channels.add(shell.channelId);
+    this.#log.info({ channel: shell.channelId, pty: shell.pty, argv: shell.argv.length ? shell.argv : undefined }, 'opening shell');
+    void runShell(shell, this.#transport, this.#log).finally(() => this.#channels.delete(shell.channelId));
   }
 
   #execute(command: Command): void {

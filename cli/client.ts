@@ -1,13 +1,13 @@
 // A promise-based Control client built from a context: TLS pinned to the context's CA, the API
 // token as a bearer header on every call, and server errors turned into FleetErrors.
-import { Metadata, credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, credentials, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { formatHostPort, parseServerAddress } from '../common/address';
-import { ControlServiceClient, type JobEvent, type UpgradeAgentsRequest, type UpgradeEvent } from '../proto/gen/fleet/v1/control';
+import { ControlServiceClient, type JobEvent, type RecordingChunk, type ShellClientFrame, type ShellServerFrame, type UpgradeAgentsRequest, type UpgradeEvent } from '../proto/gen/fleet/v1/control';
 import { CLIENT_CHANNEL_OPTIONS, fromGrpcError, isServiceError } from '../transport';
 import type { Context } from './context';
 
 type Unary<Req, Res> = (request: Req, metadata: Metadata, callback: (err: ServiceError | null, res: Res) => void) => unknown;
-type UnaryMethod = Exclude<keyof ControlServiceClient, 'watchJob' | 'upgradeAgents' | keyof import('@grpc/grpc-js').Client>;
+type UnaryMethod = Exclude<keyof ControlServiceClient, 'watchJob' | 'upgradeAgents' | 'shell' | 'getRecording' | keyof import('@grpc/grpc-js').Client>;
 // The last overload of each generated method is (request, metadata, options, callback).
 type RequestOf<K extends UnaryMethod> = Parameters<ControlServiceClient[K]>[0];
 type ResponseOf<K extends UnaryMethod> = Parameters<Extract<Parameters<ControlServiceClient[K]>[3], (...a: never[]) => unknown>>[1];
@@ -41,6 +41,16 @@ export class ControlClient {
   /** Starts an upgrade and follows it; events arrive until `done`. */
   upgradeAgents(request: UpgradeAgentsRequest): ClientReadableStream<UpgradeEvent> {
     return this.#client.upgradeAgents(request, this.#metadata);
+  }
+
+  /** Opens a shell stream; the first frame written must be `start`. */
+  shell(): ClientDuplexStream<ShellClientFrame, ShellServerFrame> {
+    return this.#client.shell(this.#metadata);
+  }
+
+  /** Streams a session's asciicast recording. */
+  getRecording(id: string): ClientReadableStream<RecordingChunk> {
+    return this.#client.getRecording({ id }, this.#metadata);
   }
 
   close(): void {

@@ -22,15 +22,24 @@ export class ApiAuth {
   /** Creates the first admin token when there is none yet; returns it (to print once) or null. */
   bootstrapAdmin(): string | null {
     if (this.#tokens.countApi() > 0) return null;
+    return this.createToken(Role.Admin, 'first admin (created at first start)').token;
+  }
+
+  /** Creates an API token with a role; returns its id and the secret token (shown once). */
+  createToken(role: Role, description: string): { id: string; token: string } {
     const { id, secret } = newTokenSecret();
-    this.#tokens.insertApi({ id, secretHash: hashSecret(secret), role: Role.Admin, description: 'first admin (created at first start)', createdAt: Date.now(), revokedAt: null });
-    return formatApiToken(id, secret);
+    this.#tokens.insertApi({ id, secretHash: hashSecret(secret), role, description, createdAt: Date.now(), revokedAt: null });
+    return { id, token: formatApiToken(id, secret) };
   }
 
   /** Checks the bearer token in call metadata. */
   authenticate(metadata: Metadata): Principal {
     const header = metadata.get('authorization')[0];
-    const text = typeof header === 'string' ? header.replace(/^Bearer\s+/i, '') : '';
+    return this.check(typeof header === 'string' ? header.replace(/^Bearer\s+/i, '') : '');
+  }
+
+  /** Checks an API token (from a header or a sign-in form). */
+  check(text: string): Principal {
     const parsed = parseApiToken(text);
     if (!parsed) throw new NotAuthenticatedError(text ? 'the API token is malformed (expected fa1_…)' : undefined);
     const record = this.#tokens.getApi(parsed.id);

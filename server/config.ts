@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { DEFAULT_GRPC_PORT } from '../common/address';
 import { StartupError } from './errors';
+import { defaultShellLimits, type ShellLimits } from './shells/sessions';
 
 /** The HTTPS port (installs, downloads) fleet-server listens on unless told otherwise. */
 export const DEFAULT_HTTPS_PORT = 8443;
@@ -25,6 +26,11 @@ export interface ServerOptions {
   heartbeatMs: number;
   /** Per-node job timeout when a job names none. Default 30 s. */
   defaultJobTimeoutMs: number;
+  /**
+   * Remote shell limits. FLEET_SHELL_MAX_PER_USER (5), FLEET_SHELL_IDLE_MS (20 min),
+   * FLEET_SHELL_MAX_MS (12 h), FLEET_SHELL_GRACE_MS (web reattach, 60 s), FLEET_SHELL_RECORD_INPUT (0).
+   */
+  shell: ShellLimits;
 }
 
 /** The options fleet-server runs with when nothing is configured. */
@@ -40,6 +46,7 @@ export function defaultOptions(): ServerOptions {
     offlineAfterMs: 15_000,
     heartbeatMs: 5_000,
     defaultJobTimeoutMs: 30_000,
+    shell: defaultShellLimits(),
   };
 }
 
@@ -54,6 +61,13 @@ const schema = z.object({
   offlineAfterMs: z.number().int().min(1000),
   heartbeatMs: z.number().int().min(100),
   defaultJobTimeoutMs: z.number().int().min(1),
+  shell: z.object({
+    maxPerUser: z.number().int().min(1),
+    idleMs: z.number().int().min(1000),
+    maxMs: z.number().int().min(1000),
+    reattachGraceMs: z.number().int().min(0),
+    recordInput: z.boolean(),
+  }),
 });
 
 /** Splits "host:port" / "[v6]:port" / ":port". */
@@ -77,6 +91,13 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Se
   if (env.FLEET_SERVER_NAMES) out.serverNames = env.FLEET_SERVER_NAMES.split(',').map((s) => s.trim()).filter(Boolean);
   if (env.FLEET_OFFLINE_AFTER_MS) out.offlineAfterMs = Number(env.FLEET_OFFLINE_AFTER_MS);
   if (env.FLEET_HEARTBEAT_MS) out.heartbeatMs = Number(env.FLEET_HEARTBEAT_MS);
+  const shell = defaultShellLimits();
+  if (env.FLEET_SHELL_MAX_PER_USER) shell.maxPerUser = Number(env.FLEET_SHELL_MAX_PER_USER);
+  if (env.FLEET_SHELL_IDLE_MS) shell.idleMs = Number(env.FLEET_SHELL_IDLE_MS);
+  if (env.FLEET_SHELL_MAX_MS) shell.maxMs = Number(env.FLEET_SHELL_MAX_MS);
+  if (env.FLEET_SHELL_GRACE_MS) shell.reattachGraceMs = Number(env.FLEET_SHELL_GRACE_MS);
+  if (env.FLEET_SHELL_RECORD_INPUT) shell.recordInput = env.FLEET_SHELL_RECORD_INPUT === '1';
+  out.shell = shell;
   return out;
 }
 

@@ -1,18 +1,20 @@
 // The Control service the CLI talks to: authenticates each call by API token and role, audits
 // changes, and delegates to the stores and the dispatcher.
 import type { Logger } from 'pino';
-import { type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { createReadStream, existsSync } from 'node:fs';
 import { formatJoinToken, hashSecret, newTokenSecret } from '../common/join-token';
 import { parseSelector, validateLabels } from '../common/labels';
 import { VERSION } from '../common/version';
 import { FleetError } from '../common/errors';
-import type { JobEvent, JoinToken, Node, UpgradeAgentsRequest, UpgradeEvent } from '../proto/gen/fleet/v1/control';
+import type { GetRecordingRequest, JobEvent, JoinToken, Node, RecordingChunk, ShellClientFrame, ShellServerFrame, UpgradeAgentsRequest, UpgradeEvent } from '../proto/gen/fleet/v1/control';
 import { toGrpcStatus } from '../transport';
 import type { AgentHub } from './agent-hub';
 import type { ApiAuth, Principal } from './auth';
-import { InvalidRequestError, NodeNotFoundError, TokenNotFoundError } from './errors';
+import { InvalidRequestError, NodeNotFoundError, SessionNotFoundError, TokenNotFoundError } from './errors';
 import type { JobDispatcher } from './jobs/dispatcher';
 import type { AgentUpgrades } from './upgrades';
+import type { ShellSessions, ShellSession } from './shells/sessions';
 import type { AuditLog } from './store/audit-log';
 import type { NodeRecord, NodeStore } from './store/node-store';
 import { Role, type JoinTokenRecord, type TokenStore } from './store/token-store';
@@ -27,6 +29,7 @@ export interface ControlDeps {
   hub: AgentHub;
   dispatcher: JobDispatcher;
   upgrades: AgentUpgrades;
+  shells: ShellSessions;
   audit: AuditLog;
   caHash: string;
   /** The HTTPS install port and its key pin (filled in once the port is bound). */
@@ -154,6 +157,20 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
       return toJoinToken(d.tokens.getJoin(record.id)!);
     }),
 
+    createApiToken: unary(Role.Admin, (req: { role: string; description: string }, p) => {
+      if (!(Object.values(Role) as string[]).includes(req.role)) throw new InvalidRequestError(`role must be one of ${Object.values(Role).join(', ')}`);
+      if (req.description.length > 200) throw new InvalidRequestError('the description is longer than 200 characters');
+      const created = d.auth.createToken(req.role as Role, req.description);
+      d.audit.record({ actor: actorOf(p), action: 'token.api.create', target: created.id, ok: true, detail: `role ${req.role}` });
+      return created;
+    }),
+
+    revokeApiToken: unary(Role.Admin, (req: { id: string }, p) => {
+      if (!d.tokens.revokeApi(req.id, Date.now())) throw new TokenNotFoundError(req.id);
+      d.audit.record({ actor: actorOf(p), action: 'token.api.revoke', target: req.id, ok: true });
+      return {};
+    }),
+
     startJob: unary(Role.Operator, (req: Parameters<JobDispatcher['startJob']>[0], p) => d.dispatcher.startJob(req, actorOf(p))),
     listJobs: unary(Role.Viewer, (req: { limit: number }) => ({ jobs: d.dispatcher.list(Math.min(req.limit || 20, 500)) })),
     getJob: unary(Role.Viewer, (req: { id: string }) => d.dispatcher.describe(req.id)),
@@ -181,6 +198,94 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
           if (open) call.emit('error', toGrpcStatus(err).status);
         },
       );
+    },
+
+    listSessions: unary(Role.Operator, (req: { limit: number; node: string }) => {
+      const nodeId = req.node ? findNode(req.node).id : undefined;
+      return { sessions: d.shells.history(Math.min(req.limit || 20, 500), nodeId) };
+    }),
+
+    getRecording: (call: ServerWritableStream<GetRecordingRequest, RecordingChunk>) => {
+      try {
+        d.auth.require(d.auth.authenticate(call.metadata), Role.Operator);
+        if (!d.shells.record(call.request.id)) throw new SessionNotFoundError(call.request.id);
+      } catch (err) {
+        call.emit('error', toGrpcStatus(err).status);
+        return;
+      }
+      const file = d.shells.recordingFile(call.request.id);
+      if (!existsSync(file)) {
+        call.emit('error', toGrpcStatus(new SessionNotFoundError(call.request.id)).status);
+        return;
+      }
+      const stream = createReadStream(file, { highWaterMark: 64 * 1024 });
+      stream.on('data', (data) => call.write({ data: data as Buffer }));
+      stream.on('end', () => call.end());
+      stream.on('error', (err) => call.emit('error', toGrpcStatus(err).status));
+      call.on('cancelled', () => stream.destroy());
+    },
+
+    shell: (call: ServerDuplexStream<ShellClientFrame, ShellServerFrame>) => {
+      let session: ShellSession | undefined;
+      let detach = () => {};
+      const fail = (err: unknown) => {
+        const { status, known } = toGrpcStatus(err);
+        if (!known) d.log.error({ err }, 'shell failed');
+        call.emit('error', status);
+      };
+      call.on('data', (frame: ShellClientFrame) => {
+        const body = frame.body;
+        if (!body) return;
+        if (!session) {
+          if (body.$case !== 'start') return fail(new InvalidRequestError('the first frame of a shell must be start'));
+          try {
+            const principal = d.auth.authenticate(call.metadata);
+            d.auth.require(principal, Role.Operator);
+            const start = body.value;
+            session = d.shells.open({
+              node: start.node,
+              user: actorOf(principal),
+              source: 'cli',
+              cols: start.size?.cols ?? 80,
+              rows: start.size?.rows ?? 24,
+              argv: start.argv,
+              pty: start.pty,
+              term: start.term,
+            });
+          } catch (err) {
+            return fail(err);
+          }
+          call.write({ body: { $case: 'started', value: { sessionId: session.id, nodeName: session.nodeName } } });
+          detach = session.attach({
+            output: (data, stream) => call.write({ body: stream === 'out' ? { $case: 'output', value: data } : { $case: 'errorOutput', value: data } }),
+            exit: (exitCode, reason) => {
+              call.write({ body: { $case: 'exit', value: { exitCode, reason } } });
+              call.end();
+            },
+          });
+          return;
+        }
+        switch (body.$case) {
+          case 'input':
+            return session.write(Buffer.from(body.value));
+          case 'resize':
+            return session.resize(body.value.cols, body.value.rows);
+          case 'ack':
+            return session.ack(Number(body.value));
+          case 'eof':
+            return session.eof();
+          default:
+            return;
+        }
+      });
+      // A CLI that goes away takes its shell with it (only web sessions wait to be reattached).
+      const gone = () => {
+        detach();
+        session?.close('the client disconnected');
+      };
+      call.on('end', gone);
+      call.on('cancelled', gone);
+      call.on('error', gone);
     },
 
     watchJob: (call: ServerWritableStream<{ id: string }, JobEvent>) => {

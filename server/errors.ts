@@ -80,3 +80,10 @@ export class StartupError extends FleetError {
     this.name = 'StartupError';
   }
 }
+
+export class SessionNotFoundError extends FleetError {
+  constructor(readonly session: string) {
+    super(`no session "${session}"`, 'SESSION_NOT_FOUND', ErrorKind.NotFound);
+    this.name = 'SessionNotFoundError';
+  }
+}

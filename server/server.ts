@@ -16,6 +16,8 @@ import { AgentHub } from './agent-hub';
 import { findInstallScript, startInstallServer } from './http/install-server';
 import { Releases } from './releases';
 import { AgentUpgrades } from './upgrades';
+import { ShellSessions } from './shells/sessions';
+import { SessionStore } from './store/session-store';
 import { ApiAuth } from './auth';
 import type { ServerOptions } from './config';
 import { createControlService } from './control-service';
@@ -74,13 +76,14 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
 
   const grpcServer = new Server({ 'grpc.max_receive_message_length': 16 << 20, 'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 5000 });
   const transport = new GrpcServerAgentTransport(grpcServer, log.child({ part: 'grpc' }));
-  transport.start({ enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn) });
+  const shells = new ShellSessions({ nodes, hub, signCommand: pki.signCommand, store: new SessionStore(db), audit, log: log.child({ part: 'shells' }), dataDir: options.dataDir, limits: options.shell });
+  transport.start({ enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn), channel: (conn) => shells.channel(conn) });
   const installInfo = { port: 0, pin: pubkeyPin(pki.serverCertChainPem) };
   const releases = new Releases(options.releasesDir);
   const upgrades = new AgentUpgrades({ nodes, hub, releases, signCommand: pki.signCommand, audit, log: log.child({ part: 'upgrades' }), httpsPort: () => installInfo.port });
   grpcServer.addService(
     ControlServiceService,
-    createControlService({ auth, nodes, tokens, hub, dispatcher, upgrades, audit, caHash: pki.caHash, install: installInfo, log: log.child({ part: 'control' }) }),
+    createControlService({ auth, nodes, tokens, hub, dispatcher, upgrades, shells, audit, caHash: pki.caHash, install: installInfo, log: log.child({ part: 'control' }) }),
   );
   new ReflectionService(loadFileDescriptorSetFromBuffer(Buffer.from(descriptorSetBase64, 'base64'))).addToServer(grpcServer);
 
@@ -110,6 +113,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   installInfo.port = install.port;
   hub.start();
   dispatcher.start();
+  shells.start();
   log.info({ port, data: options.dataDir, ca: `sha256:${pki.caHash}` }, 'fleet-server listening');
 
   return {
@@ -121,6 +125,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     async close() {
       install.server.close();
       install.server.closeAllConnections();
+      shells.stop();
       dispatcher.stop();
       hub.stop();
       await transport.stop();

@@ -1,6 +1,6 @@
 // The seam between fleet's logic and whatever carries agent traffic (gRPC now, NATS later).
 // Jobs, inventory and enrollment talk only to these interfaces.
-import type { AgentMessage, EnrollRequest, EnrollResponse, ServerMessage } from '../proto/gen/fleet/v1/agent';
+import type { AgentMessage, ChannelFrame, EnrollRequest, EnrollResponse, ServerMessage } from '../proto/gen/fleet/v1/agent';
 
 /** Server side: one authenticated agent link. */
 export interface AgentConnection {
@@ -19,12 +19,24 @@ export interface AgentConnection {
   onClose(handler: (error?: Error) => void): void;
 }
 
+/** Server side: one channel stream (PTY or transfer) an agent opened when asked. */
+export interface ChannelConnection {
+  readonly nodeId: string;
+  readonly credentialFingerprint: string;
+  send(frame: ChannelFrame): boolean;
+  close(reason?: Error): void;
+  onFrame(handler: (frame: ChannelFrame) => void): void;
+  onClose(handler: (error?: Error) => void): void;
+}
+
 /** What the server core provides to a transport. */
 export interface AgentTransportHandlers {
   /** Checks a join token and signs the agent's CSR. Throws a FleetError to refuse. */
   enroll(request: EnrollRequest, remoteAddress: string): Promise<EnrollResponse>;
   /** Takes over a freshly authenticated link. Throws a FleetError to refuse it. */
   connect(connection: AgentConnection): void;
+  /** Takes over a channel stream from an authenticated agent. Throws a FleetError to refuse it. */
+  channel(connection: ChannelConnection): void;
 }
 
 /** Server side of the agent link. */
@@ -47,9 +59,24 @@ export interface AgentLinkHandlers {
   onClose(error?: Error): void;
 }
 
+/** Agent side: one open channel stream. */
+export interface ChannelLink {
+  send(frame: ChannelFrame): boolean;
+  /** Finishes sending (everything sent so far is still delivered). */
+  end(): void;
+  /** Abandons the stream at once. */
+  close(): void;
+}
+
+export interface ChannelLinkHandlers {
+  onFrame(frame: ChannelFrame): void;
+  onClose(error?: Error): void;
+}
+
 /** Agent side of the agent link. */
 export interface AgentTransport {
   enroll(request: EnrollRequest): Promise<EnrollResponse>;
   connect(handlers: AgentLinkHandlers): AgentLink;
+  openChannel(handlers: ChannelLinkHandlers): ChannelLink;
   close(): void;
 }

@@ -1,6 +1,7 @@
 // The one table of CLI commands, in the order `fleet --help` lists them.
 import type { CommandModule } from '../env';
 import { agents } from './agents';
+import { apiTokens } from './api-tokens';
 import { audit } from './audit/list';
 import { bootstrap } from './bootstrap';
 import { exec } from './exec';
@@ -9,5 +10,7 @@ import { label } from './label';
 import { login } from './login';
 import { nodes } from './nodes';
 import { tokens } from './tokens';
+import { shell } from './shell';
+import { sessions } from './sessions';
 
-export const COMMANDS: readonly CommandModule[] = [login, nodes, label, exec, jobs, tokens, agents, bootstrap, audit];
+export const COMMANDS: readonly CommandModule[] = [login, nodes, label, exec, shell, sessions, jobs, tokens, apiTokens, agents, bootstrap, audit];

@@ -90,4 +90,20 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
   `,
+  // 2: remote shell sessions and where their recordings are.
+  `
+  CREATE TABLE sessions (
+    id           TEXT PRIMARY KEY,
+    node_id      TEXT NOT NULL,
+    node_name    TEXT NOT NULL,
+    user         TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    started_at   INTEGER NOT NULL,
+    ended_at     INTEGER,
+    exit_code    INTEGER,
+    output_bytes INTEGER NOT NULL DEFAULT 0,
+    end_reason   TEXT NOT NULL DEFAULT ''
+  );
+  CREATE INDEX sessions_started ON sessions (started_at);
+  `,
 ];

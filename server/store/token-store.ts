@@ -102,6 +102,10 @@ export class TokenStore {
     return r && { id: r.id, secretHash: r.secret_hash, role: r.role, description: r.description, createdAt: r.created_at, revokedAt: r.revoked_at };
   }
 
+  revokeApi(id: string, at: number): boolean {
+    return this.#db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1;
+  }
+
   countApi(): number {
     return (this.#db.prepare('SELECT count(*) AS n FROM api_tokens').get() as { n: number }).n;
   }

@@ -2,9 +2,9 @@
 // verifies the server against the fleet CA (and, once enrolled, presents the agent certificate).
 import { Metadata, credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { formatHostPort, type ServerAddress } from '../../common/address';
-import { AgentServiceClient, type AgentMessage, type EnrollRequest, type EnrollResponse, type ServerMessage } from '../../proto/gen/fleet/v1/agent';
+import { AgentServiceClient, type AgentMessage, type ChannelFrame, type EnrollRequest, type EnrollResponse, type ServerMessage } from '../../proto/gen/fleet/v1/agent';
 import { SERVER_NAME } from '../tls';
-import type { AgentLink, AgentLinkHandlers, AgentTransport } from '../types';
+import type { AgentLink, AgentLinkHandlers, AgentTransport, ChannelLink, ChannelLinkHandlers } from '../types';
 import { fromGrpcError, isServiceError } from './status';
 
 export interface GrpcAgentTransportOptions {
@@ -29,6 +29,35 @@ export const CLIENT_CHANNEL_OPTIONS = {
   'grpc.max_reconnect_backoff_ms': 2_000,
 } as const;
 
+/** Adapts a client duplex stream: messages to `onMessage`, one `onClose` whichever way it ends. */
+function duplex<Out, In>(call: ClientDuplexStream<Out, In>, onMessage: (m: In) => void, onClose: (error?: Error) => void): { send(m: Out): boolean; end(): void; close(): void } {
+  let closed = false;
+  const finish = (error?: Error) => {
+    if (closed) return;
+    closed = true;
+    onClose(error);
+  };
+  call.on('data', (message: In) => onMessage(message));
+  call.on('error', (err) => finish(isServiceError(err) ? fromGrpcError(err) : err));
+  call.on('end', () => finish());
+  call.on('close', () => finish());
+  return {
+    send: (message) => {
+      if (closed) return false;
+      call.write(message);
+      return true;
+    },
+    end: () => {
+      if (!closed) call.end();
+    },
+    close: () => {
+      if (closed) return;
+      call.cancel();
+      finish();
+    },
+  };
+}
+
 /** The agent's gRPC link to the server. */
 export class GrpcAgentTransport implements AgentTransport {
   readonly #client: AgentServiceClient;
@@ -52,29 +81,11 @@ export class GrpcAgentTransport implements AgentTransport {
   }
 
   connect(handlers: AgentLinkHandlers): AgentLink {
-    const call: ClientDuplexStream<AgentMessage, ServerMessage> = this.#client.connect();
-    let closed = false;
-    const finish = (error?: Error) => {
-      if (closed) return;
-      closed = true;
-      handlers.onClose(error);
-    };
-    call.on('data', (message: ServerMessage) => handlers.onMessage(message));
-    call.on('error', (err) => finish(isServiceError(err) ? fromGrpcError(err) : err));
-    call.on('end', () => finish());
-    call.on('close', () => finish());
-    return {
-      send: (message) => {
-        if (closed) return false;
-        call.write(message);
-        return true;
-      },
-      close: () => {
-        if (closed) return;
-        call.cancel();
-        finish();
-      },
-    };
+    return duplex<AgentMessage, ServerMessage>(this.#client.connect(), handlers.onMessage, handlers.onClose);
+  }
+
+  openChannel(handlers: ChannelLinkHandlers): ChannelLink {
+    return duplex<ChannelFrame, ChannelFrame>(this.#client.openChannel(), handlers.onFrame, handlers.onClose);
   }
 
   close(): void {

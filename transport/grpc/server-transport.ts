@@ -1,7 +1,7 @@
 // gRPC implementation of the server side of the agent link: registers AgentService on a grpc-js
 // server, authenticates Connect by the client certificate, and adapts the duplex stream to an
 // AgentConnection.
-import { status, type Server, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { type Server, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FleetError, ErrorKind } from '../../common/errors';
 import {
@@ -12,17 +12,18 @@ import {
   type EnrollResponse,
   type ServerMessage,
 } from '../../proto/gen/fleet/v1/agent';
-import type { AgentConnection, AgentTransportHandlers, ServerAgentTransport } from '../types';
+import type { AgentConnection, AgentTransportHandlers, ChannelConnection, ServerAgentTransport } from '../types';
 import { toGrpcStatus } from './status';
 
-class GrpcAgentConnection implements AgentConnection {
-  readonly #call: ServerDuplexStream<AgentMessage, ServerMessage>;
+/** Adapts one authenticated grpc-js duplex stream (Connect or OpenChannel) to a message peer. */
+class GrpcPeer<In, Out> {
+  readonly #call: ServerDuplexStream<In, Out>;
   #closed = false;
   #closeHandlers: ((error?: Error) => void)[] = [];
   #closeError: Error | undefined;
 
   constructor(
-    call: ServerDuplexStream<AgentMessage, ServerMessage>,
+    call: ServerDuplexStream<In, Out>,
     readonly nodeId: string,
     readonly credentialFingerprint: string,
     readonly remoteAddress: string,
@@ -43,7 +44,7 @@ class GrpcAgentConnection implements AgentConnection {
     call.on('close', () => finish());
   }
 
-  send(message: ServerMessage): boolean {
+  send(message: Out): boolean {
     if (this.#closed) return false;
     this.#call.write(message);
     return true;
@@ -55,7 +56,11 @@ class GrpcAgentConnection implements AgentConnection {
     else this.#call.end();
   }
 
-  onMessage(handler: (message: AgentMessage) => void): void {
+  onMessage(handler: (message: In) => void): void {
+    this.#call.on('data', handler);
+  }
+
+  onFrame(handler: (message: In) => void): void {
     this.#call.on('data', handler);
   }
 
@@ -83,6 +88,18 @@ export class GrpcServerAgentTransport implements ServerAgentTransport {
       if (!known) log.error({ err }, `${what} failed`);
       return st;
     };
+    /** The peer behind a call that presented a certificate from the fleet CA, or null (refused). */
+    const authenticated = <In, Out>(call: ServerDuplexStream<In, Out>, what: string): GrpcPeer<In, Out> | null => {
+      const cert = call.getAuthContext()?.sslPeerCertificate;
+      const nodeId = typeof cert?.subject?.CN === 'string' ? cert.subject.CN : '';
+      if (!cert || !nodeId) {
+        const err = new FleetError(`${what} needs a client certificate issued by this server (enroll first with a join token)`, 'CLIENT_CERT_REQUIRED', ErrorKind.Unauthenticated);
+        log.warn({ peer: call.getPeer() }, `refused ${what} without a valid client certificate`);
+        call.emit('error', fail(err, what));
+        return null;
+      }
+      return new GrpcPeer(call, nodeId, cert.fingerprint256.replaceAll(':', '').toLowerCase(), call.getPeer());
+    };
     this.#server.addService(AgentServiceService, {
       enroll: (call: ServerUnaryCall<EnrollRequest, EnrollResponse>, callback: sendUnaryData<EnrollResponse>) => {
         handlers.enroll(call.request, call.getPeer()).then(
@@ -91,28 +108,22 @@ export class GrpcServerAgentTransport implements ServerAgentTransport {
         );
       },
       connect: (call: ServerDuplexStream<AgentMessage, ServerMessage>) => {
-        const cert = call.getAuthContext()?.sslPeerCertificate;
-        const nodeId = typeof cert?.subject?.CN === 'string' ? cert.subject.CN : '';
-        if (!cert || !nodeId) {
-          const err = new FleetError(
-            'Connect needs a client certificate issued by this server (enroll first with a join token)',
-            'CLIENT_CERT_REQUIRED',
-            ErrorKind.Unauthenticated,
-          );
-          log.warn({ peer: call.getPeer() }, 'refused Connect without a valid client certificate');
-          call.emit('error', fail(err, 'connect'));
-          return;
-        }
-        const fingerprint = cert.fingerprint256.replaceAll(':', '').toLowerCase();
-        const connection = new GrpcAgentConnection(call, nodeId, fingerprint, call.getPeer());
+        const peer = authenticated(call, 'Connect');
+        if (!peer) return;
         try {
-          handlers.connect(connection);
+          handlers.connect(peer satisfies AgentConnection);
         } catch (err) {
           call.emit('error', fail(err, 'connect'));
         }
       },
       openChannel: (call: ServerDuplexStream<ChannelFrame, ChannelFrame>) => {
-        call.emit('error', { code: status.UNIMPLEMENTED, details: 'this server does not open channels yet' });
+        const peer = authenticated(call, 'OpenChannel');
+        if (!peer) return;
+        try {
+          handlers.channel(peer satisfies ChannelConnection);
+        } catch (err) {
+          call.emit('error', fail(err, 'channel'));
+        }
       },
     });
   }

@@ -84,7 +84,6 @@ export interface ServerMessage {
     | { $case: "heartbeat"; value: Heartbeat }
     | { $case: "command"; value: SignedCommand }
     | { $case: "ack"; value: Ack }
-    | { $case: "openChannel"; value: OpenChannelRequest }
     | undefined;
 }
 
@@ -135,7 +134,24 @@ export interface Command {
   id: string;
   nodeId: string;
   notAfterUnixMs: number;
-  body: { $case: "exec"; value: ExecCommand } | { $case: "upgrade"; value: UpgradeCommand } | undefined;
+  body: { $case: "exec"; value: ExecCommand } | { $case: "upgrade"; value: UpgradeCommand } | {
+    $case: "shell";
+    value: ShellCommand;
+  } | undefined;
+}
+
+/**
+ * Open a shell (or run argv) for an operator: the agent opens an OpenChannel stream whose first
+ * frame names channel_id, and relays it to a PTY (or plain pipes when pty is false).
+ */
+export interface ShellCommand {
+  channelId: string;
+  cols: number;
+  rows: number;
+  /** Empty means the user's login shell. */
+  argv: string[];
+  pty: boolean;
+  term: string;
 }
 
 /** Replace the agent's executable with `version`, downloaded from the server's HTTPS port. */
@@ -207,19 +223,24 @@ export interface Ack {
   seq: number;
 }
 
-/** Asks the agent to open an OpenChannel stream for a PTY or a transfer. */
-export interface OpenChannelRequest {
-  channelId: string;
-  kind: string;
-}
-
-/** Frames on an OpenChannel stream. The first frame from the agent is `open`. */
+/**
+ * Frames on an OpenChannel stream. The first frame from the agent is `open`. `data` carries the
+ * PTY's output (or stdout) from the agent and input to it from the server; `stderr` is only used
+ * without a PTY. `ack` tells the sender how many bytes (in total) the far end has consumed: the
+ * agent pauses the PTY while too many are unacknowledged, so a slow reader cannot make anyone
+ * buffer without bound.
+ */
 export interface ChannelFrame {
   body:
     | { $case: "open"; value: ChannelOpen }
     | { $case: "data"; value: Buffer }
     | { $case: "resize"; value: ChannelResize }
     | { $case: "close"; value: ChannelClose }
+    | { $case: "ack"; value: number }
+    | { $case: "stderr"; value: Buffer }
+    | //
+    /** The input has ended (stdin closed), without a PTY. */
+    { $case: "eof"; value: boolean }
     | undefined;
 }
 
@@ -986,9 +1007,6 @@ export const ServerMessage: MessageFns<ServerMessage> = {
       case "ack":
         Ack.encode(message.body.value, writer.uint32(34).fork()).join();
         break;
-      case "openChannel":
-        OpenChannelRequest.encode(message.body.value, writer.uint32(42).fork()).join();
-        break;
     }
     return writer;
   },
@@ -1038,14 +1056,6 @@ export const ServerMessage: MessageFns<ServerMessage> = {
             message.body = { $case: "ack", value: Ack.decode(reader, reader.uint32()) };
             continue;
           }
-          case 5: {
-            if (tag !== 42) {
-              break;
-            }
-
-            message.body = { $case: "openChannel", value: OpenChannelRequest.decode(reader, reader.uint32()) };
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1068,10 +1078,6 @@ export const ServerMessage: MessageFns<ServerMessage> = {
         ? { $case: "command", value: SignedCommand.fromJSON(object.command) }
         : isSet(object.ack)
         ? { $case: "ack", value: Ack.fromJSON(object.ack) }
-        : isSet(object.openChannel)
-        ? { $case: "openChannel", value: OpenChannelRequest.fromJSON(object.openChannel) }
-        : isSet(object.open_channel)
-        ? { $case: "openChannel", value: OpenChannelRequest.fromJSON(object.open_channel) }
         : undefined,
     };
   },
@@ -1086,8 +1092,6 @@ export const ServerMessage: MessageFns<ServerMessage> = {
       obj.command = SignedCommand.toJSON(message.body.value);
     } else if (message.body?.$case === "ack") {
       obj.ack = Ack.toJSON(message.body.value);
-    } else if (message.body?.$case === "openChannel") {
-      obj.openChannel = OpenChannelRequest.toJSON(message.body.value);
     }
     return obj;
   },
@@ -1119,12 +1123,6 @@ export const ServerMessage: MessageFns<ServerMessage> = {
       case "ack": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "ack", value: Ack.fromPartial(object.body.value) };
-        }
-        break;
-      }
-      case "openChannel": {
-        if (object.body?.value !== undefined && object.body?.value !== null) {
-          message.body = { $case: "openChannel", value: OpenChannelRequest.fromPartial(object.body.value) };
         }
         break;
       }
@@ -1749,6 +1747,9 @@ export const Command: MessageFns<Command> = {
       case "upgrade":
         UpgradeCommand.encode(message.body.value, writer.uint32(90).fork()).join();
         break;
+      case "shell":
+        ShellCommand.encode(message.body.value, writer.uint32(98).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1806,6 +1807,14 @@ export const Command: MessageFns<Command> = {
             message.body = { $case: "upgrade", value: UpgradeCommand.decode(reader, reader.uint32()) };
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.body = { $case: "shell", value: ShellCommand.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1835,6 +1844,8 @@ export const Command: MessageFns<Command> = {
         ? { $case: "exec", value: ExecCommand.fromJSON(object.exec) }
         : isSet(object.upgrade)
         ? { $case: "upgrade", value: UpgradeCommand.fromJSON(object.upgrade) }
+        : isSet(object.shell)
+        ? { $case: "shell", value: ShellCommand.fromJSON(object.shell) }
         : undefined,
     };
   },
@@ -1854,6 +1865,8 @@ export const Command: MessageFns<Command> = {
       obj.exec = ExecCommand.toJSON(message.body.value);
     } else if (message.body?.$case === "upgrade") {
       obj.upgrade = UpgradeCommand.toJSON(message.body.value);
+    } else if (message.body?.$case === "shell") {
+      obj.shell = ShellCommand.toJSON(message.body.value);
     }
     return obj;
   },
@@ -1879,7 +1892,166 @@ export const Command: MessageFns<Command> = {
         }
         break;
       }
+      case "shell": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "shell", value: ShellCommand.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseShellCommand(): ShellCommand {
+  return { channelId: "", cols: 0, rows: 0, argv: [], pty: false, term: "" };
+}
+
+export const ShellCommand: MessageFns<ShellCommand> = {
+  encode(message: ShellCommand, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channelId !== "") {
+      writer.uint32(10).string(message.channelId);
+    }
+    if (message.cols !== 0) {
+      writer.uint32(16).uint32(message.cols);
+    }
+    if (message.rows !== 0) {
+      writer.uint32(24).uint32(message.rows);
+    }
+    for (const v of message.argv) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.pty !== false) {
+      writer.uint32(40).bool(message.pty);
+    }
+    if (message.term !== "") {
+      writer.uint32(50).string(message.term);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShellCommand {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShellCommand();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channelId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.cols = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.rows = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.argv.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.pty = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.term = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShellCommand {
+    return {
+      channelId: isSet(object.channelId)
+        ? globalThis.String(object.channelId)
+        : isSet(object.channel_id)
+        ? globalThis.String(object.channel_id)
+        : "",
+      cols: isSet(object.cols) ? globalThis.Number(object.cols) : 0,
+      rows: isSet(object.rows) ? globalThis.Number(object.rows) : 0,
+      argv: globalThis.Array.isArray(object?.argv) ? object.argv.map((e: any) => globalThis.String(e)) : [],
+      pty: isSet(object.pty) ? globalThis.Boolean(object.pty) : false,
+      term: isSet(object.term) ? globalThis.String(object.term) : "",
+    };
+  },
+
+  toJSON(message: ShellCommand): unknown {
+    const obj: any = {};
+    if (message.channelId !== "") {
+      obj.channelId = message.channelId;
+    }
+    if (message.cols !== 0) {
+      obj.cols = Math.round(message.cols);
+    }
+    if (message.rows !== 0) {
+      obj.rows = Math.round(message.rows);
+    }
+    if (message.argv?.length) {
+      obj.argv = message.argv;
+    }
+    if (message.pty !== false) {
+      obj.pty = message.pty;
+    }
+    if (message.term !== "") {
+      obj.term = message.term;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ShellCommand>): ShellCommand {
+    return ShellCommand.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ShellCommand>): ShellCommand {
+    const message = createBaseShellCommand();
+    message.channelId = object.channelId ?? "";
+    message.cols = object.cols ?? 0;
+    message.rows = object.rows ?? 0;
+    message.argv = object.argv?.map((e) => e) || [];
+    message.pty = object.pty ?? false;
+    message.term = object.term ?? "";
     return message;
   },
 };
@@ -2819,95 +2991,6 @@ export const Ack: MessageFns<Ack> = {
   },
 };
 
-function createBaseOpenChannelRequest(): OpenChannelRequest {
-  return { channelId: "", kind: "" };
-}
-
-export const OpenChannelRequest: MessageFns<OpenChannelRequest> = {
-  encode(message: OpenChannelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.channelId !== "") {
-      writer.uint32(10).string(message.channelId);
-    }
-    if (message.kind !== "") {
-      writer.uint32(18).string(message.kind);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): OpenChannelRequest {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseOpenChannelRequest();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.channelId = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.kind = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): OpenChannelRequest {
-    return {
-      channelId: isSet(object.channelId)
-        ? globalThis.String(object.channelId)
-        : isSet(object.channel_id)
-        ? globalThis.String(object.channel_id)
-        : "",
-      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
-    };
-  },
-
-  toJSON(message: OpenChannelRequest): unknown {
-    const obj: any = {};
-    if (message.channelId !== "") {
-      obj.channelId = message.channelId;
-    }
-    if (message.kind !== "") {
-      obj.kind = message.kind;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<OpenChannelRequest>): OpenChannelRequest {
-    return OpenChannelRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<OpenChannelRequest>): OpenChannelRequest {
-    const message = createBaseOpenChannelRequest();
-    message.channelId = object.channelId ?? "";
-    message.kind = object.kind ?? "";
-    return message;
-  },
-};
-
 function createBaseChannelFrame(): ChannelFrame {
   return { body: undefined };
 }
@@ -2926,6 +3009,15 @@ export const ChannelFrame: MessageFns<ChannelFrame> = {
         break;
       case "close":
         ChannelClose.encode(message.body.value, writer.uint32(34).fork()).join();
+        break;
+      case "ack":
+        writer.uint32(40).uint64(message.body.value);
+        break;
+      case "stderr":
+        writer.uint32(50).bytes(message.body.value);
+        break;
+      case "eof":
+        writer.uint32(56).bool(message.body.value);
         break;
     }
     return writer;
@@ -2976,6 +3068,30 @@ export const ChannelFrame: MessageFns<ChannelFrame> = {
             message.body = { $case: "close", value: ChannelClose.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.body = { $case: "ack", value: longToNumber(reader.uint64()) };
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.body = { $case: "stderr", value: Buffer.from(reader.bytes()) };
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.body = { $case: "eof", value: reader.bool() };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2998,6 +3114,12 @@ export const ChannelFrame: MessageFns<ChannelFrame> = {
         ? { $case: "resize", value: ChannelResize.fromJSON(object.resize) }
         : isSet(object.close)
         ? { $case: "close", value: ChannelClose.fromJSON(object.close) }
+        : isSet(object.ack)
+        ? { $case: "ack", value: globalThis.Number(object.ack) }
+        : isSet(object.stderr)
+        ? { $case: "stderr", value: Buffer.from(bytesFromBase64(object.stderr)) }
+        : isSet(object.eof)
+        ? { $case: "eof", value: globalThis.Boolean(object.eof) }
         : undefined,
     };
   },
@@ -3012,6 +3134,12 @@ export const ChannelFrame: MessageFns<ChannelFrame> = {
       obj.resize = ChannelResize.toJSON(message.body.value);
     } else if (message.body?.$case === "close") {
       obj.close = ChannelClose.toJSON(message.body.value);
+    } else if (message.body?.$case === "ack") {
+      obj.ack = Math.round(message.body.value);
+    } else if (message.body?.$case === "stderr") {
+      obj.stderr = base64FromBytes(message.body.value);
+    } else if (message.body?.$case === "eof") {
+      obj.eof = message.body.value;
     }
     return obj;
   },
@@ -3043,6 +3171,24 @@ export const ChannelFrame: MessageFns<ChannelFrame> = {
       case "close": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "close", value: ChannelClose.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "ack": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "ack", value: object.body.value };
+        }
+        break;
+      }
+      case "stderr": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "stderr", value: object.body.value };
+        }
+        break;
+      }
+      case "eof": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "eof", value: object.body.value };
         }
         break;
       }

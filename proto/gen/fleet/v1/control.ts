@@ -10,9 +10,11 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -401,6 +403,104 @@ export interface UpgradeSummary {
   upgraded: number;
   current: number;
   failed: number;
+}
+
+export interface ShellClientFrame {
+  body: { $case: "start"; value: ShellStart } | { $case: "input"; value: Buffer } | {
+    $case: "resize";
+    value: TerminalSize;
+  } | //
+  /** Total bytes of output consumed so far (flow control). */
+  { $case: "ack"; value: number } | //
+  /** No more input (stdin closed), for sessions without a PTY. */
+  { $case: "eof"; value: boolean } | undefined;
+}
+
+export interface ShellStart {
+  /** Node name or id. */
+  node: string;
+  size:
+    | TerminalSize
+    | undefined;
+  /** Empty for the login shell. */
+  argv: string[];
+  /** A PTY (interactive) or plain pipes (stdin not a terminal). */
+  pty: boolean;
+  term: string;
+}
+
+export interface TerminalSize {
+  cols: number;
+  rows: number;
+}
+
+export interface ShellServerFrame {
+  body:
+    | { $case: "started"; value: ShellStarted }
+    | { $case: "output"; value: Buffer }
+    | { $case: "errorOutput"; value: Buffer }
+    | { $case: "exit"; value: ShellExit }
+    | undefined;
+}
+
+export interface ShellStarted {
+  sessionId: string;
+  nodeName: string;
+}
+
+export interface ShellExit {
+  exitCode: number;
+  reason: string;
+}
+
+export interface Session {
+  id: string;
+  nodeId: string;
+  nodeName: string;
+  user: string;
+  /** "cli" or "web". */
+  source: string;
+  startedUnixMs: number;
+  endedUnixMs: number;
+  exitCode: number;
+  outputBytes: number;
+  endReason: string;
+}
+
+export interface ListSessionsRequest {
+  limit: number;
+  node: string;
+}
+
+export interface ListSessionsResponse {
+  sessions: Session[];
+}
+
+export interface GetRecordingRequest {
+  id: string;
+}
+
+export interface RecordingChunk {
+  data: Buffer;
+}
+
+export interface CreateApiTokenRequest {
+  /** "viewer", "operator" or "admin". */
+  role: string;
+  description: string;
+}
+
+export interface CreateApiTokenResponse {
+  id: string;
+  /** The secret token; shown once, only its hash is stored. */
+  token: string;
+}
+
+export interface RevokeApiTokenRequest {
+  id: string;
+}
+
+export interface RevokeApiTokenResponse {
 }
 
 function createBaseWhoAmIRequest(): WhoAmIRequest {
@@ -4500,6 +4600,1546 @@ export const UpgradeSummary: MessageFns<UpgradeSummary> = {
   },
 };
 
+function createBaseShellClientFrame(): ShellClientFrame {
+  return { body: undefined };
+}
+
+export const ShellClientFrame: MessageFns<ShellClientFrame> = {
+  encode(message: ShellClientFrame, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.body?.$case) {
+      case "start":
+        ShellStart.encode(message.body.value, writer.uint32(10).fork()).join();
+        break;
+      case "input":
+        writer.uint32(18).bytes(message.body.value);
+        break;
+      case "resize":
+        TerminalSize.encode(message.body.value, writer.uint32(26).fork()).join();
+        break;
+      case "ack":
+        writer.uint32(32).uint64(message.body.value);
+        break;
+      case "eof":
+        writer.uint32(40).bool(message.body.value);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShellClientFrame {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShellClientFrame();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.body = { $case: "start", value: ShellStart.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.body = { $case: "input", value: Buffer.from(reader.bytes()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.body = { $case: "resize", value: TerminalSize.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.body = { $case: "ack", value: longToNumber(reader.uint64()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.body = { $case: "eof", value: reader.bool() };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShellClientFrame {
+    return {
+      body: isSet(object.start)
+        ? { $case: "start", value: ShellStart.fromJSON(object.start) }
+        : isSet(object.input)
+        ? { $case: "input", value: Buffer.from(bytesFromBase64(object.input)) }
+        : isSet(object.resize)
+        ? { $case: "resize", value: TerminalSize.fromJSON(object.resize) }
+        : isSet(object.ack)
+        ? { $case: "ack", value: globalThis.Number(object.ack) }
+        : isSet(object.eof)
+        ? { $case: "eof", value: globalThis.Boolean(object.eof) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: ShellClientFrame): unknown {
+    const obj: any = {};
+    if (message.body?.$case === "start") {
+      obj.start = ShellStart.toJSON(message.body.value);
+    } else if (message.body?.$case === "input") {
+      obj.input = base64FromBytes(message.body.value);
+    } else if (message.body?.$case === "resize") {
+      obj.resize = TerminalSize.toJSON(message.body.value);
+    } else if (message.body?.$case === "ack") {
+      obj.ack = Math.round(message.body.value);
+    } else if (message.body?.$case === "eof") {
+      obj.eof = message.body.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ShellClientFrame>): ShellClientFrame {
+    return ShellClientFrame.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ShellClientFrame>): ShellClientFrame {
+    const message = createBaseShellClientFrame();
+    switch (object.body?.$case) {
+      case "start": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "start", value: ShellStart.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "input": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "input", value: object.body.value };
+        }
+        break;
+      }
+      case "resize": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "resize", value: TerminalSize.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "ack": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "ack", value: object.body.value };
+        }
+        break;
+      }
+      case "eof": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "eof", value: object.body.value };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseShellStart(): ShellStart {
+  return { node: "", size: undefined, argv: [], pty: false, term: "" };
+}
+
+export const ShellStart: MessageFns<ShellStart> = {
+  encode(message: ShellStart, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.node !== "") {
+      writer.uint32(10).string(message.node);
+    }
+    if (message.size !== undefined) {
+      TerminalSize.encode(message.size, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.argv) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.pty !== false) {
+      writer.uint32(32).bool(message.pty);
+    }
+    if (message.term !== "") {
+      writer.uint32(42).string(message.term);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShellStart {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShellStart();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.size = TerminalSize.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.argv.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.pty = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.term = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShellStart {
+    return {
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
+      size: isSet(object.size) ? TerminalSize.fromJSON(object.size) : undefined,
+      argv: globalThis.Array.isArray(object?.argv) ? object.argv.map((e: any) => globalThis.String(e)) : [],
+      pty: isSet(object.pty) ? globalThis.Boolean(object.pty) : false,
+      term: isSet(object.term) ? globalThis.String(object.term) : "",
+    };
+  },
+
+  toJSON(message: ShellStart): unknown {
+    const obj: any = {};
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
+    if (message.size !== undefined) {
+      obj.size = TerminalSize.toJSON(message.size);
+    }
+    if (message.argv?.length) {
+      obj.argv = message.argv;
+    }
+    if (message.pty !== false) {
+      obj.pty = message.pty;
+    }
+    if (message.term !== "") {
+      obj.term = message.term;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ShellStart>): ShellStart {
+    return ShellStart.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ShellStart>): ShellStart {
+    const message = createBaseShellStart();
+    message.node = object.node ?? "";
+    message.size = (object.size !== undefined && object.size !== null)
+      ? TerminalSize.fromPartial(object.size)
+      : undefined;
+    message.argv = object.argv?.map((e) => e) || [];
+    message.pty = object.pty ?? false;
+    message.term = object.term ?? "";
+    return message;
+  },
+};
+
+function createBaseTerminalSize(): TerminalSize {
+  return { cols: 0, rows: 0 };
+}
+
+export const TerminalSize: MessageFns<TerminalSize> = {
+  encode(message: TerminalSize, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cols !== 0) {
+      writer.uint32(8).uint32(message.cols);
+    }
+    if (message.rows !== 0) {
+      writer.uint32(16).uint32(message.rows);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TerminalSize {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTerminalSize();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.cols = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.rows = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TerminalSize {
+    return {
+      cols: isSet(object.cols) ? globalThis.Number(object.cols) : 0,
+      rows: isSet(object.rows) ? globalThis.Number(object.rows) : 0,
+    };
+  },
+
+  toJSON(message: TerminalSize): unknown {
+    const obj: any = {};
+    if (message.cols !== 0) {
+      obj.cols = Math.round(message.cols);
+    }
+    if (message.rows !== 0) {
+      obj.rows = Math.round(message.rows);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TerminalSize>): TerminalSize {
+    return TerminalSize.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TerminalSize>): TerminalSize {
+    const message = createBaseTerminalSize();
+    message.cols = object.cols ?? 0;
+    message.rows = object.rows ?? 0;
+    return message;
+  },
+};
+
+function createBaseShellServerFrame(): ShellServerFrame {
+  return { body: undefined };
+}
+
+export const ShellServerFrame: MessageFns<ShellServerFrame> = {
+  encode(message: ShellServerFrame, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.body?.$case) {
+      case "started":
+        ShellStarted.encode(message.body.value, writer.uint32(10).fork()).join();
+        break;
+      case "output":
+        writer.uint32(18).bytes(message.body.value);
+        break;
+      case "errorOutput":
+        writer.uint32(26).bytes(message.body.value);
+        break;
+      case "exit":
+        ShellExit.encode(message.body.value, writer.uint32(34).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShellServerFrame {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShellServerFrame();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.body = { $case: "started", value: ShellStarted.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.body = { $case: "output", value: Buffer.from(reader.bytes()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.body = { $case: "errorOutput", value: Buffer.from(reader.bytes()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.body = { $case: "exit", value: ShellExit.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShellServerFrame {
+    return {
+      body: isSet(object.started)
+        ? { $case: "started", value: ShellStarted.fromJSON(object.started) }
+        : isSet(object.output)
+        ? { $case: "output", value: Buffer.from(bytesFromBase64(object.output)) }
+        : isSet(object.errorOutput)
+        ? { $case: "errorOutput", value: Buffer.from(bytesFromBase64(object.errorOutput)) }
+        : isSet(object.error_output)
+        ? { $case: "errorOutput", value: Buffer.from(bytesFromBase64(object.error_output)) }
+        : isSet(object.exit)
+        ? { $case: "exit", value: ShellExit.fromJSON(object.exit) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: ShellServerFrame): unknown {
+    const obj: any = {};
+    if (message.body?.$case === "started") {
+      obj.started = ShellStarted.toJSON(message.body.value);
+    } else if (message.body?.$case === "output") {
+      obj.output = base64FromBytes(message.body.value);
+    } else if (message.body?.$case === "errorOutput") {
+      obj.errorOutput = base64FromBytes(message.body.value);
+    } else if (message.body?.$case === "exit") {
+      obj.exit = ShellExit.toJSON(message.body.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ShellServerFrame>): ShellServerFrame {
+    return ShellServerFrame.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ShellServerFrame>): ShellServerFrame {
+    const message = createBaseShellServerFrame();
+    switch (object.body?.$case) {
+      case "started": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "started", value: ShellStarted.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "output": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "output", value: object.body.value };
+        }
+        break;
+      }
+      case "errorOutput": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "errorOutput", value: object.body.value };
+        }
+        break;
+      }
+      case "exit": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "exit", value: ShellExit.fromPartial(object.body.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseShellStarted(): ShellStarted {
+  return { sessionId: "", nodeName: "" };
+}
+
+export const ShellStarted: MessageFns<ShellStarted> = {
+  encode(message: ShellStarted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.nodeName !== "") {
+      writer.uint32(18).string(message.nodeName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShellStarted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShellStarted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodeName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShellStarted {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      nodeName: isSet(object.nodeName)
+        ? globalThis.String(object.nodeName)
+        : isSet(object.node_name)
+        ? globalThis.String(object.node_name)
+        : "",
+    };
+  },
+
+  toJSON(message: ShellStarted): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.nodeName !== "") {
+      obj.nodeName = message.nodeName;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ShellStarted>): ShellStarted {
+    return ShellStarted.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ShellStarted>): ShellStarted {
+    const message = createBaseShellStarted();
+    message.sessionId = object.sessionId ?? "";
+    message.nodeName = object.nodeName ?? "";
+    return message;
+  },
+};
+
+function createBaseShellExit(): ShellExit {
+  return { exitCode: 0, reason: "" };
+}
+
+export const ShellExit: MessageFns<ShellExit> = {
+  encode(message: ShellExit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.exitCode !== 0) {
+      writer.uint32(8).int32(message.exitCode);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShellExit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShellExit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.exitCode = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShellExit {
+    return {
+      exitCode: isSet(object.exitCode)
+        ? globalThis.Number(object.exitCode)
+        : isSet(object.exit_code)
+        ? globalThis.Number(object.exit_code)
+        : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ShellExit): unknown {
+    const obj: any = {};
+    if (message.exitCode !== 0) {
+      obj.exitCode = Math.round(message.exitCode);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ShellExit>): ShellExit {
+    return ShellExit.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ShellExit>): ShellExit {
+    const message = createBaseShellExit();
+    message.exitCode = object.exitCode ?? 0;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseSession(): Session {
+  return {
+    id: "",
+    nodeId: "",
+    nodeName: "",
+    user: "",
+    source: "",
+    startedUnixMs: 0,
+    endedUnixMs: 0,
+    exitCode: 0,
+    outputBytes: 0,
+    endReason: "",
+  };
+}
+
+export const Session: MessageFns<Session> = {
+  encode(message: Session, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.nodeId !== "") {
+      writer.uint32(18).string(message.nodeId);
+    }
+    if (message.nodeName !== "") {
+      writer.uint32(26).string(message.nodeName);
+    }
+    if (message.user !== "") {
+      writer.uint32(34).string(message.user);
+    }
+    if (message.source !== "") {
+      writer.uint32(42).string(message.source);
+    }
+    if (message.startedUnixMs !== 0) {
+      writer.uint32(48).int64(message.startedUnixMs);
+    }
+    if (message.endedUnixMs !== 0) {
+      writer.uint32(56).int64(message.endedUnixMs);
+    }
+    if (message.exitCode !== 0) {
+      writer.uint32(64).int32(message.exitCode);
+    }
+    if (message.outputBytes !== 0) {
+      writer.uint32(72).uint64(message.outputBytes);
+    }
+    if (message.endReason !== "") {
+      writer.uint32(82).string(message.endReason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Session {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSession();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nodeName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.startedUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.endedUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.exitCode = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.outputBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.endReason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Session {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      nodeName: isSet(object.nodeName)
+        ? globalThis.String(object.nodeName)
+        : isSet(object.node_name)
+        ? globalThis.String(object.node_name)
+        : "",
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      startedUnixMs: isSet(object.startedUnixMs)
+        ? globalThis.Number(object.startedUnixMs)
+        : isSet(object.started_unix_ms)
+        ? globalThis.Number(object.started_unix_ms)
+        : 0,
+      endedUnixMs: isSet(object.endedUnixMs)
+        ? globalThis.Number(object.endedUnixMs)
+        : isSet(object.ended_unix_ms)
+        ? globalThis.Number(object.ended_unix_ms)
+        : 0,
+      exitCode: isSet(object.exitCode)
+        ? globalThis.Number(object.exitCode)
+        : isSet(object.exit_code)
+        ? globalThis.Number(object.exit_code)
+        : 0,
+      outputBytes: isSet(object.outputBytes)
+        ? globalThis.Number(object.outputBytes)
+        : isSet(object.output_bytes)
+        ? globalThis.Number(object.output_bytes)
+        : 0,
+      endReason: isSet(object.endReason)
+        ? globalThis.String(object.endReason)
+        : isSet(object.end_reason)
+        ? globalThis.String(object.end_reason)
+        : "",
+    };
+  },
+
+  toJSON(message: Session): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.nodeName !== "") {
+      obj.nodeName = message.nodeName;
+    }
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.startedUnixMs !== 0) {
+      obj.startedUnixMs = Math.round(message.startedUnixMs);
+    }
+    if (message.endedUnixMs !== 0) {
+      obj.endedUnixMs = Math.round(message.endedUnixMs);
+    }
+    if (message.exitCode !== 0) {
+      obj.exitCode = Math.round(message.exitCode);
+    }
+    if (message.outputBytes !== 0) {
+      obj.outputBytes = Math.round(message.outputBytes);
+    }
+    if (message.endReason !== "") {
+      obj.endReason = message.endReason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Session>): Session {
+    return Session.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Session>): Session {
+    const message = createBaseSession();
+    message.id = object.id ?? "";
+    message.nodeId = object.nodeId ?? "";
+    message.nodeName = object.nodeName ?? "";
+    message.user = object.user ?? "";
+    message.source = object.source ?? "";
+    message.startedUnixMs = object.startedUnixMs ?? 0;
+    message.endedUnixMs = object.endedUnixMs ?? 0;
+    message.exitCode = object.exitCode ?? 0;
+    message.outputBytes = object.outputBytes ?? 0;
+    message.endReason = object.endReason ?? "";
+    return message;
+  },
+};
+
+function createBaseListSessionsRequest(): ListSessionsRequest {
+  return { limit: 0, node: "" };
+}
+
+export const ListSessionsRequest: MessageFns<ListSessionsRequest> = {
+  encode(message: ListSessionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.limit !== 0) {
+      writer.uint32(8).uint32(message.limit);
+    }
+    if (message.node !== "") {
+      writer.uint32(18).string(message.node);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSessionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSessionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSessionsRequest {
+    return {
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
+    };
+  },
+
+  toJSON(message: ListSessionsRequest): unknown {
+    const obj: any = {};
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListSessionsRequest>): ListSessionsRequest {
+    return ListSessionsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListSessionsRequest>): ListSessionsRequest {
+    const message = createBaseListSessionsRequest();
+    message.limit = object.limit ?? 0;
+    message.node = object.node ?? "";
+    return message;
+  },
+};
+
+function createBaseListSessionsResponse(): ListSessionsResponse {
+  return { sessions: [] };
+}
+
+export const ListSessionsResponse: MessageFns<ListSessionsResponse> = {
+  encode(message: ListSessionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.sessions) {
+      Session.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSessionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSessionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessions.push(Session.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSessionsResponse {
+    return {
+      sessions: globalThis.Array.isArray(object?.sessions) ? object.sessions.map((e: any) => Session.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListSessionsResponse): unknown {
+    const obj: any = {};
+    if (message.sessions?.length) {
+      obj.sessions = message.sessions.map((e) => Session.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListSessionsResponse>): ListSessionsResponse {
+    return ListSessionsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListSessionsResponse>): ListSessionsResponse {
+    const message = createBaseListSessionsResponse();
+    message.sessions = object.sessions?.map((e) => Session.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetRecordingRequest(): GetRecordingRequest {
+  return { id: "" };
+}
+
+export const GetRecordingRequest: MessageFns<GetRecordingRequest> = {
+  encode(message: GetRecordingRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRecordingRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRecordingRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRecordingRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: GetRecordingRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRecordingRequest>): GetRecordingRequest {
+    return GetRecordingRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRecordingRequest>): GetRecordingRequest {
+    const message = createBaseGetRecordingRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseRecordingChunk(): RecordingChunk {
+  return { data: Buffer.alloc(0) };
+}
+
+export const RecordingChunk: MessageFns<RecordingChunk> = {
+  encode(message: RecordingChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.data.length !== 0) {
+      writer.uint32(10).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordingChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordingChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecordingChunk {
+    return { data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0) };
+  },
+
+  toJSON(message: RecordingChunk): unknown {
+    const obj: any = {};
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RecordingChunk>): RecordingChunk {
+    return RecordingChunk.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RecordingChunk>): RecordingChunk {
+    const message = createBaseRecordingChunk();
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseCreateApiTokenRequest(): CreateApiTokenRequest {
+  return { role: "", description: "" };
+}
+
+export const CreateApiTokenRequest: MessageFns<CreateApiTokenRequest> = {
+  encode(message: CreateApiTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.role !== "") {
+      writer.uint32(10).string(message.role);
+    }
+    if (message.description !== "") {
+      writer.uint32(18).string(message.description);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateApiTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateApiTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateApiTokenRequest {
+    return {
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+    };
+  },
+
+  toJSON(message: CreateApiTokenRequest): unknown {
+    const obj: any = {};
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateApiTokenRequest>): CreateApiTokenRequest {
+    return CreateApiTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateApiTokenRequest>): CreateApiTokenRequest {
+    const message = createBaseCreateApiTokenRequest();
+    message.role = object.role ?? "";
+    message.description = object.description ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateApiTokenResponse(): CreateApiTokenResponse {
+  return { id: "", token: "" };
+}
+
+export const CreateApiTokenResponse: MessageFns<CreateApiTokenResponse> = {
+  encode(message: CreateApiTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.token !== "") {
+      writer.uint32(18).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateApiTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateApiTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateApiTokenResponse {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+    };
+  },
+
+  toJSON(message: CreateApiTokenResponse): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateApiTokenResponse>): CreateApiTokenResponse {
+    return CreateApiTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateApiTokenResponse>): CreateApiTokenResponse {
+    const message = createBaseCreateApiTokenResponse();
+    message.id = object.id ?? "";
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeApiTokenRequest(): RevokeApiTokenRequest {
+  return { id: "" };
+}
+
+export const RevokeApiTokenRequest: MessageFns<RevokeApiTokenRequest> = {
+  encode(message: RevokeApiTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeApiTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeApiTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeApiTokenRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: RevokeApiTokenRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeApiTokenRequest>): RevokeApiTokenRequest {
+    return RevokeApiTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeApiTokenRequest>): RevokeApiTokenRequest {
+    const message = createBaseRevokeApiTokenRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeApiTokenResponse(): RevokeApiTokenResponse {
+  return {};
+}
+
+export const RevokeApiTokenResponse: MessageFns<RevokeApiTokenResponse> = {
+  encode(_: RevokeApiTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeApiTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeApiTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RevokeApiTokenResponse {
+    return {};
+  },
+
+  toJSON(_: RevokeApiTokenResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeApiTokenResponse>): RevokeApiTokenResponse {
+    return RevokeApiTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RevokeApiTokenResponse>): RevokeApiTokenResponse {
+    const message = createBaseRevokeApiTokenResponse();
+    return message;
+  },
+};
+
 export type ControlServiceService = typeof ControlServiceService;
 export const ControlServiceService = {
   whoAmI: {
@@ -4570,6 +6210,29 @@ export const ControlServiceService = {
     responseSerialize: (value: JoinToken): Buffer => Buffer.from(JoinToken.encode(value).finish()),
     responseDeserialize: (value: Buffer): JoinToken => JoinToken.decode(value),
   },
+  /** API tokens for operators (the CLI and web page), each with a role. */
+  createApiToken: {
+    path: "/fleet.v1.ControlService/CreateApiToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateApiTokenRequest): Buffer =>
+      Buffer.from(CreateApiTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateApiTokenRequest => CreateApiTokenRequest.decode(value),
+    responseSerialize: (value: CreateApiTokenResponse): Buffer =>
+      Buffer.from(CreateApiTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateApiTokenResponse => CreateApiTokenResponse.decode(value),
+  },
+  revokeApiToken: {
+    path: "/fleet.v1.ControlService/RevokeApiToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeApiTokenRequest): Buffer =>
+      Buffer.from(RevokeApiTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeApiTokenRequest => RevokeApiTokenRequest.decode(value),
+    responseSerialize: (value: RevokeApiTokenResponse): Buffer =>
+      Buffer.from(RevokeApiTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeApiTokenResponse => RevokeApiTokenResponse.decode(value),
+  },
   /** Resolves the target, stores the job and starts dispatching; returns at once. */
   startJob: {
     path: "/fleet.v1.ControlService/StartJob" as const,
@@ -4627,6 +6290,36 @@ export const ControlServiceService = {
     responseSerialize: (value: UpgradeEvent): Buffer => Buffer.from(UpgradeEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): UpgradeEvent => UpgradeEvent.decode(value),
   },
+  /** An interactive shell (or a command) on a node. The first client frame is `start`. */
+  shell: {
+    path: "/fleet.v1.ControlService/Shell" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: ShellClientFrame): Buffer => Buffer.from(ShellClientFrame.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ShellClientFrame => ShellClientFrame.decode(value),
+    responseSerialize: (value: ShellServerFrame): Buffer => Buffer.from(ShellServerFrame.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ShellServerFrame => ShellServerFrame.decode(value),
+  },
+  listSessions: {
+    path: "/fleet.v1.ControlService/ListSessions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListSessionsRequest): Buffer => Buffer.from(ListSessionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListSessionsRequest => ListSessionsRequest.decode(value),
+    responseSerialize: (value: ListSessionsResponse): Buffer =>
+      Buffer.from(ListSessionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListSessionsResponse => ListSessionsResponse.decode(value),
+  },
+  /** The session's asciicast v2 recording, in chunks. */
+  getRecording: {
+    path: "/fleet.v1.ControlService/GetRecording" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: GetRecordingRequest): Buffer => Buffer.from(GetRecordingRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRecordingRequest => GetRecordingRequest.decode(value),
+    responseSerialize: (value: RecordingChunk): Buffer => Buffer.from(RecordingChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RecordingChunk => RecordingChunk.decode(value),
+  },
 } as const;
 
 export interface ControlServiceServer extends UntypedServiceImplementation {
@@ -4637,6 +6330,9 @@ export interface ControlServiceServer extends UntypedServiceImplementation {
   createJoinToken: handleUnaryCall<CreateJoinTokenRequest, CreateJoinTokenResponse>;
   listJoinTokens: handleUnaryCall<ListJoinTokensRequest, ListJoinTokensResponse>;
   revokeJoinToken: handleUnaryCall<RevokeJoinTokenRequest, JoinToken>;
+  /** API tokens for operators (the CLI and web page), each with a role. */
+  createApiToken: handleUnaryCall<CreateApiTokenRequest, CreateApiTokenResponse>;
+  revokeApiToken: handleUnaryCall<RevokeApiTokenRequest, RevokeApiTokenResponse>;
   /** Resolves the target, stores the job and starts dispatching; returns at once. */
   startJob: handleUnaryCall<StartJobRequest, Job>;
   listJobs: handleUnaryCall<ListJobsRequest, ListJobsResponse>;
@@ -4646,6 +6342,11 @@ export interface ControlServiceServer extends UntypedServiceImplementation {
   listAudit: handleUnaryCall<ListAuditRequest, ListAuditResponse>;
   /** Upgrades agents in batches; streams each node's outcome, then a summary. */
   upgradeAgents: handleServerStreamingCall<UpgradeAgentsRequest, UpgradeEvent>;
+  /** An interactive shell (or a command) on a node. The first client frame is `start`. */
+  shell: handleBidiStreamingCall<ShellClientFrame, ShellServerFrame>;
+  listSessions: handleUnaryCall<ListSessionsRequest, ListSessionsResponse>;
+  /** The session's asciicast v2 recording, in chunks. */
+  getRecording: handleServerStreamingCall<GetRecordingRequest, RecordingChunk>;
 }
 
 export interface ControlServiceClient extends Client {
@@ -4748,6 +6449,37 @@ export interface ControlServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: JoinToken) => void,
   ): ClientUnaryCall;
+  /** API tokens for operators (the CLI and web page), each with a role. */
+  createApiToken(
+    request: CreateApiTokenRequest,
+    callback: (error: ServiceError | null, response: CreateApiTokenResponse) => void,
+  ): ClientUnaryCall;
+  createApiToken(
+    request: CreateApiTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateApiTokenResponse) => void,
+  ): ClientUnaryCall;
+  createApiToken(
+    request: CreateApiTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateApiTokenResponse) => void,
+  ): ClientUnaryCall;
+  revokeApiToken(
+    request: RevokeApiTokenRequest,
+    callback: (error: ServiceError | null, response: RevokeApiTokenResponse) => void,
+  ): ClientUnaryCall;
+  revokeApiToken(
+    request: RevokeApiTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeApiTokenResponse) => void,
+  ): ClientUnaryCall;
+  revokeApiToken(
+    request: RevokeApiTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeApiTokenResponse) => void,
+  ): ClientUnaryCall;
   /** Resolves the target, stores the job and starts dispatching; returns at once. */
   startJob(request: StartJobRequest, callback: (error: ServiceError | null, response: Job) => void): ClientUnaryCall;
   startJob(
@@ -4817,6 +6549,32 @@ export interface ControlServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<UpgradeEvent>;
+  /** An interactive shell (or a command) on a node. The first client frame is `start`. */
+  shell(): ClientDuplexStream<ShellClientFrame, ShellServerFrame>;
+  shell(options: Partial<CallOptions>): ClientDuplexStream<ShellClientFrame, ShellServerFrame>;
+  shell(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<ShellClientFrame, ShellServerFrame>;
+  listSessions(
+    request: ListSessionsRequest,
+    callback: (error: ServiceError | null, response: ListSessionsResponse) => void,
+  ): ClientUnaryCall;
+  listSessions(
+    request: ListSessionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListSessionsResponse) => void,
+  ): ClientUnaryCall;
+  listSessions(
+    request: ListSessionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListSessionsResponse) => void,
+  ): ClientUnaryCall;
+  /** The session's asciicast v2 recording, in chunks. */
+  getRecording(request: GetRecordingRequest, options?: Partial<CallOptions>): ClientReadableStream<RecordingChunk>;
+  getRecording(
+    request: GetRecordingRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<RecordingChunk>;
 }
 
 export const ControlServiceClient = makeGenericClientConstructor(

@@ -1,0 +1,339 @@
+// Shell sessions on the server. Opening one sends the node a signed ShellCommand; the agent then
+// opens a channel, which is paired with the session here. The session relays input to the agent
+// and output to whoever is attached (CLI stream or web socket), forwards the consumer's acks to
+// the agent (flow control end to end), keeps the output the consumer has not acknowledged yet so
+// a web client can reattach without loss, records everything as asciicast v2, and enforces the
+// limits: operator role, shells per user, idle timeout, maximum duration.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { ErrorKind, FleetError } from '../../common/errors';
+import { Command, type ChannelFrame } from '../../proto/gen/fleet/v1/agent';
+import type { Session } from '../../proto/gen/fleet/v1/control';
+import type { ChannelConnection } from '../../transport';
+import type { AgentHub } from '../agent-hub';
+import { AgentRefusedError, NodeNotFoundError } from '../errors';
+import { newId } from '../ids';
+import { COMMAND_TTL_MS } from '../jobs/dispatcher';
+import type { AuditLog } from '../store/audit-log';
+import type { NodeStore } from '../store/node-store';
+import type { SessionStore } from '../store/session-store';
+import { Recording } from './recording';
+
+export interface ShellLimits {
+  /** Open shells one user (API token) may have at once. */
+  maxPerUser: number;
+  /** A session with no input or output this long is closed. */
+  idleMs: number;
+  /** A session is closed after this long whatever happens. */
+  maxMs: number;
+  /** A detached web session waits this long for its client to come back. */
+  reattachGraceMs: number;
+  /** Record keystrokes too ("i" events). */
+  recordInput: boolean;
+}
+
+export const defaultShellLimits = (): ShellLimits => ({ maxPerUser: 5, idleMs: 20 * 60_000, maxMs: 12 * 3_600_000, reattachGraceMs: 60_000, recordInput: false });
+
+export class ShellLimitError extends FleetError {
+  constructor(message: string) {
+    super(message, 'SHELL_LIMIT', ErrorKind.Exhausted);
+    this.name = 'ShellLimitError';
+  }
+}
+
+export class NodeOfflineError extends FleetError {
+  constructor(node: string) {
+    super(`node ${node} is offline`, 'NODE_OFFLINE', ErrorKind.Unavailable);
+    this.name = 'NodeOfflineError';
+  }
+}
+
+/** Who receives a session's output. */
+export interface ShellConsumer {
+  /** A chunk; `end` is the total number of output bytes once this chunk is counted. */
+  output(data: Buffer, stream: 'out' | 'err', end: number): void;
+  exit(exitCode: number, reason: string): void;
+}
+
+export interface OpenShell {
+  node: string;
+  user: string;
+  source: 'cli' | 'web';
+  cols: number;
+  rows: number;
+  argv: string[];
+  pty: boolean;
+  term: string;
+}
+
+const OPEN_TIMEOUT_MS = 15_000;
+
+export class ShellSession {
+  readonly id: string;
+  readonly nodeId: string;
+  readonly nodeName: string;
+  readonly user: string;
+  readonly source: string;
+  readonly startedAt = Date.now();
+  #channel: ChannelConnection | undefined;
+  #queued: ChannelFrame[] = [];
+  #buffer: { end: number; data: Buffer; stream: 'out' | 'err' }[] = [];
+  #total = 0;
+  #acked = 0;
+  #consumer: ShellConsumer | undefined;
+  #exit: { code: number; reason: string } | undefined;
+  #lastActivity = Date.now();
+  #graceTimer: NodeJS.Timeout | undefined;
+  readonly #recording: Recording;
+  readonly #manager: ShellSessions;
+
+  constructor(manager: ShellSessions, init: { id: string; nodeId: string; nodeName: string; user: string; source: string; recording: Recording }) {
+    this.#manager = manager;
+    this.id = init.id;
+    this.nodeId = init.nodeId;
+    this.nodeName = init.nodeName;
+    this.user = init.user;
+    this.source = init.source;
+    this.#recording = init.recording;
+  }
+
+  /** How the session ended, once it has. */
+  get exitStatus(): { code: number; reason: string } | undefined {
+    return this.#exit;
+  }
+
+  get outputBytes(): number {
+    return this.#total;
+  }
+
+  get idleSince(): number {
+    return this.#lastActivity;
+  }
+
+  /** Pairs the agent's channel with this session and sends what was typed meanwhile. */
+  bind(channel: ChannelConnection): void {
+    this.#channel = channel;
+    channel.onFrame((frame) => this.#fromAgent(frame));
+    channel.onClose((error) => this.end(-1, error ? `channel lost: ${error.message}` : 'channel closed'));
+    for (const f of this.#queued) channel.send(f);
+    this.#queued = [];
+  }
+
+  #toAgent(frame: ChannelFrame): void {
+    if (this.#exit) return;
+    if (this.#channel) this.#channel.send(frame);
+    else this.#queued.push(frame);
+  }
+
+  #fromAgent(frame: ChannelFrame): void {
+    const body = frame.body;
+    if (!body) return;
+    if (body.$case === 'data' || body.$case === 'stderr') {
+      const data = Buffer.from(body.value);
+      const stream = body.$case === 'data' ? 'out' : 'err';
+      this.#total += data.length;
+      this.#lastActivity = Date.now();
+      this.#recording.output(data);
+      this.#buffer.push({ end: this.#total, data, stream });
+      this.#consumer?.output(data, stream, this.#total);
+    } else if (body.$case === 'close') {
+      this.end(body.value.exitCode, body.value.reason);
+    }
+  }
+
+  write(data: Buffer): void {
+    this.#lastActivity = Date.now();
+    if (this.#manager.limits.recordInput) this.#recording.input(data);
+    this.#toAgent({ body: { $case: 'data', value: data } });
+  }
+
+  resize(cols: number, rows: number): void {
+    if (!(cols > 0 && rows > 0 && cols <= 1000 && rows <= 1000)) return;
+    this.#recording.resize(cols, rows);
+    this.#toAgent({ body: { $case: 'resize', value: { cols, rows } } });
+  }
+
+  eof(): void {
+    this.#toAgent({ body: { $case: 'eof', value: true } });
+  }
+
+  /** The consumer has taken everything up to `total`: drop it here and tell the agent. */
+  ack(total: number): void {
+    if (!(total > this.#acked) || total > this.#total) return;
+    this.#acked = total;
+    while (this.#buffer.length && this.#buffer[0]!.end <= total) this.#buffer.shift();
+    this.#toAgent({ body: { $case: 'ack', value: total } });
+  }
+
+  /**
+   * Makes `consumer` the receiver, first replaying output after `from` (what it already had)
+   * that it has not acknowledged. Returns a function that detaches it.
+   */
+  attach(consumer: ShellConsumer, from = 0): () => void {
+    clearTimeout(this.#graceTimer);
+    this.#consumer = consumer;
+    this.ack(from);
+    for (const chunk of this.#buffer) {
+      const start = chunk.end - chunk.data.length;
+      if (chunk.end <= from) continue;
+      consumer.output(start < from ? chunk.data.subarray(from - start) : chunk.data, chunk.stream, chunk.end);
+    }
+    if (this.#exit) consumer.exit(this.#exit.code, this.#exit.reason);
+    return () => {
+      if (this.#consumer !== consumer) return;
+      this.#consumer = undefined;
+      if (!this.#exit) this.#graceTimer = setTimeout(() => this.close('the client did not come back'), this.#manager.limits.reattachGraceMs);
+    };
+  }
+
+  /** Ends the session from the server side (client gone, limit reached, shutdown). */
+  close(reason: string): void {
+    if (this.#exit) return;
+    this.#channel?.send({ body: { $case: 'close', value: { exitCode: -1, reason } } });
+    this.end(-1, reason);
+  }
+
+  /** Records the end once, tells the consumer, closes the channel. */
+  end(code: number, reason: string): void {
+    if (this.#exit) return;
+    this.#exit = { code, reason };
+    clearTimeout(this.#graceTimer);
+    this.#channel?.close();
+    void this.#recording.close();
+    this.#consumer?.exit(code, reason);
+    this.#manager.ended(this);
+  }
+}
+
+export class ShellSessions {
+  readonly limits: ShellLimits;
+  readonly #nodes: NodeStore;
+  readonly #hub: AgentHub;
+  readonly #sign: (payload: Buffer) => Buffer;
+  readonly #store: SessionStore;
+  readonly #audit: AuditLog;
+  readonly #log: Logger;
+  readonly #recordings: string;
+  readonly #open = new Map<string, ShellSession>();
+  readonly #pendingOpen = new Map<string, NodeJS.Timeout>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(deps: { nodes: NodeStore; hub: AgentHub; signCommand: (p: Buffer) => Buffer; store: SessionStore; audit: AuditLog; log: Logger; dataDir: string; limits: ShellLimits }) {
+    this.#nodes = deps.nodes;
+    this.#hub = deps.hub;
+    this.#sign = deps.signCommand;
+    this.#store = deps.store;
+    this.#audit = deps.audit;
+    this.#log = deps.log;
+    this.limits = deps.limits;
+    this.#recordings = join(deps.dataDir, 'recordings');
+    mkdirSync(this.#recordings, { recursive: true, mode: 0o700 });
+    this.#store.closeDangling(Date.now());
+  }
+
+  /** Where a session's recording is. */
+  recordingFile(id: string): string {
+    return join(this.#recordings, `${id}.cast`);
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => {
+      const now = Date.now();
+      for (const s of this.#open.values()) {
+        if (now - s.idleSince > this.limits.idleMs) s.close(`idle for more than ${Math.round(this.limits.idleMs / 60_000)} min`);
+        else if (now - s.startedAt > this.limits.maxMs) s.close(`open for more than ${Math.round(this.limits.maxMs / 60_000)} min`);
+      }
+    }, 1000);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    for (const s of [...this.#open.values()]) s.close('server shutting down');
+  }
+
+  get(id: string): ShellSession | undefined {
+    return this.#open.get(id);
+  }
+
+  /** Past and open sessions, newest first. */
+  history(limit: number, nodeId?: string): Session[] {
+    return this.#store.list(limit, nodeId);
+  }
+
+  /** One session's record (open or ended). */
+  record(id: string): Session | undefined {
+    return this.#store.get(id);
+  }
+
+  /** Opens a shell; the caller attaches a consumer. Throws when not allowed or not possible. */
+  open(req: OpenShell): ShellSession {
+    const node = this.#nodes.find(req.node);
+    if (!node) throw new NodeNotFoundError(req.node);
+    const mine = [...this.#open.values()].filter((s) => s.user === req.user).length;
+    if (mine >= this.limits.maxPerUser) {
+      this.#audit.record({ actor: req.user, action: 'shell.open', target: node.name, ok: false, detail: `refused: ${mine} shells already open` });
+      throw new ShellLimitError(`you already have ${mine} shells open, the most allowed per user (close one first)`);
+    }
+    if (!this.#hub.isOnline(node.id)) throw new NodeOfflineError(node.name);
+    const id = newId('s', 12);
+    const cols = Math.min(Math.max(req.cols || 80, 1), 1000);
+    const rows = Math.min(Math.max(req.rows || 24, 1), 1000);
+    const recording = new Recording(this.recordingFile(id), { cols, rows, title: `${node.name} (${req.user})`, term: req.term || 'xterm-256color' });
+    const session = new ShellSession(this, { id, nodeId: node.id, nodeName: node.name, user: req.user, source: req.source, recording });
+    this.#open.set(id, session);
+    this.#store.start({ id, nodeId: node.id, nodeName: node.name, user: req.user, source: req.source, startedAt: session.startedAt });
+    this.#audit.record({ actor: req.user, action: 'shell.open', target: node.name, ok: true, detail: `session ${id} (${req.source}${req.argv.length ? `: ${req.argv.join(' ')}` : ''})` });
+    const command: Command = {
+      id: `shell/${id}`,
+      nodeId: node.id,
+      notAfterUnixMs: Date.now() + COMMAND_TTL_MS,
+      body: { $case: 'shell', value: { channelId: id, cols, rows, argv: req.argv, pty: req.pty, term: req.term || 'xterm-256color' } },
+    };
+    const payload = Buffer.from(Command.encode(command).finish());
+    this.#hub.send(node.id, { body: { $case: 'command', value: { payload, signature: this.#sign(payload) } } });
+    this.#pendingOpen.set(
+      id,
+      setTimeout(() => session.end(-1, 'the agent did not open the shell in time'), OPEN_TIMEOUT_MS),
+    );
+    this.#log.info({ session: id, node: node.name, user: req.user, source: req.source }, 'shell opening');
+    return session;
+  }
+
+  /** Transport entry point: an agent opened a channel; the first frame says which session. */
+  channel(connection: ChannelConnection): void {
+    let bound = false;
+    connection.onFrame((frame) => {
+      if (bound) return;
+      bound = true;
+      const id = frame.body?.$case === 'open' ? frame.body.value.channelId : '';
+      const session = this.#open.get(id);
+      if (!session || session.nodeId !== connection.nodeId || !this.#pendingOpen.has(id)) {
+        connection.close(new AgentRefusedError('no shell is waiting for this channel'));
+        return;
+      }
+      clearTimeout(this.#pendingOpen.get(id));
+      this.#pendingOpen.delete(id);
+      session.bind(connection);
+    });
+  }
+
+  /** Called by a session when it ends: store, audit and forget it. */
+  ended(session: ShellSession): void {
+    clearTimeout(this.#pendingOpen.get(session.id));
+    this.#pendingOpen.delete(session.id);
+    this.#open.delete(session.id);
+    const now = Date.now();
+    const exit = session.exitStatus ?? { code: -1, reason: '' };
+    this.#store.end(session.id, { endedAt: now, exitCode: exit.code, outputBytes: session.outputBytes, reason: exit.reason });
+    this.#audit.record({
+      actor: session.user,
+      action: 'shell.close',
+      target: session.nodeName,
+      ok: true,
+      detail: `session ${session.id} lasted ${Math.round((now - session.startedAt) / 1000)} s, exit ${exit.code}${exit.reason ? ` (${exit.reason})` : ''}`,
+    });
+    this.#log.info({ session: session.id, node: session.nodeName, exit: exit.code, reason: exit.reason || undefined }, 'shell closed');
+  }
+}

@@ -1,0 +1,68 @@
+// Remote shell sessions: who opened which node, when, for how long, and how it ended.
+import type { Session } from '../../proto/gen/fleet/v1/control';
+import type { Db } from './database';
+
+interface SessionRow {
+  id: string;
+  node_id: string;
+  node_name: string;
+  user: string;
+  source: string;
+  started_at: number;
+  ended_at: number | null;
+  exit_code: number | null;
+  output_bytes: number;
+  end_reason: string;
+}
+
+function fromRow(r: SessionRow): Session {
+  return {
+    id: r.id,
+    nodeId: r.node_id,
+    nodeName: r.node_name,
+    user: r.user,
+    source: r.source,
+    startedUnixMs: r.started_at,
+    endedUnixMs: r.ended_at ?? 0,
+    exitCode: r.exit_code ?? 0,
+    outputBytes: r.output_bytes,
+    endReason: r.end_reason,
+  };
+}
+
+export class SessionStore {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  start(s: { id: string; nodeId: string; nodeName: string; user: string; source: string; startedAt: number }): void {
+    this.#db
+      .prepare('INSERT INTO sessions (id, node_id, node_name, user, source, started_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(s.id, s.nodeId, s.nodeName, s.user, s.source, s.startedAt);
+  }
+
+  end(id: string, e: { endedAt: number; exitCode: number; outputBytes: number; reason: string }): void {
+    this.#db.prepare('UPDATE sessions SET ended_at = ?, exit_code = ?, output_bytes = ?, end_reason = ? WHERE id = ?').run(e.endedAt, e.exitCode, e.outputBytes, e.reason, id);
+  }
+
+  get(id: string): Session | undefined {
+    const row = this.#db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as SessionRow | undefined;
+    return row && fromRow(row);
+  }
+
+  list(limit: number, nodeId?: string): Session[] {
+    const rows = (
+      nodeId
+        ? this.#db.prepare('SELECT * FROM sessions WHERE node_id = ? ORDER BY started_at DESC LIMIT ?').all(nodeId, limit)
+        : this.#db.prepare('SELECT * FROM sessions ORDER BY started_at DESC LIMIT ?').all(limit)
+    ) as SessionRow[];
+    return rows.map(fromRow);
+  }
+
+  /** Sessions that were open when the server stopped: they ended then. */
+  closeDangling(at: number): void {
+    this.#db.prepare("UPDATE sessions SET ended_at = ?, end_reason = 'server restarted' WHERE ended_at IS NULL").run(at);
+  }
+}

@@ -1,0 +1,105 @@
+// Journey 4, terminal side: `fleet shell` driven through tmux like a person would, pipes, the
+// recording it leaves, and the limits on who may open how many shells.
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCast } from '../cli/asciicast';
+import { Fleet, Proc, waitFor } from './harness';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const tmux = (...args: string[]) => execFileSync('tmux', ['-L', `fleet-test-${process.pid}`, ...args]).toString();
+
+describe('fleet shell', () => {
+  const fleet = new Fleet({ serverEnv: { FLEET_SHELL_MAX_PER_USER: '2' } });
+  const session = 'shell';
+
+  beforeAll(async () => {
+    await fleet.startServer();
+    const token = await fleet.token();
+    fleet.startAgent('term-1', token);
+    await fleet.waitOnline(['term-1']);
+  });
+  afterAll(async () => {
+    try {
+      tmux('kill-server');
+    } catch {
+      // no server left
+    }
+    await fleet.stop();
+  });
+
+  const screen = () => tmux('capture-pane', '-p', '-t', session);
+  const paneSize = () => tmux('display', '-p', '-t', session, '#{pane_height} #{pane_width}').trim();
+  const type = (text: string) => tmux('send-keys', '-t', session, text, 'Enter');
+
+  it('is a real terminal: size from the first byte, resize, Ctrl-C, and the remote exit code', async () => {
+    tmux('-f', '/dev/null', 'new-session', '-d', '-s', session, '-x', '100', '-y', '30', `env FLEET_CONFIG=${fleet.configFile} ${process.execPath} ${join(REPO, 'dist/fleet.js')} shell term-1 -- sh; echo "EXIT=$?"; sleep 300`);
+    tmux('set', '-t', session, 'status', 'off');
+    type('echo ready-$((1+1))');
+    await waitFor('the remote shell', () => screen().includes('ready-2'), 15_000);
+    type('stty size');
+    const first = paneSize();
+    await waitFor(`stty size ${first}`, () => screen().includes(`\n${first}`), 10_000);
+
+    tmux('resize-window', '-t', session, '-x', '120', '-y', '40');
+    const resized = paneSize();
+    expect(resized).not.toBe(first);
+    type('clear; stty size');
+    await waitFor(`stty size ${resized} after the resize`, () => screen().includes(`${resized}`), 10_000);
+
+    type('sleep 60');
+    await new Promise((r) => setTimeout(r, 300));
+    tmux('send-keys', '-t', session, 'C-c');
+    type('echo after-$((40+2))');
+    await waitFor('Ctrl-C to stop the remote sleep', () => screen().includes('after-42'), 10_000);
+
+    type('exit 7');
+    await waitFor('the CLI to exit with the remote status', () => screen().includes('EXIT=7'), 10_000);
+  });
+
+  it('works as a pipe when stdin is not a terminal', async () => {
+    const out = execFileSync('sh', ['-c', `printf 'echo hi\\n' | ${process.execPath} ${join(REPO, 'dist/fleet.js')} shell term-1`], { env: { ...process.env, FLEET_CONFIG: fleet.configFile } }).toString();
+    expect(out).toBe('hi\n');
+  });
+
+  it('leaves a valid asciicast v2 recording that replays the session output', async () => {
+    const r = await fleet.cli(['shell', 'term-1', '--', 'sh', '-c', 'printf "recorded %s\\n" "$((6*7))"']);
+    expect(r.code).toBe(0);
+    const sessions = await fleet.json<{ id: string; nodeName: string; endedUnixMs: number; exitCode: number }[]>(['sessions', 'list']);
+    const last = sessions[0]!;
+    expect(last).toMatchObject({ nodeName: 'term-1', exitCode: 0 });
+    const raw = await fleet.cli(['sessions', 'play', last.id, '--raw']);
+    const cast = parseCast(raw.stdout);
+    expect(cast.header).toMatchObject({ version: 2, width: 80, height: 24 });
+    expect(cast.events.filter((e) => e[1] === 'o').map((e) => e[2]).join('')).toBe('recorded 42\n');
+    const played = await fleet.cli(['sessions', 'play', last.id, '--idle-time-limit', '100ms']);
+    expect(played.stdout).toBe('recorded 42\n');
+    const audit = await fleet.json<{ action: string; target: string; detail: string }[]>(['audit', '--action', 'shell.close']);
+    expect(audit[0]).toMatchObject({ target: 'term-1' });
+    expect(audit[0]!.detail).toMatch(new RegExp(`session ${last.id} lasted \\d+ s, exit 0`));
+  });
+
+  it('refuses a viewer, and the shell over the per-user limit, clearly', async () => {
+    const viewer = (await fleet.cli(['api-tokens', 'create', '--role', 'viewer'])).stdout.trim();
+    const viewerConfig = join(fleet.dir, 'viewer.json');
+    const login = await fleet.cli(['login', '--server', fleet.url, '--token', viewer, '--ca-hash', `sha256:${fleet.caHash}`], { FLEET_CONFIG: viewerConfig });
+    expect(login.code, login.stderr).toBe(0);
+    const refused = await fleet.cli(['shell', 'term-1', '--', 'true'], { FLEET_CONFIG: viewerConfig });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/needs the operator role; your token has viewer/);
+
+    // Two shells held open (the limit in this test), then a third.
+    const hold = () =>
+      new Proc(spawn(process.execPath, [join(REPO, 'dist/fleet.js'), 'shell', 'term-1', '--', 'sh', '-c', 'echo ready; sleep 60'], { env: { ...process.env, FLEET_CONFIG: fleet.configFile }, stdio: ['pipe', 'pipe', 'pipe'] }));
+    const held = [hold(), hold()];
+    try {
+      for (const h of held) await h.waitForOutput(/ready/);
+      const third = await fleet.cli(['shell', 'term-1', '--', 'true']);
+      expect(third.code).toBe(1);
+      expect(third.stderr).toMatch(/you already have 2 shells open, the most allowed per user/);
+    } finally {
+      for (const h of held) await h.kill('SIGKILL');
+    }
+  });
+});
