@@ -6,11 +6,10 @@
 // Prints median and p90 wall time of the real CLI process (what a user waits for), the server's
 // own job time (created → last result stored), and the ratio to pdsh. Needs root only to install
 // pdsh and openssh-server when they are missing; without them the peer is skipped with a note.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { dist, median, percentile, startFleet, until } from './lib.mjs';
+import { aptInstall, dist, have, median, percentile, startFleet, startSshd, until } from './lib.mjs';
 
 const { values } = parseArgs({ options: { agents: { type: 'string', default: '10' }, runs: { type: 'string', default: '20' } } });
 const N = Number(values.agents);
@@ -42,37 +41,12 @@ for (let i = 0; i < RUNS + 2; i++) {
 // --- pdsh over ssh ----------------------------------------------------------------------------
 let pdshWall = null;
 let pdshNote = '';
-function have(cmd) {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
-if (!have('pdsh') || !existsSync('/usr/sbin/sshd')) {
-  if (process.getuid?.() === 0) {
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    spawnSync('apt-get', ['update', '-q'], { env, stdio: 'ignore' });
-    spawnSync('apt-get', ['install', '-y', '-q', 'pdsh', 'openssh-server', 'openssh-client'], { env, stdio: 'ignore' });
-  }
-}
-if (have('pdsh') && existsSync('/usr/sbin/sshd') && process.getuid?.() === 0) {
-  const sshDir = join(dir, 'ssh');
-  mkdirSync(sshDir, { mode: 0o700 });
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(sshDir, 'host')]);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(sshDir, 'client')]);
-  execFileSync('cp', [join(sshDir, 'client.pub'), join(sshDir, 'authorized_keys')]);
-  const sshPort = 20000 + Math.floor(Math.random() * 20000);
-  writeFileSync(
-    join(sshDir, 'sshd_config'),
-    `Port ${sshPort}\nListenAddress 127.0.0.1\nHostKey ${join(sshDir, 'host')}\nAuthorizedKeysFile ${join(sshDir, 'authorized_keys')}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile none\nMaxStartups 100\nMaxSessions 100\n`,
-  );
+if (!have('pdsh')) aptInstall(['pdsh']);
+const sshConfig = have('pdsh') ? await startSshd(dir, startProc) : null;
+if (sshConfig) {
   // N target names for one loopback sshd: every target is its own ssh connection, as with N hosts.
   const hosts = Array.from({ length: N }, (_, i) => `peer${i + 1}`);
-  writeFileSync(
-    join(sshDir, 'ssh_config'),
-    `Host peer*\n  HostName 127.0.0.1\n  Port ${sshPort}\n  User root\n  IdentityFile ${join(sshDir, 'client')}\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n`,
-  );
-  mkdirSync('/run/sshd', { recursive: true });
-  startProc('/usr/sbin/sshd', ['-D', '-e', '-f', join(sshDir, 'sshd_config')], { stdio: 'ignore' });
-  const env = { ...process.env, PDSH_RCMD_TYPE: 'ssh', PDSH_SSH_ARGS_APPEND: `-F ${join(sshDir, 'ssh_config')}` };
-  await until('sshd', () => spawnSync('ssh', ['-F', join(sshDir, 'ssh_config'), 'peer1', 'true']).status === 0, 15_000);
+  const env = { ...process.env, PDSH_RCMD_TYPE: 'ssh', PDSH_SSH_ARGS_APPEND: `-F ${sshConfig}` };
   pdshWall = [];
   for (let i = 0; i < RUNS + 2; i++) {
     const t0 = performance.now();

@@ -1,6 +1,6 @@
 // Shared by the benchmarks: start a real fleet-server from dist/, log the CLI in, and clean up.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -70,4 +70,43 @@ export async function startFleet({ host = '127.0.0.1' } = {}) {
       return p;
     },
   };
+}
+
+/** True when `cmd` is on PATH. */
+export function have(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+/** Installs Debian packages when running as root; quietly does nothing otherwise. */
+export function aptInstall(packages) {
+  if (process.getuid?.() !== 0) return;
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['update', '-q'], { env, stdio: 'ignore' });
+  spawnSync('apt-get', ['install', '-y', '-q', ...packages], { env, stdio: 'ignore' });
+}
+
+/**
+ * Starts a loopback OpenSSH server (the peer in benchmarks) with its own keys, under `dir`.
+ * Returns an ssh config file whose `peer*` hosts all reach it as root, or null when sshd is not
+ * available (needs root).
+ */
+export async function startSshd(dir, startProc) {
+  if (!existsSync('/usr/sbin/sshd')) aptInstall(['openssh-server', 'openssh-client']);
+  if (!existsSync('/usr/sbin/sshd') || process.getuid?.() !== 0) return null;
+  const sshDir = join(dir, 'ssh');
+  mkdirSync(sshDir, { mode: 0o700 });
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(sshDir, 'host')]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(sshDir, 'client')]);
+  execFileSync('cp', [join(sshDir, 'client.pub'), join(sshDir, 'authorized_keys')]);
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  writeFileSync(
+    join(sshDir, 'sshd_config'),
+    `Port ${port}\nListenAddress 127.0.0.1\nHostKey ${join(sshDir, 'host')}\nAuthorizedKeysFile ${join(sshDir, 'authorized_keys')}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile none\nMaxStartups 100\nMaxSessions 100\n`,
+  );
+  const config = join(sshDir, 'ssh_config');
+  writeFileSync(config, `Host peer*\n  HostName 127.0.0.1\n  Port ${port}\n  User root\n  IdentityFile ${join(sshDir, 'client')}\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n`);
+  mkdirSync('/run/sshd', { recursive: true });
+  startProc('/usr/sbin/sshd', ['-D', '-e', '-f', join(sshDir, 'sshd_config')], { stdio: 'ignore' });
+  await until('sshd', () => spawnSync('ssh', ['-F', config, 'peer1', 'true']).status === 0, 15_000);
+  return config;
 }

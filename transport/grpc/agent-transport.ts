@@ -4,6 +4,7 @@ import { Metadata, credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { formatHostPort, type ServerAddress } from '../../common/address';
 import { AgentServiceClient, type AgentMessage, type ChannelFrame, type EnrollRequest, type EnrollResponse, type ServerMessage } from '../../proto/gen/fleet/v1/agent';
 import { SERVER_NAME } from '../tls';
+import { HTTP2_WINDOW } from './server-credentials';
 import type { AgentLink, AgentLinkHandlers, AgentTransport, ChannelLink, ChannelLinkHandlers } from '../types';
 import { fromGrpcError, isServiceError } from './status';
 
@@ -24,6 +25,7 @@ export const CLIENT_CHANNEL_OPTIONS = {
   'grpc.keepalive_timeout_ms': 10_000,
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.max_receive_message_length': 16 << 20,
+  'grpc-node.flow_control_window': HTTP2_WINDOW,
   // fleet has its own reconnect loop with jitter; keep grpc's own backoff short.
   'grpc.initial_reconnect_backoff_ms': 250,
   'grpc.max_reconnect_backoff_ms': 2_000,

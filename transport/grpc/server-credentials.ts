@@ -12,10 +12,16 @@ export interface ServerTlsMaterial {
   keyPem: string;
 }
 
+/** HTTP/2 flow-control window (per stream and connection) on both sides of every fleet link. */
+export const HTTP2_WINDOW = 4 << 20;
+
 class OptionalClientCertCredentials extends ServerCredentials {
   constructor(material: ServerTlsMaterial) {
     super(
-      { requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+      // A larger HTTP/2 window than the 64 KiB default, so one stream (a shell's output) is not
+      // limited to a window per round trip; fleet's own flow control bounds what is in flight.
+      // No Nagle: small frames (keystrokes, acks) must not wait for the peer's delayed ACK.
+      { requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', settings: { initialWindowSize: HTTP2_WINDOW }, noDelay: true },
       { ca: Buffer.from(material.caPem), cert: Buffer.from(material.certChainPem), key: Buffer.from(material.keyPem) },
     );
   }
