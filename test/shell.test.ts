@@ -63,6 +63,16 @@ describe('fleet shell', () => {
     expect(out).toBe('hi\n');
   });
 
+  it('moves a large output through flow control intact, without stalling', async () => {
+    // 64 MiB: far more than the agent may have in flight (1 MiB), so the PTY side pauses and resumes.
+    const out = execFileSync('sh', ['-c', `${process.execPath} ${join(REPO, 'dist/fleet.js')} shell term-1 -- sh -c 'head -c 67108864 /dev/zero | tr "\\0" x' | sha256sum`], {
+      env: { ...process.env, FLEET_CONFIG: fleet.configFile },
+      timeout: 120_000,
+    }).toString();
+    const expected = execFileSync('sh', ['-c', `head -c 67108864 /dev/zero | tr '\\0' x | sha256sum`]).toString();
+    expect(out).toBe(expected);
+  });
+
   it('leaves a valid asciicast v2 recording that replays the session output', async () => {
     const r = await fleet.cli(['shell', 'term-1', '--', 'sh', '-c', 'printf "recorded %s\\n" "$((6*7))"']);
     expect(r.code).toBe(0);

@@ -3,8 +3,12 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 
+/** Output recorded per session at most; past it the recording says so and stops recording output. */
+export const MAX_RECORDED_BYTES = 100 * 1024 * 1024;
+
 export class Recording {
   readonly #out: WriteStream;
+  #recorded = 0;
   readonly #start: number;
   readonly #decoders = { o: new StringDecoder('utf8'), i: new StringDecoder('utf8') };
 
@@ -25,7 +29,10 @@ export class Recording {
 
   /** Output bytes; a multi-byte character split across chunks is written whole. */
   output(data: Buffer): void {
+    if (this.#recorded >= MAX_RECORDED_BYTES) return;
+    this.#recorded += data.length;
     this.#event('o', this.#decoders.o.write(data));
+    if (this.#recorded >= MAX_RECORDED_BYTES) this.#event('o', `\r\n[fleet: recording stopped after ${MAX_RECORDED_BYTES} bytes of output]\r\n`);
   }
 
   input(data: Buffer): void {

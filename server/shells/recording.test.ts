@@ -1,0 +1,29 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseCast } from '../../cli/asciicast';
+import { Recording } from './recording';
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+describe('Recording', () => {
+  it('writes asciicast v2 with output, resizes, and characters split across chunks kept whole', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fleet-rec-'));
+    dirs.push(dir);
+    const file = join(dir, 's.cast');
+    const rec = new Recording(file, { cols: 100, rows: 30, title: 'web-1 (api:x)', term: 'xterm-256color' });
+    const euro = Buffer.from('€');
+    rec.output(Buffer.concat([Buffer.from('price: '), euro.subarray(0, 1)]));
+    rec.output(Buffer.concat([euro.subarray(1), Buffer.from('5\r\n')]));
+    rec.resize(120, 40);
+    await rec.close();
+    const cast = parseCast(readFileSync(file, 'utf8'));
+    expect(cast.header).toMatchObject({ version: 2, width: 100, height: 30, title: 'web-1 (api:x)', env: { TERM: 'xterm-256color' } });
+    expect(cast.events.map((e) => e[1])).toEqual(['o', 'o', 'r']);
+    expect(cast.events.filter((e) => e[1] === 'o').map((e) => e[2]).join('')).toBe('price: €5\r\n');
+    expect(cast.events[2]![2]).toBe('120x40');
+    expect(cast.events.every((e, i) => i === 0 || e[0] >= cast.events[i - 1]![0])).toBe(true);
+  });
+});
