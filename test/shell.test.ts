@@ -11,7 +11,7 @@ const REPO = fileURLToPath(new URL('..', import.meta.url));
 const tmux = (...args: string[]) => execFileSync('tmux', ['-L', `fleet-test-${process.pid}`, ...args]).toString();
 
 describe('fleet shell', () => {
-  const fleet = new Fleet({ serverEnv: { FLEET_SHELL_MAX_PER_USER: '2' } });
+  const fleet = new Fleet({ serverEnv: { FLEET_SHELL_MAX_PER_USER: '2', FLEET_SHELL_IDLE_MS: '4000' } });
   const session = 'shell';
 
   beforeAll(async () => {
@@ -88,6 +88,14 @@ describe('fleet shell', () => {
     const audit = await fleet.json<{ action: string; target: string; detail: string }[]>(['audit', '--action', 'shell.close']);
     expect(audit[0]).toMatchObject({ target: 'term-1' });
     expect(audit[0]!.detail).toMatch(new RegExp(`session ${last.id} lasted \\d+ s, exit 0`));
+  });
+
+  it('closes a shell that stays idle past the limit (4 s in this test)', async () => {
+    const r = await fleet.cli(['shell', 'term-1', '--', 'sleep', '60']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/shell ended: idle for more than 4.00s/);
+    const audit = await fleet.json<{ detail: string }[]>(['audit', '--action', 'shell.close']);
+    expect(audit[0]!.detail).toMatch(/idle for more than/);
   });
 
   it('refuses a viewer, and the shell over the per-user limit, clearly', async () => {

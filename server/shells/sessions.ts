@@ -7,6 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { formatDuration } from '../../common/duration';
 import { ErrorKind, FleetError } from '../../common/errors';
 import { Command, type ChannelFrame } from '../../proto/gen/fleet/v1/agent';
 import type { Session } from '../../proto/gen/fleet/v1/control';
@@ -241,8 +242,8 @@ export class ShellSessions {
     this.#timer = setInterval(() => {
       const now = Date.now();
       for (const s of this.#open.values()) {
-        if (now - s.idleSince > this.limits.idleMs) s.close(`idle for more than ${Math.round(this.limits.idleMs / 60_000)} min`);
-        else if (now - s.startedAt > this.limits.maxMs) s.close(`open for more than ${Math.round(this.limits.maxMs / 60_000)} min`);
+        if (now - s.idleSince > this.limits.idleMs) s.close(`idle for more than ${formatDuration(this.limits.idleMs)}`);
+        else if (now - s.startedAt > this.limits.maxMs) s.close(`open longer than the ${formatDuration(this.limits.maxMs)} allowed`);
       }
     }, 1000);
     this.#timer.unref();
