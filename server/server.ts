@@ -14,6 +14,7 @@ import { createServerCredentials, GrpcServerAgentTransport } from '../transport'
 import { VERSION } from '../common/version';
 import { AgentHub } from './agent-hub';
 import { findInstallScript, startInstallServer } from './http/install-server';
+import { createWebApp } from './http/web-app';
 import { Releases } from './releases';
 import { AgentUpgrades } from './upgrades';
 import { ShellSessions } from './shells/sessions';
@@ -97,6 +98,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   // A standalone agent built next to this server (dist/) is offered as this server's version.
   releases.importBuild(dirname(fileURLToPath(import.meta.url)), VERSION, log);
   const scriptPath = findInstallScript();
+  const web = createWebApp({ auth, tokens, nodes, hub, dispatcher, shells, audit, log: log.child({ part: 'web' }) });
   const install = await startInstallServer(options.httpsHost, options.httpsPort, {
     scriptPath,
     certChainPem: pki.serverCertChainPem,
@@ -106,7 +108,9 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     releases,
     defaultVersion: () => (releases.files(VERSION).length ? VERSION : releases.versions()[0]),
     log: log.child({ part: 'install' }),
+    web,
   }).catch((err: Error) => {
+    web.close();
     grpcServer.forceShutdown();
     throw new StartupError(`cannot listen on ${options.httpsHost}:${options.httpsPort} (HTTPS): ${err.message}`, err);
   });
@@ -125,6 +129,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     async close() {
       install.server.close();
       install.server.closeAllConnections();
+      web.close();
       shells.stop();
       dispatcher.stop();
       hub.stop();

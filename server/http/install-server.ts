@@ -1,6 +1,7 @@
 // The server's HTTPS port for installs: GET /install.sh (with this server's URL, gRPC port and
 // agent version filled in), /ca.crt, /agent/<version>/linux-<arch>[.gz|.zst] and
-// /agent/<version>/sha256sums.txt. Served with the same certificate as the gRPC port.
+// /agent/<version>/sha256sums.txt. Served with the same certificate as the gRPC port. The web app
+// (web-app.ts: the page, its JSON API and the terminal WebSocket) shares this port when given.
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -9,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { StartupError } from '../errors';
 import type { Releases } from '../releases';
+import type { WebApp } from './web-app';
 
 export interface InstallServerOptions {
   /** installer/install.sh, read on every request (see findInstallScript). */
@@ -21,6 +23,8 @@ export interface InstallServerOptions {
   /** The agent version offered when the installer does not ask for one. */
   defaultVersion: () => string | undefined;
   log: Logger;
+  /** The web app (/, /web/*, /api/*, WebSocket upgrades); without it those paths are 404. */
+  web?: WebApp;
 }
 
 /** Finds installer/install.sh by walking up from this module (works from src and from dist). */
@@ -43,6 +47,7 @@ function send(res: ServerResponse, status: number, body: string, type = 'text/pl
 export async function startInstallServer(host: string, port: number, o: InstallServerOptions): Promise<{ server: Server; port: number }> {
   const { scriptPath } = o;
   const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (o.web?.handle(req, res)) return;
     const url = new URL(req.url ?? '/', 'https://x');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'only GET\n');
     const path = url.pathname;
@@ -81,6 +86,10 @@ export async function startInstallServer(host: string, port: number, o: InstallS
     }
   });
   server.on('tlsClientError', () => {});
+  server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+    if (o.web) return o.web.upgrade(req, socket, head);
+    socket.destroy();
+  });
   const bound = await new Promise<number>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve((server.address() as { port: number }).port));

@@ -1,0 +1,41 @@
+// Pieces the web app's HTTP routes and its WebSocket share: the error → HTTP status mapping,
+// the same-origin check and the security headers sent with every web response.
+import type { IncomingMessage } from 'node:http';
+import { ErrorKind, FleetError } from '../../common/errors';
+import { MethodNotAllowedError } from './errors';
+
+/** Sent with every web response: no framing, no sniffing, scripts and connections only from here. */
+export const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
+const STATUS_BY_KIND: Record<ErrorKind, number> = {
+  [ErrorKind.Invalid]: 400,
+  [ErrorKind.Unauthenticated]: 401,
+  [ErrorKind.Forbidden]: 403,
+  [ErrorKind.NotFound]: 404,
+  [ErrorKind.Conflict]: 409,
+  [ErrorKind.Unavailable]: 503,
+  [ErrorKind.Exhausted]: 429,
+};
+
+/** The HTTP status for a thrown error; unknown errors are 500 and their text stays in the log. */
+export function httpStatus(err: unknown): number {
+  if (err instanceof MethodNotAllowedError) return 405;
+  if (err instanceof FleetError) return STATUS_BY_KIND[err.kind];
+  return 500;
+}
+
+/** True when the request comes from this origin (or says nothing about where it comes from). */
+export function sameOrigin(req: IncomingMessage): boolean {
+  if (req.headers['sec-fetch-site'] === 'cross-site') return false;
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  return origin === `https://${req.headers.host ?? ''}`;
+}

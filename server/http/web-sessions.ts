@@ -1,0 +1,168 @@
+// Browser sign-in state: cookie sessions kept in memory (an API token is exchanged once for a
+// random session id; the token itself is never stored), the CSRF token that goes with each
+// session, and the per-address limit on failed sign-ins.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Principal } from '../auth';
+import { CsrfError, NotSignedInError, TooManySignInsError } from './errors';
+
+/** The cookie that carries the session id. */
+export const SESSION_COOKIE = 'fleet_session';
+/** How long a browser session lasts after sign-in. */
+export const SESSION_TTL_MS = 12 * 3_600_000;
+
+/** One signed-in browser. */
+export interface WebSession {
+  principal: Principal;
+  /** Sent back by the page as `x-csrf-token` on every state-changing request. */
+  csrf: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** The value of a `Set-Cookie` header for a session id (or, with `null`, one that clears it). */
+export function sessionCookie(id: string | null, maxAgeMs = SESSION_TTL_MS): string {
+  const value = id ?? '';
+  const age = id ? Math.floor(maxAgeMs / 1000) : 0;
+  return `${SESSION_COOKIE}=${value}; Path=/; Max-Age=${age}; HttpOnly; Secure; SameSite=Strict`;
+}
+
+/** Reads one cookie from a `Cookie` header. */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** Constant-time comparison of two strings of any length. */
+export function sameSecret(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb) && a.length === b.length;
+}
+
+/**
+ * Sessions by id. Ids are 256 random bits; the map is keyed by their SHA-256 so lookups do not
+ * compare secrets and a memory dump does not hold usable cookies.
+ *
+ * @example
+ * const { id, session } = sessions.create(principal); // Set-Cookie with sessionCookie(id)
+ * sessions.require(req.headers.cookie);               // → WebSession, or throws NotSignedInError
+ */
+export class WebSessions {
+  readonly #byHash = new Map<string, WebSession>();
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+
+  constructor(options: { ttlMs?: number; now?: () => number } = {}) {
+    this.#ttlMs = options.ttlMs ?? SESSION_TTL_MS;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.#byHash.size;
+  }
+
+  /** Starts a session for a principal; returns the cookie value and the session. */
+  create(principal: Principal): { id: string; session: WebSession } {
+    const id = randomBytes(32).toString('base64url');
+    const now = this.#now();
+    const session: WebSession = { principal, csrf: randomBytes(32).toString('base64url'), createdAt: now, expiresAt: now + this.#ttlMs };
+    this.#byHash.set(hashId(id), session);
+    return { id, session };
+  }
+
+  /** The live session named by a `Cookie` header, if any. */
+  find(cookieHeader: string | undefined): WebSession | undefined {
+    const id = readCookie(cookieHeader, SESSION_COOKIE);
+    if (!id || id.length > 100) return undefined;
+    const key = hashId(id);
+    const session = this.#byHash.get(key);
+    if (!session) return undefined;
+    if (session.expiresAt <= this.#now()) {
+      this.#byHash.delete(key);
+      return undefined;
+    }
+    return session;
+  }
+
+  /** Like find, but throws NotSignedInError when there is no live session. */
+  require(cookieHeader: string | undefined): WebSession {
+    const session = this.find(cookieHeader);
+    if (!session) throw new NotSignedInError();
+    return session;
+  }
+
+  /** Throws CsrfError unless `given` is the session's CSRF token. */
+  checkCsrf(session: WebSession, given: unknown): void {
+    if (typeof given !== 'string' || !sameSecret(given, session.csrf)) throw new CsrfError();
+  }
+
+  /** Ends the session named by a `Cookie` header (sign-out). */
+  delete(cookieHeader: string | undefined): void {
+    const id = readCookie(cookieHeader, SESSION_COOKIE);
+    if (id) this.#byHash.delete(hashId(id));
+  }
+
+  /** Ends every session of one API token (for instance when it turns out revoked). */
+  deleteForToken(tokenId: string): void {
+    for (const [key, s] of this.#byHash) if (s.principal.tokenId === tokenId) this.#byHash.delete(key);
+  }
+
+  /** Drops expired sessions. */
+  sweep(): void {
+    const now = this.#now();
+    for (const [key, s] of this.#byHash) if (s.expiresAt <= now) this.#byHash.delete(key);
+  }
+}
+
+function hashId(id: string): string {
+  return createHash('sha256').update(id).digest('base64url');
+}
+
+/**
+ * Failed sign-ins per remote address in a sliding window: after `max` failures within `windowMs`
+ * the address is refused (TooManySignInsError with Retry-After) until the oldest one ages out.
+ */
+export class SignInLimiter {
+  readonly #failures = new Map<string, number[]>();
+  readonly #max: number;
+  readonly #windowMs: number;
+  readonly #now: () => number;
+
+  constructor(options: { max?: number; windowMs?: number; now?: () => number } = {}) {
+    this.#max = options.max ?? 5;
+    this.#windowMs = options.windowMs ?? 60_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  #recent(address: string): number[] {
+    const since = this.#now() - this.#windowMs;
+    const list = (this.#failures.get(address) ?? []).filter((t) => t > since);
+    if (list.length) this.#failures.set(address, list);
+    else this.#failures.delete(address);
+    return list;
+  }
+
+  /** Throws TooManySignInsError when the address has used up its failures. */
+  check(address: string): void {
+    const recent = this.#recent(address);
+    if (recent.length >= this.#max) {
+      const wait = Math.max(1, Math.ceil((recent[0]! + this.#windowMs - this.#now()) / 1000));
+      throw new TooManySignInsError(wait);
+    }
+  }
+
+  failed(address: string): void {
+    const recent = this.#recent(address);
+    recent.push(this.#now());
+    this.#failures.set(address, recent);
+  }
+
+  /** Forgets old entries so the map does not grow with every address ever seen. */
+  sweep(): void {
+    for (const address of [...this.#failures.keys()]) this.#recent(address);
+  }
+}
