@@ -13,6 +13,7 @@ const NEEDED = {
   sshd: 'openssh-server',
   ssh: 'openssh-client',
   shellcheck: 'shellcheck',
+  chromium: 'chromium',
 };
 
 const missing = Object.entries(NEEDED).filter(([cmd]) => spawnSync('sh', ['-c', `PATH="$PATH:/usr/sbin:/sbin" command -v ${cmd}`]).status !== 0);
