@@ -104,6 +104,25 @@ describe('web app', () => {
     expect(statuses.body.error).toContain('CSRF');
   });
 
+  it('shows jobs with each node\'s output, and the node page lists them', async () => {
+    const r = await fleet.cli(['exec', 'web-1', '--', 'sh', '-c', 'echo out-$((20+1)); echo err-$((20+2)) >&2; exit 4']);
+    expect(r.code).not.toBe(0);
+    await page.goto(`${fleet.installUrl}/#/jobs`);
+    const link = page.locator('main table a[href^="#/jobs/"]').first();
+    await link.waitFor();
+    await link.click();
+    const output = page.locator('section.output[data-node="web-1"] pre');
+    await output.waitFor();
+    // stdout and stderr travel separately, so only each stream's own order is certain.
+    expect(await output.innerText()).toMatch(/^(out-21\nerr-22|err-22\nout-21)\n$/);
+    expect(await output.locator('.stderr').innerText()).toBe('err-22\n');
+    expect(await page.locator('main table tbody tr').first().innerText()).toMatch(/web-1\s+failed\s+4/);
+    await page.goto(`${fleet.installUrl}/#/nodes/web-1`);
+    await page.getByText('Recent jobs').waitFor();
+    expect(await page.locator('main table').first().innerText()).toContain('failed');
+    expect(await page.locator('table.inventory').innerText()).toMatch(/os\.kernel\s+\S+/);
+  });
+
   it('opens a terminal on the node: typing, resize, and a dropped socket that resumes intact', async () => {
     await page.goto(`${fleet.installUrl}/#/nodes`);
     await page.locator('tr[data-node="web-1"] a').click();

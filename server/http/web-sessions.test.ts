@@ -1,0 +1,73 @@
+// Cookie sessions, CSRF checks and the sign-in limiter, with a fake clock.
+import { describe, expect, it } from 'vitest';
+import { Role } from '../store/token-store';
+import { CsrfError, NotSignedInError, TooManySignInsError } from './errors';
+import { readCookie, sessionCookie, SignInLimiter, WebSessions } from './web-sessions';
+
+const principal = { tokenId: 't1', role: Role.Operator, description: 'test' };
+
+describe('WebSessions', () => {
+  it('finds a session by its cookie until it expires, and never by a guessed id', () => {
+    let now = 1000;
+    const sessions = new WebSessions({ ttlMs: 60_000, now: () => now });
+    const { id, session } = sessions.create(principal);
+    expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(sessions.find(`other=1; fleet_session=${id}`)).toBe(session);
+    expect(sessions.find(`fleet_session=${id.slice(0, -1)}A`)).toBeUndefined();
+    expect(sessions.find(undefined)).toBeUndefined();
+    now += 60_000;
+    expect(() => sessions.require(`fleet_session=${id}`)).toThrow(NotSignedInError);
+    expect(sessions.size).toBe(0);
+  });
+
+  it('checks the CSRF token exactly', () => {
+    const sessions = new WebSessions();
+    const { session } = sessions.create(principal);
+    expect(() => sessions.checkCsrf(session, session.csrf)).not.toThrow();
+    for (const bad of [undefined, '', session.csrf.slice(1), `${session.csrf}x`, ['x']]) expect(() => sessions.checkCsrf(session, bad)).toThrow(CsrfError);
+  });
+
+  it('signs out one browser, or every browser of a token', () => {
+    const sessions = new WebSessions();
+    const a = sessions.create(principal);
+    const b = sessions.create(principal);
+    const c = sessions.create({ ...principal, tokenId: 't2' });
+    sessions.delete(`fleet_session=${a.id}`);
+    expect(sessions.find(`fleet_session=${a.id}`)).toBeUndefined();
+    expect(sessions.find(`fleet_session=${b.id}`)).toBeDefined();
+    sessions.deleteForToken('t1');
+    expect(sessions.find(`fleet_session=${b.id}`)).toBeUndefined();
+    expect(sessions.find(`fleet_session=${c.id}`)).toBeDefined();
+  });
+
+  it('sets a cookie only this site can send and scripts cannot read', () => {
+    expect(sessionCookie('abc')).toBe('fleet_session=abc; Path=/; Max-Age=43200; HttpOnly; Secure; SameSite=Strict');
+    expect(sessionCookie(null)).toContain('fleet_session=; Path=/; Max-Age=0');
+    expect(readCookie('a=1; b = 2 ;c=3', 'b')).toBe('2');
+  });
+});
+
+describe('SignInLimiter', () => {
+  it('refuses an address after five failures in a minute, until the oldest ages out', () => {
+    let now = 0;
+    const limiter = new SignInLimiter({ max: 5, windowMs: 60_000, now: () => now });
+    for (let i = 0; i < 5; i++) {
+      limiter.check('10.0.0.1');
+      limiter.failed('10.0.0.1');
+      now += 1000;
+    }
+    expect(() => limiter.check('10.0.0.1')).toThrow(TooManySignInsError);
+    limiter.check('10.0.0.2');
+    const refused = (() => {
+      try {
+        limiter.check('10.0.0.1');
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(refused).toBeInstanceOf(TooManySignInsError);
+    expect((refused as TooManySignInsError).retryAfterSeconds).toBe(55);
+    now = 60_001;
+    expect(() => limiter.check('10.0.0.1')).not.toThrow();
+  });
+});
