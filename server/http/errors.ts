@@ -11,7 +11,7 @@ export class NotSignedInError extends FleetError {
 
 export class CsrfError extends FleetError {
   constructor() {
-    super('missing or wrong CSRF token (header x-csrf-token): reload the page', 'CSRF', ErrorKind.Forbidden);
+    super('missing or wrong CSRF token (x-csrf-token): reload the page', 'CSRF', ErrorKind.Forbidden);
     this.name = 'CsrfError';
   }
 }
@@ -34,6 +34,13 @@ export class BadRequestBodyError extends FleetError {
   constructor(message: string, cause?: unknown) {
     super(message, 'BAD_REQUEST_BODY', ErrorKind.Invalid, { cause });
     this.name = 'BadRequestBodyError';
+  }
+}
+
+export class BodyTooLargeError extends FleetError {
+  constructor(readonly limit: number) {
+    super(`the body is larger than ${limit} bytes`, 'BODY_TOO_LARGE', ErrorKind.Invalid);
+    this.name = 'BodyTooLargeError';
   }
 }
 

@@ -21,7 +21,7 @@ import type { AuditLog } from '../store/audit-log';
 import type { NodeStore } from '../store/node-store';
 import { Role, type TokenStore } from '../store/token-store';
 import type { NodeOutput } from '../../proto/gen/fleet/v1/control';
-import { BadRequestBodyError, CrossOriginError, MethodNotAllowedError, NotSignedInError, RouteNotFoundError, TooManySignInsError } from './errors';
+import { BadRequestBodyError, BodyTooLargeError, CrossOriginError, MethodNotAllowedError, NotSignedInError, RouteNotFoundError, TooManySignInsError } from './errors';
 import { httpStatus, sameOrigin, SECURITY_HEADERS } from './web-common';
 import { jobDetail, jobSummary, nodeDetail, nodeSummary, sessionView } from './web-api';
 import { sessionCookie, SignInLimiter, WebSessions, type WebSession } from './web-sessions';
@@ -90,8 +90,10 @@ function readJsonBody(req: IncomingMessage): Promise<unknown> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        reject(new BadRequestBodyError(`the body is larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
+        // Answer, then drop the connection rather than read the rest.
+        req.removeAllListeners('data');
+        req.pause();
+        reject(new BodyTooLargeError(MAX_BODY_BYTES));
         return;
       }
       parts.push(chunk);
@@ -115,6 +117,15 @@ function limitParam(url: URL, fallback: number, max: number): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidRequestError(`limit must be a whole number from 1 to ${max}`);
   return n;
+}
+
+/** A path segment, decoded; malformed escapes are the client's mistake, not a server error. */
+function segment(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new InvalidRequestError(`malformed path segment "${text.slice(0, 100)}"`);
+  }
 }
 
 /** Builds the web app; the HTTPS install server hands it requests and upgrades. */
@@ -203,7 +214,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     }
     const nodeMatch = /^\/api\/nodes\/([^/]+)$/.exec(path);
     if (nodeMatch) {
-      const node = findNode(decodeURIComponent(nodeMatch[1]!));
+      const node = findNode(segment(nodeMatch[1]!));
       const recent = d.dispatcher
         .list(200)
         .filter((j) => j.runs.some((r) => r.nodeId === node.id))
@@ -214,7 +225,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     const jobMatch = /^\/api\/jobs\/([^/]+)$/.exec(path);
     if (jobMatch) {
       const output: NodeOutput[] = [];
-      let job = d.dispatcher.describe(decodeURIComponent(jobMatch[1]!));
+      let job = d.dispatcher.describe(segment(jobMatch[1]!));
       // watch() replays the stored output synchronously; stop right after for a snapshot.
       const stop = d.dispatcher.watch(job.id, (event) => {
         if (event.body?.$case === 'output') output.push(event.body.value);
@@ -235,7 +246,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     const recMatch = /^\/api\/sessions\/([^/]+)\/recording$/.exec(path);
     if (recMatch) {
       d.auth.require(principal, Role.Operator);
-      const id = decodeURIComponent(recMatch[1]!);
+      const id = segment(recMatch[1]!);
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(id) || !d.shells.record(id)) throw new SessionNotFoundError(id);
       const file = d.shells.recordingFile(id);
       if (!existsSync(file)) throw new SessionNotFoundError(id);
@@ -281,6 +292,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     const headers: Record<string, string | number> = {};
     if (err instanceof TooManySignInsError) headers['retry-after'] = err.retryAfterSeconds;
     if (err instanceof MethodNotAllowedError) headers.allow = 'GET, POST';
+    if (err instanceof BodyTooLargeError) headers.connection = 'close';
     const body = err instanceof FleetError && status !== 500 ? { error: err.message, code: err.code } : { error: 'internal server error (see the server log)', code: 'INTERNAL' };
     sendJson(res, status, body, headers);
   };

@@ -2,7 +2,7 @@
 // the same-origin check and the security headers sent with every web response.
 import type { IncomingMessage } from 'node:http';
 import { ErrorKind, FleetError } from '../../common/errors';
-import { MethodNotAllowedError } from './errors';
+import { BodyTooLargeError, MethodNotAllowedError } from './errors';
 
 /** Sent with every web response: no framing, no sniffing, scripts and connections only from here. */
 export const SECURITY_HEADERS: Record<string, string> = {
@@ -28,6 +28,7 @@ const STATUS_BY_KIND: Record<ErrorKind, number> = {
 /** The HTTP status for a thrown error; unknown errors are 500 and their text stays in the log. */
 export function httpStatus(err: unknown): number {
   if (err instanceof MethodNotAllowedError) return 405;
+  if (err instanceof BodyTooLargeError) return 413;
   if (err instanceof FleetError) return STATUS_BY_KIND[err.kind];
   return 500;
 }

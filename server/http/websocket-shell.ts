@@ -154,7 +154,11 @@ export class ShellSockets {
     const start = (data: RawData, isBinary: boolean) => {
       clearTimeout(firstTimer);
       const parsed = isBinary ? undefined : firstMessage.safeParse(parseJson(data));
-      if (!parsed?.success) throw new InvalidRequestError('the first message must be JSON {type:"open"|"resume", …} (see the protocol)');
+      if (!parsed?.success) {
+        const issue = parsed?.error.issues[0];
+        const detail = issue && issue.path.length ? ` (${issue.path.join('.')}: ${issue.message})` : '';
+        throw new InvalidRequestError(`the first message must be JSON {type:"open"|"resume", …}${detail}`);
+      }
       const m = parsed.data;
       if (!sameSecret(m.csrf, web.csrf)) throw new CsrfError();
       this.#auth.require(web.principal, Role.Operator);
