@@ -36,6 +36,7 @@ export interface WebNodeSummary {
   enrolledUnixMs: number;
 }
 
+/** The list view of a node (no full inventory). */
 export function nodeSummary(n: NodeRecord, online: boolean): WebNodeSummary {
   const f = n.facts;
   const os = f?.os;
@@ -88,6 +89,7 @@ export function jobCommand(j: Job): string {
   return j.shell || j.argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
 }
 
+/** The list view of a job: its command, who started it and how many runs are in each state. */
 export function jobSummary(j: Job) {
   const counts: Record<string, number> = {};
   for (const r of j.runs) counts[runStateName(r.state)] = (counts[runStateName(r.state)] ?? 0) + 1;
