@@ -167,7 +167,7 @@ export class ShellSockets {
       if (m.type === 'open') {
         session = this.#shells.open({ node: m.node, user, source: 'web', cols: m.cols, rows: m.rows, argv: [], pty: true, term: 'xterm-256color' });
       } else {
-        const found = this.#shells.get(m.session);
+        const found = this.#shells.resumable(m.session);
         // Someone else's shell looks the same as one that does not exist.
         if (!found || found.user !== user || found.source !== 'web') throw new SessionNotFoundError(m.session);
         if (m.have > found.outputBytes) throw new InvalidRequestError(`the client claims ${m.have} bytes; the session has only sent ${found.outputBytes}`);

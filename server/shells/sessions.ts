@@ -218,6 +218,7 @@ export class ShellSessions {
   readonly #recordings: string;
   readonly #open = new Map<string, ShellSession>();
   readonly #pendingOpen = new Map<string, NodeJS.Timeout>();
+  readonly #recentlyEnded = new Map<string, ShellSession>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(deps: { nodes: NodeStore; hub: AgentHub; signCommand: (p: Buffer) => Buffer; store: SessionStore; audit: AuditLog; log: Logger; dataDir: string; limits: ShellLimits }) {
@@ -254,8 +255,17 @@ export class ShellSessions {
     for (const s of [...this.#open.values()]) s.close('server shutting down');
   }
 
+  /** An open session. */
   get(id: string): ShellSession | undefined {
     return this.#open.get(id);
+  }
+
+  /**
+   * A session a client may reattach to: open, or ended less than the reattach grace ago (so a
+   * page whose socket dropped just as the shell exited still gets the last output and the exit).
+   */
+  resumable(id: string): ShellSession | undefined {
+    return this.#open.get(id) ?? this.#recentlyEnded.get(id);
   }
 
   /** Past and open sessions, newest first. */
@@ -325,6 +335,8 @@ export class ShellSessions {
     clearTimeout(this.#pendingOpen.get(session.id));
     this.#pendingOpen.delete(session.id);
     this.#open.delete(session.id);
+    this.#recentlyEnded.set(session.id, session);
+    setTimeout(() => this.#recentlyEnded.delete(session.id), this.limits.reattachGraceMs).unref();
     const now = Date.now();
     const exit = session.exitStatus ?? { code: -1, reason: '' };
     this.#store.end(session.id, { endedAt: now, exitCode: exit.code, outputBytes: session.outputBytes, reason: exit.reason });
