@@ -45,17 +45,7 @@ export function ago(unixMs: number, now = Date.now()): string {
   return `${Math.floor(s / 86_400)}d ago`;
 }
 
-export function formatBytes(n: number): string {
-  if (!n) return '-';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v >= 10 || i === 0 ? 0 : 1)}${units[i]}`;
-}
+export { formatBytes } from '../common/format';
 
 export function formatLabels(labels: Record<string, string>): string {
   const entries = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b));

@@ -146,3 +146,9 @@ export function jobDetail(j: Job, output: { nodeId: string; nodeName: string; st
 export function sessionView(s: Session, open: boolean) {
   return { ...s, open };
 }
+
+/** Shapes of the JSON API, shared with the page (server/web) as types only. */
+export type WebNodeDetail = ReturnType<typeof nodeDetail>;
+export type WebJobSummary = ReturnType<typeof jobSummary>;
+export type WebJobDetail = ReturnType<typeof jobDetail>;
+export type WebSession = ReturnType<typeof sessionView>;

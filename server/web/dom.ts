@@ -35,18 +35,8 @@ export function replace(parent: Element, ...children: Child[]): void {
   append(parent, ...children);
 }
 
-/** 1536 → "1.5 KiB". */
-export function bytes(n: number): string {
-  if (!n) return '–';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v >= 10 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
-}
+/** 1536 → "1.5KiB". */
+export { formatBytes as bytes } from '../../common/format';
 
 /** Unix ms → local date and time, or "–". */
 export function when(ms: number): string {

@@ -3,21 +3,9 @@
 import { ApiError, getJson } from './api';
 import { errorBox, h, replace, when } from './dom';
 import type { Page } from './page';
+import type { WebJobDetail as JobDetail, WebJobSummary as JobSummary } from '../http/web-api';
 
-interface JobSummary {
-  id: string;
-  command: string;
-  createdUnixMs: number;
-  createdBy: string;
-  nodes: number;
-  states: Record<string, number>;
-  done: boolean;
-}
 
-interface JobDetail extends JobSummary {
-  runs: { nodeId: string; node: string; state: string; exitCode: number; signal: string; error: string; startedUnixMs: number; finishedUnixMs: number }[];
-  output: { nodeId: string; node: string; chunks: { stream: 'out' | 'err'; text: string }[]; truncated: boolean }[];
-}
 
 const states = (s: Record<string, number>) => Object.entries(s).map(([k, v]) => `${v} ${k}`).join(', ');
 

@@ -4,38 +4,10 @@
 import { ApiError, getJson } from './api';
 import { ago, bytes, errorBox, h, replace, when } from './dom';
 import { isOperator, type Page } from './page';
+import type { WebNodeDetail as NodeDetail, WebNodeSummary as NodeSummary } from '../http/web-api';
 
-interface NodeSummary {
-  id: string;
-  name: string;
-  online: boolean;
-  labels: Record<string, string>;
-  os: string;
-  kernel: string;
-  arch: string;
-  cpus: number;
-  cpuModel: string;
-  memoryBytes: number;
-  ips: string[];
-  agentVersion: string;
-  lastSeenUnixMs: number;
-  enrolledUnixMs: number;
-}
 
-interface JobSummary {
-  id: string;
-  command: string;
-  createdUnixMs: number;
-  createdBy: string;
-  done: boolean;
-  run: { state: string; exitCode: number; error: string } | null;
-}
 
-interface NodeDetail extends NodeSummary {
-  identity: Record<string, unknown>;
-  facts: Record<string, unknown> | null;
-  recentJobs: JobSummary[];
-}
 
 const REFRESH_MS = 5000;
 

@@ -5,19 +5,8 @@ import { ApiError, getJson, getStream } from './api';
 import { bytes, errorBox, h, replace, when } from './dom';
 import { playCast } from './cast-player';
 import type { Page } from './page';
+import type { WebSession as Session } from '../http/web-api';
 
-interface Session {
-  id: string;
-  nodeName: string;
-  user: string;
-  source: string;
-  startedUnixMs: number;
-  endedUnixMs: number;
-  exitCode: number;
-  outputBytes: number;
-  endReason: string;
-  open: boolean;
-}
 
 export const sessionsPage: Page = async (main, ctx) => {
   replace(main, h('h1', {}, 'Sessions'), h('p', { class: 'muted' }, 'Loading…'));
