@@ -15,7 +15,7 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', 
 /** Everything in the terminal's buffer (scrollback included), one string per line. */
 async function terminalLines(page: Page, handle = '__fleetTerm'): Promise<string[]> {
   return page.evaluate((name) => {
-    const term = (window as unknown as Record<string, { buffer: { active: { length: number; getLine(i: number): { translateToString(trim: boolean): string } | undefined } } } | undefined>)[name];
+    const term = (globalThis as unknown as Record<string, { buffer: { active: { length: number; getLine(i: number): { translateToString(trim: boolean): string } | undefined } } } | undefined>)[name];
     if (!term) return [];
     const buffer = term.buffer.active;
     const out: string[] = [];
@@ -26,7 +26,7 @@ async function terminalLines(page: Page, handle = '__fleetTerm'): Promise<string
 
 async function terminalSize(page: Page): Promise<{ rows: number; cols: number }> {
   return page.evaluate(() => {
-    const term = (window as unknown as { __fleetTerm: { rows: number; cols: number } }).__fleetTerm;
+    const term = (globalThis as unknown as { __fleetTerm: { rows: number; cols: number } }).__fleetTerm;
     return { rows: term.rows, cols: term.cols };
   });
 }
@@ -98,7 +98,7 @@ describe('web app', () => {
       const bare = await fetch('/api/logout', { method: 'POST' });
       const wrong = await fetch('/api/logout', { method: 'POST', headers: { 'x-csrf-token': 'not-it' } });
       const me = await fetch('/api/me');
-      return { bare: bare.status, body: await bare.json(), wrong: wrong.status, still: me.status };
+      return { bare: bare.status, body: (await bare.json()) as { error: string }, wrong: wrong.status, still: me.status };
     });
     expect(statuses).toMatchObject({ bare: 403, wrong: 403, still: 200 });
     expect(statuses.body.error).toContain('CSRF');
@@ -145,14 +145,14 @@ describe('web app', () => {
     await waitForLine(page, `stty size ${after.rows} ${after.cols}`, (l) => l.trim() === `${after.rows} ${after.cols}`);
 
     // Output keeps coming while the socket is down; after the resume every line is there once.
-    const session = await page.evaluate(() => (window as unknown as { __fleetSession: () => string }).__fleetSession());
+    const session = await page.evaluate(() => (globalThis as unknown as { __fleetSession: () => string }).__fleetSession());
     await run(page, 'clear; echo marker-$((1000+1)); for i in $(seq 1 30); do echo tick-$i; sleep 0.1; done; echo ticks-$((2+3))-done');
     await waitForLine(page, 'the first ticks', (l) => l.trim() === 'tick-3');
-    await page.evaluate(() => (window as unknown as { __fleetDropSocket: () => void }).__fleetDropSocket());
+    await page.evaluate(() => (globalThis as unknown as { __fleetDropSocket: () => void }).__fleetDropSocket());
     await expect.poll(() => page.locator('#terminal-status').innerText(), { timeout: 5_000 }).toMatch(/reconnecting|connection lost/);
     await expect.poll(() => page.locator('#terminal-status').innerText(), { timeout: 15_000 }).toContain('connected to web-1');
     await waitForLine(page, 'the loop to finish', (l) => l.trim() === 'ticks-5-done');
-    expect(await page.evaluate(() => (window as unknown as { __fleetSession: () => string }).__fleetSession())).toBe(session);
+    expect(await page.evaluate(() => (globalThis as unknown as { __fleetSession: () => string }).__fleetSession())).toBe(session);
     const lines = (await terminalLines(page)).map((l) => l.trim());
     expect(lines.filter((l) => l === 'marker-1001')).toHaveLength(1);
     const ticks = lines.filter((l) => /^tick-\d+$/.test(l));
@@ -165,12 +165,13 @@ describe('web app', () => {
 
     // Paste goes to the PTY like typing.
     await page.locator('#terminal .xterm-helper-textarea').focus();
-    await page.evaluate(() => {
-      const target = document.querySelector('#terminal .xterm-helper-textarea')!;
+    // As a string: this runs in the page, and the test project has no DOM types.
+    await page.evaluate(`(() => {
+      const target = document.querySelector('#terminal .xterm-helper-textarea');
       const data = new DataTransfer();
       data.setData('text/plain', 'echo pasted-$((3*3))');
       target.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
-    });
+    })()`);
     await page.keyboard.press('Enter');
     await waitForLine(page, 'the pasted command', (l) => l.trim() === 'pasted-9');
 
@@ -212,7 +213,7 @@ describe('web app', () => {
             void fetch('/api/me')
               .then((r) => r.json() as Promise<{ csrf: string }>)
               .then(({ csrf }) => {
-                const ws = new WebSocket(`wss://${location.host}/api/shell`);
+                const ws = new WebSocket(`wss://${(globalThis as unknown as { location: { host: string } }).location.host}/api/shell`);
                 let message = '';
                 ws.onopen = () => ws.send(JSON.stringify({ type: 'open', node: 'web-1', cols: 80, rows: 24, csrf }));
                 ws.onmessage = (e) => (message = String(e.data));
@@ -251,7 +252,7 @@ describe('web app', () => {
       const closed = await p.evaluate(
         () =>
           new Promise<{ code: number; opened: boolean }>((resolve) => {
-            const ws = new WebSocket(`wss://${location.host}/api/shell`);
+            const ws = new WebSocket(`wss://${(globalThis as unknown as { location: { host: string } }).location.host}/api/shell`);
             let opened = false;
             ws.onopen = () => (opened = true);
             ws.onclose = (e) => resolve({ code: e.code, opened });

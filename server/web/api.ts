@@ -1,6 +1,5 @@
 // The page's side of the JSON API: fetch with the session cookie, the CSRF header on
 // state-changing calls, and errors turned into ApiError with the server's message.
-/// <reference lib="dom" />
 
 /** An API call that failed; `status` 401 means the page must sign in again. */
 export class ApiError extends Error {

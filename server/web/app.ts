@@ -1,7 +1,6 @@
 // The web app's entry point: sign-in, the navigation bar and a small hash router over the
 // pages (nodes, node, terminal, jobs, job, sessions, playback). Bundled with xterm.js and the
 // styles into dist/web by tsup.
-/// <reference lib="dom" />
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
 import { ApiError, getJson, postJson, setCsrf, type Me } from './api';

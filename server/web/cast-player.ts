@@ -1,7 +1,6 @@
 // Plays a shell recording (asciicast v2) in an xterm.js terminal with its original timing, idle
 // pauses capped (2 s by default). The recording is streamed: playback starts before the whole
 // file has arrived.
-/// <reference lib="dom" />
 import { Terminal } from '@xterm/xterm';
 
 export interface PlayOptions {

@@ -1,6 +1,5 @@
 // Tiny DOM helpers for the page: build elements from text only (never from HTML strings, so
 // nothing a node or a job prints can inject markup), and format sizes and times.
-/// <reference lib="dom" />
 
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | ((event: Event) => void) | undefined>;

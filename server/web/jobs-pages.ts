@@ -1,5 +1,4 @@
 // The Jobs page (newest first) and the page of one job: its runs and each node's output.
-/// <reference lib="dom" />
 import { ApiError, getJson } from './api';
 import { errorBox, h, replace, when } from './dom';
 import type { Page } from './page';

@@ -1,6 +1,5 @@
 // The Nodes page (filter by label selector, online state, key facts) and the page of one node
 // (inventory, recent jobs, and the Terminal button for operators).
-/// <reference lib="dom" />
 import { ApiError, getJson } from './api';
 import { ago, bytes, errorBox, h, replace, when } from './dom';
 import { isOperator, type Page } from './page';

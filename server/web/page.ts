@@ -1,5 +1,4 @@
 // What every page of the web app gets from the router, and how it says goodbye.
-/// <reference lib="dom" />
 import type { Me } from './api';
 
 export interface PageContext {

@@ -1,5 +1,4 @@
 // The Sessions page (past and open shells) and playback of one session's recording.
-/// <reference lib="dom" />
 import type { Terminal } from '@xterm/xterm';
 import { ApiError, getJson, getStream } from './api';
 import { bytes, errorBox, h, replace, when } from './dom';

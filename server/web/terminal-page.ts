@@ -1,6 +1,5 @@
 // The terminal page of one node (#/nodes/<name>/terminal): a full-size web terminal. Leaving the
 // page ends the shell; a dropped connection is resumed (see web-terminal.ts).
-/// <reference lib="dom" />
 import type { Terminal } from '@xterm/xterm';
 import { csrfToken } from './api';
 import { h, replace } from './dom';

@@ -2,7 +2,6 @@
 // (protocol in server/http/websocket-shell.ts). Sends the fitted size first and on every
 // resize, acknowledges output once xterm has written it (in batches), and when the socket drops
 // reconnects with `resume` and the byte count it has, within the server's grace time.
-/// <reference lib="dom" />
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 
