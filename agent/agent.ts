@@ -1,7 +1,8 @@
 // The agent's main loop: keep one link to the server open (reconnecting with exponential backoff
 // and full jitter), say Hello, send heartbeats and inventory, verify and run signed commands, and
 // replay spooled results until the server acknowledges them.
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { X509Certificate, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { Command, type ServerMessage } from '../proto/gen/fleet/v1/agent';
 import { VERSION } from '../common/version';
@@ -13,29 +14,42 @@ import { collectFacts, factsFingerprint } from './inventory';
 import { runShell } from './shell';
 import { Spool } from './spool';
 import { stageUpgrade, upgradeTarget, type UpgradeMarkers } from './upgrade';
-import type { AgentIdentity } from './state';
+import type { AgentIdentity, AgentState } from './state';
+import { newKeyAndCsr } from './enroll';
 
 export interface AgentOptions {
   /** How often to re-read inventory and send it if it changed. */
   inventoryIntervalMs: number;
+  /** Renew the client certificate when it has less than this left (checked at each connect and twice a day). */
+  renewBeforeMs: number;
   /** Reconnect backoff: the first delay cap and the largest. */
   reconnectBaseMs: number;
   reconnectMaxMs: number;
 }
 
-export const defaultAgentOptions = (): AgentOptions => ({ inventoryIntervalMs: 60_000, reconnectBaseMs: 500, reconnectMaxMs: 30_000 });
+export const defaultAgentOptions = (): AgentOptions => ({ inventoryIntervalMs: 60_000, renewBeforeMs: 30 * 86_400_000, reconnectBaseMs: 500, reconnectMaxMs: 30_000 });
 
 /** Full-jitter exponential backoff: a random delay in [0, min(max, base × 2^attempt)]. */
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
   return Math.floor(random() * Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30)));
 }
 
+export interface AgentDeps {
+  identity: AgentIdentity;
+  state: AgentState;
+  spool: Spool;
+  markers: UpgradeMarkers;
+  log: Logger;
+  options?: AgentOptions;
+}
+
 export class Agent {
-  readonly #identity: AgentIdentity;
+  #identity: AgentIdentity;
+  readonly #state: AgentState;
   readonly #spool: Spool;
   readonly #log: Logger;
   readonly #options: AgentOptions;
-  readonly #transport: AgentTransport;
+  #transport: AgentTransport;
   readonly #signingKey: KeyObject;
   readonly #running = new Set<string>();
   readonly #channels = new Set<string>();
@@ -49,14 +63,41 @@ export class Agent {
   #lastFacts = '';
   #wake: (() => void) | null = null;
 
-  constructor(identity: AgentIdentity, spool: Spool, markers: UpgradeMarkers, log: Logger, options: AgentOptions = defaultAgentOptions()) {
-    this.#identity = identity;
-    this.#markers = markers;
-    this.#spool = spool;
-    this.#log = log;
-    this.#options = options;
-    this.#signingKey = createPublicKey({ key: identity.commandSigningKey, format: 'der', type: 'spki' });
-    this.#transport = new GrpcAgentTransport({ address: parseServerAddress(identity.server), caPem: identity.caPem, keyPem: identity.keyPem, certPem: identity.certPem });
+  constructor(deps: AgentDeps) {
+    this.#identity = deps.identity;
+    this.#state = deps.state;
+    this.#markers = deps.markers;
+    this.#spool = deps.spool;
+    this.#log = deps.log;
+    this.#options = deps.options ?? defaultAgentOptions();
+    this.#signingKey = createPublicKey({ key: deps.identity.commandSigningKey, format: 'der', type: 'spki' });
+    this.#transport = this.#newTransport();
+  }
+
+  #newTransport(): AgentTransport {
+    const id = this.#identity;
+    return new GrpcAgentTransport({ address: parseServerAddress(id.server), caPem: id.caPem, keyPem: id.keyPem, certPem: id.certPem });
+  }
+
+  /**
+   * Renews the client certificate (with a new key) when it is close to expiry. Returns true when
+   * it did: the caller reconnects, since the old certificate is no longer accepted.
+   */
+  /** How long until the client certificate should be renewed (negative when overdue). */
+  #renewalDueInMs(): number {
+    return Date.parse(new X509Certificate(this.#identity.certPem).validTo) - this.#options.renewBeforeMs - Date.now();
+  }
+
+  async #renewIfDue(): Promise<boolean> {
+    if (this.#renewalDueInMs() > 0) return false;
+    const { keyPem, csrPem } = await newKeyAndCsr(hostname());
+    const certPem = await this.#transport.renew(csrPem);
+    this.#state.saveCredentials(keyPem, certPem);
+    this.#identity = { ...this.#identity, keyPem, certPem };
+    this.#transport.close();
+    this.#transport = this.#newTransport();
+    this.#log.info({ validTo: new X509Certificate(certPem).validTo }, 'client certificate renewed');
+    return true;
   }
 
   /** Runs until stop(): connect, serve, and reconnect after every loss. */
@@ -96,6 +137,7 @@ export class Agent {
       this.#welcomed = false;
       let heartbeat: NodeJS.Timeout | undefined;
       let inventory: NodeJS.Timeout | undefined;
+      let renewal: NodeJS.Timeout | undefined;
       let lastHeard = Date.now();
       const link = this.#transport.connect({
         onMessage: (message) => {
@@ -113,6 +155,20 @@ export class Agent {
             }, interval);
             this.#lastFacts = '';
             void this.#sendInventory();
+            // Renew when due (checked now, then when the time comes); a renewal reconnects.
+            const schedule = (ms: number) => {
+              clearTimeout(renewal);
+              renewal = setTimeout(check, Math.min(Math.max(ms, 1000), 12 * 3_600_000));
+            };
+            const check = () =>
+              void this.#renewIfDue().then(
+                (renewed) => (renewed ? link.close() : schedule(this.#renewalDueInMs())),
+                (err: Error) => {
+                  this.#log.warn({ reason: err.message }, 'could not renew the client certificate; trying again in a minute');
+                  schedule(60_000);
+                },
+              );
+            check();
             inventory = setInterval(() => void this.#sendInventory(), this.#options.inventoryIntervalMs);
             for (const event of this.#spool.unacknowledged()) link.send({ body: { $case: 'execEvent', value: event } });
             return;
@@ -122,6 +178,7 @@ export class Agent {
         onClose: (error) => {
           clearInterval(heartbeat);
           clearInterval(inventory);
+          clearTimeout(renewal);
           this.#link = null;
           resolve(error);
         },

@@ -34,14 +34,16 @@ program
   .addOption(new Option('--state-dir <dir>', 'where the identity and result spool live').env('FLEET_AGENT_DIR').default('/var/lib/fleet-agent'))
   .addOption(new Option('-n, --name <name>', 'node name to ask for (default: the hostname)').env('FLEET_NODE_NAME'))
   .option('-l, --label <k=v>', 'label to ask for at enrollment (repeatable; the token\'s labels win)', (v: string, all: string[]) => [...all, v], [] as string[])
-  .addHelpText('after', '\nEnvironment: FLEET_SERVER, FLEET_TOKEN, FLEET_TOKEN_FILE, FLEET_AGENT_DIR, FLEET_NODE_NAME, FLEET_LOG.')
+  .addHelpText('after', '\nEnvironment: FLEET_SERVER, FLEET_TOKEN, FLEET_TOKEN_FILE, FLEET_AGENT_DIR, FLEET_NODE_NAME, FLEET_LOG,\nFLEET_AGENT_RENEW_BEFORE_MS (renew the certificate when less than this is left; default 30 days).')
   .action(async (opts: RunOptions) => {
     const log = createLogger('fleet-agent');
     try {
       const state = new AgentState(opts.stateDir);
       state.ensure();
       const identity = state.load() ?? (await enrollWithRetry(state, opts, log));
-      const agent = new Agent(identity, new Spool(state.spoolDir, log), new UpgradeMarkers(state.dir), log, defaultAgentOptions());
+      const options = defaultAgentOptions();
+      if (process.env.FLEET_AGENT_RENEW_BEFORE_MS) options.renewBeforeMs = Number(process.env.FLEET_AGENT_RENEW_BEFORE_MS);
+      const agent = new Agent({ identity, state, spool: new Spool(state.spoolDir, log), markers: new UpgradeMarkers(state.dir), log, options });
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         process.on(signal, () => {
           log.info({ signal }, 'stopping');

@@ -32,6 +32,14 @@ async function loadOrCreateKey(file: string): Promise<{ keyPem: string; keys: we
   return { keyPem, keys };
 }
 
+/** A fresh key pair (kept on this machine) and a CSR for it. */
+export async function newKeyAndCsr(commonName: string): Promise<{ keyPem: string; csrPem: string }> {
+  const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keyPem = x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY');
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${commonName || 'fleet-agent'}`, keys: keys as never, signingAlgorithm: EC });
+  return { keyPem, csrPem: csr.toString('pem') };
+}
+
 export interface EnrollOptions {
   server: string;
   token: string;

@@ -55,6 +55,7 @@ export class AgentState {
   load(): AgentIdentity | null {
     const nodeFile = join(this.dir, 'node.json');
     if (!existsSync(nodeFile)) return null;
+    this.#finishCredentialSwap();
     try {
       const node = JSON.parse(readFileSync(nodeFile, 'utf8')) as NodeFile;
       return {
@@ -69,6 +70,26 @@ export class AgentState {
     } catch (err) {
       throw new StateDirError(`the agent state in ${this.dir} is damaged: ${(err as Error).message}; remove node.json to enroll again`, err);
     }
+  }
+
+  /**
+   * Replaces the key and certificate (certificate renewal). Both are written in full as `.new`
+   * files first, then moved into place; a crash in between is finished by the next load, so the
+   * key and certificate on disk always belong together.
+   */
+  saveCredentials(keyPem: string, certPem: string): void {
+    writeFileAtomic(join(this.dir, 'agent.key.new'), keyPem, 0o600);
+    writeFileAtomic(join(this.dir, 'agent.crt.new'), certPem);
+    this.#finishCredentialSwap();
+  }
+
+  #finishCredentialSwap(): void {
+    const key = join(this.dir, 'agent.key');
+    const crt = join(this.dir, 'agent.crt');
+    // The certificate is written last and moved last: if it is still pending, so is the swap.
+    if (!existsSync(`${crt}.new`)) return;
+    if (existsSync(`${key}.new`)) renameSync(`${key}.new`, key);
+    renameSync(`${crt}.new`, crt);
   }
 
   /** Saves the identity; node.json goes last, so a half-written state is never taken as enrolled. */

@@ -105,10 +105,12 @@ export class AgentHub {
   /** Transport entry point: takes over a link authenticated as `connection.nodeId`. */
   connect(connection: AgentConnection): void {
     const node = this.#nodes.get(connection.nodeId);
-    if (!node || node.certFingerprint !== connection.credentialFingerprint) {
+    if (!node || ![node.certFingerprint, node.prevCertFingerprint].includes(connection.credentialFingerprint)) {
       this.#audit.record({ actor: `node:${connection.nodeId}`, action: 'node.connect', ok: false, detail: `from ${connection.remoteAddress}: unknown node or replaced certificate` });
       throw new AgentRefusedError('this agent certificate does not belong to a current node (was the node removed or re-enrolled?)');
     }
+    // Connecting with a renewed certificate retires the one it replaced.
+    if (connection.credentialFingerprint === node.certFingerprint) this.#nodes.forgetPreviousCertificate(node.id);
     const previous = this.#sessions.get(node.id);
     const session: Session = { connection, lastSeen: Date.now(), welcomed: false };
     this.#sessions.set(node.id, session);

@@ -6,7 +6,8 @@ import { parseJoinToken, secretMatches } from '../common/join-token';
 import { validateLabels, type Labels } from '../common/labels';
 import type { EnrollRequest, EnrollResponse } from '../proto/gen/fleet/v1/agent';
 import type { MachineIdentity } from '../proto/gen/fleet/v1/common';
-import { InvalidEnrollmentError, JoinTokenRefusedError } from './errors';
+import { AgentRefusedError, InvalidEnrollmentError, JoinTokenRefusedError } from './errors';
+import type { AgentPeer } from '../transport';
 import { newId } from './ids';
 import type { Pki } from './pki';
 import type { AuditLog } from './store/audit-log';
@@ -74,6 +75,23 @@ export class Enrollment {
     }
   }
 
+  /**
+   * Issues a new certificate to a node that proved itself with its current one (the same check
+   * as Connect: the certificate on record). Audited either way.
+   */
+  async renew(peer: AgentPeer, csrPem: string): Promise<string> {
+    const node = this.#nodes.get(peer.nodeId);
+    if (!node || ![node.certFingerprint, node.prevCertFingerprint].includes(peer.credentialFingerprint)) {
+      this.#audit.record({ actor: `node:${peer.nodeId}`, action: 'node.renew', ok: false, detail: `from ${peer.remoteAddress}: not the certificate on record` });
+      throw new AgentRefusedError('this certificate is not the one on record for the node (renewed already, or the node was removed)');
+    }
+    const issued = await this.#pki.issueAgentCertificate(csrPem, node.id);
+    this.#nodes.setCertificate(node.id, issued.fingerprint, issued.notAfter, peer.credentialFingerprint);
+    this.#audit.record({ actor: `node:${node.id}`, action: 'node.renew', target: node.name, ok: true, detail: `valid until ${new Date(issued.notAfter).toISOString()}` });
+    this.#log.info({ node: node.name }, 'agent certificate renewed');
+    return issued.certPem;
+  }
+
   async #enrollWith(token: { id: string; secret: string; caHash: string }, request: EnrollRequest): Promise<EnrollResponse> {
     if (token.caHash !== this.#pki.caHash) {
       throw new JoinTokenRefusedError('the join token was issued by a different fleet server (its CA fingerprint does not match)', 'TOKEN_WRONG_SERVER');
@@ -119,6 +137,7 @@ export class Enrollment {
         facts: undefined,
         identity,
         certFingerprint: issued.fingerprint,
+        prevCertFingerprint: null,
         certNotAfter: issued.notAfter,
         agentVersion: request.agentVersion.slice(0, 64),
         joinTokenId: record.id,

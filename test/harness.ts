@@ -146,10 +146,15 @@ export class Fleet {
   }
 
   /** Starts an agent process with its own state directory (reused when restarted by name). */
-  startAgent(name: string, token?: string, extraArgs: string[] = []): Proc {
+  startAgent(name: string, token?: string, extraArgs: string[] = [], env: Record<string, string> = {}): Proc {
     const args = ['run', '--name', name, ...extraArgs];
     if (token) args.push('--server', this.url, '--token', token);
-    return this.#spawn('fleet-agent.js', args, { FLEET_AGENT_DIR: join(this.dir, 'agents', name), FLEET_LOG: 'info' });
+    return this.#spawn('fleet-agent.js', args, { FLEET_AGENT_DIR: this.agentDir(name), FLEET_LOG: 'info', ...env });
+  }
+
+  /** An agent's state directory. */
+  agentDir(name: string): string {
+    return join(this.dir, 'agents', name);
   }
 
   /** Nodes as `fleet nodes -o json` reports them. */

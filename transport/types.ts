@@ -37,6 +37,15 @@ export interface AgentTransportHandlers {
   connect(connection: AgentConnection): void;
   /** Takes over a channel stream from an authenticated agent. Throws a FleetError to refuse it. */
   channel(connection: ChannelConnection): void;
+  /** Issues a new client certificate for an authenticated agent's CSR; returns it (PEM). */
+  renew(peer: AgentPeer, csrPem: string): Promise<string>;
+}
+
+/** Who an authenticated agent call came from. */
+export interface AgentPeer {
+  readonly nodeId: string;
+  readonly credentialFingerprint: string;
+  readonly remoteAddress: string;
 }
 
 /** Server side of the agent link. */
@@ -78,5 +87,7 @@ export interface AgentTransport {
   enroll(request: EnrollRequest): Promise<EnrollResponse>;
   connect(handlers: AgentLinkHandlers): AgentLink;
   openChannel(handlers: ChannelLinkHandlers): ChannelLink;
+  /** Trades a CSR for a new client certificate (PEM), authenticated by the current one. */
+  renew(csrPem: string): Promise<string>;
   close(): void;
 }

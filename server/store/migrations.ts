@@ -106,4 +106,8 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX sessions_started ON sessions (started_at);
   `,
+  // 3: the certificate a node renewed from, accepted until it connects with the new one.
+  `
+  ALTER TABLE nodes ADD COLUMN prev_cert_fingerprint TEXT;
+  `,
 ];

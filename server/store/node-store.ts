@@ -10,6 +10,8 @@ export interface NodeRecord {
   facts: Facts | undefined;
   identity: MachineIdentity;
   certFingerprint: string;
+  /** The certificate the node renewed from: still accepted until the new one is used. */
+  prevCertFingerprint: string | null;
   certNotAfter: number;
   agentVersion: string;
   joinTokenId: string | null;
@@ -24,6 +26,7 @@ interface NodeRow {
   facts: string | null;
   identity: string;
   cert_fingerprint: string;
+  prev_cert_fingerprint: string | null;
   cert_not_after: number;
   agent_version: string;
   join_token_id: string | null;
@@ -39,6 +42,7 @@ function fromRow(r: NodeRow): NodeRecord {
     facts: r.facts ? Facts.fromJSON(JSON.parse(r.facts)) : undefined,
     identity: MachineIdentity.fromJSON(JSON.parse(r.identity)),
     certFingerprint: r.cert_fingerprint,
+    prevCertFingerprint: r.prev_cert_fingerprint,
     certNotAfter: r.cert_not_after,
     agentVersion: r.agent_version,
     joinTokenId: r.join_token_id,
@@ -100,6 +104,19 @@ export class NodeStore {
         n.enrolledAt,
         n.lastSeenAt,
       );
+  }
+
+  /**
+   * Records a node's new client certificate. The one it renewed with (`presented`) stays valid
+   * until the node connects with the new one, so a renewal lost on the way locks nobody out.
+   */
+  setCertificate(id: string, fingerprint: string, notAfter: number, presented: string): void {
+    this.#db.prepare('UPDATE nodes SET cert_fingerprint = ?, cert_not_after = ?, prev_cert_fingerprint = ? WHERE id = ?').run(fingerprint, notAfter, presented, id);
+  }
+
+  /** The node has used its new certificate: the one it renewed from is no longer accepted. */
+  forgetPreviousCertificate(id: string): void {
+    this.#db.prepare('UPDATE nodes SET prev_cert_fingerprint = NULL WHERE id = ? AND prev_cert_fingerprint IS NOT NULL').run(id);
   }
 
   setLabels(id: string, labels: Labels): void {

@@ -86,6 +86,15 @@ export class GrpcAgentTransport implements AgentTransport {
     return duplex<AgentMessage, ServerMessage>(this.#client.connect(), handlers.onMessage, handlers.onClose);
   }
 
+  renew(csrPem: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.#client.renew({ csrPem }, new Metadata(), { deadline: Date.now() + 30_000 }, (err, response) => {
+        if (err) reject(isServiceError(err) ? fromGrpcError(err) : err);
+        else resolve(response.certificatePem);
+      });
+    });
+  }
+
   openChannel(handlers: ChannelLinkHandlers): ChannelLink {
     return duplex<ChannelFrame, ChannelFrame>(this.#client.openChannel(), handlers.onFrame, handlers.onClose);
   }

@@ -10,9 +10,12 @@ import {
   type ChannelFrame,
   type EnrollRequest,
   type EnrollResponse,
+  type RenewRequest,
+  type RenewResponse,
   type ServerMessage,
 } from '../../proto/gen/fleet/v1/agent';
-import type { AgentConnection, AgentTransportHandlers, ChannelConnection, ServerAgentTransport } from '../types';
+import type { AgentConnection, AgentPeer, AgentTransportHandlers, ChannelConnection, ServerAgentTransport } from '../types';
+import type { PeerCertificate } from 'node:tls';
 import { toGrpcStatus } from './status';
 
 /** Adapts one authenticated grpc-js duplex stream (Connect or OpenChannel) to a message peer. */
@@ -88,17 +91,23 @@ export class GrpcServerAgentTransport implements ServerAgentTransport {
       if (!known) log.error({ err }, `${what} failed`);
       return st;
     };
-    /** The peer behind a call that presented a certificate from the fleet CA, or null (refused). */
-    const authenticated = <In, Out>(call: ServerDuplexStream<In, Out>, what: string): GrpcPeer<In, Out> | null => {
+    /** Who made a call, when it presented a certificate from the fleet CA; otherwise null. */
+    const peerOf = (call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null; getPeer(): string }): AgentPeer | null => {
       const cert = call.getAuthContext()?.sslPeerCertificate;
       const nodeId = typeof cert?.subject?.CN === 'string' ? cert.subject.CN : '';
-      if (!cert || !nodeId) {
+      if (!cert || !nodeId) return null;
+      return { nodeId, credentialFingerprint: cert.fingerprint256.replaceAll(':', '').toLowerCase(), remoteAddress: call.getPeer() };
+    };
+    /** The peer behind a stream that presented a certificate from the fleet CA, or null (refused). */
+    const authenticated = <In, Out>(call: ServerDuplexStream<In, Out>, what: string): GrpcPeer<In, Out> | null => {
+      const peer = peerOf(call);
+      if (!peer) {
         const err = new FleetError(`${what} needs a client certificate issued by this server (enroll first with a join token)`, 'CLIENT_CERT_REQUIRED', ErrorKind.Unauthenticated);
         log.warn({ peer: call.getPeer() }, `refused ${what} without a valid client certificate`);
         call.emit('error', fail(err, what));
         return null;
       }
-      return new GrpcPeer(call, nodeId, cert.fingerprint256.replaceAll(':', '').toLowerCase(), call.getPeer());
+      return new GrpcPeer(call, peer.nodeId, peer.credentialFingerprint, peer.remoteAddress);
     };
     this.#server.addService(AgentServiceService, {
       enroll: (call: ServerUnaryCall<EnrollRequest, EnrollResponse>, callback: sendUnaryData<EnrollResponse>) => {
@@ -115,6 +124,17 @@ export class GrpcServerAgentTransport implements ServerAgentTransport {
         } catch (err) {
           call.emit('error', fail(err, 'connect'));
         }
+      },
+      renew: (call: ServerUnaryCall<RenewRequest, RenewResponse>, callback: sendUnaryData<RenewResponse>) => {
+        const peer = peerOf(call);
+        if (!peer) {
+          log.warn({ peer: call.getPeer() }, 'refused Renew without a valid client certificate');
+          return callback(fail(new FleetError('Renew needs the client certificate being renewed', 'CLIENT_CERT_REQUIRED', ErrorKind.Unauthenticated), 'renew'));
+        }
+        handlers.renew(peer, call.request.csrPem).then(
+          (certificatePem) => callback(null, { certificatePem }),
+          (err: unknown) => callback(fail(err, 'renew')),
+        );
       },
       openChannel: (call: ServerDuplexStream<ChannelFrame, ChannelFrame>) => {
         const peer = authenticated(call, 'OpenChannel');

@@ -31,6 +31,15 @@ export const protobufFileName = "fleet/v1/agent.proto";
  * then keep one Connect stream open, and open extra OpenChannel streams when the server asks.
  */
 
+export interface RenewRequest {
+  /** PKCS#10 request for the agent's new key pair, PEM. */
+  csrPem: string;
+}
+
+export interface RenewResponse {
+  certificatePem: string;
+}
+
 export interface EnrollRequest {
   /** The join token exactly as the operator got it from `fleet tokens create`. */
   token: string;
@@ -257,6 +266,152 @@ export interface ChannelClose {
   exitCode: number;
   reason: string;
 }
+
+function createBaseRenewRequest(): RenewRequest {
+  return { csrPem: "" };
+}
+
+export const RenewRequest: MessageFns<RenewRequest> = {
+  encode(message: RenewRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.csrPem !== "") {
+      writer.uint32(10).string(message.csrPem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.csrPem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RenewRequest {
+    return {
+      csrPem: isSet(object.csrPem)
+        ? globalThis.String(object.csrPem)
+        : isSet(object.csr_pem)
+        ? globalThis.String(object.csr_pem)
+        : "",
+    };
+  },
+
+  toJSON(message: RenewRequest): unknown {
+    const obj: any = {};
+    if (message.csrPem !== "") {
+      obj.csrPem = message.csrPem;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RenewRequest>): RenewRequest {
+    return RenewRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RenewRequest>): RenewRequest {
+    const message = createBaseRenewRequest();
+    message.csrPem = object.csrPem ?? "";
+    return message;
+  },
+};
+
+function createBaseRenewResponse(): RenewResponse {
+  return { certificatePem: "" };
+}
+
+export const RenewResponse: MessageFns<RenewResponse> = {
+  encode(message: RenewResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificatePem !== "") {
+      writer.uint32(10).string(message.certificatePem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificatePem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RenewResponse {
+    return {
+      certificatePem: isSet(object.certificatePem)
+        ? globalThis.String(object.certificatePem)
+        : isSet(object.certificate_pem)
+        ? globalThis.String(object.certificate_pem)
+        : "",
+    };
+  },
+
+  toJSON(message: RenewResponse): unknown {
+    const obj: any = {};
+    if (message.certificatePem !== "") {
+      obj.certificatePem = message.certificatePem;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RenewResponse>): RenewResponse {
+    return RenewResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RenewResponse>): RenewResponse {
+    const message = createBaseRenewResponse();
+    message.certificatePem = object.certificatePem ?? "";
+    return message;
+  },
+};
 
 function createBaseEnrollRequest(): EnrollRequest {
   return { token: "", csrPem: "", identity: undefined, agentVersion: "", requestedName: "", labels: {} };
@@ -3479,6 +3634,19 @@ export const AgentServiceService = {
     responseSerialize: (value: ChannelFrame): Buffer => Buffer.from(ChannelFrame.encode(value).finish()),
     responseDeserialize: (value: Buffer): ChannelFrame => ChannelFrame.decode(value),
   },
+  /**
+   * A new client certificate for a new key, before the current one expires (over mutual TLS).
+   * The old certificate stops working once the new one is issued.
+   */
+  renew: {
+    path: "/fleet.v1.AgentService/Renew" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RenewRequest): Buffer => Buffer.from(RenewRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RenewRequest => RenewRequest.decode(value),
+    responseSerialize: (value: RenewResponse): Buffer => Buffer.from(RenewResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RenewResponse => RenewResponse.decode(value),
+  },
 } as const;
 
 export interface AgentServiceServer extends UntypedServiceImplementation {
@@ -3491,6 +3659,11 @@ export interface AgentServiceServer extends UntypedServiceImplementation {
   connect: handleBidiStreamingCall<AgentMessage, ServerMessage>;
   /** One extra stream per PTY or bulk transfer, opened by the agent when asked by the server. */
   openChannel: handleBidiStreamingCall<ChannelFrame, ChannelFrame>;
+  /**
+   * A new client certificate for a new key, before the current one expires (over mutual TLS).
+   * The old certificate stops working once the new one is issued.
+   */
+  renew: handleUnaryCall<RenewRequest, RenewResponse>;
 }
 
 export interface AgentServiceClient extends Client {
@@ -3521,6 +3694,25 @@ export interface AgentServiceClient extends Client {
   openChannel(): ClientDuplexStream<ChannelFrame, ChannelFrame>;
   openChannel(options: Partial<CallOptions>): ClientDuplexStream<ChannelFrame, ChannelFrame>;
   openChannel(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<ChannelFrame, ChannelFrame>;
+  /**
+   * A new client certificate for a new key, before the current one expires (over mutual TLS).
+   * The old certificate stops working once the new one is issued.
+   */
+  renew(
+    request: RenewRequest,
+    callback: (error: ServiceError | null, response: RenewResponse) => void,
+  ): ClientUnaryCall;
+  renew(
+    request: RenewRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RenewResponse) => void,
+  ): ClientUnaryCall;
+  renew(
+    request: RenewRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RenewResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const AgentServiceClient = makeGenericClientConstructor(
