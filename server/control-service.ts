@@ -290,13 +290,25 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
 
     watchJob: (call: ServerWritableStream<{ id: string }, JobEvent>) => {
       let stop = () => {};
+      let open = true;
+      let release: (() => void) | undefined;
       try {
         d.auth.require(d.auth.authenticate(call.metadata), Role.Viewer);
-        stop = d.dispatcher.watch(call.request.id, (event) => {
-          call.write(event);
+        stop = d.dispatcher.follow(call.request.id, (event) => {
+          if (!open) return;
+          const flowing = call.write(event);
           if (event.body?.$case === 'done') {
+            open = false;
             stop();
             call.end();
+            return;
+          }
+          // A reader that cannot keep up holds the replay back instead of filling memory.
+          if (!flowing) {
+            return new Promise<void>((resolve) => {
+              release = resolve;
+              call.once('drain', () => resolve());
+            });
           }
         });
       } catch (err) {
@@ -305,8 +317,13 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
         call.emit('error', status);
         return;
       }
-      call.on('cancelled', () => stop());
-      call.on('close', () => stop());
+      const gone = () => {
+        open = false;
+        stop();
+        release?.();
+      };
+      call.on('cancelled', gone);
+      call.on('close', gone);
     },
   };
 }

@@ -133,6 +133,20 @@ describe('fleet exec', () => {
     expect(follow.stderr).toMatch(/3 nodes, 3 succeeded/);
   });
 
+  it('replays a large job completely, page by page', async () => {
+    // 6 MB per node arrives in many chunks (many pages of stored output) and is replayed in order.
+    const r = await fleet.cli(['exec', 'app-1', 'db-1', '-o', 'json', '--', 'sh', '-c', 'head -c 6000000 /dev/zero | tr "\\0" x; echo; echo end']);
+    expect(r.code).toBe(0);
+    const runs = (JSON.parse(r.stdout) as { runs: RunView[] }).runs;
+    for (const run of runs) expect(run.stdout).toBe(`${'x'.repeat(6_000_000)}\nend\n`);
+    const id = (JSON.parse(r.stdout) as { id: string }).id;
+    const shown = await fleet.cli(['jobs', 'show', id]);
+    expect(shown.code).toBe(0);
+    const lines = shown.stdout.split('\n').filter(Boolean);
+    // "db-1: end", "app-1: end", and the two long lines with their prefixes.
+    expect(lines.map((l) => l.length).sort((a, b) => a - b)).toEqual([9, 10, 6_000_006, 6_000_007]);
+  });
+
   it('a timeout kills the command and is reported as timed out', async () => {
     const r = await fleet.cli(['exec', 'db-1', '--timeout', '500ms', '--', 'sh', '-c', 'echo started; sleep 20']);
     expect(r.code).toBe(1);

@@ -115,7 +115,7 @@ export interface WebNodeOutput {
 }
 
 /** A job page: the summary, each run, and each node's output (decoded as UTF-8). */
-export function jobDetail(j: Job, output: { nodeId: string; nodeName: string; stream: OutputStream; data: Uint8Array }[]) {
+export function jobDetail(j: Job, output: Iterable<{ nodeId: string; nodeName: string; stream: OutputStream; data: Uint8Array }>) {
   const perNode = new Map<string, { node: string; parts: { stream: 'out' | 'err'; data: Buffer[] }[]; bytes: number; truncated: boolean }>();
   for (const r of j.runs) perNode.set(r.nodeId, { node: r.nodeName, parts: [], bytes: 0, truncated: false });
   for (const o of output) {

@@ -20,7 +20,6 @@ import type { ShellSessions } from '../shells/sessions';
 import type { AuditLog } from '../store/audit-log';
 import type { NodeStore } from '../store/node-store';
 import { Role, type TokenStore } from '../store/token-store';
-import type { NodeOutput } from '../../proto/gen/fleet/v1/control';
 import { BadRequestBodyError, BodyTooLargeError, CrossOriginError, MethodNotAllowedError, NotSignedInError, RouteNotFoundError, TooManySignInsError } from './errors';
 import { httpStatus, sameOrigin, SECURITY_HEADERS } from './web-common';
 import { jobDetail, jobSummary, nodeDetail, nodeSummary, sessionView } from './web-api';
@@ -224,15 +223,9 @@ export function createWebApp(d: WebAppDeps): WebApp {
     if (path === '/api/jobs') return sendJson(res, 200, { jobs: d.dispatcher.list(limitParam(url, 50, 500)).map(jobSummary) });
     const jobMatch = /^\/api\/jobs\/([^/]+)$/.exec(path);
     if (jobMatch) {
-      const output: NodeOutput[] = [];
-      let job = d.dispatcher.describe(segment(jobMatch[1]!));
-      // watch() replays the stored output synchronously; stop right after for a snapshot.
-      const stop = d.dispatcher.watch(job.id, (event) => {
-        if (event.body?.$case === 'output') output.push(event.body.value);
-        else if (event.body?.$case === 'job' || event.body?.$case === 'done') job = event.body.value;
-      });
-      stop();
-      return sendJson(res, 200, jobDetail(job, output));
+      const job = d.dispatcher.describe(segment(jobMatch[1]!));
+      // Read lazily: jobDetail keeps at most its cap per node, so a huge job stays small here.
+      return sendJson(res, 200, jobDetail(job, d.dispatcher.storedOutput(job.id)));
     }
 
     // Recordings hold everything a shell printed: the same operator role as on the gRPC side.

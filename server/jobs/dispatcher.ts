@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { Command, type CommandRejected, type ExecEvent } from '../../proto/gen/fleet/v1/agent';
 import { OutputStream } from '../../proto/gen/fleet/v1/common';
-import { RunState, type Job, type JobEvent, type NodeRun, type StartJobRequest } from '../../proto/gen/fleet/v1/control';
+import { RunState, type Job, type JobEvent, type NodeOutput, type NodeRun, type StartJobRequest } from '../../proto/gen/fleet/v1/control';
 import type { AgentHub, AgentHubListener } from '../agent-hub';
 import { InvalidRequestError, JobNotFoundError } from '../errors';
 import { resolveTargets } from '../targets';
@@ -23,6 +23,8 @@ export const LOST_GRACE_MS = 30_000;
 export const COMMAND_TTL_MS = 5 * 60_000;
 const MAX_COMMAND_BYTES = 64 * 1024;
 const MAX_TIMEOUT_MS = 7 * 86_400_000;
+/** Stored output chunks read per query when replaying a job. */
+const OUTPUT_PAGE = 256;
 
 interface ActiveJob {
   job: JobRecord;
@@ -141,23 +143,61 @@ export class JobDispatcher implements AgentHubListener {
   }
 
   /**
-   * Sends the job, every stored output chunk, then live events until the job is done (the last
-   * event is `done`). Returns a function that stops watching.
+   * A job's stored output in arrival order, read a page at a time (so a large job is never all in
+   * memory), up to what is stored now.
    */
-  watch(jobId: string, send: (event: JobEvent) => void): () => void {
+  storedOutput(jobId: string): Iterable<NodeOutput> {
+    // Decided now, not when iteration starts: follow() relies on where the replay ends.
+    const names = new Map(this.describe(jobId).runs.map((r) => [r.nodeId, r.nodeName]));
+    const last = this.#jobs.lastOutputRowid(jobId);
+    const jobs = this.#jobs;
+    return (function* () {
+      for (let after = 0; ; ) {
+        const page = jobs.outputPage(jobId, after, last, OUTPUT_PAGE);
+        if (page.length === 0) return;
+        for (const o of page) yield { nodeId: o.nodeId, nodeName: names.get(o.nodeId) ?? o.nodeId, stream: o.stream, data: o.data, atUnixMs: o.at };
+        after = page.at(-1)!.rowid;
+      }
+    })();
+  }
+
+  /**
+   * Follows a job: sends the job, its stored output (waiting for `send` whenever it returns a
+   * promise, so a slow reader holds the replay back), then live events; the last event is `done`.
+   * Events that happen during the replay are held and sent after it, in order: output is stored
+   * before it is published, and the replay ends at what was stored when following began, so
+   * nothing is sent twice or missed. Returns a function that stops following.
+   */
+  follow(jobId: string, send: (event: JobEvent) => void | Promise<void>): () => void {
     const job = this.describe(jobId);
-    const names = new Map(job.runs.map((r) => [r.nodeId, r.nodeName]));
-    send({ body: { $case: 'job', value: job } });
-    for (const o of this.#jobs.output(jobId)) {
-      send({ body: { $case: 'output', value: { nodeId: o.nodeId, nodeName: names.get(o.nodeId) ?? o.nodeId, stream: o.stream, data: o.data, atUnixMs: o.at } } });
-    }
-    if (job.done) {
-      send({ body: { $case: 'done', value: job } });
-      return () => {};
-    }
-    // Reading the store and subscribing happen in the same tick, so no event falls in between.
-    this.#events.on(jobId, send);
-    return () => this.#events.off(jobId, send);
+    const stored = this.storedOutput(jobId);
+    let stopped = false;
+    let replaying = true;
+    const held: JobEvent[] = [];
+    const live = (event: JobEvent) => {
+      if (replaying) held.push(event);
+      else void send(event);
+    };
+    if (!job.done) this.#events.on(jobId, live);
+    const stop = () => {
+      stopped = true;
+      this.#events.off(jobId, live);
+    };
+    void (async () => {
+      await send({ body: { $case: 'job', value: job } });
+      for (const value of stored) {
+        if (stopped) return;
+        await send({ body: { $case: 'output', value } });
+      }
+      if (stopped) return;
+      replaying = false;
+      if (job.done) await send({ body: { $case: 'done', value: job } });
+      for (const event of held.splice(0)) void send(event);
+    })().catch((err: unknown) => {
+      this.#log.error({ err, job: jobId }, 'following a job failed');
+      stop();
+    });
+    return stop;
   }
 
   // --- AgentHubListener -------------------------------------------------------------------

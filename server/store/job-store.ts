@@ -149,16 +149,17 @@ export class JobStore {
     return this.#insertOutput.run(jobId, o.nodeId, o.seq, o.stream, o.data, o.at).changes === 1;
   }
 
-  /** Every chunk of a job in arrival order. */
-  output(jobId: string): OutputRecord[] {
-    const rows = this.#db.prepare('SELECT node_id, seq, stream, data, at FROM job_output WHERE job_id = ? ORDER BY rowid').all(jobId) as {
-      node_id: string;
-      seq: number;
-      stream: number;
-      data: Buffer;
-      at: number;
-    }[];
-    return rows.map((r) => ({ nodeId: r.node_id, seq: r.seq, stream: r.stream as OutputStream, data: r.data, at: r.at }));
+  /** The newest stored chunk of a job (its rowid), or 0: where a replay that starts now ends. */
+  lastOutputRowid(jobId: string): number {
+    return (this.#db.prepare('SELECT coalesce(max(rowid), 0) AS last FROM job_output WHERE job_id = ?').get(jobId) as { last: number }).last;
+  }
+
+  /** Up to `limit` chunks of a job in arrival order, after `afterRowid` and up to `lastRowid`. */
+  outputPage(jobId: string, afterRowid: number, lastRowid: number, limit: number): (OutputRecord & { rowid: number })[] {
+    const rows = this.#db
+      .prepare('SELECT rowid, node_id, seq, stream, data, at FROM job_output WHERE job_id = ? AND rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?')
+      .all(jobId, afterRowid, lastRowid, limit) as { rowid: number; node_id: string; seq: number; stream: number; data: Buffer; at: number }[];
+    return rows.map((r) => ({ rowid: r.rowid, nodeId: r.node_id, seq: r.seq, stream: r.stream as OutputStream, data: r.data, at: r.at }));
   }
 
   /** Runs a function in one transaction (used to batch hot-path writes). */
