@@ -25,7 +25,7 @@ export interface ChannelConnection {
   readonly credentialFingerprint: string;
   send(frame: ChannelFrame): boolean;
   close(reason?: Error): void;
-  onFrame(handler: (frame: ChannelFrame) => void): void;
+  onMessage(handler: (frame: ChannelFrame) => void): void;
   onClose(handler: (error?: Error) => void): void;
 }
 

@@ -115,7 +115,7 @@ export class ShellSession {
   /** Pairs the agent's channel with this session and sends what was typed meanwhile. */
   bind(channel: ChannelConnection): void {
     this.#channel = channel;
-    channel.onFrame((frame) => this.#fromAgent(frame));
+    channel.onMessage((frame) => this.#fromAgent(frame));
     channel.onClose((error) => this.end(-1, error ? `channel lost: ${error.message}` : 'channel closed'));
     for (const f of this.#queued) channel.send(f);
     this.#queued = [];
@@ -315,7 +315,7 @@ export class ShellSessions {
   /** Transport entry point: an agent opened a channel; the first frame says which session. */
   channel(connection: ChannelConnection): void {
     let bound = false;
-    connection.onFrame((frame) => {
+    connection.onMessage((frame) => {
       if (bound) return;
       bound = true;
       const id = frame.body?.$case === 'open' ? frame.body.value.channelId : '';

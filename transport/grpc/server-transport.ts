@@ -63,10 +63,6 @@ class GrpcPeer<In, Out> {
     this.#call.on('data', handler);
   }
 
-  onFrame(handler: (message: In) => void): void {
-    this.#call.on('data', handler);
-  }
-
   onClose(handler: (error?: Error) => void): void {
     if (this.#closed) handler(this.#closeError);
     else this.#closeHandlers.push(handler);
