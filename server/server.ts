@@ -92,7 +92,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const bindHost = options.listenHost.includes(':') ? `[${options.listenHost}]` : options.listenHost;
   const port = await new Promise<number>((resolve, reject) =>
     grpcServer.bindAsync(`${bindHost}:${options.listenPort}`, creds, (err, p) =>
-      err ? reject(new StartupError(`cannot listen on ${options.listenHost}:${options.listenPort}: ${err.message}`, err)) : resolve(p),
+      err ? reject(new StartupError(`cannot listen on ${options.listenHost}:${options.listenPort}: ${err.message}${inUseHint(err, '--listen', 'FLEET_LISTEN')}`, err)) : resolve(p),
     ),
   );
   // A standalone agent built next to this server (dist/) is offered as this server's version.
@@ -112,7 +112,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   }).catch((err: Error) => {
     web.close();
     grpcServer.forceShutdown();
-    throw new StartupError(`cannot listen on ${options.httpsHost}:${options.httpsPort} (HTTPS): ${err.message}`, err);
+    throw new StartupError(`cannot listen on ${options.httpsHost}:${options.httpsPort} (HTTPS): ${err.message}${inUseHint(err, '--https-listen', 'FLEET_HTTPS_LISTEN')}`, err);
   });
   installInfo.port = install.port;
   hub.start();
@@ -147,4 +147,9 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       db.close();
     },
   };
+}
+
+/** When a port is taken, says how to choose another. */
+function inUseHint(err: Error, flag: string, env: string): string {
+  return /EADDRINUSE|address already in use/i.test(err.message) ? ` (another program holds the port; choose another with ${flag} HOST:PORT or ${env})` : '';
 }

@@ -42,14 +42,26 @@ export class Proc {
     child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
     this.exited = new Promise((ok) => child.once('exit', (code) => ok(code)));
+    child.once('close', () => (this.#closed = true));
   }
+
+  /** True once the process has exited and its output streams are drained. */
+  #closed = false;
 
   get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** Waits for `pattern` in the output; fails at once if the process exits first, quoting its output. */
   async waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
-    return waitFor(`output matching ${pattern}`, () => pattern.exec(this.output), timeoutMs, 50);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = pattern.exec(this.output);
+      if (match) return match;
+      const why = this.#closed ? `the process exited (${this.child.signalCode ?? this.child.exitCode}) first` : Date.now() > deadline ? 'timed out' : '';
+      if (why) throw new Error(`waiting for output matching ${pattern}: ${why}\n--- output (last 2000 characters) ---\n${this.output.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

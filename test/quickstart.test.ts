@@ -15,7 +15,7 @@ describe('quick start demo', () => {
   afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 
   it('runs a server and a local agent, execs across it, says what next, and stops on Ctrl-C', async () => {
-    const demo = new Proc(spawn(process.execPath, [join(root, 'scripts/demo.mjs')], { cwd, env: { ...process.env, FLEET_DATA: join(cwd, 'fleet-data'), FLEET_LISTEN: '127.0.0.1:0' }, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const demo = new Proc(spawn(process.execPath, [join(root, 'scripts/demo.mjs')], { cwd, env: { ...process.env, FLEET_DATA: join(cwd, 'fleet-data'), FLEET_LISTEN: '127.0.0.1:0', FLEET_HTTPS_LISTEN: '127.0.0.1:0' }, stdio: ['ignore', 'pipe', 'pipe'] }));
     await demo.waitForOutput(/Press Ctrl-C to stop/, 60_000);
     expect(demo.output).toMatch(/local\s+online/);
     expect(demo.output).toMatch(/local: hello from /);
