@@ -1,4 +1,5 @@
-// Errors shared by every component: input that does not parse.
+// Errors shared by every component: input that does not parse or validate (durations, selectors, labels,
+// join tokens, specs and their templates).
 
 /**
  * What sort of failure an error is, independent of any transport; the gRPC layer maps each kind to
@@ -59,5 +60,52 @@ export class MalformedJoinTokenError extends FleetError {
   constructor() {
     super('this is not a fleet join token (expected fj1_<id>_<secret>_<ca-hash>, as printed by `fleet tokens create`)', 'MALFORMED_JOIN_TOKEN');
     this.name = 'MalformedJoinTokenError';
+  }
+}
+
+/** One thing wrong with a spec file: where it is (1-based line and column), which field, and what. */
+export interface SpecProblem {
+  line: number;
+  col: number;
+  /** The field's path, such as `resources[1].path`; empty for the document as a whole (YAML syntax, size). */
+  field: string;
+  message: string;
+}
+
+/**
+ * A spec file that cannot be used. The message lists every problem, one per line, as
+ * `FILE:LINE:COL: FIELD: MESSAGE` (without `FIELD: ` when the problem concerns the whole document).
+ */
+export class SpecError extends FleetError {
+  constructor(
+    readonly fileName: string,
+    readonly problems: SpecProblem[],
+    options?: { cause?: unknown },
+  ) {
+    super(
+      problems.map((p) => `${fileName}:${p.line}:${p.col}: ${p.field === '' ? '' : `${p.field}: `}${p.message}`).join('\n'),
+      'INVALID_SPEC',
+      ErrorKind.Invalid,
+      options,
+    );
+    this.name = 'SpecError';
+  }
+}
+
+/**
+ * A spec's templates cannot be filled in for one node: an unknown variable, a label or fact the node
+ * lacks, or a filled-in value that makes the result invalid. `subject` names the resource
+ * ("file:/etc/app.conf") or check ("check http-ok").
+ */
+export class TemplateError extends FleetError {
+  constructor(
+    readonly subject: string,
+    detail: string,
+    /** The variable at fault, such as "labels.port", when one is. */
+    readonly variable?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${subject}: ${detail}`, 'TEMPLATE', ErrorKind.Invalid, options);
+    this.name = 'TemplateError';
   }
 }

@@ -32,6 +32,17 @@ const version = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.+~_-]{0,63}$/, 'a versi
 const url = z.string().regex(/^https?:\/\/[^\s]+$/, 'an http:// or https:// URL');
 
 /**
+ * A `{{ ... }}` placeholder. Check `http` and `tcp` may hold them (renderForNode fills them per node),
+ * so their patterns accept one wherever host or port characters may go: `localhost:{{ labels.port }}`
+ * passes here, and the filled-in value is checked again when the desired state is validated.
+ */
+const PLACEHOLDER = String.raw`\{\{[^{}]*\}\}`;
+const checkUrl = z.string().regex(new RegExp(String.raw`^https?://(?:${PLACEHOLDER}|[^\s{}])+$`), 'an http:// or https:// URL');
+const hostPort = z
+  .string()
+  .regex(new RegExp(String.raw`^(?:(?:${PLACEHOLDER}|[^\s:{}])+|\[[0-9a-fA-F:]+\]):(?:\d{1,5}|${PLACEHOLDER})$`), 'host:port');
+
+/**
  * Where a downloaded artifact comes from: a URL, or a file the server hosts (by its sha256). In a
  * spec on disk `file: ./path` names a local file; the CLI uploads it and replaces it with `hosted`.
  */
@@ -115,11 +126,8 @@ export const check = z
   .strictObject({
     name,
     cmd: z.string().min(1).optional(),
-    http: url.optional(),
-    tcp: z
-      .string()
-      .regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'host:port')
-      .optional(),
+    http: checkUrl.optional(),
+    tcp: hostPort.optional(),
     interval: duration.default('10s'),
     timeout: duration.default('5s'),
   })
