@@ -2,7 +2,7 @@
 // Hello with Welcome, tracks heartbeats (a node silent for offlineAfterMs is offline), stores
 // inventory, and hands exec events to whoever listens (the job dispatcher).
 import type { Logger } from 'pino';
-import type { AgentMessage, CommandRejected, ExecEvent, Hello, ServerMessage } from '../proto/gen/fleet/v1/agent';
+import type { AgentMessage, CommandRejected, ExecEvent, HealthReport, Hello, ServerMessage, StateReport } from '../proto/gen/fleet/v1/agent';
 import type { AgentConnection } from '../transport';
 import { VERSION } from '../common/version';
 import { AgentRefusedError } from './errors';
@@ -15,6 +15,8 @@ export interface AgentHubListener {
   onOffline(nodeId: string): void;
   onExecEvent(nodeId: string, event: ExecEvent): void;
   onCommandRejected(nodeId: string, rejection: CommandRejected): void;
+  onStateReport(nodeId: string, report: StateReport): void;
+  onHealthReport(nodeId: string, report: HealthReport): void;
 }
 
 interface Session {
@@ -169,6 +171,12 @@ export class AgentHub {
         return;
       case 'commandRejected':
         this.#emit('onCommandRejected', nodeId, body.value);
+        return;
+      case 'stateReport':
+        this.#emit('onStateReport', nodeId, body.value);
+        return;
+      case 'healthReport':
+        this.#emit('onHealthReport', nodeId, body.value);
         return;
     }
   }

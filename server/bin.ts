@@ -15,23 +15,26 @@ const program = new Command('fleet-server')
   .addOption(new Option('-l, --listen <host:port>', 'gRPC address for agents and the CLI').env('FLEET_LISTEN').default('0.0.0.0:7443'))
   .addOption(new Option('--https-listen <host:port>', 'HTTPS address for install.sh and agent downloads').env('FLEET_HTTPS_LISTEN').default('0.0.0.0:8443'))
   .addOption(new Option('--name <name...>', 'extra DNS name or IP for the server certificate').env('FLEET_SERVER_NAMES'))
+  .addOption(new Option('--webhook <url...>', 'POST a JSON alert here on each health check change and failed rollout (repeatable)'))
   .addHelpText(
     'after',
     `
 Environment: FLEET_DATA, FLEET_LISTEN, FLEET_HTTPS_LISTEN, FLEET_RELEASES, FLEET_SERVER_NAMES (comma-separated), FLEET_LOG (log level),
-FLEET_OFFLINE_AFTER_MS, FLEET_HEARTBEAT_MS.
+FLEET_OFFLINE_AFTER_MS, FLEET_HEARTBEAT_MS, FLEET_WEBHOOKS (comma-separated URLs).
 
 On first start the server creates its CA and prints an admin API token once.`,
   )
-  .action(async (opts: { data: string; listen: string; httpsListen: string; name?: string[] | string }) => {
+  .action(async (opts: { data: string; listen: string; httpsListen: string; name?: string[] | string; webhook?: string[] }) => {
     const log = createLogger('fleet-server');
     let options: ServerOptions;
     try {
       const { host, port } = parseListen(opts.listen);
       const https = parseListen(opts.httpsListen);
       const names = typeof opts.name === 'string' ? opts.name.split(',') : (opts.name ?? []);
+      const fromEnv = optionsFromEnv();
       options = parseOptions({
-        ...optionsFromEnv(),
+        ...fromEnv,
+        webhooks: [...(fromEnv.webhooks ?? []), ...(opts.webhook ?? [])],
         dataDir: opts.data,
         listenHost: host,
         listenPort: port,

@@ -31,6 +31,8 @@ export interface ServerOptions {
    * FLEET_SHELL_MAX_MS (12 h), FLEET_SHELL_GRACE_MS (web reattach, 60 s), FLEET_SHELL_RECORD_INPUT (0).
    */
   shell: ShellLimits;
+  /** URLs that receive a JSON POST on each health check transition and failed rollout. FLEET_WEBHOOKS, comma-separated. */
+  webhooks: string[];
 }
 
 /** The options fleet-server runs with when nothing is configured. */
@@ -47,6 +49,7 @@ export function defaultOptions(): ServerOptions {
     heartbeatMs: 5_000,
     defaultJobTimeoutMs: 30_000,
     shell: defaultShellLimits(),
+    webhooks: [],
   };
 }
 
@@ -68,6 +71,7 @@ const schema = z.object({
     reattachGraceMs: z.number().int().min(0),
     recordInput: z.boolean(),
   }),
+  webhooks: z.array(z.string().regex(/^https?:\/\/\S+$/, 'webhooks must be http:// or https:// URLs')),
 });
 
 /** Splits "host:port" / "[v6]:port" / ":port". */
@@ -98,6 +102,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Se
   if (env.FLEET_SHELL_GRACE_MS) shell.reattachGraceMs = Number(env.FLEET_SHELL_GRACE_MS);
   if (env.FLEET_SHELL_RECORD_INPUT) shell.recordInput = env.FLEET_SHELL_RECORD_INPUT === '1';
   out.shell = shell;
+  if (env.FLEET_WEBHOOKS) out.webhooks = env.FLEET_WEBHOOKS.split(',').map((s) => s.trim()).filter(Boolean);
   return out;
 }
 

@@ -16,6 +16,12 @@ import type { JobDispatcher } from './jobs/dispatcher';
 import type { AgentUpgrades } from './upgrades';
 import type { ShellSessions, ShellSession } from './shells/sessions';
 import type { AuditLog } from './store/audit-log';
+import type { CheckState } from '../proto/gen/fleet/v1/common';
+import { createStateHandlers } from './state/control-handlers';
+import type { DesiredStateService } from './state/desired-state';
+import type { HostedFiles } from './state/hosted-files';
+import type { RolloutEngine } from './state/rollouts';
+import type { StateStore } from './store/state-store';
 import type { NodeRecord, NodeStore } from './store/node-store';
 import { Role, type JoinTokenRecord, type TokenStore } from './store/token-store';
 
@@ -31,13 +37,17 @@ export interface ControlDeps {
   upgrades: AgentUpgrades;
   shells: ShellSessions;
   audit: AuditLog;
+  desired: DesiredStateService;
+  rollouts: RolloutEngine;
+  files: HostedFiles;
+  stateStore: StateStore;
   caHash: string;
   /** The HTTPS install port and its key pin (filled in once the port is bound). */
   install: { port: number; pin: string };
   log: Logger;
 }
 
-function toNode(n: NodeRecord, online: boolean): Node {
+function toNode(n: NodeRecord, online: boolean, checks: CheckState[] = []): Node {
   return {
     id: n.id,
     name: n.name,
@@ -49,6 +59,7 @@ function toNode(n: NodeRecord, online: boolean): Node {
     enrolledUnixMs: n.enrolledAt,
     lastSeenUnixMs: n.lastSeenAt ?? 0,
     joinTokenId: n.joinTokenId ?? '',
+    checks,
   };
 }
 
@@ -69,17 +80,28 @@ function toJoinToken(t: JoinTokenRecord): JoinToken {
 export function createControlService(d: ControlDeps): UntypedServiceImplementation {
   const actorOf = (p: Principal) => `api:${p.tokenId}`;
 
-  /** Wraps a unary handler with authentication, a role check and error mapping. */
-  function unary<Req, Res>(role: Role, handler: (request: Req, principal: Principal) => Res) {
+  /** Wraps a unary handler (which may return a promise) with authentication, a role check and error mapping. */
+  function unary<Req, Res>(role: Role, handler: (request: Req, principal: Principal) => Res | Promise<Res>) {
+    const fail = (err: unknown, callback: sendUnaryData<Res>) => {
+      const { status, known } = toGrpcStatus(err);
+      if (!known) d.log.error({ err }, 'control call failed');
+      return callback(status);
+    };
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       try {
         const principal = d.auth.authenticate(call.metadata);
         d.auth.require(principal, role);
-        return callback(null, handler(call.request, principal));
+        const result = handler(call.request, principal);
+        if (result instanceof Promise) {
+          result.then(
+            (value) => callback(null, value),
+            (err: unknown) => fail(err, callback),
+          );
+          return;
+        }
+        return callback(null, result);
       } catch (err) {
-        const { status, known } = toGrpcStatus(err);
-        if (!known) d.log.error({ err }, 'control call failed');
-        return callback(status);
+        return fail(err, callback);
       }
     };
   }
@@ -91,6 +113,8 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
   };
 
   return {
+    ...createStateHandlers({ ...d, unary, actorOf, findNode }),
+
     whoAmI: unary(Role.Viewer, (_req, p) => ({
       tokenId: p.tokenId,
       role: p.role,
@@ -103,12 +127,14 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
 
     listNodes: unary(Role.Viewer, (req: { selector: string }) => {
       const selector = parseSelector(req.selector);
-      return { nodes: d.nodes.list().filter((n) => selector.matches(n.labels)).map((n) => toNode(n, d.hub.isOnline(n.id))) };
+      const checks = new Map<string, CheckState[]>();
+      for (const c of d.stateStore.checks()) checks.set(c.nodeId, [...(checks.get(c.nodeId) ?? []), c]);
+      return { nodes: d.nodes.list().filter((n) => selector.matches(n.labels)).map((n) => toNode(n, d.hub.isOnline(n.id), checks.get(n.id))) };
     }),
 
     getNode: unary(Role.Viewer, (req: { node: string }) => {
       const node = findNode(req.node);
-      return toNode(node, d.hub.isOnline(node.id));
+      return toNode(node, d.hub.isOnline(node.id), d.stateStore.checks(node.id));
     }),
 
     labelNode: unary(Role.Operator, (req: { node: string; set: Record<string, string>; remove: string[] }, p) => {

@@ -87,3 +87,26 @@ export class SessionNotFoundError extends FleetError {
     this.name = 'SessionNotFoundError';
   }
 }
+
+export class RolloutNotFoundError extends FleetError {
+  constructor(readonly rollout: string) {
+    super(`no rollout "${rollout}"`, 'ROLLOUT_NOT_FOUND', ErrorKind.NotFound);
+    this.name = 'RolloutNotFoundError';
+  }
+}
+
+/** A rollout of the same spec is still going, or the rollout is not in a state that allows the request. */
+export class RolloutConflictError extends FleetError {
+  constructor(message: string) {
+    super(message, 'ROLLOUT_CONFLICT', ErrorKind.Conflict);
+    this.name = 'RolloutConflictError';
+  }
+}
+
+/** An uploaded file was refused (too big, checksum mismatch, malformed upload). */
+export class HostedFileError extends FleetError {
+  constructor(message: string) {
+    super(message, 'HOSTED_FILE', ErrorKind.Invalid);
+    this.name = 'HostedFileError';
+  }
+}

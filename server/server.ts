@@ -28,6 +28,11 @@ import { JobDispatcher } from './jobs/dispatcher';
 import { loadOrCreatePki } from './pki';
 import { AuditLog } from './store/audit-log';
 import { openDatabase, type Db } from './store/database';
+import { StateStore } from './store/state-store';
+import { DesiredStateService } from './state/desired-state';
+import { HostedFiles } from './state/hosted-files';
+import { RolloutEngine } from './state/rollouts';
+import { Webhooks } from './state/webhooks';
 import { JobStore } from './store/job-store';
 import { NodeStore } from './store/node-store';
 import { TokenStore } from './store/token-store';
@@ -81,10 +86,15 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   transport.start({ enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn), channel: (conn) => shells.channel(conn), renew: (peer, csr) => enrollment.renew(peer, csr) });
   const installInfo = { port: 0, pin: pubkeyPin(pki.serverCertChainPem) };
   const releases = new Releases(options.releasesDir);
+  const stateStore = new StateStore(db);
+  const webhooks = new Webhooks(options.webhooks, log.child({ part: 'webhooks' }));
+  const desired = new DesiredStateService({ store: stateStore, nodes, hub, audit, webhooks, signCommand: pki.signCommand, httpsPort: () => installInfo.port, log: log.child({ part: 'state' }) });
+  const rollouts = new RolloutEngine({ store: stateStore, nodes, hub, state: desired, audit, webhooks, log: log.child({ part: 'rollouts' }) });
+  const files = new HostedFiles(options.dataDir, stateStore);
   const upgrades = new AgentUpgrades({ nodes, hub, releases, signCommand: pki.signCommand, audit, log: log.child({ part: 'upgrades' }), httpsPort: () => installInfo.port });
   grpcServer.addService(
     ControlServiceService,
-    createControlService({ auth, nodes, tokens, hub, dispatcher, upgrades, shells, audit, caHash: pki.caHash, install: installInfo, log: log.child({ part: 'control' }) }),
+    createControlService({ auth, nodes, tokens, hub, dispatcher, upgrades, shells, audit, desired, rollouts, files, stateStore, caHash: pki.caHash, install: installInfo, log: log.child({ part: 'control' }) }),
   );
   new ReflectionService(loadFileDescriptorSetFromBuffer(Buffer.from(descriptorSetBase64, 'base64'))).addToServer(grpcServer);
 
@@ -109,6 +119,12 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     defaultVersion: () => (releases.files(VERSION).length ? VERSION : releases.versions()[0]),
     log: log.child({ part: 'install' }),
     web,
+    hostedFile: (sha256) => {
+      const path = files.path(sha256);
+      const record = path && stateStore.hostedFile(sha256);
+      return path && record ? { path, size: record.size } : undefined;
+    },
+    isAgentCertificate: (fingerprint) => nodes.hasCertificate(fingerprint),
   }).catch((err: Error) => {
     web.close();
     grpcServer.forceShutdown();
@@ -118,6 +134,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   hub.start();
   dispatcher.start();
   shells.start();
+  rollouts.resumeUnfinished();
   log.info({ port, data: options.dataDir, ca: `sha256:${pki.caHash}` }, 'fleet-server listening');
 
   return {
@@ -131,6 +148,8 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       install.server.closeAllConnections();
       web.close();
       shells.stop();
+      rollouts.stop();
+      await webhooks.drain();
       dispatcher.stop();
       hub.stop();
       await transport.stop();

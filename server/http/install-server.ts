@@ -5,6 +5,7 @@
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -25,6 +26,12 @@ export interface InstallServerOptions {
   log: Logger;
   /** The web app (/, /web/*, /api/*, WebSocket upgrades); without it those paths are 404. */
   web?: WebApp;
+  /**
+   * Files hosted for specs, by SHA-256; served only to a client certificate of a current node
+   * (`agentFingerprints` says whether a certificate's SHA-256 fingerprint belongs to one).
+   */
+  hostedFile?: (sha256: string) => { path: string; size: number } | undefined;
+  isAgentCertificate?: (fingerprint: string) => boolean;
 }
 
 /** Finds installer/install.sh by walking up from this module (works from src and from dist). */
@@ -74,9 +81,24 @@ export async function startInstallServer(host: string, port: number, o: InstallS
       createReadStream(file.path).on('error', () => res.destroy()).pipe(res);
       return;
     }
+    const hosted = /^\/files\/([0-9a-f]{64})$/.exec(path);
+    if (hosted && o.hostedFile) {
+      const socket = req.socket as TLSSocket;
+      const cert = socket.authorized ? socket.getPeerCertificate() : undefined;
+      const fingerprint = cert?.fingerprint256?.replaceAll(':', '').toLowerCase() ?? '';
+      if (!fingerprint || !o.isAgentCertificate?.(fingerprint)) return send(res, 403, 'hosted files are served to enrolled agents only (client certificate required)\n');
+      const file = o.hostedFile(hosted[1]!);
+      if (!file) return send(res, 404, `no hosted file ${hosted[1]}\n`);
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': file.size, 'x-checksum-sha256': hosted[1]! });
+      if (req.method === 'HEAD') return res.end();
+      createReadStream(file.path).on('error', () => res.destroy()).pipe(res);
+      return;
+    }
     return send(res, 404, 'not found\n');
   };
-  const server = createServer({ cert: o.certChainPem, key: o.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
+  const server = createServer(
+    // Client certificates are asked for (agents fetching hosted files present theirs) but never required.
+    { cert: o.certChainPem, key: o.keyPem, minVersion: 'TLSv1.2', ca: o.caPem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
     try {
       handle(req, res);
     } catch (err) {

@@ -35,7 +35,7 @@ interface ActiveJob {
 const FAILED_STATES: ReadonlySet<RunState> = new Set([RunState.RUN_STATE_FAILED, RunState.RUN_STATE_TIMED_OUT, RunState.RUN_STATE_LOST]);
 const IN_FLIGHT: ReadonlySet<RunState> = new Set([RunState.RUN_STATE_DISPATCHED, RunState.RUN_STATE_RUNNING]);
 
-export class JobDispatcher implements AgentHubListener {
+export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOffline' | 'onExecEvent' | 'onCommandRejected'> {
   readonly #jobs: JobStore;
   readonly #nodes: NodeStore;
   readonly #hub: AgentHub;

@@ -110,4 +110,98 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE nodes ADD COLUMN prev_cert_fingerprint TEXT;
   `,
+  // 4: desired state: spec revisions, rollouts, where each node stands, health checks, the
+  // deployment history, and files the server hosts for specs.
+  `
+  CREATE TABLE spec_revisions (
+    spec       TEXT NOT NULL,
+    revision   INTEGER NOT NULL,
+    yaml       TEXT NOT NULL,
+    spec_json  TEXT NOT NULL,
+    digest     TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (spec, revision)
+  );
+
+  CREATE TABLE rollouts (
+    id                TEXT PRIMARY KEY,
+    spec              TEXT NOT NULL,
+    revision          INTEGER NOT NULL,
+    previous_revision INTEGER NOT NULL,
+    state             TEXT NOT NULL,
+    reason            TEXT NOT NULL DEFAULT '',
+    batch_size        INTEGER NOT NULL,
+    current_batch     INTEGER NOT NULL DEFAULT 0,
+    max_errors        INTEGER NOT NULL,
+    health_gate_ms    INTEGER NOT NULL,
+    auto_rollback     INTEGER NOT NULL,
+    rollback_of       TEXT NOT NULL DEFAULT '',
+    created_by        TEXT NOT NULL,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL
+  );
+  CREATE INDEX rollouts_created ON rollouts (created_at);
+
+  CREATE TABLE rollout_nodes (
+    rollout_id TEXT NOT NULL REFERENCES rollouts (id),
+    node_id    TEXT NOT NULL,
+    node_name  TEXT NOT NULL,
+    batch      INTEGER NOT NULL,
+    position   INTEGER NOT NULL,
+    -- The revision the node had before (a rollback returns it there) and the one it is sent.
+    from_revision INTEGER NOT NULL,
+    to_revision   INTEGER NOT NULL,
+    state      TEXT NOT NULL,
+    resources  TEXT NOT NULL DEFAULT '[]',
+    error      TEXT NOT NULL DEFAULT '',
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (rollout_id, node_id)
+  );
+
+  CREATE TABLE node_specs (
+    node_id          TEXT NOT NULL,
+    spec             TEXT NOT NULL,
+    desired_revision INTEGER NOT NULL,
+    applied_revision INTEGER NOT NULL DEFAULT 0,
+    status           TEXT NOT NULL,
+    resources        TEXT NOT NULL DEFAULT '[]',
+    reported_at      INTEGER NOT NULL DEFAULT 0,
+    drift_at         INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (node_id, spec)
+  );
+
+  CREATE TABLE node_checks (
+    node_id    TEXT NOT NULL,
+    spec       TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    passing    INTEGER NOT NULL,
+    output     TEXT NOT NULL DEFAULT '',
+    since_at   INTEGER NOT NULL,
+    checked_at INTEGER NOT NULL,
+    PRIMARY KEY (node_id, spec, name)
+  );
+
+  CREATE TABLE deployments (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    at         INTEGER NOT NULL,
+    spec       TEXT NOT NULL,
+    revision   INTEGER NOT NULL,
+    node_id    TEXT NOT NULL,
+    node_name  TEXT NOT NULL,
+    rollout_id TEXT NOT NULL DEFAULT '',
+    actor      TEXT NOT NULL,
+    outcome    TEXT NOT NULL,
+    detail     TEXT NOT NULL DEFAULT ''
+  );
+  CREATE INDEX deployments_spec ON deployments (spec, at);
+
+  CREATE TABLE hosted_files (
+    sha256     TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  `,
 ];

@@ -77,6 +77,11 @@ export class NodeStore {
     return row && fromRow(row);
   }
 
+  /** True when `fingerprint` (SHA-256 hex) is the current or just-renewed certificate of a node. */
+  hasCertificate(fingerprint: string): boolean {
+    return this.#db.prepare('SELECT 1 FROM nodes WHERE cert_fingerprint = ? OR prev_cert_fingerprint = ?').get(fingerprint, fingerprint) !== undefined;
+  }
+
   list(): NodeRecord[] {
     return (this.#all.all() as NodeRow[]).map(fromRow);
   }

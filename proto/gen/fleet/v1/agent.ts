@@ -20,7 +20,15 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Facts, MachineIdentity, OutputStream, outputStreamFromJSON, outputStreamToJSON } from "./common";
+import {
+  CheckState,
+  Facts,
+  MachineIdentity,
+  OutputStream,
+  outputStreamFromJSON,
+  outputStreamToJSON,
+  ResourceState,
+} from "./common";
 
 export const protobufPackage = "fleet.v1";
 
@@ -83,6 +91,8 @@ export interface AgentMessage {
     | { $case: "inventory"; value: Inventory }
     | { $case: "execEvent"; value: ExecEvent }
     | { $case: "commandRejected"; value: CommandRejected }
+    | { $case: "stateReport"; value: StateReport }
+    | { $case: "healthReport"; value: HealthReport }
     | undefined;
 }
 
@@ -143,10 +153,29 @@ export interface Command {
   id: string;
   nodeId: string;
   notAfterUnixMs: number;
-  body: { $case: "exec"; value: ExecCommand } | { $case: "upgrade"; value: UpgradeCommand } | {
-    $case: "shell";
-    value: ShellCommand;
-  } | undefined;
+  body:
+    | { $case: "exec"; value: ExecCommand }
+    | { $case: "upgrade"; value: UpgradeCommand }
+    | { $case: "shell"; value: ShellCommand }
+    | { $case: "apply"; value: ApplyCommand }
+    | undefined;
+}
+
+/**
+ * Converge this node to one spec's desired state (or, with dry_run, only say what would change).
+ * The agent answers with a StateReport carrying the command id.
+ */
+export interface ApplyCommand {
+  /**
+   * A DesiredState (common/spec/schema.ts) as JSON: the spec's resources and checks, rendered for
+   * this node. The agent validates it with the same schema the server used.
+   */
+  desiredJson: string;
+  dryRun: boolean;
+  /** The rollout this apply belongs to; empty for a plan. */
+  rolloutId: string;
+  /** The server's HTTPS port, where artifacts the server hosts are served (/files/SHA256). */
+  httpsPort: number;
 }
 
 /**
@@ -265,6 +294,32 @@ export interface ChannelResize {
 export interface ChannelClose {
   exitCode: number;
   reason: string;
+}
+
+/**
+ * Where one spec stands on this node: the answer to an ApplyCommand, and sent unasked at every
+ * connect (for each spec the agent holds) and when a periodic re-check finds drift or a failure.
+ */
+export interface StateReport {
+  /** The ApplyCommand's id; empty when the agent reports by itself. */
+  commandId: string;
+  spec: string;
+  revision: number;
+  rolloutId: string;
+  dryRun: boolean;
+  resources: ResourceState[];
+  atUnixMs: number;
+  /** The apply has not finished (the agent restarted in the middle and is converging again). */
+  inProgress: boolean;
+  /** Why the desired state could not be taken at all. */
+  error: string;
+  /** Sent by a periodic re-check. */
+  recheck: boolean;
+}
+
+/** Every health check's current state, sent at connect and whenever one changes. */
+export interface HealthReport {
+  checks: CheckState[];
 }
 
 function createBaseRenewRequest(): RenewRequest {
@@ -997,6 +1052,12 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "commandRejected":
         CommandRejected.encode(message.body.value, writer.uint32(42).fork()).join();
         break;
+      case "stateReport":
+        StateReport.encode(message.body.value, writer.uint32(50).fork()).join();
+        break;
+      case "healthReport":
+        HealthReport.encode(message.body.value, writer.uint32(58).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1054,6 +1115,22 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             message.body = { $case: "commandRejected", value: CommandRejected.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.body = { $case: "stateReport", value: StateReport.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.body = { $case: "healthReport", value: HealthReport.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1082,6 +1159,14 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         ? { $case: "commandRejected", value: CommandRejected.fromJSON(object.commandRejected) }
         : isSet(object.command_rejected)
         ? { $case: "commandRejected", value: CommandRejected.fromJSON(object.command_rejected) }
+        : isSet(object.stateReport)
+        ? { $case: "stateReport", value: StateReport.fromJSON(object.stateReport) }
+        : isSet(object.state_report)
+        ? { $case: "stateReport", value: StateReport.fromJSON(object.state_report) }
+        : isSet(object.healthReport)
+        ? { $case: "healthReport", value: HealthReport.fromJSON(object.healthReport) }
+        : isSet(object.health_report)
+        ? { $case: "healthReport", value: HealthReport.fromJSON(object.health_report) }
         : undefined,
     };
   },
@@ -1098,6 +1183,10 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       obj.execEvent = ExecEvent.toJSON(message.body.value);
     } else if (message.body?.$case === "commandRejected") {
       obj.commandRejected = CommandRejected.toJSON(message.body.value);
+    } else if (message.body?.$case === "stateReport") {
+      obj.stateReport = StateReport.toJSON(message.body.value);
+    } else if (message.body?.$case === "healthReport") {
+      obj.healthReport = HealthReport.toJSON(message.body.value);
     }
     return obj;
   },
@@ -1135,6 +1224,18 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "commandRejected": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "commandRejected", value: CommandRejected.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "stateReport": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "stateReport", value: StateReport.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "healthReport": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "healthReport", value: HealthReport.fromPartial(object.body.value) };
         }
         break;
       }
@@ -1905,6 +2006,9 @@ export const Command: MessageFns<Command> = {
       case "shell":
         ShellCommand.encode(message.body.value, writer.uint32(98).fork()).join();
         break;
+      case "apply":
+        ApplyCommand.encode(message.body.value, writer.uint32(106).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1970,6 +2074,14 @@ export const Command: MessageFns<Command> = {
             message.body = { $case: "shell", value: ShellCommand.decode(reader, reader.uint32()) };
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.body = { $case: "apply", value: ApplyCommand.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2001,6 +2113,8 @@ export const Command: MessageFns<Command> = {
         ? { $case: "upgrade", value: UpgradeCommand.fromJSON(object.upgrade) }
         : isSet(object.shell)
         ? { $case: "shell", value: ShellCommand.fromJSON(object.shell) }
+        : isSet(object.apply)
+        ? { $case: "apply", value: ApplyCommand.fromJSON(object.apply) }
         : undefined,
     };
   },
@@ -2022,6 +2136,8 @@ export const Command: MessageFns<Command> = {
       obj.upgrade = UpgradeCommand.toJSON(message.body.value);
     } else if (message.body?.$case === "shell") {
       obj.shell = ShellCommand.toJSON(message.body.value);
+    } else if (message.body?.$case === "apply") {
+      obj.apply = ApplyCommand.toJSON(message.body.value);
     }
     return obj;
   },
@@ -2053,7 +2169,146 @@ export const Command: MessageFns<Command> = {
         }
         break;
       }
+      case "apply": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "apply", value: ApplyCommand.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseApplyCommand(): ApplyCommand {
+  return { desiredJson: "", dryRun: false, rolloutId: "", httpsPort: 0 };
+}
+
+export const ApplyCommand: MessageFns<ApplyCommand> = {
+  encode(message: ApplyCommand, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.desiredJson !== "") {
+      writer.uint32(10).string(message.desiredJson);
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(16).bool(message.dryRun);
+    }
+    if (message.rolloutId !== "") {
+      writer.uint32(26).string(message.rolloutId);
+    }
+    if (message.httpsPort !== 0) {
+      writer.uint32(32).uint32(message.httpsPort);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyCommand {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyCommand();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.desiredJson = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rolloutId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.httpsPort = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyCommand {
+    return {
+      desiredJson: isSet(object.desiredJson)
+        ? globalThis.String(object.desiredJson)
+        : isSet(object.desired_json)
+        ? globalThis.String(object.desired_json)
+        : "",
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+      rolloutId: isSet(object.rolloutId)
+        ? globalThis.String(object.rolloutId)
+        : isSet(object.rollout_id)
+        ? globalThis.String(object.rollout_id)
+        : "",
+      httpsPort: isSet(object.httpsPort)
+        ? globalThis.Number(object.httpsPort)
+        : isSet(object.https_port)
+        ? globalThis.Number(object.https_port)
+        : 0,
+    };
+  },
+
+  toJSON(message: ApplyCommand): unknown {
+    const obj: any = {};
+    if (message.desiredJson !== "") {
+      obj.desiredJson = message.desiredJson;
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    if (message.rolloutId !== "") {
+      obj.rolloutId = message.rolloutId;
+    }
+    if (message.httpsPort !== 0) {
+      obj.httpsPort = Math.round(message.httpsPort);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApplyCommand>): ApplyCommand {
+    return ApplyCommand.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApplyCommand>): ApplyCommand {
+    const message = createBaseApplyCommand();
+    message.desiredJson = object.desiredJson ?? "";
+    message.dryRun = object.dryRun ?? false;
+    message.rolloutId = object.rolloutId ?? "";
+    message.httpsPort = object.httpsPort ?? 0;
     return message;
   },
 };
@@ -3595,6 +3850,321 @@ export const ChannelClose: MessageFns<ChannelClose> = {
     const message = createBaseChannelClose();
     message.exitCode = object.exitCode ?? 0;
     message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseStateReport(): StateReport {
+  return {
+    commandId: "",
+    spec: "",
+    revision: 0,
+    rolloutId: "",
+    dryRun: false,
+    resources: [],
+    atUnixMs: 0,
+    inProgress: false,
+    error: "",
+    recheck: false,
+  };
+}
+
+export const StateReport: MessageFns<StateReport> = {
+  encode(message: StateReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.commandId !== "") {
+      writer.uint32(10).string(message.commandId);
+    }
+    if (message.spec !== "") {
+      writer.uint32(18).string(message.spec);
+    }
+    if (message.revision !== 0) {
+      writer.uint32(24).uint32(message.revision);
+    }
+    if (message.rolloutId !== "") {
+      writer.uint32(34).string(message.rolloutId);
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(40).bool(message.dryRun);
+    }
+    for (const v of message.resources) {
+      ResourceState.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.atUnixMs !== 0) {
+      writer.uint32(56).int64(message.atUnixMs);
+    }
+    if (message.inProgress !== false) {
+      writer.uint32(64).bool(message.inProgress);
+    }
+    if (message.error !== "") {
+      writer.uint32(74).string(message.error);
+    }
+    if (message.recheck !== false) {
+      writer.uint32(80).bool(message.recheck);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StateReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStateReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.commandId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.spec = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.revision = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.rolloutId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.resources.push(ResourceState.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.atUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.inProgress = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.recheck = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StateReport {
+    return {
+      commandId: isSet(object.commandId)
+        ? globalThis.String(object.commandId)
+        : isSet(object.command_id)
+        ? globalThis.String(object.command_id)
+        : "",
+      spec: isSet(object.spec) ? globalThis.String(object.spec) : "",
+      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      rolloutId: isSet(object.rolloutId)
+        ? globalThis.String(object.rolloutId)
+        : isSet(object.rollout_id)
+        ? globalThis.String(object.rollout_id)
+        : "",
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+      resources: globalThis.Array.isArray(object?.resources)
+        ? object.resources.map((e: any) => ResourceState.fromJSON(e))
+        : [],
+      atUnixMs: isSet(object.atUnixMs)
+        ? globalThis.Number(object.atUnixMs)
+        : isSet(object.at_unix_ms)
+        ? globalThis.Number(object.at_unix_ms)
+        : 0,
+      inProgress: isSet(object.inProgress)
+        ? globalThis.Boolean(object.inProgress)
+        : isSet(object.in_progress)
+        ? globalThis.Boolean(object.in_progress)
+        : false,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      recheck: isSet(object.recheck) ? globalThis.Boolean(object.recheck) : false,
+    };
+  },
+
+  toJSON(message: StateReport): unknown {
+    const obj: any = {};
+    if (message.commandId !== "") {
+      obj.commandId = message.commandId;
+    }
+    if (message.spec !== "") {
+      obj.spec = message.spec;
+    }
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    if (message.rolloutId !== "") {
+      obj.rolloutId = message.rolloutId;
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    if (message.resources?.length) {
+      obj.resources = message.resources.map((e) => ResourceState.toJSON(e));
+    }
+    if (message.atUnixMs !== 0) {
+      obj.atUnixMs = Math.round(message.atUnixMs);
+    }
+    if (message.inProgress !== false) {
+      obj.inProgress = message.inProgress;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.recheck !== false) {
+      obj.recheck = message.recheck;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StateReport>): StateReport {
+    return StateReport.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StateReport>): StateReport {
+    const message = createBaseStateReport();
+    message.commandId = object.commandId ?? "";
+    message.spec = object.spec ?? "";
+    message.revision = object.revision ?? 0;
+    message.rolloutId = object.rolloutId ?? "";
+    message.dryRun = object.dryRun ?? false;
+    message.resources = object.resources?.map((e) => ResourceState.fromPartial(e)) || [];
+    message.atUnixMs = object.atUnixMs ?? 0;
+    message.inProgress = object.inProgress ?? false;
+    message.error = object.error ?? "";
+    message.recheck = object.recheck ?? false;
+    return message;
+  },
+};
+
+function createBaseHealthReport(): HealthReport {
+  return { checks: [] };
+}
+
+export const HealthReport: MessageFns<HealthReport> = {
+  encode(message: HealthReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.checks) {
+      CheckState.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HealthReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHealthReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checks.push(CheckState.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HealthReport {
+    return {
+      checks: globalThis.Array.isArray(object?.checks) ? object.checks.map((e: any) => CheckState.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: HealthReport): unknown {
+    const obj: any = {};
+    if (message.checks?.length) {
+      obj.checks = message.checks.map((e) => CheckState.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<HealthReport>): HealthReport {
+    return HealthReport.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<HealthReport>): HealthReport {
+    const message = createBaseHealthReport();
+    message.checks = object.checks?.map((e) => CheckState.fromPartial(e)) || [];
     return message;
   },
 };

@@ -127,6 +127,33 @@ export interface InterfaceFacts {
   virtual: boolean;
 }
 
+/** How one resource of a desired-state spec stands on one node (after a plan, an apply or a re-check). */
+export interface ResourceState {
+  /** "file:/etc/app.conf", "binary:hello", "service:web", ... */
+  id: string;
+  /**
+   * "ok", "pending" (plan: would change), "changed", "drifted" (changed by hand, repaired),
+   * "failed" or "skipped" (an earlier step it depends on failed).
+   */
+  status: string;
+  /** What changed or would change, one line each. */
+  changes: string[];
+  /** Why it failed. */
+  error: string;
+}
+
+/** One health check's state on one node. */
+export interface CheckState {
+  spec: string;
+  name: string;
+  passing: boolean;
+  /** A short reason: "HTTP 500", "connect ECONNREFUSED", "exit 1: ...". */
+  output: string;
+  /** Since when it has been passing (or failing). */
+  sinceUnixMs: number;
+  checkedUnixMs: number;
+}
+
 function createBaseMachineIdentity(): MachineIdentity {
   return { hostname: "", macs: [], dmiUuid: "", serial: "" };
 }
@@ -1119,6 +1146,280 @@ export const InterfaceFacts: MessageFns<InterfaceFacts> = {
     message.ipv6 = object.ipv6?.map((e) => e) || [];
     message.internal = object.internal ?? false;
     message.virtual = object.virtual ?? false;
+    return message;
+  },
+};
+
+function createBaseResourceState(): ResourceState {
+  return { id: "", status: "", changes: [], error: "" };
+}
+
+export const ResourceState: MessageFns<ResourceState> = {
+  encode(message: ResourceState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.status !== "") {
+      writer.uint32(18).string(message.status);
+    }
+    for (const v of message.changes) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.error !== "") {
+      writer.uint32(34).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResourceState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResourceState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.changes.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResourceState {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      changes: globalThis.Array.isArray(object?.changes) ? object.changes.map((e: any) => globalThis.String(e)) : [],
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: ResourceState): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.changes?.length) {
+      obj.changes = message.changes;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ResourceState>): ResourceState {
+    return ResourceState.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResourceState>): ResourceState {
+    const message = createBaseResourceState();
+    message.id = object.id ?? "";
+    message.status = object.status ?? "";
+    message.changes = object.changes?.map((e) => e) || [];
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseCheckState(): CheckState {
+  return { spec: "", name: "", passing: false, output: "", sinceUnixMs: 0, checkedUnixMs: 0 };
+}
+
+export const CheckState: MessageFns<CheckState> = {
+  encode(message: CheckState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spec !== "") {
+      writer.uint32(10).string(message.spec);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.passing !== false) {
+      writer.uint32(24).bool(message.passing);
+    }
+    if (message.output !== "") {
+      writer.uint32(34).string(message.output);
+    }
+    if (message.sinceUnixMs !== 0) {
+      writer.uint32(40).int64(message.sinceUnixMs);
+    }
+    if (message.checkedUnixMs !== 0) {
+      writer.uint32(48).int64(message.checkedUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.spec = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.passing = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.output = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.sinceUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.checkedUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckState {
+    return {
+      spec: isSet(object.spec) ? globalThis.String(object.spec) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      passing: isSet(object.passing) ? globalThis.Boolean(object.passing) : false,
+      output: isSet(object.output) ? globalThis.String(object.output) : "",
+      sinceUnixMs: isSet(object.sinceUnixMs)
+        ? globalThis.Number(object.sinceUnixMs)
+        : isSet(object.since_unix_ms)
+        ? globalThis.Number(object.since_unix_ms)
+        : 0,
+      checkedUnixMs: isSet(object.checkedUnixMs)
+        ? globalThis.Number(object.checkedUnixMs)
+        : isSet(object.checked_unix_ms)
+        ? globalThis.Number(object.checked_unix_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: CheckState): unknown {
+    const obj: any = {};
+    if (message.spec !== "") {
+      obj.spec = message.spec;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.passing !== false) {
+      obj.passing = message.passing;
+    }
+    if (message.output !== "") {
+      obj.output = message.output;
+    }
+    if (message.sinceUnixMs !== 0) {
+      obj.sinceUnixMs = Math.round(message.sinceUnixMs);
+    }
+    if (message.checkedUnixMs !== 0) {
+      obj.checkedUnixMs = Math.round(message.checkedUnixMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CheckState>): CheckState {
+    return CheckState.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CheckState>): CheckState {
+    const message = createBaseCheckState();
+    message.spec = object.spec ?? "";
+    message.name = object.name ?? "";
+    message.passing = object.passing ?? false;
+    message.output = object.output ?? "";
+    message.sinceUnixMs = object.sinceUnixMs ?? 0;
+    message.checkedUnixMs = object.checkedUnixMs ?? 0;
     return message;
   },
 };

@@ -14,7 +14,9 @@ import {
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type ClientWritableStream,
   type handleBidiStreamingCall,
+  type handleClientStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -22,7 +24,15 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Facts, MachineIdentity, OutputStream, outputStreamFromJSON, outputStreamToJSON } from "./common";
+import {
+  CheckState,
+  Facts,
+  MachineIdentity,
+  OutputStream,
+  outputStreamFromJSON,
+  outputStreamToJSON,
+  ResourceState,
+} from "./common";
 
 export const protobufPackage = "fleet.v1";
 
@@ -176,6 +186,8 @@ export interface Node {
   lastSeenUnixMs: number;
   /** The join token the node enrolled with. */
   joinTokenId: string;
+  /** Health checks as last reported by the agent. */
+  checks: CheckState[];
 }
 
 export interface Node_LabelsEntry {
@@ -503,6 +515,179 @@ export interface RevokeApiTokenRequest {
 export interface RevokeApiTokenResponse {
 }
 
+export interface SpecRequest {
+  /** The spec's YAML, with local `file:` references already uploaded and replaced by `hosted:`. */
+  yaml: string;
+  /** The file it came from, for error messages. */
+  fileName: string;
+  /** Apply: store the revision and return without waiting (the CLI may still watch). */
+  detach: boolean;
+}
+
+export interface PlanResponse {
+  spec: string;
+  /** The latest stored revision (0 when the spec is new), and whether this spec differs from it. */
+  currentRevision: number;
+  specChanged: boolean;
+  nodes: NodePlan[];
+}
+
+export interface NodePlan {
+  nodeId: string;
+  nodeName: string;
+  /** "unchanged", "changes", "failed", "offline" or "timeout". */
+  outcome: string;
+  resources: ResourceState[];
+  error: string;
+}
+
+export interface ApplyResponse {
+  spec: string;
+  revision: number;
+  /** False when the spec equals the latest revision (which is rolled out again to repair drift). */
+  specChanged: boolean;
+  rollout: Rollout | undefined;
+}
+
+export interface Rollout {
+  id: string;
+  spec: string;
+  revision: number;
+  /** The revision before this one (0: none), which a rollback returns to. */
+  previousRevision: number;
+  /** "running", "paused", "succeeded", "failed", "rolling-back", "rolled-back". */
+  state: string;
+  reason: string;
+  createdBy: string;
+  createdUnixMs: number;
+  updatedUnixMs: number;
+  batchSize: number;
+  batches: number;
+  /** Zero-based index of the batch in progress (equal to batches when all are done). */
+  currentBatch: number;
+  maxErrors: number;
+  errors: number;
+  healthGateMs: number;
+  autoRollback: boolean;
+  /** Set on a rollout started by `rollouts rollback`: the rollout it undoes. */
+  rollbackOf: string;
+  nodes: RolloutNode[];
+}
+
+export interface RolloutNode {
+  nodeId: string;
+  nodeName: string;
+  batch: number;
+  /**
+   * "waiting", "applying", "applied" (changes made), "unchanged", "healthy", "unhealthy", "failed",
+   * "offline", "rolling-back", "rolled-back".
+   */
+  state: string;
+  resources: ResourceState[];
+  error: string;
+  updatedUnixMs: number;
+}
+
+export interface RolloutRequest {
+  id: string;
+}
+
+export interface ListRolloutsRequest {
+  spec: string;
+  limit: number;
+}
+
+export interface ListRolloutsResponse {
+  rollouts: Rollout[];
+}
+
+export interface NodeState {
+  nodeId: string;
+  nodeName: string;
+  online: boolean;
+  specs: NodeSpecState[];
+  checks: CheckState[];
+}
+
+export interface NodeSpecState {
+  spec: string;
+  /** The revision the server last sent, and the one the agent last reported. */
+  desiredRevision: number;
+  appliedRevision: number;
+  /** "converged", "drifted" (found changed by hand and repaired), "failed", "applying". */
+  status: string;
+  resources: ResourceState[];
+  reportedUnixMs: number;
+  /** When drift was last found (0: never). */
+  driftUnixMs: number;
+}
+
+export interface ListHealthResponse {
+  nodes: NodeHealth[];
+}
+
+export interface NodeHealth {
+  nodeId: string;
+  nodeName: string;
+  online: boolean;
+  checks: CheckState[];
+}
+
+export interface ListHistoryRequest {
+  spec: string;
+  /** Node name or id. */
+  node: string;
+  limit: number;
+}
+
+export interface ListHistoryResponse {
+  deployments: Deployment[];
+  /** Every stored revision of the specs concerned, with its YAML. */
+  revisions: SpecRevision[];
+}
+
+/** One spec revision reaching (or failing on, or leaving) one node. */
+export interface Deployment {
+  atUnixMs: number;
+  spec: string;
+  revision: number;
+  nodeId: string;
+  nodeName: string;
+  rolloutId: string;
+  /** Who started the rollout. */
+  actor: string;
+  /** "applied", "unchanged", "failed", "unhealthy", "rolled-back", "drift-repaired". */
+  outcome: string;
+  detail: string;
+}
+
+export interface SpecRevision {
+  spec: string;
+  revision: number;
+  yaml: string;
+  digest: string;
+  createdBy: string;
+  createdUnixMs: number;
+}
+
+export interface UploadFileFrame {
+  body: { $case: "info"; value: UploadFileInfo } | { $case: "data"; value: Buffer } | undefined;
+}
+
+export interface UploadFileInfo {
+  name: string;
+  size: number;
+  /** Expected SHA-256 (hex); the upload is refused when the data does not match. */
+  sha256: string;
+}
+
+export interface UploadFileResponse {
+  sha256: string;
+  size: number;
+  /** The server already had it (nothing was sent again beyond the first frame). */
+  existed: boolean;
+}
+
 function createBaseWhoAmIRequest(): WhoAmIRequest {
   return {};
 }
@@ -752,6 +937,7 @@ function createBaseNode(): Node {
     enrolledUnixMs: 0,
     lastSeenUnixMs: 0,
     joinTokenId: "",
+    checks: [],
   };
 }
 
@@ -786,6 +972,9 @@ export const Node: MessageFns<Node> = {
     }
     if (message.joinTokenId !== "") {
       writer.uint32(82).string(message.joinTokenId);
+    }
+    for (const v of message.checks) {
+      CheckState.encode(v!, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -886,6 +1075,14 @@ export const Node: MessageFns<Node> = {
             message.joinTokenId = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.checks.push(CheckState.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -939,6 +1136,9 @@ export const Node: MessageFns<Node> = {
         : isSet(object.join_token_id)
         ? globalThis.String(object.join_token_id)
         : "",
+      checks: globalThis.Array.isArray(object?.checks)
+        ? object.checks.map((e: any) => CheckState.fromJSON(e))
+        : [],
     };
   },
 
@@ -980,6 +1180,9 @@ export const Node: MessageFns<Node> = {
     if (message.joinTokenId !== "") {
       obj.joinTokenId = message.joinTokenId;
     }
+    if (message.checks?.length) {
+      obj.checks = message.checks.map((e) => CheckState.toJSON(e));
+    }
     return obj;
   },
 
@@ -1008,6 +1211,7 @@ export const Node: MessageFns<Node> = {
     message.enrolledUnixMs = object.enrolledUnixMs ?? 0;
     message.lastSeenUnixMs = object.lastSeenUnixMs ?? 0;
     message.joinTokenId = object.joinTokenId ?? "";
+    message.checks = object.checks?.map((e) => CheckState.fromPartial(e)) || [];
     return message;
   },
 };
@@ -6140,6 +6344,2703 @@ export const RevokeApiTokenResponse: MessageFns<RevokeApiTokenResponse> = {
   },
 };
 
+function createBaseSpecRequest(): SpecRequest {
+  return { yaml: "", fileName: "", detach: false };
+}
+
+export const SpecRequest: MessageFns<SpecRequest> = {
+  encode(message: SpecRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.yaml !== "") {
+      writer.uint32(10).string(message.yaml);
+    }
+    if (message.fileName !== "") {
+      writer.uint32(18).string(message.fileName);
+    }
+    if (message.detach !== false) {
+      writer.uint32(24).bool(message.detach);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SpecRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSpecRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.yaml = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fileName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.detach = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SpecRequest {
+    return {
+      yaml: isSet(object.yaml) ? globalThis.String(object.yaml) : "",
+      fileName: isSet(object.fileName)
+        ? globalThis.String(object.fileName)
+        : isSet(object.file_name)
+        ? globalThis.String(object.file_name)
+        : "",
+      detach: isSet(object.detach) ? globalThis.Boolean(object.detach) : false,
+    };
+  },
+
+  toJSON(message: SpecRequest): unknown {
+    const obj: any = {};
+    if (message.yaml !== "") {
+      obj.yaml = message.yaml;
+    }
+    if (message.fileName !== "") {
+      obj.fileName = message.fileName;
+    }
+    if (message.detach !== false) {
+      obj.detach = message.detach;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SpecRequest>): SpecRequest {
+    return SpecRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SpecRequest>): SpecRequest {
+    const message = createBaseSpecRequest();
+    message.yaml = object.yaml ?? "";
+    message.fileName = object.fileName ?? "";
+    message.detach = object.detach ?? false;
+    return message;
+  },
+};
+
+function createBasePlanResponse(): PlanResponse {
+  return { spec: "", currentRevision: 0, specChanged: false, nodes: [] };
+}
+
+export const PlanResponse: MessageFns<PlanResponse> = {
+  encode(message: PlanResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spec !== "") {
+      writer.uint32(10).string(message.spec);
+    }
+    if (message.currentRevision !== 0) {
+      writer.uint32(16).uint32(message.currentRevision);
+    }
+    if (message.specChanged !== false) {
+      writer.uint32(24).bool(message.specChanged);
+    }
+    for (const v of message.nodes) {
+      NodePlan.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlanResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlanResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.spec = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.currentRevision = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.specChanged = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.nodes.push(NodePlan.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PlanResponse {
+    return {
+      spec: isSet(object.spec) ? globalThis.String(object.spec) : "",
+      currentRevision: isSet(object.currentRevision)
+        ? globalThis.Number(object.currentRevision)
+        : isSet(object.current_revision)
+        ? globalThis.Number(object.current_revision)
+        : 0,
+      specChanged: isSet(object.specChanged)
+        ? globalThis.Boolean(object.specChanged)
+        : isSet(object.spec_changed)
+        ? globalThis.Boolean(object.spec_changed)
+        : false,
+      nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => NodePlan.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: PlanResponse): unknown {
+    const obj: any = {};
+    if (message.spec !== "") {
+      obj.spec = message.spec;
+    }
+    if (message.currentRevision !== 0) {
+      obj.currentRevision = Math.round(message.currentRevision);
+    }
+    if (message.specChanged !== false) {
+      obj.specChanged = message.specChanged;
+    }
+    if (message.nodes?.length) {
+      obj.nodes = message.nodes.map((e) => NodePlan.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PlanResponse>): PlanResponse {
+    return PlanResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PlanResponse>): PlanResponse {
+    const message = createBasePlanResponse();
+    message.spec = object.spec ?? "";
+    message.currentRevision = object.currentRevision ?? 0;
+    message.specChanged = object.specChanged ?? false;
+    message.nodes = object.nodes?.map((e) => NodePlan.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseNodePlan(): NodePlan {
+  return { nodeId: "", nodeName: "", outcome: "", resources: [], error: "" };
+}
+
+export const NodePlan: MessageFns<NodePlan> = {
+  encode(message: NodePlan, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.nodeName !== "") {
+      writer.uint32(18).string(message.nodeName);
+    }
+    if (message.outcome !== "") {
+      writer.uint32(26).string(message.outcome);
+    }
+    for (const v of message.resources) {
+      ResourceState.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.error !== "") {
+      writer.uint32(42).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodePlan {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodePlan();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodeName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.outcome = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.resources.push(ResourceState.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodePlan {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      nodeName: isSet(object.nodeName)
+        ? globalThis.String(object.nodeName)
+        : isSet(object.node_name)
+        ? globalThis.String(object.node_name)
+        : "",
+      outcome: isSet(object.outcome) ? globalThis.String(object.outcome) : "",
+      resources: globalThis.Array.isArray(object?.resources)
+        ? object.resources.map((e: any) => ResourceState.fromJSON(e))
+        : [],
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: NodePlan): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.nodeName !== "") {
+      obj.nodeName = message.nodeName;
+    }
+    if (message.outcome !== "") {
+      obj.outcome = message.outcome;
+    }
+    if (message.resources?.length) {
+      obj.resources = message.resources.map((e) => ResourceState.toJSON(e));
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NodePlan>): NodePlan {
+    return NodePlan.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NodePlan>): NodePlan {
+    const message = createBaseNodePlan();
+    message.nodeId = object.nodeId ?? "";
+    message.nodeName = object.nodeName ?? "";
+    message.outcome = object.outcome ?? "";
+    message.resources = object.resources?.map((e) => ResourceState.fromPartial(e)) || [];
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseApplyResponse(): ApplyResponse {
+  return { spec: "", revision: 0, specChanged: false, rollout: undefined };
+}
+
+export const ApplyResponse: MessageFns<ApplyResponse> = {
+  encode(message: ApplyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spec !== "") {
+      writer.uint32(10).string(message.spec);
+    }
+    if (message.revision !== 0) {
+      writer.uint32(16).uint32(message.revision);
+    }
+    if (message.specChanged !== false) {
+      writer.uint32(24).bool(message.specChanged);
+    }
+    if (message.rollout !== undefined) {
+      Rollout.encode(message.rollout, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.spec = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.revision = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.specChanged = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.rollout = Rollout.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyResponse {
+    return {
+      spec: isSet(object.spec) ? globalThis.String(object.spec) : "",
+      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      specChanged: isSet(object.specChanged)
+        ? globalThis.Boolean(object.specChanged)
+        : isSet(object.spec_changed)
+        ? globalThis.Boolean(object.spec_changed)
+        : false,
+      rollout: isSet(object.rollout) ? Rollout.fromJSON(object.rollout) : undefined,
+    };
+  },
+
+  toJSON(message: ApplyResponse): unknown {
+    const obj: any = {};
+    if (message.spec !== "") {
+      obj.spec = message.spec;
+    }
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    if (message.specChanged !== false) {
+      obj.specChanged = message.specChanged;
+    }
+    if (message.rollout !== undefined) {
+      obj.rollout = Rollout.toJSON(message.rollout);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApplyResponse>): ApplyResponse {
+    return ApplyResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApplyResponse>): ApplyResponse {
+    const message = createBaseApplyResponse();
+    message.spec = object.spec ?? "";
+    message.revision = object.revision ?? 0;
+    message.specChanged = object.specChanged ?? false;
+    message.rollout = (object.rollout !== undefined && object.rollout !== null)
+      ? Rollout.fromPartial(object.rollout)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRollout(): Rollout {
+  return {
+    id: "",
+    spec: "",
+    revision: 0,
+    previousRevision: 0,
+    state: "",
+    reason: "",
+    createdBy: "",
+    createdUnixMs: 0,
+    updatedUnixMs: 0,
+    batchSize: 0,
+    batches: 0,
+    currentBatch: 0,
+    maxErrors: 0,
+    errors: 0,
+    healthGateMs: 0,
+    autoRollback: false,
+    rollbackOf: "",
+    nodes: [],
+  };
+}
+
+export const Rollout: MessageFns<Rollout> = {
+  encode(message: Rollout, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.spec !== "") {
+      writer.uint32(18).string(message.spec);
+    }
+    if (message.revision !== 0) {
+      writer.uint32(24).uint32(message.revision);
+    }
+    if (message.previousRevision !== 0) {
+      writer.uint32(32).uint32(message.previousRevision);
+    }
+    if (message.state !== "") {
+      writer.uint32(42).string(message.state);
+    }
+    if (message.reason !== "") {
+      writer.uint32(50).string(message.reason);
+    }
+    if (message.createdBy !== "") {
+      writer.uint32(58).string(message.createdBy);
+    }
+    if (message.createdUnixMs !== 0) {
+      writer.uint32(64).int64(message.createdUnixMs);
+    }
+    if (message.updatedUnixMs !== 0) {
+      writer.uint32(72).int64(message.updatedUnixMs);
+    }
+    if (message.batchSize !== 0) {
+      writer.uint32(80).uint32(message.batchSize);
+    }
+    if (message.batches !== 0) {
+      writer.uint32(88).uint32(message.batches);
+    }
+    if (message.currentBatch !== 0) {
+      writer.uint32(96).uint32(message.currentBatch);
+    }
+    if (message.maxErrors !== 0) {
+      writer.uint32(104).uint32(message.maxErrors);
+    }
+    if (message.errors !== 0) {
+      writer.uint32(112).uint32(message.errors);
+    }
+    if (message.healthGateMs !== 0) {
+      writer.uint32(120).uint64(message.healthGateMs);
+    }
+    if (message.autoRollback !== false) {
+      writer.uint32(128).bool(message.autoRollback);
+    }
+    if (message.rollbackOf !== "") {
+      writer.uint32(138).string(message.rollbackOf);
+    }
+    for (const v of message.nodes) {
+      RolloutNode.encode(v!, writer.uint32(146).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Rollout {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRollout();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.spec = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.revision = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.previousRevision = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.createdBy = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.createdUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.updatedUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.batchSize = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.batches = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.currentBatch = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.maxErrors = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.errors = reader.uint32();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.healthGateMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.autoRollback = reader.bool();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.rollbackOf = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.nodes.push(RolloutNode.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Rollout {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      spec: isSet(object.spec) ? globalThis.String(object.spec) : "",
+      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      previousRevision: isSet(object.previousRevision)
+        ? globalThis.Number(object.previousRevision)
+        : isSet(object.previous_revision)
+        ? globalThis.Number(object.previous_revision)
+        : 0,
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      createdBy: isSet(object.createdBy)
+        ? globalThis.String(object.createdBy)
+        : isSet(object.created_by)
+        ? globalThis.String(object.created_by)
+        : "",
+      createdUnixMs: isSet(object.createdUnixMs)
+        ? globalThis.Number(object.createdUnixMs)
+        : isSet(object.created_unix_ms)
+        ? globalThis.Number(object.created_unix_ms)
+        : 0,
+      updatedUnixMs: isSet(object.updatedUnixMs)
+        ? globalThis.Number(object.updatedUnixMs)
+        : isSet(object.updated_unix_ms)
+        ? globalThis.Number(object.updated_unix_ms)
+        : 0,
+      batchSize: isSet(object.batchSize)
+        ? globalThis.Number(object.batchSize)
+        : isSet(object.batch_size)
+        ? globalThis.Number(object.batch_size)
+        : 0,
+      batches: isSet(object.batches) ? globalThis.Number(object.batches) : 0,
+      currentBatch: isSet(object.currentBatch)
+        ? globalThis.Number(object.currentBatch)
+        : isSet(object.current_batch)
+        ? globalThis.Number(object.current_batch)
+        : 0,
+      maxErrors: isSet(object.maxErrors)
+        ? globalThis.Number(object.maxErrors)
+        : isSet(object.max_errors)
+        ? globalThis.Number(object.max_errors)
+        : 0,
+      errors: isSet(object.errors) ? globalThis.Number(object.errors) : 0,
+      healthGateMs: isSet(object.healthGateMs)
+        ? globalThis.Number(object.healthGateMs)
+        : isSet(object.health_gate_ms)
+        ? globalThis.Number(object.health_gate_ms)
+        : 0,
+      autoRollback: isSet(object.autoRollback)
+        ? globalThis.Boolean(object.autoRollback)
+        : isSet(object.auto_rollback)
+        ? globalThis.Boolean(object.auto_rollback)
+        : false,
+      rollbackOf: isSet(object.rollbackOf)
+        ? globalThis.String(object.rollbackOf)
+        : isSet(object.rollback_of)
+        ? globalThis.String(object.rollback_of)
+        : "",
+      nodes: globalThis.Array.isArray(object?.nodes)
+        ? object.nodes.map((e: any) => RolloutNode.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Rollout): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.spec !== "") {
+      obj.spec = message.spec;
+    }
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    if (message.previousRevision !== 0) {
+      obj.previousRevision = Math.round(message.previousRevision);
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.createdBy !== "") {
+      obj.createdBy = message.createdBy;
+    }
+    if (message.createdUnixMs !== 0) {
+      obj.createdUnixMs = Math.round(message.createdUnixMs);
+    }
+    if (message.updatedUnixMs !== 0) {
+      obj.updatedUnixMs = Math.round(message.updatedUnixMs);
+    }
+    if (message.batchSize !== 0) {
+      obj.batchSize = Math.round(message.batchSize);
+    }
+    if (message.batches !== 0) {
+      obj.batches = Math.round(message.batches);
+    }
+    if (message.currentBatch !== 0) {
+      obj.currentBatch = Math.round(message.currentBatch);
+    }
+    if (message.maxErrors !== 0) {
+      obj.maxErrors = Math.round(message.maxErrors);
+    }
+    if (message.errors !== 0) {
+      obj.errors = Math.round(message.errors);
+    }
+    if (message.healthGateMs !== 0) {
+      obj.healthGateMs = Math.round(message.healthGateMs);
+    }
+    if (message.autoRollback !== false) {
+      obj.autoRollback = message.autoRollback;
+    }
+    if (message.rollbackOf !== "") {
+      obj.rollbackOf = message.rollbackOf;
+    }
+    if (message.nodes?.length) {
+      obj.nodes = message.nodes.map((e) => RolloutNode.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Rollout>): Rollout {
+    return Rollout.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Rollout>): Rollout {
+    const message = createBaseRollout();
+    message.id = object.id ?? "";
+    message.spec = object.spec ?? "";
+    message.revision = object.revision ?? 0;
+    message.previousRevision = object.previousRevision ?? 0;
+    message.state = object.state ?? "";
+    message.reason = object.reason ?? "";
+    message.createdBy = object.createdBy ?? "";
+    message.createdUnixMs = object.createdUnixMs ?? 0;
+    message.updatedUnixMs = object.updatedUnixMs ?? 0;
+    message.batchSize = object.batchSize ?? 0;
+    message.batches = object.batches ?? 0;
+    message.currentBatch = object.currentBatch ?? 0;
+    message.maxErrors = object.maxErrors ?? 0;
+    message.errors = object.errors ?? 0;
+    message.healthGateMs = object.healthGateMs ?? 0;
+    message.autoRollback = object.autoRollback ?? false;
+    message.rollbackOf = object.rollbackOf ?? "";
+    message.nodes = object.nodes?.map((e) => RolloutNode.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRolloutNode(): RolloutNode {
+  return { nodeId: "", nodeName: "", batch: 0, state: "", resources: [], error: "", updatedUnixMs: 0 };
+}
+
+export const RolloutNode: MessageFns<RolloutNode> = {
+  encode(message: RolloutNode, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.nodeName !== "") {
+      writer.uint32(18).string(message.nodeName);
+    }
+    if (message.batch !== 0) {
+      writer.uint32(24).uint32(message.batch);
+    }
+    if (message.state !== "") {
+      writer.uint32(34).string(message.state);
+    }
+    for (const v of message.resources) {
+      ResourceState.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.error !== "") {
+      writer.uint32(50).string(message.error);
+    }
+    if (message.updatedUnixMs !== 0) {
+      writer.uint32(56).int64(message.updatedUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RolloutNode {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRolloutNode();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodeName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.batch = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.resources.push(ResourceState.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.updatedUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RolloutNode {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      nodeName: isSet(object.nodeName)
+        ? globalThis.String(object.nodeName)
+        : isSet(object.node_name)
+        ? globalThis.String(object.node_name)
+        : "",
+      batch: isSet(object.batch) ? globalThis.Number(object.batch) : 0,
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      resources: globalThis.Array.isArray(object?.resources)
+        ? object.resources.map((e: any) => ResourceState.fromJSON(e))
+        : [],
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      updatedUnixMs: isSet(object.updatedUnixMs)
+        ? globalThis.Number(object.updatedUnixMs)
+        : isSet(object.updated_unix_ms)
+        ? globalThis.Number(object.updated_unix_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: RolloutNode): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.nodeName !== "") {
+      obj.nodeName = message.nodeName;
+    }
+    if (message.batch !== 0) {
+      obj.batch = Math.round(message.batch);
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.resources?.length) {
+      obj.resources = message.resources.map((e) => ResourceState.toJSON(e));
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.updatedUnixMs !== 0) {
+      obj.updatedUnixMs = Math.round(message.updatedUnixMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RolloutNode>): RolloutNode {
+    return RolloutNode.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RolloutNode>): RolloutNode {
+    const message = createBaseRolloutNode();
+    message.nodeId = object.nodeId ?? "";
+    message.nodeName = object.nodeName ?? "";
+    message.batch = object.batch ?? 0;
+    message.state = object.state ?? "";
+    message.resources = object.resources?.map((e) => ResourceState.fromPartial(e)) || [];
+    message.error = object.error ?? "";
+    message.updatedUnixMs = object.updatedUnixMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseRolloutRequest(): RolloutRequest {
+  return { id: "" };
+}
+
+export const RolloutRequest: MessageFns<RolloutRequest> = {
+  encode(message: RolloutRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RolloutRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRolloutRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RolloutRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: RolloutRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RolloutRequest>): RolloutRequest {
+    return RolloutRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RolloutRequest>): RolloutRequest {
+    const message = createBaseRolloutRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseListRolloutsRequest(): ListRolloutsRequest {
+  return { spec: "", limit: 0 };
+}
+
+export const ListRolloutsRequest: MessageFns<ListRolloutsRequest> = {
+  encode(message: ListRolloutsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spec !== "") {
+      writer.uint32(10).string(message.spec);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRolloutsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRolloutsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.spec = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRolloutsRequest {
+    return {
+      spec: isSet(object.spec) ? globalThis.String(object.spec) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListRolloutsRequest): unknown {
+    const obj: any = {};
+    if (message.spec !== "") {
+      obj.spec = message.spec;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListRolloutsRequest>): ListRolloutsRequest {
+    return ListRolloutsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListRolloutsRequest>): ListRolloutsRequest {
+    const message = createBaseListRolloutsRequest();
+    message.spec = object.spec ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseListRolloutsResponse(): ListRolloutsResponse {
+  return { rollouts: [] };
+}
+
+export const ListRolloutsResponse: MessageFns<ListRolloutsResponse> = {
+  encode(message: ListRolloutsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rollouts) {
+      Rollout.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRolloutsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRolloutsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rollouts.push(Rollout.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRolloutsResponse {
+    return {
+      rollouts: globalThis.Array.isArray(object?.rollouts) ? object.rollouts.map((e: any) => Rollout.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListRolloutsResponse): unknown {
+    const obj: any = {};
+    if (message.rollouts?.length) {
+      obj.rollouts = message.rollouts.map((e) => Rollout.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListRolloutsResponse>): ListRolloutsResponse {
+    return ListRolloutsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListRolloutsResponse>): ListRolloutsResponse {
+    const message = createBaseListRolloutsResponse();
+    message.rollouts = object.rollouts?.map((e) => Rollout.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseNodeState(): NodeState {
+  return { nodeId: "", nodeName: "", online: false, specs: [], checks: [] };
+}
+
+export const NodeState: MessageFns<NodeState> = {
+  encode(message: NodeState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.nodeName !== "") {
+      writer.uint32(18).string(message.nodeName);
+    }
+    if (message.online !== false) {
+      writer.uint32(24).bool(message.online);
+    }
+    for (const v of message.specs) {
+      NodeSpecState.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.checks) {
+      CheckState.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodeName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.online = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.specs.push(NodeSpecState.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.checks.push(CheckState.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeState {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      nodeName: isSet(object.nodeName)
+        ? globalThis.String(object.nodeName)
+        : isSet(object.node_name)
+        ? globalThis.String(object.node_name)
+        : "",
+      online: isSet(object.online) ? globalThis.Boolean(object.online) : false,
+      specs: globalThis.Array.isArray(object?.specs) ? object.specs.map((e: any) => NodeSpecState.fromJSON(e)) : [],
+      checks: globalThis.Array.isArray(object?.checks) ? object.checks.map((e: any) => CheckState.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: NodeState): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.nodeName !== "") {
+      obj.nodeName = message.nodeName;
+    }
+    if (message.online !== false) {
+      obj.online = message.online;
+    }
+    if (message.specs?.length) {
+      obj.specs = message.specs.map((e) => NodeSpecState.toJSON(e));
+    }
+    if (message.checks?.length) {
+      obj.checks = message.checks.map((e) => CheckState.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NodeState>): NodeState {
+    return NodeState.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NodeState>): NodeState {
+    const message = createBaseNodeState();
+    message.nodeId = object.nodeId ?? "";
+    message.nodeName = object.nodeName ?? "";
+    message.online = object.online ?? false;
+    message.specs = object.specs?.map((e) => NodeSpecState.fromPartial(e)) || [];
+    message.checks = object.checks?.map((e) => CheckState.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseNodeSpecState(): NodeSpecState {
+  return {
+    spec: "",
+    desiredRevision: 0,
+    appliedRevision: 0,
+    status: "",
+    resources: [],
+    reportedUnixMs: 0,
+    driftUnixMs: 0,
+  };
+}
+
+export const NodeSpecState: MessageFns<NodeSpecState> = {
+  encode(message: NodeSpecState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spec !== "") {
+      writer.uint32(10).string(message.spec);
+    }
+    if (message.desiredRevision !== 0) {
+      writer.uint32(16).uint32(message.desiredRevision);
+    }
+    if (message.appliedRevision !== 0) {
+      writer.uint32(24).uint32(message.appliedRevision);
+    }
+    if (message.status !== "") {
+      writer.uint32(34).string(message.status);
+    }
+    for (const v of message.resources) {
+      ResourceState.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.reportedUnixMs !== 0) {
+      writer.uint32(48).int64(message.reportedUnixMs);
+    }
+    if (message.driftUnixMs !== 0) {
+      writer.uint32(56).int64(message.driftUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeSpecState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeSpecState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.spec = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.desiredRevision = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.appliedRevision = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.resources.push(ResourceState.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.reportedUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.driftUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeSpecState {
+    return {
+      spec: isSet(object.spec) ? globalThis.String(object.spec) : "",
+      desiredRevision: isSet(object.desiredRevision)
+        ? globalThis.Number(object.desiredRevision)
+        : isSet(object.desired_revision)
+        ? globalThis.Number(object.desired_revision)
+        : 0,
+      appliedRevision: isSet(object.appliedRevision)
+        ? globalThis.Number(object.appliedRevision)
+        : isSet(object.applied_revision)
+        ? globalThis.Number(object.applied_revision)
+        : 0,
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      resources: globalThis.Array.isArray(object?.resources)
+        ? object.resources.map((e: any) => ResourceState.fromJSON(e))
+        : [],
+      reportedUnixMs: isSet(object.reportedUnixMs)
+        ? globalThis.Number(object.reportedUnixMs)
+        : isSet(object.reported_unix_ms)
+        ? globalThis.Number(object.reported_unix_ms)
+        : 0,
+      driftUnixMs: isSet(object.driftUnixMs)
+        ? globalThis.Number(object.driftUnixMs)
+        : isSet(object.drift_unix_ms)
+        ? globalThis.Number(object.drift_unix_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: NodeSpecState): unknown {
+    const obj: any = {};
+    if (message.spec !== "") {
+      obj.spec = message.spec;
+    }
+    if (message.desiredRevision !== 0) {
+      obj.desiredRevision = Math.round(message.desiredRevision);
+    }
+    if (message.appliedRevision !== 0) {
+      obj.appliedRevision = Math.round(message.appliedRevision);
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.resources?.length) {
+      obj.resources = message.resources.map((e) => ResourceState.toJSON(e));
+    }
+    if (message.reportedUnixMs !== 0) {
+      obj.reportedUnixMs = Math.round(message.reportedUnixMs);
+    }
+    if (message.driftUnixMs !== 0) {
+      obj.driftUnixMs = Math.round(message.driftUnixMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NodeSpecState>): NodeSpecState {
+    return NodeSpecState.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NodeSpecState>): NodeSpecState {
+    const message = createBaseNodeSpecState();
+    message.spec = object.spec ?? "";
+    message.desiredRevision = object.desiredRevision ?? 0;
+    message.appliedRevision = object.appliedRevision ?? 0;
+    message.status = object.status ?? "";
+    message.resources = object.resources?.map((e) => ResourceState.fromPartial(e)) || [];
+    message.reportedUnixMs = object.reportedUnixMs ?? 0;
+    message.driftUnixMs = object.driftUnixMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseListHealthResponse(): ListHealthResponse {
+  return { nodes: [] };
+}
+
+export const ListHealthResponse: MessageFns<ListHealthResponse> = {
+  encode(message: ListHealthResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.nodes) {
+      NodeHealth.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListHealthResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListHealthResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodes.push(NodeHealth.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListHealthResponse {
+    return {
+      nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => NodeHealth.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListHealthResponse): unknown {
+    const obj: any = {};
+    if (message.nodes?.length) {
+      obj.nodes = message.nodes.map((e) => NodeHealth.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListHealthResponse>): ListHealthResponse {
+    return ListHealthResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListHealthResponse>): ListHealthResponse {
+    const message = createBaseListHealthResponse();
+    message.nodes = object.nodes?.map((e) => NodeHealth.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseNodeHealth(): NodeHealth {
+  return { nodeId: "", nodeName: "", online: false, checks: [] };
+}
+
+export const NodeHealth: MessageFns<NodeHealth> = {
+  encode(message: NodeHealth, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.nodeName !== "") {
+      writer.uint32(18).string(message.nodeName);
+    }
+    if (message.online !== false) {
+      writer.uint32(24).bool(message.online);
+    }
+    for (const v of message.checks) {
+      CheckState.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeHealth {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeHealth();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodeName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.online = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.checks.push(CheckState.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeHealth {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      nodeName: isSet(object.nodeName)
+        ? globalThis.String(object.nodeName)
+        : isSet(object.node_name)
+        ? globalThis.String(object.node_name)
+        : "",
+      online: isSet(object.online) ? globalThis.Boolean(object.online) : false,
+      checks: globalThis.Array.isArray(object?.checks) ? object.checks.map((e: any) => CheckState.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: NodeHealth): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.nodeName !== "") {
+      obj.nodeName = message.nodeName;
+    }
+    if (message.online !== false) {
+      obj.online = message.online;
+    }
+    if (message.checks?.length) {
+      obj.checks = message.checks.map((e) => CheckState.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NodeHealth>): NodeHealth {
+    return NodeHealth.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NodeHealth>): NodeHealth {
+    const message = createBaseNodeHealth();
+    message.nodeId = object.nodeId ?? "";
+    message.nodeName = object.nodeName ?? "";
+    message.online = object.online ?? false;
+    message.checks = object.checks?.map((e) => CheckState.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListHistoryRequest(): ListHistoryRequest {
+  return { spec: "", node: "", limit: 0 };
+}
+
+export const ListHistoryRequest: MessageFns<ListHistoryRequest> = {
+  encode(message: ListHistoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spec !== "") {
+      writer.uint32(10).string(message.spec);
+    }
+    if (message.node !== "") {
+      writer.uint32(18).string(message.node);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(24).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListHistoryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListHistoryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.spec = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListHistoryRequest {
+    return {
+      spec: isSet(object.spec) ? globalThis.String(object.spec) : "",
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListHistoryRequest): unknown {
+    const obj: any = {};
+    if (message.spec !== "") {
+      obj.spec = message.spec;
+    }
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListHistoryRequest>): ListHistoryRequest {
+    return ListHistoryRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListHistoryRequest>): ListHistoryRequest {
+    const message = createBaseListHistoryRequest();
+    message.spec = object.spec ?? "";
+    message.node = object.node ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseListHistoryResponse(): ListHistoryResponse {
+  return { deployments: [], revisions: [] };
+}
+
+export const ListHistoryResponse: MessageFns<ListHistoryResponse> = {
+  encode(message: ListHistoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.deployments) {
+      Deployment.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.revisions) {
+      SpecRevision.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListHistoryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListHistoryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deployments.push(Deployment.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.revisions.push(SpecRevision.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListHistoryResponse {
+    return {
+      deployments: globalThis.Array.isArray(object?.deployments)
+        ? object.deployments.map((e: any) => Deployment.fromJSON(e))
+        : [],
+      revisions: globalThis.Array.isArray(object?.revisions)
+        ? object.revisions.map((e: any) => SpecRevision.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListHistoryResponse): unknown {
+    const obj: any = {};
+    if (message.deployments?.length) {
+      obj.deployments = message.deployments.map((e) => Deployment.toJSON(e));
+    }
+    if (message.revisions?.length) {
+      obj.revisions = message.revisions.map((e) => SpecRevision.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListHistoryResponse>): ListHistoryResponse {
+    return ListHistoryResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListHistoryResponse>): ListHistoryResponse {
+    const message = createBaseListHistoryResponse();
+    message.deployments = object.deployments?.map((e) => Deployment.fromPartial(e)) || [];
+    message.revisions = object.revisions?.map((e) => SpecRevision.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDeployment(): Deployment {
+  return {
+    atUnixMs: 0,
+    spec: "",
+    revision: 0,
+    nodeId: "",
+    nodeName: "",
+    rolloutId: "",
+    actor: "",
+    outcome: "",
+    detail: "",
+  };
+}
+
+export const Deployment: MessageFns<Deployment> = {
+  encode(message: Deployment, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.atUnixMs !== 0) {
+      writer.uint32(8).int64(message.atUnixMs);
+    }
+    if (message.spec !== "") {
+      writer.uint32(18).string(message.spec);
+    }
+    if (message.revision !== 0) {
+      writer.uint32(24).uint32(message.revision);
+    }
+    if (message.nodeId !== "") {
+      writer.uint32(34).string(message.nodeId);
+    }
+    if (message.nodeName !== "") {
+      writer.uint32(42).string(message.nodeName);
+    }
+    if (message.rolloutId !== "") {
+      writer.uint32(50).string(message.rolloutId);
+    }
+    if (message.actor !== "") {
+      writer.uint32(58).string(message.actor);
+    }
+    if (message.outcome !== "") {
+      writer.uint32(66).string(message.outcome);
+    }
+    if (message.detail !== "") {
+      writer.uint32(74).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Deployment {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeployment();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.atUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.spec = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.revision = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.nodeName = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.rolloutId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.actor = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.outcome = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Deployment {
+    return {
+      atUnixMs: isSet(object.atUnixMs)
+        ? globalThis.Number(object.atUnixMs)
+        : isSet(object.at_unix_ms)
+        ? globalThis.Number(object.at_unix_ms)
+        : 0,
+      spec: isSet(object.spec) ? globalThis.String(object.spec) : "",
+      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      nodeName: isSet(object.nodeName)
+        ? globalThis.String(object.nodeName)
+        : isSet(object.node_name)
+        ? globalThis.String(object.node_name)
+        : "",
+      rolloutId: isSet(object.rolloutId)
+        ? globalThis.String(object.rolloutId)
+        : isSet(object.rollout_id)
+        ? globalThis.String(object.rollout_id)
+        : "",
+      actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      outcome: isSet(object.outcome) ? globalThis.String(object.outcome) : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+    };
+  },
+
+  toJSON(message: Deployment): unknown {
+    const obj: any = {};
+    if (message.atUnixMs !== 0) {
+      obj.atUnixMs = Math.round(message.atUnixMs);
+    }
+    if (message.spec !== "") {
+      obj.spec = message.spec;
+    }
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.nodeName !== "") {
+      obj.nodeName = message.nodeName;
+    }
+    if (message.rolloutId !== "") {
+      obj.rolloutId = message.rolloutId;
+    }
+    if (message.actor !== "") {
+      obj.actor = message.actor;
+    }
+    if (message.outcome !== "") {
+      obj.outcome = message.outcome;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Deployment>): Deployment {
+    return Deployment.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Deployment>): Deployment {
+    const message = createBaseDeployment();
+    message.atUnixMs = object.atUnixMs ?? 0;
+    message.spec = object.spec ?? "";
+    message.revision = object.revision ?? 0;
+    message.nodeId = object.nodeId ?? "";
+    message.nodeName = object.nodeName ?? "";
+    message.rolloutId = object.rolloutId ?? "";
+    message.actor = object.actor ?? "";
+    message.outcome = object.outcome ?? "";
+    message.detail = object.detail ?? "";
+    return message;
+  },
+};
+
+function createBaseSpecRevision(): SpecRevision {
+  return { spec: "", revision: 0, yaml: "", digest: "", createdBy: "", createdUnixMs: 0 };
+}
+
+export const SpecRevision: MessageFns<SpecRevision> = {
+  encode(message: SpecRevision, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spec !== "") {
+      writer.uint32(10).string(message.spec);
+    }
+    if (message.revision !== 0) {
+      writer.uint32(16).uint32(message.revision);
+    }
+    if (message.yaml !== "") {
+      writer.uint32(26).string(message.yaml);
+    }
+    if (message.digest !== "") {
+      writer.uint32(34).string(message.digest);
+    }
+    if (message.createdBy !== "") {
+      writer.uint32(42).string(message.createdBy);
+    }
+    if (message.createdUnixMs !== 0) {
+      writer.uint32(48).int64(message.createdUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SpecRevision {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSpecRevision();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.spec = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.revision = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.yaml = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.digest = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.createdBy = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.createdUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SpecRevision {
+    return {
+      spec: isSet(object.spec) ? globalThis.String(object.spec) : "",
+      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      yaml: isSet(object.yaml) ? globalThis.String(object.yaml) : "",
+      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
+      createdBy: isSet(object.createdBy)
+        ? globalThis.String(object.createdBy)
+        : isSet(object.created_by)
+        ? globalThis.String(object.created_by)
+        : "",
+      createdUnixMs: isSet(object.createdUnixMs)
+        ? globalThis.Number(object.createdUnixMs)
+        : isSet(object.created_unix_ms)
+        ? globalThis.Number(object.created_unix_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: SpecRevision): unknown {
+    const obj: any = {};
+    if (message.spec !== "") {
+      obj.spec = message.spec;
+    }
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    if (message.yaml !== "") {
+      obj.yaml = message.yaml;
+    }
+    if (message.digest !== "") {
+      obj.digest = message.digest;
+    }
+    if (message.createdBy !== "") {
+      obj.createdBy = message.createdBy;
+    }
+    if (message.createdUnixMs !== 0) {
+      obj.createdUnixMs = Math.round(message.createdUnixMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SpecRevision>): SpecRevision {
+    return SpecRevision.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SpecRevision>): SpecRevision {
+    const message = createBaseSpecRevision();
+    message.spec = object.spec ?? "";
+    message.revision = object.revision ?? 0;
+    message.yaml = object.yaml ?? "";
+    message.digest = object.digest ?? "";
+    message.createdBy = object.createdBy ?? "";
+    message.createdUnixMs = object.createdUnixMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseUploadFileFrame(): UploadFileFrame {
+  return { body: undefined };
+}
+
+export const UploadFileFrame: MessageFns<UploadFileFrame> = {
+  encode(message: UploadFileFrame, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.body?.$case) {
+      case "info":
+        UploadFileInfo.encode(message.body.value, writer.uint32(10).fork()).join();
+        break;
+      case "data":
+        writer.uint32(18).bytes(message.body.value);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UploadFileFrame {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUploadFileFrame();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.body = { $case: "info", value: UploadFileInfo.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.body = { $case: "data", value: Buffer.from(reader.bytes()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UploadFileFrame {
+    return {
+      body: isSet(object.info)
+        ? { $case: "info", value: UploadFileInfo.fromJSON(object.info) }
+        : isSet(object.data)
+        ? { $case: "data", value: Buffer.from(bytesFromBase64(object.data)) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: UploadFileFrame): unknown {
+    const obj: any = {};
+    if (message.body?.$case === "info") {
+      obj.info = UploadFileInfo.toJSON(message.body.value);
+    } else if (message.body?.$case === "data") {
+      obj.data = base64FromBytes(message.body.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UploadFileFrame>): UploadFileFrame {
+    return UploadFileFrame.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UploadFileFrame>): UploadFileFrame {
+    const message = createBaseUploadFileFrame();
+    switch (object.body?.$case) {
+      case "info": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "info", value: UploadFileInfo.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "data": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "data", value: object.body.value };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseUploadFileInfo(): UploadFileInfo {
+  return { name: "", size: 0, sha256: "" };
+}
+
+export const UploadFileInfo: MessageFns<UploadFileInfo> = {
+  encode(message: UploadFileInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.size !== 0) {
+      writer.uint32(16).uint64(message.size);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(26).string(message.sha256);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UploadFileInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUploadFileInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.size = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UploadFileInfo {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+    };
+  },
+
+  toJSON(message: UploadFileInfo): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UploadFileInfo>): UploadFileInfo {
+    return UploadFileInfo.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UploadFileInfo>): UploadFileInfo {
+    const message = createBaseUploadFileInfo();
+    message.name = object.name ?? "";
+    message.size = object.size ?? 0;
+    message.sha256 = object.sha256 ?? "";
+    return message;
+  },
+};
+
+function createBaseUploadFileResponse(): UploadFileResponse {
+  return { sha256: "", size: 0, existed: false };
+}
+
+export const UploadFileResponse: MessageFns<UploadFileResponse> = {
+  encode(message: UploadFileResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sha256 !== "") {
+      writer.uint32(10).string(message.sha256);
+    }
+    if (message.size !== 0) {
+      writer.uint32(16).uint64(message.size);
+    }
+    if (message.existed !== false) {
+      writer.uint32(24).bool(message.existed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UploadFileResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUploadFileResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.size = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.existed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UploadFileResponse {
+    return {
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      existed: isSet(object.existed) ? globalThis.Boolean(object.existed) : false,
+    };
+  },
+
+  toJSON(message: UploadFileResponse): unknown {
+    const obj: any = {};
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    if (message.existed !== false) {
+      obj.existed = message.existed;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UploadFileResponse>): UploadFileResponse {
+    return UploadFileResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UploadFileResponse>): UploadFileResponse {
+    const message = createBaseUploadFileResponse();
+    message.sha256 = object.sha256 ?? "";
+    message.size = object.size ?? 0;
+    message.existed = object.existed ?? false;
+    return message;
+  },
+};
+
 export type ControlServiceService = typeof ControlServiceService;
 export const ControlServiceService = {
   whoAmI: {
@@ -6320,6 +9221,122 @@ export const ControlServiceService = {
     responseSerialize: (value: RecordingChunk): Buffer => Buffer.from(RecordingChunk.encode(value).finish()),
     responseDeserialize: (value: Buffer): RecordingChunk => RecordingChunk.decode(value),
   },
+  /**
+   * Desired state. Plan asks every targeted node what would change (nothing changes); Apply stores
+   * a new revision (when the spec changed) and starts a rollout of it.
+   */
+  planSpec: {
+    path: "/fleet.v1.ControlService/PlanSpec" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SpecRequest): Buffer => Buffer.from(SpecRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SpecRequest => SpecRequest.decode(value),
+    responseSerialize: (value: PlanResponse): Buffer => Buffer.from(PlanResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PlanResponse => PlanResponse.decode(value),
+  },
+  applySpec: {
+    path: "/fleet.v1.ControlService/ApplySpec" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SpecRequest): Buffer => Buffer.from(SpecRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SpecRequest => SpecRequest.decode(value),
+    responseSerialize: (value: ApplyResponse): Buffer => Buffer.from(ApplyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ApplyResponse => ApplyResponse.decode(value),
+  },
+  listRollouts: {
+    path: "/fleet.v1.ControlService/ListRollouts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListRolloutsRequest): Buffer => Buffer.from(ListRolloutsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListRolloutsRequest => ListRolloutsRequest.decode(value),
+    responseSerialize: (value: ListRolloutsResponse): Buffer =>
+      Buffer.from(ListRolloutsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListRolloutsResponse => ListRolloutsResponse.decode(value),
+  },
+  getRollout: {
+    path: "/fleet.v1.ControlService/GetRollout" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RolloutRequest): Buffer => Buffer.from(RolloutRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RolloutRequest => RolloutRequest.decode(value),
+    responseSerialize: (value: Rollout): Buffer => Buffer.from(Rollout.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Rollout => Rollout.decode(value),
+  },
+  /** The rollout now, then again at every change, until it ends. */
+  watchRollout: {
+    path: "/fleet.v1.ControlService/WatchRollout" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: RolloutRequest): Buffer => Buffer.from(RolloutRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RolloutRequest => RolloutRequest.decode(value),
+    responseSerialize: (value: Rollout): Buffer => Buffer.from(Rollout.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Rollout => Rollout.decode(value),
+  },
+  pauseRollout: {
+    path: "/fleet.v1.ControlService/PauseRollout" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RolloutRequest): Buffer => Buffer.from(RolloutRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RolloutRequest => RolloutRequest.decode(value),
+    responseSerialize: (value: Rollout): Buffer => Buffer.from(Rollout.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Rollout => Rollout.decode(value),
+  },
+  resumeRollout: {
+    path: "/fleet.v1.ControlService/ResumeRollout" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RolloutRequest): Buffer => Buffer.from(RolloutRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RolloutRequest => RolloutRequest.decode(value),
+    responseSerialize: (value: Rollout): Buffer => Buffer.from(Rollout.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Rollout => Rollout.decode(value),
+  },
+  /** Starts a rollout returning the nodes the given rollout touched to the revision before it. */
+  rollbackRollout: {
+    path: "/fleet.v1.ControlService/RollbackRollout" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RolloutRequest): Buffer => Buffer.from(RolloutRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RolloutRequest => RolloutRequest.decode(value),
+    responseSerialize: (value: Rollout): Buffer => Buffer.from(Rollout.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Rollout => Rollout.decode(value),
+  },
+  getNodeState: {
+    path: "/fleet.v1.ControlService/GetNodeState" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetNodeRequest): Buffer => Buffer.from(GetNodeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetNodeRequest => GetNodeRequest.decode(value),
+    responseSerialize: (value: NodeState): Buffer => Buffer.from(NodeState.encode(value).finish()),
+    responseDeserialize: (value: Buffer): NodeState => NodeState.decode(value),
+  },
+  listHealth: {
+    path: "/fleet.v1.ControlService/ListHealth" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListNodesRequest): Buffer => Buffer.from(ListNodesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListNodesRequest => ListNodesRequest.decode(value),
+    responseSerialize: (value: ListHealthResponse): Buffer => Buffer.from(ListHealthResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListHealthResponse => ListHealthResponse.decode(value),
+  },
+  listHistory: {
+    path: "/fleet.v1.ControlService/ListHistory" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListHistoryRequest): Buffer => Buffer.from(ListHistoryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListHistoryRequest => ListHistoryRequest.decode(value),
+    responseSerialize: (value: ListHistoryResponse): Buffer => Buffer.from(ListHistoryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListHistoryResponse => ListHistoryResponse.decode(value),
+  },
+  /** Stores a file for specs to use (binaries, .debs); the first frame is `info`. */
+  uploadFile: {
+    path: "/fleet.v1.ControlService/UploadFile" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: UploadFileFrame): Buffer => Buffer.from(UploadFileFrame.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UploadFileFrame => UploadFileFrame.decode(value),
+    responseSerialize: (value: UploadFileResponse): Buffer => Buffer.from(UploadFileResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UploadFileResponse => UploadFileResponse.decode(value),
+  },
 } as const;
 
 export interface ControlServiceServer extends UntypedServiceImplementation {
@@ -6347,6 +9364,25 @@ export interface ControlServiceServer extends UntypedServiceImplementation {
   listSessions: handleUnaryCall<ListSessionsRequest, ListSessionsResponse>;
   /** The session's asciicast v2 recording, in chunks. */
   getRecording: handleServerStreamingCall<GetRecordingRequest, RecordingChunk>;
+  /**
+   * Desired state. Plan asks every targeted node what would change (nothing changes); Apply stores
+   * a new revision (when the spec changed) and starts a rollout of it.
+   */
+  planSpec: handleUnaryCall<SpecRequest, PlanResponse>;
+  applySpec: handleUnaryCall<SpecRequest, ApplyResponse>;
+  listRollouts: handleUnaryCall<ListRolloutsRequest, ListRolloutsResponse>;
+  getRollout: handleUnaryCall<RolloutRequest, Rollout>;
+  /** The rollout now, then again at every change, until it ends. */
+  watchRollout: handleServerStreamingCall<RolloutRequest, Rollout>;
+  pauseRollout: handleUnaryCall<RolloutRequest, Rollout>;
+  resumeRollout: handleUnaryCall<RolloutRequest, Rollout>;
+  /** Starts a rollout returning the nodes the given rollout touched to the revision before it. */
+  rollbackRollout: handleUnaryCall<RolloutRequest, Rollout>;
+  getNodeState: handleUnaryCall<GetNodeRequest, NodeState>;
+  listHealth: handleUnaryCall<ListNodesRequest, ListHealthResponse>;
+  listHistory: handleUnaryCall<ListHistoryRequest, ListHistoryResponse>;
+  /** Stores a file for specs to use (binaries, .debs); the first frame is `info`. */
+  uploadFile: handleClientStreamingCall<UploadFileFrame, UploadFileResponse>;
 }
 
 export interface ControlServiceClient extends Client {
@@ -6575,6 +9611,185 @@ export interface ControlServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<RecordingChunk>;
+  /**
+   * Desired state. Plan asks every targeted node what would change (nothing changes); Apply stores
+   * a new revision (when the spec changed) and starts a rollout of it.
+   */
+  planSpec(
+    request: SpecRequest,
+    callback: (error: ServiceError | null, response: PlanResponse) => void,
+  ): ClientUnaryCall;
+  planSpec(
+    request: SpecRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PlanResponse) => void,
+  ): ClientUnaryCall;
+  planSpec(
+    request: SpecRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PlanResponse) => void,
+  ): ClientUnaryCall;
+  applySpec(
+    request: SpecRequest,
+    callback: (error: ServiceError | null, response: ApplyResponse) => void,
+  ): ClientUnaryCall;
+  applySpec(
+    request: SpecRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ApplyResponse) => void,
+  ): ClientUnaryCall;
+  applySpec(
+    request: SpecRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ApplyResponse) => void,
+  ): ClientUnaryCall;
+  listRollouts(
+    request: ListRolloutsRequest,
+    callback: (error: ServiceError | null, response: ListRolloutsResponse) => void,
+  ): ClientUnaryCall;
+  listRollouts(
+    request: ListRolloutsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListRolloutsResponse) => void,
+  ): ClientUnaryCall;
+  listRollouts(
+    request: ListRolloutsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListRolloutsResponse) => void,
+  ): ClientUnaryCall;
+  getRollout(
+    request: RolloutRequest,
+    callback: (error: ServiceError | null, response: Rollout) => void,
+  ): ClientUnaryCall;
+  getRollout(
+    request: RolloutRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Rollout) => void,
+  ): ClientUnaryCall;
+  getRollout(
+    request: RolloutRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Rollout) => void,
+  ): ClientUnaryCall;
+  /** The rollout now, then again at every change, until it ends. */
+  watchRollout(request: RolloutRequest, options?: Partial<CallOptions>): ClientReadableStream<Rollout>;
+  watchRollout(
+    request: RolloutRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<Rollout>;
+  pauseRollout(
+    request: RolloutRequest,
+    callback: (error: ServiceError | null, response: Rollout) => void,
+  ): ClientUnaryCall;
+  pauseRollout(
+    request: RolloutRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Rollout) => void,
+  ): ClientUnaryCall;
+  pauseRollout(
+    request: RolloutRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Rollout) => void,
+  ): ClientUnaryCall;
+  resumeRollout(
+    request: RolloutRequest,
+    callback: (error: ServiceError | null, response: Rollout) => void,
+  ): ClientUnaryCall;
+  resumeRollout(
+    request: RolloutRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Rollout) => void,
+  ): ClientUnaryCall;
+  resumeRollout(
+    request: RolloutRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Rollout) => void,
+  ): ClientUnaryCall;
+  /** Starts a rollout returning the nodes the given rollout touched to the revision before it. */
+  rollbackRollout(
+    request: RolloutRequest,
+    callback: (error: ServiceError | null, response: Rollout) => void,
+  ): ClientUnaryCall;
+  rollbackRollout(
+    request: RolloutRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Rollout) => void,
+  ): ClientUnaryCall;
+  rollbackRollout(
+    request: RolloutRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Rollout) => void,
+  ): ClientUnaryCall;
+  getNodeState(
+    request: GetNodeRequest,
+    callback: (error: ServiceError | null, response: NodeState) => void,
+  ): ClientUnaryCall;
+  getNodeState(
+    request: GetNodeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: NodeState) => void,
+  ): ClientUnaryCall;
+  getNodeState(
+    request: GetNodeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: NodeState) => void,
+  ): ClientUnaryCall;
+  listHealth(
+    request: ListNodesRequest,
+    callback: (error: ServiceError | null, response: ListHealthResponse) => void,
+  ): ClientUnaryCall;
+  listHealth(
+    request: ListNodesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListHealthResponse) => void,
+  ): ClientUnaryCall;
+  listHealth(
+    request: ListNodesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListHealthResponse) => void,
+  ): ClientUnaryCall;
+  listHistory(
+    request: ListHistoryRequest,
+    callback: (error: ServiceError | null, response: ListHistoryResponse) => void,
+  ): ClientUnaryCall;
+  listHistory(
+    request: ListHistoryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListHistoryResponse) => void,
+  ): ClientUnaryCall;
+  listHistory(
+    request: ListHistoryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListHistoryResponse) => void,
+  ): ClientUnaryCall;
+  /** Stores a file for specs to use (binaries, .debs); the first frame is `info`. */
+  uploadFile(
+    callback: (error: ServiceError | null, response: UploadFileResponse) => void,
+  ): ClientWritableStream<UploadFileFrame>;
+  uploadFile(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UploadFileResponse) => void,
+  ): ClientWritableStream<UploadFileFrame>;
+  uploadFile(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UploadFileResponse) => void,
+  ): ClientWritableStream<UploadFileFrame>;
+  uploadFile(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UploadFileResponse) => void,
+  ): ClientWritableStream<UploadFileFrame>;
 }
 
 export const ControlServiceClient = makeGenericClientConstructor(

@@ -1,0 +1,217 @@
+// Desired state on the server: parses and stores spec revisions, sends nodes signed apply
+// commands (plans are dry runs of the same), takes the agents' state and health reports into the
+// store, and alerts webhooks when a check changes.
+import type { Logger } from 'pino';
+import { loadSpec, renderForNode, specDigest, type DesiredState, type Spec } from '../../common/spec';
+import { Command, type ApplyCommand, type HealthReport, type StateReport } from '../../proto/gen/fleet/v1/agent';
+import type { ResourceState } from '../../proto/gen/fleet/v1/common';
+import type { NodePlan, PlanResponse } from '../../proto/gen/fleet/v1/control';
+import type { AgentHub } from '../agent-hub';
+import { newId } from '../ids';
+import type { AuditLog } from '../store/audit-log';
+import type { NodeRecord, NodeStore } from '../store/node-store';
+import type { RevisionRecord, StateStore } from '../store/state-store';
+import { parseSelector } from '../../common/labels';
+import type { Webhooks } from './webhooks';
+
+/** How long a plan waits for each node's answer. */
+const PLAN_TIMEOUT_MS = 60_000;
+/** How long an apply may take on one node before it counts as failed. */
+export const APPLY_TIMEOUT_MS = 15 * 60_000;
+/** Signed apply commands are good for this long (re-signed when re-sent). */
+const COMMAND_TTL_MS = 10 * 60_000;
+
+interface Waiter {
+  nodeId: string;
+  apply: ApplyCommand;
+  resolve: (r: StateReport) => void;
+}
+
+export interface DesiredStateDeps {
+  store: StateStore;
+  nodes: NodeStore;
+  hub: AgentHub;
+  audit: AuditLog;
+  webhooks: Webhooks;
+  signCommand: (payload: Buffer) => Buffer;
+  httpsPort: () => number;
+  log: Logger;
+}
+
+/** Flattens facts into "os.distro" → "Debian GNU/Linux" pairs for templates. */
+export function flattenFacts(value: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+  if (value === null || value === undefined) return out;
+  if (typeof value === 'object' && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flattenFacts(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (!Array.isArray(value) && prefix) {
+    out[prefix] = String(value);
+  }
+  return out;
+}
+
+/** A report's overall state for `fleet state`: failed, applying, drifted (and repaired) or converged. */
+export function reportStatus(report: StateReport): string {
+  if (report.error || report.resources.some((r) => r.status === 'failed')) return 'failed';
+  if (report.inProgress) return 'applying';
+  if (report.resources.some((r) => r.status === 'drifted')) return 'drifted';
+  return 'converged';
+}
+
+export class DesiredStateService {
+  readonly #d: DesiredStateDeps;
+  readonly #waiters = new Map<string, Waiter>();
+  /** When each node last sent a health report (server clock). */
+  readonly #healthAt = new Map<string, number>();
+
+  constructor(deps: DesiredStateDeps) {
+    this.#d = deps;
+    deps.hub.addListener({
+      onStateReport: (nodeId, report) => this.#onStateReport(nodeId, report),
+      onHealthReport: (nodeId, report) => this.#onHealthReport(nodeId, report),
+      onOnline: (nodeId) => this.#resend(nodeId),
+    });
+  }
+
+  /** Parses and validates a spec (throws SpecError with file:line:col for every problem). */
+  parse(yaml: string, fileName: string): Spec {
+    return loadSpec(yaml, fileName || 'spec.yaml');
+  }
+
+  /** Nodes the spec's selector picks, in name order. */
+  targets(spec: Spec): NodeRecord[] {
+    const selector = parseSelector(spec.selector);
+    return this.#d.nodes
+      .list()
+      .filter((n) => selector.matches(n.labels))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** What `spec` becomes on `node` at `revision`; revision 0 means "nothing" (everything removed). */
+  render(spec: Spec | undefined, revision: number, node: NodeRecord): DesiredState {
+    if (!spec || revision === 0) return { spec: spec?.name ?? '', revision: 0, resources: [], checks: [] };
+    return renderForNode(spec, revision, { id: node.id, name: node.name, labels: node.labels, facts: flattenFacts(node.facts) });
+  }
+
+  /** The stored spec of a revision. */
+  specOf(revision: RevisionRecord): Spec {
+    return JSON.parse(revision.specJson) as Spec;
+  }
+
+  /** Stores `spec` as a new revision unless it equals the latest one; returns the revision and whether it is new. */
+  storeRevision(spec: Spec, yaml: string, actor: string): { revision: RevisionRecord; changed: boolean } {
+    const digest = specDigest(spec);
+    const latest = this.#d.store.latestRevision(spec.name);
+    if (latest?.digest === digest) return { revision: latest, changed: false };
+    const revision = this.#d.store.addRevision({ spec: spec.name, yaml, specJson: JSON.stringify(spec), digest, createdBy: actor, createdAt: Date.now() });
+    this.#d.audit.record({ actor, action: 'spec.revision', target: spec.name, ok: true, detail: `revision ${revision.revision} (sha256 ${digest.slice(0, 12)})` });
+    return { revision, changed: true };
+  }
+
+  /** Asks every targeted online node what `spec` would change there. Changes nothing. */
+  async plan(yaml: string, fileName: string, actor: string): Promise<PlanResponse> {
+    const spec = this.parse(yaml, fileName);
+    const latest = this.#d.store.latestRevision(spec.name);
+    const revision = latest && latest.digest === specDigest(spec) ? latest.revision : (latest?.revision ?? 0) + 1;
+    const nodes = await Promise.all(this.targets(spec).map((node) => this.#planNode(spec, revision, node)));
+    this.#d.audit.record({ actor, action: 'spec.plan', target: spec.name, ok: true, detail: `${nodes.length} node(s)` });
+    return { spec: spec.name, currentRevision: latest?.revision ?? 0, specChanged: latest?.digest !== specDigest(spec), nodes };
+  }
+
+  async #planNode(spec: Spec, revision: number, node: NodeRecord): Promise<NodePlan> {
+    const base = { nodeId: node.id, nodeName: node.name, resources: [] as ResourceState[], error: '' };
+    if (!this.#d.hub.isOnline(node.id)) return { ...base, outcome: 'offline' };
+    let desired: DesiredState;
+    try {
+      desired = this.render(spec, revision, node);
+    } catch (err) {
+      return { ...base, outcome: 'failed', error: (err as Error).message };
+    }
+    const report = await this.send(node.id, desired, { dryRun: true, rolloutId: '', timeoutMs: PLAN_TIMEOUT_MS });
+    if (!report) return { ...base, outcome: 'timeout', error: `no answer within ${PLAN_TIMEOUT_MS / 1000} s` };
+    const failed = report.error || report.resources.some((r) => r.status === 'failed');
+    const changes = report.resources.some((r) => r.status !== 'ok');
+    return { ...base, outcome: failed ? 'failed' : changes ? 'changes' : 'unchanged', resources: report.resources, error: report.error };
+  }
+
+  /**
+   * Sends `desired` to a node as a signed apply command and resolves with its report, or null
+   * when none came within `timeoutMs`. While the node is away the command waits and is sent
+   * again (freshly signed) when it reconnects.
+   */
+  send(nodeId: string, desired: DesiredState, o: { dryRun: boolean; rolloutId: string; timeoutMs: number }): Promise<StateReport | null> {
+    const commandId = newId('a', 12);
+    const apply: ApplyCommand = { desiredJson: JSON.stringify(desired), dryRun: o.dryRun, rolloutId: o.rolloutId, httpsPort: this.#d.httpsPort() };
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(commandId);
+        resolve(null);
+      }, o.timeoutMs);
+      this.#waiters.set(commandId, {
+        nodeId,
+        apply,
+        resolve: (r) => {
+          clearTimeout(timer);
+          this.#waiters.delete(commandId);
+          resolve(r);
+        },
+      });
+      this.#sendCommand(nodeId, commandId, apply);
+    });
+  }
+
+  #sendCommand(nodeId: string, commandId: string, apply: ApplyCommand): boolean {
+    const payload = Buffer.from(Command.encode({ id: commandId, nodeId, notAfterUnixMs: Date.now() + COMMAND_TTL_MS, body: { $case: 'apply', value: apply } }).finish());
+    return this.#d.hub.send(nodeId, { body: { $case: 'command', value: { payload, signature: this.#d.signCommand(payload) } } });
+  }
+
+  /** A node came back: send it the apply commands still waiting for it. */
+  #resend(nodeId: string): void {
+    for (const [id, w] of this.#waiters) if (w.nodeId === nodeId) this.#sendCommand(nodeId, id, w.apply);
+  }
+
+  /** When the node last reported its health (server clock), or 0. */
+  healthReportedAt(nodeId: string): number {
+    return this.#healthAt.get(nodeId) ?? 0;
+  }
+
+  #onStateReport(nodeId: string, report: StateReport): void {
+    const waiter = report.commandId ? this.#waiters.get(report.commandId) : undefined;
+    if (waiter && waiter.nodeId === nodeId && !report.inProgress) waiter.resolve(report);
+    if (report.dryRun || !report.spec) return;
+    const node = this.#d.nodes.get(nodeId);
+    if (!node) return;
+    const status = reportStatus(report);
+    const resources = report.resources.map((r) => ({ id: r.id.slice(0, 300), status: r.status.slice(0, 20), changes: r.changes.slice(0, 50).map((c) => c.slice(0, 500)), error: r.error.slice(0, 2000) }));
+    const drifted = report.recheck && resources.some((r) => r.status === 'drifted');
+    this.#d.store.setReported(nodeId, report.spec.slice(0, 100), report.revision, status, resources, Date.now(), drifted);
+    if (drifted) {
+      const what = resources.filter((r) => r.status === 'drifted').map((r) => r.id);
+      this.#d.store.recordDeployment({ spec: report.spec, revision: report.revision, nodeId, nodeName: node.name, rolloutId: '', actor: 'agent', outcome: 'drift-repaired', detail: what.join(', ') });
+      this.#d.audit.record({ actor: `node:${node.name}`, action: 'state.drift', target: node.name, ok: true, detail: `${report.spec} r${report.revision}: repaired ${what.join(', ')}` });
+      this.#d.log.warn({ node: node.name, spec: report.spec, resources: what }, 'drift found and repaired');
+    }
+  }
+
+  #onHealthReport(nodeId: string, report: HealthReport): void {
+    const node = this.#d.nodes.get(nodeId);
+    if (!node) return;
+    this.#healthAt.set(nodeId, Date.now());
+    const checks = report.checks.slice(0, 500).map((c) => ({ ...c, spec: c.spec.slice(0, 100), name: c.name.slice(0, 100), output: c.output.slice(0, 500) }));
+    for (const { check, before } of this.#d.store.replaceChecks(nodeId, checks)) {
+      // A check that starts out passing is no news; every other change is.
+      if (before === undefined && check.passing) continue;
+      this.#d.log.info({ node: node.name, spec: check.spec, check: check.name, passing: check.passing, output: check.output }, 'health check changed');
+      this.#d.webhooks.notify({
+        type: 'check',
+        node: node.name,
+        nodeId,
+        spec: check.spec,
+        check: check.name,
+        passing: check.passing,
+        previous: before ?? null,
+        output: check.output,
+        at: new Date().toISOString(),
+      });
+    }
+  }
+}

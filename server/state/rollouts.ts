@@ -1,0 +1,380 @@
+// The rollout engine: takes a spec revision to its nodes batch by batch. Each batch is applied,
+// then must pass the spec's health checks for the health gate before the next one starts. Past
+// maxErrors the rollout stops and, with autoRollback, returns every node it touched to the revision
+// it had before. Every step is stored, so a restarted server carries on where it stopped.
+import type { Logger } from 'pino';
+import type { Spec } from '../../common/spec';
+import { parseDuration } from '../../common/duration';
+import type { Rollout } from '../../proto/gen/fleet/v1/control';
+import type { StateReport } from '../../proto/gen/fleet/v1/agent';
+import type { AgentHub } from '../agent-hub';
+import { RolloutConflictError, RolloutNotFoundError } from '../errors';
+import { newId } from '../ids';
+import type { AuditLog } from '../store/audit-log';
+import type { NodeRecord, NodeStore } from '../store/node-store';
+import { NodeRolloutState, RolloutState, type RolloutNodeRecord, type RolloutRecord, type StateStore } from '../store/state-store';
+import { APPLY_TIMEOUT_MS, type DesiredStateService } from './desired-state';
+import type { Webhooks } from './webhooks';
+
+/** How long a batch waits for an offline node to come back before counting it as failed. */
+const OFFLINE_WAIT_MS = 60_000;
+const POLL_MS = 250;
+
+const FAILED_STATES: readonly string[] = [NodeRolloutState.Failed, NodeRolloutState.Unhealthy, NodeRolloutState.Offline];
+const TOUCHED_STATES: readonly string[] = [NodeRolloutState.Applying, NodeRolloutState.Applied, NodeRolloutState.Unchanged, NodeRolloutState.Healthy, NodeRolloutState.Unhealthy, NodeRolloutState.Failed, NodeRolloutState.RollingBack];
+
+export interface RolloutDeps {
+  store: StateStore;
+  nodes: NodeStore;
+  hub: AgentHub;
+  state: DesiredStateService;
+  audit: AuditLog;
+  webhooks: Webhooks;
+  log: Logger;
+}
+
+/** Nodes per batch for `batch` (a count or "N%") over `total` nodes; at least 1. */
+export function batchSize(batch: number | string, total: number): number {
+  if (typeof batch === 'number') return Math.max(1, batch);
+  return Math.max(1, Math.ceil((total * Number(batch.replace('%', ''))) / 100));
+}
+
+export class RolloutEngine {
+  readonly #d: RolloutDeps;
+  readonly #driving = new Set<string>();
+  readonly #watchers = new Map<string, Set<() => void>>();
+  #stopped = false;
+
+  constructor(deps: RolloutDeps) {
+    this.#d = deps;
+  }
+
+  /** Carries on with the rollouts that were going when the server stopped. */
+  resumeUnfinished(): void {
+    for (const r of this.#d.store.unfinishedRollouts()) {
+      this.#d.log.info({ rollout: r.id, spec: r.spec, batch: r.currentBatch }, 'resuming rollout');
+      void this.#drive(r.id);
+    }
+  }
+
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** Starts rolling `revision` of `spec` out to `targets`. */
+  start(spec: Spec, revision: number, targets: NodeRecord[], actor: string): RolloutRecord {
+    const active = this.#d.store.activeRollout(spec.name);
+    if (active) throw new RolloutConflictError(`rollout ${active.id} of ${spec.name} is still ${active.state}; wait for it, or \`fleet rollouts rollback ${active.id}\``);
+    const size = batchSize(spec.rollout.batch, targets.length);
+    const now = Date.now();
+    const record: RolloutRecord = {
+      id: newId('r'),
+      spec: spec.name,
+      revision,
+      previousRevision: revision > 1 ? revision - 1 : 0,
+      state: RolloutState.Running,
+      reason: '',
+      batchSize: size,
+      currentBatch: 0,
+      maxErrors: spec.rollout.maxErrors,
+      healthGateMs: parseDuration(spec.rollout.healthGate),
+      autoRollback: spec.rollout.autoRollback,
+      rollbackOf: '',
+      createdBy: actor,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.#d.store.createRollout(
+      record,
+      targets.map((n, i) => ({ nodeId: n.id, nodeName: n.name, batch: Math.floor(i / size), position: i, fromRevision: this.#d.store.nodeSpec(n.id, spec.name)?.appliedRevision ?? 0, toRevision: revision })),
+    );
+    this.#d.audit.record({ actor, action: 'rollout.start', target: spec.name, ok: true, detail: `${record.id}: revision ${revision} to ${targets.length} node(s), batches of ${size}` });
+    void this.#drive(record.id);
+    return record;
+  }
+
+  /** Starts a rollout that returns the nodes `id` touched to the revisions they had before it. */
+  rollback(id: string, actor: string): RolloutRecord {
+    const original = this.#get(id);
+    const active = this.#d.store.activeRollout(original.spec);
+    if (active) throw new RolloutConflictError(`rollout ${active.id} of ${original.spec} is still ${active.state}; pause it or wait for it first`);
+    const touched = this.#d.store.rolloutNodes(id).filter((n) => n.state !== NodeRolloutState.Waiting && n.state !== NodeRolloutState.RolledBack);
+    if (touched.length === 0) throw new RolloutConflictError(`rollout ${id} left no node to roll back`);
+    const now = Date.now();
+    const record: RolloutRecord = {
+      ...original,
+      id: newId('r'),
+      revision: original.previousRevision,
+      previousRevision: original.revision,
+      state: RolloutState.Running,
+      reason: '',
+      batchSize: touched.length,
+      currentBatch: 0,
+      maxErrors: touched.length,
+      healthGateMs: 0,
+      autoRollback: false,
+      rollbackOf: id,
+      createdBy: actor,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.#d.store.createRollout(
+      record,
+      touched.map((n, i) => ({ nodeId: n.nodeId, nodeName: n.nodeName, batch: 0, position: i, fromRevision: n.toRevision, toRevision: n.fromRevision })),
+    );
+    this.#d.audit.record({ actor, action: 'rollout.rollback', target: original.spec, ok: true, detail: `${record.id} undoes ${id} on ${touched.length} node(s)` });
+    void this.#drive(record.id);
+    return record;
+  }
+
+  pause(id: string, actor: string): RolloutRecord {
+    const r = this.#get(id);
+    if (r.state !== RolloutState.Running) throw new RolloutConflictError(`rollout ${id} is ${r.state}; only a running rollout can be paused`);
+    this.#d.store.updateRollout(id, { state: RolloutState.Paused, reason: `paused by ${actor}` });
+    this.#d.audit.record({ actor, action: 'rollout.pause', target: r.spec, ok: true, detail: id });
+    this.#changed(id);
+    return this.#get(id);
+  }
+
+  resume(id: string, actor: string): RolloutRecord {
+    const r = this.#get(id);
+    if (r.state !== RolloutState.Paused) throw new RolloutConflictError(`rollout ${id} is ${r.state}; only a paused rollout can be resumed`);
+    this.#d.store.updateRollout(id, { state: RolloutState.Running, reason: '' });
+    this.#d.audit.record({ actor, action: 'rollout.resume', target: r.spec, ok: true, detail: id });
+    this.#changed(id);
+    void this.#drive(id);
+    return this.#get(id);
+  }
+
+  /** Calls `listener` whenever the rollout changes; returns the unsubscribe function. */
+  watch(id: string, listener: () => void): () => void {
+    let set = this.#watchers.get(id);
+    if (!set) this.#watchers.set(id, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.#watchers.delete(id);
+    };
+  }
+
+  /** The rollout with its nodes, as the Control service returns it. */
+  toProto(id: string): Rollout {
+    const r = this.#get(id);
+    const nodes = this.#d.store.rolloutNodes(id);
+    const batches = nodes.length === 0 ? 0 : Math.max(...nodes.map((n) => n.batch)) + 1;
+    return {
+      id: r.id,
+      spec: r.spec,
+      revision: r.revision,
+      previousRevision: r.previousRevision,
+      state: r.state,
+      reason: r.reason,
+      createdBy: r.createdBy,
+      createdUnixMs: r.createdAt,
+      updatedUnixMs: r.updatedAt,
+      batchSize: r.batchSize,
+      batches,
+      currentBatch: Math.min(r.currentBatch, batches),
+      maxErrors: r.maxErrors,
+      errors: nodes.filter((n) => FAILED_STATES.includes(n.state)).length,
+      healthGateMs: r.healthGateMs,
+      autoRollback: r.autoRollback,
+      rollbackOf: r.rollbackOf,
+      nodes: nodes.map((n) => ({ nodeId: n.nodeId, nodeName: n.nodeName, batch: n.batch, state: n.state, resources: n.resources, error: n.error, updatedUnixMs: n.updatedAt })),
+    };
+  }
+
+  #get(id: string): RolloutRecord {
+    const r = this.#d.store.rollout(id);
+    if (!r) throw new RolloutNotFoundError(id);
+    return r;
+  }
+
+  #changed(id: string): void {
+    for (const l of this.#watchers.get(id) ?? []) l();
+  }
+
+  #setNode(r: RolloutRecord, n: RolloutNodeRecord, state: NodeRolloutState, report?: StateReport | null, error = ''): void {
+    this.#d.store.updateRolloutNode(r.id, n.nodeId, state, report?.resources, error);
+    this.#changed(r.id);
+  }
+
+  #finish(id: string, state: RolloutState, reason: string): void {
+    this.#d.store.updateRollout(id, { state, reason });
+    const r = this.#get(id);
+    this.#d.audit.record({ actor: r.createdBy, action: 'rollout.end', target: r.spec, ok: state === RolloutState.Succeeded, detail: `${id}: ${state}${reason ? ` (${reason})` : ''}` });
+    this.#d.log.info({ rollout: id, spec: r.spec, state, reason }, 'rollout ended');
+    if (state !== RolloutState.Succeeded) {
+      this.#d.webhooks.notify({ type: 'rollout', rollout: id, spec: r.spec, revision: r.revision, state, reason, at: new Date().toISOString() });
+    }
+    if (state === RolloutState.Succeeded && r.rollbackOf) this.#d.store.updateRollout(r.rollbackOf, { state: RolloutState.RolledBack, reason: `rolled back by ${id}` });
+    this.#changed(id);
+  }
+
+  async #drive(id: string): Promise<void> {
+    if (this.#driving.has(id)) return;
+    this.#driving.add(id);
+    try {
+      while (!this.#stopped) {
+        const r = this.#get(id);
+        if (r.state === RolloutState.Running) {
+          if (!(await this.#runBatch(r))) return;
+        } else if (r.state === RolloutState.RollingBack) {
+          await this.#rollBack(r);
+          return;
+        } else {
+          return;
+        }
+      }
+    } catch (err) {
+      this.#d.log.error({ err, rollout: id }, 'rollout failed unexpectedly');
+      this.#finish(id, RolloutState.Failed, `internal error: ${(err as Error).message}`);
+    } finally {
+      this.#driving.delete(id);
+    }
+  }
+
+  /** Runs the current batch; false when the rollout is over. */
+  async #runBatch(r: RolloutRecord): Promise<boolean> {
+    const nodes = this.#d.store.rolloutNodes(r.id);
+    const batches = nodes.length === 0 ? 0 : Math.max(...nodes.map((n) => n.batch)) + 1;
+    if (r.currentBatch >= batches) {
+      this.#finish(r.id, RolloutState.Succeeded, '');
+      return false;
+    }
+    const revision = this.#d.store.revision(r.spec, r.revision);
+    const spec = revision && this.#d.state.specOf(revision);
+    const batch = nodes.filter((n) => n.batch === r.currentBatch);
+    await Promise.all(batch.filter((n) => n.state === NodeRolloutState.Waiting || n.state === NodeRolloutState.Applying).map((n) => this.#applyNode(r, n, spec)));
+    if (spec && spec.checks.length > 0) await this.#healthGate(r, spec);
+    const all = this.#d.store.rolloutNodes(r.id);
+    const errors = all.filter((n) => FAILED_STATES.includes(n.state)).length;
+    if (errors > r.maxErrors) {
+      const reason = `${errors} node(s) failed in batch ${r.currentBatch + 1} of ${batches} (maxErrors ${r.maxErrors})`;
+      if (r.autoRollback) {
+        this.#d.store.updateRollout(r.id, { state: RolloutState.RollingBack, reason });
+        this.#changed(r.id);
+        return true;
+      }
+      this.#finish(r.id, RolloutState.Failed, reason);
+      return false;
+    }
+    this.#d.store.updateRollout(r.id, { currentBatch: r.currentBatch + 1 });
+    this.#changed(r.id);
+    return true;
+  }
+
+  /** Waits (a while) for an offline node; true when it is online. */
+  async #waitOnline(nodeId: string): Promise<boolean> {
+    for (const until = Date.now() + OFFLINE_WAIT_MS; !this.#stopped; ) {
+      if (this.#d.hub.isOnline(nodeId)) return true;
+      if (Date.now() > until) return false;
+      await new Promise((res) => setTimeout(res, POLL_MS));
+    }
+    return false;
+  }
+
+  async #applyNode(r: RolloutRecord, n: RolloutNodeRecord, spec: Spec | undefined): Promise<void> {
+    const node = this.#d.nodes.get(n.nodeId);
+    if (!node) return this.#setNode(r, n, NodeRolloutState.Failed, null, 'node was removed');
+    this.#setNode(r, n, NodeRolloutState.Applying);
+    if (!(await this.#waitOnline(n.nodeId))) {
+      this.#record(r, n, 'failed', 'offline');
+      return this.#setNode(r, n, NodeRolloutState.Offline, null, `offline for ${OFFLINE_WAIT_MS / 1000} s`);
+    }
+    let desired;
+    try {
+      desired = this.#d.state.render(spec, n.toRevision, node);
+    } catch (err) {
+      this.#record(r, n, 'failed', (err as Error).message);
+      return this.#setNode(r, n, NodeRolloutState.Failed, null, (err as Error).message);
+    }
+    this.#d.store.setDesired(n.nodeId, r.spec, n.toRevision);
+    const report = await this.#d.state.send(n.nodeId, desired, { dryRun: false, rolloutId: r.id, timeoutMs: APPLY_TIMEOUT_MS });
+    if (!report) {
+      this.#record(r, n, 'failed', 'no report in time');
+      return this.#setNode(r, n, NodeRolloutState.Failed, null, `no answer within ${APPLY_TIMEOUT_MS / 60_000} min`);
+    }
+    const failed = report.resources.filter((x) => x.status === 'failed');
+    if (report.error || failed.length > 0) {
+      const why = report.error || failed.map((x) => `${x.id}: ${x.error}`).join('; ');
+      this.#record(r, n, 'failed', why);
+      return this.#setNode(r, n, NodeRolloutState.Failed, report, why);
+    }
+    const changed = report.resources.some((x) => x.status !== 'ok');
+    this.#record(r, n, changed ? 'applied' : 'unchanged', report.resources.filter((x) => x.status !== 'ok').map((x) => x.id).join(', '));
+    this.#setNode(r, n, changed ? NodeRolloutState.Applied : NodeRolloutState.Unchanged, report);
+  }
+
+  #record(r: RolloutRecord, n: RolloutNodeRecord, outcome: string, detail: string): void {
+    this.#d.store.recordDeployment({ spec: r.spec, revision: n.toRevision, nodeId: n.nodeId, nodeName: n.nodeName, rolloutId: r.id, actor: r.createdBy, outcome, detail: detail.slice(0, 2000) });
+  }
+
+  /**
+   * Waits until every applied node of the batch has reported all of the spec's checks passing,
+   * continuously for the health gate, after the apply; a node that does not get there in time is
+   * unhealthy.
+   */
+  async #healthGate(r: RolloutRecord, spec: Spec): Promise<void> {
+    const slowest = Math.max(...spec.checks.map((c) => parseDuration(c.interval) + parseDuration(c.timeout)));
+    const start = Date.now();
+    const deadline = start + r.healthGateMs + 2 * slowest + 5000;
+    const pending = new Map(
+      this.#d.store
+        .rolloutNodes(r.id)
+        .filter((n) => n.batch === r.currentBatch && (n.state === NodeRolloutState.Applied || n.state === NodeRolloutState.Unchanged))
+        .map((n) => [n.nodeId, n]),
+    );
+    const okSince = new Map<string, number>();
+    while (pending.size > 0 && !this.#stopped) {
+      const now = Date.now();
+      for (const [nodeId, n] of pending) {
+        const checks = this.#d.store.checks(nodeId).filter((c) => c.spec === r.spec);
+        const fresh = this.#d.state.healthReportedAt(nodeId) >= start || now - start > slowest;
+        const passing = fresh && spec.checks.every((c) => checks.some((s) => s.name === c.name && s.passing));
+        if (!passing) okSince.delete(nodeId);
+        else if (!okSince.has(nodeId)) okSince.set(nodeId, now);
+        if (passing && now - okSince.get(nodeId)! >= r.healthGateMs) {
+          pending.delete(nodeId);
+          this.#setNode(r, n, NodeRolloutState.Healthy);
+        } else if (now > deadline) {
+          pending.delete(nodeId);
+          const failing = checks.filter((c) => !c.passing).map((c) => `${c.name}: ${c.output}`);
+          const why = `health checks not passing for ${Math.round(r.healthGateMs / 1000)} s${failing.length ? ` (${failing.join('; ')})` : ''}`;
+          this.#record(r, n, 'unhealthy', why);
+          this.#setNode(r, n, NodeRolloutState.Unhealthy, null, why);
+        }
+      }
+      if (pending.size > 0) await new Promise((res) => setTimeout(res, POLL_MS));
+    }
+  }
+
+  /** Returns every node the rollout touched to the revision it had before. */
+  async #rollBack(r: RolloutRecord): Promise<void> {
+    const nodes = this.#d.store.rolloutNodes(r.id).filter((n) => n.batch <= r.currentBatch && TOUCHED_STATES.includes(n.state));
+    let failures = 0;
+    await Promise.all(
+      nodes.map(async (n) => {
+        const node = this.#d.nodes.get(n.nodeId);
+        this.#d.store.updateRolloutNode(r.id, n.nodeId, NodeRolloutState.RollingBack, undefined, n.error);
+        this.#changed(r.id);
+        const revision = n.fromRevision ? this.#d.store.revision(r.spec, n.fromRevision) : undefined;
+        const report =
+          node && (await this.#waitOnline(n.nodeId))
+            ? await this.#d.state.send(n.nodeId, this.#d.state.render(revision && this.#d.state.specOf(revision), n.fromRevision, node), {
+                dryRun: false,
+                rolloutId: r.id,
+                timeoutMs: APPLY_TIMEOUT_MS,
+              })
+            : null;
+        const ok = report && !report.error && !report.resources.some((x) => x.status === 'failed');
+        if (ok) this.#d.store.setDesired(n.nodeId, r.spec, n.fromRevision);
+        else failures++;
+        this.#d.store.recordDeployment({ spec: r.spec, revision: n.fromRevision, nodeId: n.nodeId, nodeName: n.nodeName, rolloutId: r.id, actor: r.createdBy, outcome: ok ? 'rolled-back' : 'failed', detail: ok ? `from revision ${n.toRevision}` : 'rollback failed' });
+        this.#setNode(r, n, ok ? NodeRolloutState.RolledBack : NodeRolloutState.Failed, report, ok ? n.error : `rollback failed: ${report?.error || 'no answer'}`);
+      }),
+    );
+    const reason = `${r.reason}; ${nodes.length - failures} of ${nodes.length} node(s) rolled back${failures ? `, ${failures} failed` : ''}`;
+    this.#finish(r.id, RolloutState.RolledBack, reason);
+  }
+}

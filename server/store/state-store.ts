@@ -1,0 +1,350 @@
+// Desired state in SQLite: spec revisions, rollouts and their nodes, where each node stands per
+// spec, the health checks agents report, the deployment history, and hosted files' metadata.
+import type { CheckState, ResourceState } from '../../proto/gen/fleet/v1/common';
+import type { Deployment, SpecRevision } from '../../proto/gen/fleet/v1/control';
+import type { Db } from './database';
+
+export interface RevisionRecord {
+  spec: string;
+  revision: number;
+  yaml: string;
+  /** The parsed spec (common/spec Spec) as JSON. */
+  specJson: string;
+  digest: string;
+  createdBy: string;
+  createdAt: number;
+}
+
+export const RolloutState = {
+  Running: 'running',
+  Paused: 'paused',
+  Succeeded: 'succeeded',
+  Failed: 'failed',
+  RollingBack: 'rolling-back',
+  RolledBack: 'rolled-back',
+} as const;
+export type RolloutState = (typeof RolloutState)[keyof typeof RolloutState];
+
+export interface RolloutRecord {
+  id: string;
+  spec: string;
+  revision: number;
+  previousRevision: number;
+  state: RolloutState;
+  reason: string;
+  batchSize: number;
+  currentBatch: number;
+  maxErrors: number;
+  healthGateMs: number;
+  autoRollback: boolean;
+  rollbackOf: string;
+  createdBy: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const NodeRolloutState = {
+  Waiting: 'waiting',
+  Applying: 'applying',
+  Applied: 'applied',
+  Unchanged: 'unchanged',
+  Healthy: 'healthy',
+  Unhealthy: 'unhealthy',
+  Failed: 'failed',
+  Offline: 'offline',
+  RollingBack: 'rolling-back',
+  RolledBack: 'rolled-back',
+} as const;
+export type NodeRolloutState = (typeof NodeRolloutState)[keyof typeof NodeRolloutState];
+
+export interface RolloutNodeRecord {
+  rolloutId: string;
+  nodeId: string;
+  nodeName: string;
+  batch: number;
+  position: number;
+  fromRevision: number;
+  toRevision: number;
+  state: NodeRolloutState;
+  resources: ResourceState[];
+  error: string;
+  updatedAt: number;
+}
+
+export interface NodeSpecRecord {
+  nodeId: string;
+  spec: string;
+  desiredRevision: number;
+  appliedRevision: number;
+  /** converged, drifted, failed, applying */
+  status: string;
+  resources: ResourceState[];
+  reportedAt: number;
+  driftAt: number;
+}
+
+export interface HostedFileRecord {
+  sha256: string;
+  name: string;
+  size: number;
+  createdBy: string;
+  createdAt: number;
+}
+
+type Row = Record<string, unknown>;
+
+const toRevision = (r: Row): RevisionRecord => ({
+  spec: r.spec as string,
+  revision: r.revision as number,
+  yaml: r.yaml as string,
+  specJson: r.spec_json as string,
+  digest: r.digest as string,
+  createdBy: r.created_by as string,
+  createdAt: r.created_at as number,
+});
+
+const toRollout = (r: Row): RolloutRecord => ({
+  id: r.id as string,
+  spec: r.spec as string,
+  revision: r.revision as number,
+  previousRevision: r.previous_revision as number,
+  state: r.state as RolloutState,
+  reason: r.reason as string,
+  batchSize: r.batch_size as number,
+  currentBatch: r.current_batch as number,
+  maxErrors: r.max_errors as number,
+  healthGateMs: r.health_gate_ms as number,
+  autoRollback: r.auto_rollback === 1,
+  rollbackOf: r.rollback_of as string,
+  createdBy: r.created_by as string,
+  createdAt: r.created_at as number,
+  updatedAt: r.updated_at as number,
+});
+
+const toRolloutNode = (r: Row): RolloutNodeRecord => ({
+  rolloutId: r.rollout_id as string,
+  nodeId: r.node_id as string,
+  nodeName: r.node_name as string,
+  batch: r.batch as number,
+  position: r.position as number,
+  fromRevision: r.from_revision as number,
+  toRevision: r.to_revision as number,
+  state: r.state as NodeRolloutState,
+  resources: JSON.parse(r.resources as string) as ResourceState[],
+  error: r.error as string,
+  updatedAt: r.updated_at as number,
+});
+
+const toNodeSpec = (r: Row): NodeSpecRecord => ({
+  nodeId: r.node_id as string,
+  spec: r.spec as string,
+  desiredRevision: r.desired_revision as number,
+  appliedRevision: r.applied_revision as number,
+  status: r.status as string,
+  resources: JSON.parse(r.resources as string) as ResourceState[],
+  reportedAt: r.reported_at as number,
+  driftAt: r.drift_at as number,
+});
+
+const toCheck = (r: Row): CheckState & { nodeId: string } => ({
+  nodeId: r.node_id as string,
+  spec: r.spec as string,
+  name: r.name as string,
+  passing: r.passing === 1,
+  output: r.output as string,
+  sinceUnixMs: r.since_at as number,
+  checkedUnixMs: r.checked_at as number,
+});
+
+export class StateStore {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  // --- spec revisions
+
+  latestRevision(spec: string): RevisionRecord | undefined {
+    const row = this.#db.prepare('SELECT * FROM spec_revisions WHERE spec = ? ORDER BY revision DESC LIMIT 1').get(spec) as Row | undefined;
+    return row && toRevision(row);
+  }
+
+  revision(spec: string, revision: number): RevisionRecord | undefined {
+    const row = this.#db.prepare('SELECT * FROM spec_revisions WHERE spec = ? AND revision = ?').get(spec, revision) as Row | undefined;
+    return row && toRevision(row);
+  }
+
+  /** Stores the next revision of `spec` and returns it. */
+  addRevision(r: Omit<RevisionRecord, 'revision'>): RevisionRecord {
+    return this.#db.transaction(() => {
+      const revision = (this.latestRevision(r.spec)?.revision ?? 0) + 1;
+      this.#db
+        .prepare('INSERT INTO spec_revisions (spec, revision, yaml, spec_json, digest, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(r.spec, revision, r.yaml, r.specJson, r.digest, r.createdBy, r.createdAt);
+      return { ...r, revision };
+    })();
+  }
+
+  revisions(spec?: string): SpecRevision[] {
+    const rows = (spec ? this.#db.prepare('SELECT * FROM spec_revisions WHERE spec = ? ORDER BY revision').all(spec) : this.#db.prepare('SELECT * FROM spec_revisions ORDER BY spec, revision').all()) as Row[];
+    return rows.map(toRevision).map((r) => ({ spec: r.spec, revision: r.revision, yaml: r.yaml, digest: r.digest, createdBy: r.createdBy, createdUnixMs: r.createdAt }));
+  }
+
+  // --- rollouts
+
+  createRollout(r: RolloutRecord, nodes: Omit<RolloutNodeRecord, 'rolloutId' | 'resources' | 'error' | 'updatedAt' | 'state'>[]): void {
+    this.#db.transaction(() => {
+      this.#db
+        .prepare(
+          `INSERT INTO rollouts (id, spec, revision, previous_revision, state, reason, batch_size, current_batch, max_errors, health_gate_ms, auto_rollback, rollback_of, created_by, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(r.id, r.spec, r.revision, r.previousRevision, r.state, r.reason, r.batchSize, r.currentBatch, r.maxErrors, r.healthGateMs, r.autoRollback ? 1 : 0, r.rollbackOf, r.createdBy, r.createdAt, r.updatedAt);
+      const insert = this.#db.prepare('INSERT INTO rollout_nodes (rollout_id, node_id, node_name, batch, position, from_revision, to_revision, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      for (const n of nodes) insert.run(r.id, n.nodeId, n.nodeName, n.batch, n.position, n.fromRevision, n.toRevision, NodeRolloutState.Waiting, r.createdAt);
+    })();
+  }
+
+  rollout(id: string): RolloutRecord | undefined {
+    const row = this.#db.prepare('SELECT * FROM rollouts WHERE id = ?').get(id) as Row | undefined;
+    return row && toRollout(row);
+  }
+
+  rollouts(limit: number, spec?: string): RolloutRecord[] {
+    const rows = (spec
+      ? this.#db.prepare('SELECT * FROM rollouts WHERE spec = ? ORDER BY created_at DESC, rowid DESC LIMIT ?').all(spec, limit)
+      : this.#db.prepare('SELECT * FROM rollouts ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit)) as Row[];
+    return rows.map(toRollout);
+  }
+
+  /** Rollouts that were going when the server stopped. */
+  unfinishedRollouts(): RolloutRecord[] {
+    return (this.#db.prepare("SELECT * FROM rollouts WHERE state IN ('running', 'rolling-back') ORDER BY created_at").all() as Row[]).map(toRollout);
+  }
+
+  /** The newest rollout of `spec` that is not over (running, paused or rolling back). */
+  activeRollout(spec: string): RolloutRecord | undefined {
+    const row = this.#db.prepare("SELECT * FROM rollouts WHERE spec = ? AND state IN ('running', 'paused', 'rolling-back') ORDER BY created_at DESC LIMIT 1").get(spec) as Row | undefined;
+    return row && toRollout(row);
+  }
+
+  updateRollout(id: string, fields: Partial<Pick<RolloutRecord, 'state' | 'reason' | 'currentBatch'>>): void {
+    const current = this.rollout(id);
+    if (!current) return;
+    const next = { ...current, ...fields };
+    this.#db.prepare('UPDATE rollouts SET state = ?, reason = ?, current_batch = ?, updated_at = ? WHERE id = ?').run(next.state, next.reason, next.currentBatch, Date.now(), id);
+  }
+
+  rolloutNodes(id: string): RolloutNodeRecord[] {
+    return (this.#db.prepare('SELECT * FROM rollout_nodes WHERE rollout_id = ? ORDER BY position').all(id) as Row[]).map(toRolloutNode);
+  }
+
+  updateRolloutNode(rolloutId: string, nodeId: string, state: NodeRolloutState, resources?: ResourceState[], error = ''): void {
+    if (resources) {
+      this.#db.prepare('UPDATE rollout_nodes SET state = ?, resources = ?, error = ?, updated_at = ? WHERE rollout_id = ? AND node_id = ?').run(state, JSON.stringify(resources), error, Date.now(), rolloutId, nodeId);
+    } else {
+      this.#db.prepare('UPDATE rollout_nodes SET state = ?, error = ?, updated_at = ? WHERE rollout_id = ? AND node_id = ?').run(state, error, Date.now(), rolloutId, nodeId);
+    }
+  }
+
+  // --- where nodes stand
+
+  nodeSpecs(nodeId: string): NodeSpecRecord[] {
+    return (this.#db.prepare('SELECT * FROM node_specs WHERE node_id = ? ORDER BY spec').all(nodeId) as Row[]).map(toNodeSpec);
+  }
+
+  nodeSpec(nodeId: string, spec: string): NodeSpecRecord | undefined {
+    const row = this.#db.prepare('SELECT * FROM node_specs WHERE node_id = ? AND spec = ?').get(nodeId, spec) as Row | undefined;
+    return row && toNodeSpec(row);
+  }
+
+  /** Records the revision the server has just sent the node. */
+  setDesired(nodeId: string, spec: string, revision: number): void {
+    this.#db
+      .prepare(
+        `INSERT INTO node_specs (node_id, spec, desired_revision, status) VALUES (?, ?, ?, 'applying')
+         ON CONFLICT (node_id, spec) DO UPDATE SET desired_revision = excluded.desired_revision, status = 'applying'`,
+      )
+      .run(nodeId, spec, revision);
+  }
+
+  /** Records what the agent reported. */
+  setReported(nodeId: string, spec: string, revision: number, status: string, resources: ResourceState[], at: number, drift: boolean): void {
+    this.#db
+      .prepare(
+        `INSERT INTO node_specs (node_id, spec, desired_revision, applied_revision, status, resources, reported_at, drift_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (node_id, spec) DO UPDATE SET applied_revision = excluded.applied_revision, status = excluded.status,
+           resources = excluded.resources, reported_at = excluded.reported_at,
+           drift_at = CASE WHEN ? THEN excluded.reported_at ELSE node_specs.drift_at END`,
+      )
+      .run(nodeId, spec, revision, revision, status, JSON.stringify(resources), at, drift ? at : 0, drift ? 1 : 0);
+  }
+
+  // --- health checks
+
+  checks(nodeId?: string): (CheckState & { nodeId: string })[] {
+    const rows = (nodeId ? this.#db.prepare('SELECT * FROM node_checks WHERE node_id = ? ORDER BY spec, name').all(nodeId) : this.#db.prepare('SELECT * FROM node_checks ORDER BY node_id, spec, name').all()) as Row[];
+    return rows.map(toCheck);
+  }
+
+  /** Replaces a node's checks with what it reported; returns the checks whose passing flag changed (or are new). */
+  replaceChecks(nodeId: string, checks: CheckState[]): { check: CheckState; before: boolean | undefined }[] {
+    return this.#db.transaction(() => {
+      const before = new Map(this.checks(nodeId).map((c) => [`${c.spec}\0${c.name}`, c.passing]));
+      this.#db.prepare('DELETE FROM node_checks WHERE node_id = ?').run(nodeId);
+      const insert = this.#db.prepare('INSERT OR REPLACE INTO node_checks (node_id, spec, name, passing, output, since_at, checked_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+      const changed: { check: CheckState; before: boolean | undefined }[] = [];
+      for (const c of checks) {
+        insert.run(nodeId, c.spec, c.name, c.passing ? 1 : 0, c.output.slice(0, 500), Number(c.sinceUnixMs), Number(c.checkedUnixMs));
+        const was = before.get(`${c.spec}\0${c.name}`);
+        if (was !== c.passing) changed.push({ check: c, before: was });
+      }
+      return changed;
+    })();
+  }
+
+  // --- history
+
+  recordDeployment(d: Omit<Deployment, 'atUnixMs'>, at = Date.now()): void {
+    this.#db
+      .prepare('INSERT INTO deployments (at, spec, revision, node_id, node_name, rollout_id, actor, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(at, d.spec, d.revision, d.nodeId, d.nodeName, d.rolloutId, d.actor, d.outcome, d.detail);
+  }
+
+  deployments(filter: { spec?: string; nodeId?: string; limit: number }): Deployment[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.spec) {
+      where.push('spec = ?');
+      args.push(filter.spec);
+    }
+    if (filter.nodeId) {
+      where.push('node_id = ?');
+      args.push(filter.nodeId);
+    }
+    const rows = this.#db.prepare(`SELECT * FROM deployments ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`).all(...args, filter.limit) as Row[];
+    return rows.reverse().map((r) => ({
+      atUnixMs: r.at as number,
+      spec: r.spec as string,
+      revision: r.revision as number,
+      nodeId: r.node_id as string,
+      nodeName: r.node_name as string,
+      rolloutId: r.rollout_id as string,
+      actor: r.actor as string,
+      outcome: r.outcome as string,
+      detail: r.detail as string,
+    }));
+  }
+
+  // --- hosted files
+
+  hostedFile(sha256: string): HostedFileRecord | undefined {
+    const row = this.#db.prepare('SELECT * FROM hosted_files WHERE sha256 = ?').get(sha256) as Row | undefined;
+    return row && { sha256: row.sha256 as string, name: row.name as string, size: row.size as number, createdBy: row.created_by as string, createdAt: row.created_at as number };
+  }
+
+  addHostedFile(f: HostedFileRecord): void {
+    this.#db.prepare('INSERT OR IGNORE INTO hosted_files (sha256, name, size, created_by, created_at) VALUES (?, ?, ?, ?, ?)').run(f.sha256, f.name, f.size, f.createdBy, f.createdAt);
+  }
+}
