@@ -16,6 +16,7 @@ import { Spool } from './spool';
 import { stageUpgrade, upgradeTarget, type UpgradeMarkers } from './upgrade';
 import type { AgentIdentity, AgentState } from './state';
 import { newKeyAndCsr } from './enroll';
+import { DesiredStateRunner } from './desired-state';
 
 export interface AgentOptions {
   /** How often to re-read inventory and send it if it changed. */
@@ -25,9 +26,20 @@ export interface AgentOptions {
   /** Reconnect backoff: the first delay cap and the largest. */
   reconnectBaseMs: number;
   reconnectMaxMs: number;
+  /** Root prefix for desired-state resources ('/' on a real node). */
+  root: string;
+  /** How often desired state is re-checked for drift. */
+  recheckIntervalMs: number;
 }
 
-export const defaultAgentOptions = (): AgentOptions => ({ inventoryIntervalMs: 60_000, renewBeforeMs: 30 * 86_400_000, reconnectBaseMs: 500, reconnectMaxMs: 30_000 });
+export const defaultAgentOptions = (): AgentOptions => ({
+  inventoryIntervalMs: 60_000,
+  renewBeforeMs: 30 * 86_400_000,
+  reconnectBaseMs: 500,
+  reconnectMaxMs: 30_000,
+  root: '/',
+  recheckIntervalMs: 5 * 60_000,
+});
 
 /** Full-jitter exponential backoff: a random delay in [0, min(max, base × 2^attempt)]. */
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
@@ -62,6 +74,7 @@ export class Agent {
   #stopped = false;
   #lastFacts = '';
   #wake: (() => void) | null = null;
+  readonly #desired: DesiredStateRunner;
 
   constructor(deps: AgentDeps) {
     this.#identity = deps.identity;
@@ -72,6 +85,14 @@ export class Agent {
     this.#options = deps.options ?? defaultAgentOptions();
     this.#signingKey = createPublicKey({ key: deps.identity.commandSigningKey, format: 'der', type: 'spki' });
     this.#transport = this.#newTransport();
+    this.#desired = new DesiredStateRunner({
+      root: this.#options.root,
+      stateDir: deps.state.dir,
+      recheckIntervalMs: this.#options.recheckIntervalMs,
+      identity: () => this.#identity,
+      send: (body) => this.#link?.send({ body }) ?? false,
+      log: deps.log.child({ part: 'state' }),
+    });
   }
 
   #newTransport(): AgentTransport {
@@ -103,6 +124,7 @@ export class Agent {
   /** Runs until stop(): connect, serve, and reconnect after every loss. */
   async run(): Promise<void> {
     this.#spool.recover();
+    this.#desired.start();
     let attempt = 0;
     while (!this.#stopped) {
       const started = Date.now();
@@ -121,6 +143,7 @@ export class Agent {
       });
       this.#wake = null;
     }
+    this.#desired.stop();
     this.#transport.close();
   }
 
@@ -171,6 +194,7 @@ export class Agent {
             check();
             inventory = setInterval(() => void this.#sendInventory(), this.#options.inventoryIntervalMs);
             for (const event of this.#spool.unacknowledged()) link.send({ body: { $case: 'execEvent', value: event } });
+            this.#desired.reportAll();
             return;
           }
           this.#handle(message);
@@ -211,6 +235,7 @@ export class Agent {
           command = this.#verify(Buffer.from(payload), Buffer.from(signature));
           if (command.body?.$case === 'upgrade') void this.#upgrade(command);
           else if (command.body?.$case === 'shell') this.#shell(command);
+          else if (command.body?.$case === 'apply') this.#desired.handle(command.id, command.body.value);
           else this.#execute(command);
         } catch (err) {
           this.#reject(command, err);

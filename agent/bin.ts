@@ -2,13 +2,15 @@
 // fleet-agent: the executable that runs on every machine. See `fleet-agent run --help`.
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { parseDuration } from '../common/duration';
 import { FleetError } from '../common/errors';
 import { parseLabelAssignments } from '../common/labels';
 import { createLogger } from '../common/logger';
 import { VERSION } from '../common/version';
 import { Agent, backoffDelay, defaultAgentOptions } from './agent';
 import { enroll } from './enroll';
-import { NotEnrolledError } from './errors';
+import { InvalidOptionError, NotEnrolledError } from './errors';
 import { ptySelfCheck } from './pty';
 import { UpgradeMarkers } from './upgrade';
 import { Spool } from './spool';
@@ -21,6 +23,8 @@ interface RunOptions {
   stateDir: string;
   name?: string;
   label: string[];
+  root: string;
+  reconcileInterval: string;
 }
 
 const program = new Command('fleet-agent').description('The fleet agent: keeps one link to the fleet server and runs what it is asked.').version(VERSION, '-V, --version');
@@ -34,7 +38,9 @@ program
   .addOption(new Option('--state-dir <dir>', 'where the identity and result spool live').env('FLEET_AGENT_DIR').default('/var/lib/fleet-agent'))
   .addOption(new Option('-n, --name <name>', 'node name to ask for (default: the hostname)').env('FLEET_NODE_NAME'))
   .option('-l, --label <k=v>', 'label to ask for at enrollment (repeatable; the token\'s labels win)', (v: string, all: string[]) => [...all, v], [] as string[])
-  .addHelpText('after', '\nEnvironment: FLEET_SERVER, FLEET_TOKEN, FLEET_TOKEN_FILE, FLEET_AGENT_DIR, FLEET_NODE_NAME, FLEET_LOG,\nFLEET_AGENT_RENEW_BEFORE_MS (renew the certificate when less than this is left; default 30 days).')
+  .addOption(new Option('--root <dir>', 'root prefix for desired-state resources (files, /opt/fleet, packages)').env('FLEET_AGENT_ROOT').default('/'))
+  .addOption(new Option('--reconcile-interval <duration>', 'how often desired state is re-checked for drift').env('FLEET_AGENT_RECONCILE_INTERVAL').default('5m'))
+  .addHelpText('after', '\nEnvironment: FLEET_SERVER, FLEET_TOKEN, FLEET_TOKEN_FILE, FLEET_AGENT_DIR, FLEET_NODE_NAME, FLEET_LOG,\nFLEET_AGENT_ROOT, FLEET_AGENT_RECONCILE_INTERVAL,\nFLEET_AGENT_RENEW_BEFORE_MS (renew the certificate when less than this is left; default 30 days).')
   .action(async (opts: RunOptions) => {
     const log = createLogger('fleet-agent');
     try {
@@ -42,6 +48,10 @@ program
       state.ensure();
       const identity = state.load() ?? (await enrollWithRetry(state, opts, log));
       const options = defaultAgentOptions();
+      if (!isAbsolute(opts.root)) throw new InvalidOptionError('--root (FLEET_AGENT_ROOT) must be an absolute path');
+      options.root = opts.root;
+      options.recheckIntervalMs = parseDuration(opts.reconcileInterval);
+      if (options.recheckIntervalMs < 1000) throw new InvalidOptionError('--reconcile-interval (FLEET_AGENT_RECONCILE_INTERVAL) must be at least 1s');
       if (process.env.FLEET_AGENT_RENEW_BEFORE_MS) options.renewBeforeMs = Number(process.env.FLEET_AGENT_RENEW_BEFORE_MS);
       const agent = new Agent({ identity, state, spool: new Spool(state.spoolDir, log), markers: new UpgradeMarkers(state.dir), log, options });
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
