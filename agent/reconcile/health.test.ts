@@ -45,6 +45,22 @@ describe('HealthMonitor', () => {
     expect(reports[1]![0]).toMatchObject({ passing: false, output: 'HTTP 500' });
   });
 
+  it('after set() again (a new apply), reports the whole list once every check has run, keeping since', async () => {
+    const { health, reports } = monitor();
+    const checks = [check.parse({ name: 'a', cmd: 'true', interval: '1h' }), check.parse({ name: 'b', cmd: 'true', interval: '1h' })];
+    health.set('app', checks);
+    await vi.waitFor(() => expect(health.states()).toHaveLength(2));
+    const since = Object.fromEntries(health.states().map((c) => [c.name, c.sinceUnixMs]));
+    const before = reports.length;
+    health.set('app', checks);
+    await vi.waitFor(() => expect(reports.length).toBe(before + 1));
+    const latest = [...reports.at(-1)!].sort((x, y) => x.name.localeCompare(y.name));
+    expect(latest.map((c) => [c.name, c.passing, c.sinceUnixMs])).toEqual([
+      ['a', true, since.a],
+      ['b', true, since.b],
+    ]);
+  });
+
   it('fails a tcp check once the port closes', async () => {
     const server = createTcpServer((socket) => socket.destroy());
     const port = await listen(server);

@@ -93,6 +93,8 @@ export class HealthMonitor {
   readonly #running = new Map<string, () => void>();
   /** By `${spec}/${name}`. */
   readonly #states = new Map<string, CheckState>();
+  /** Per spec, the checks that have not run since its last set(): once all have, the whole list is reported. */
+  readonly #unreported = new Map<string, Set<string>>();
 
   constructor(options: HealthMonitorOptions) {
     this.#options = options;
@@ -111,8 +113,12 @@ export class HealthMonitor {
       }
     }
     if (checks.length > 0) {
+      // After an apply the server waits for fresh results, even when nothing flipped.
+      this.#unreported.set(spec, new Set(names));
       const cancels = checks.map((check) => this.#schedule(spec, check));
       this.#running.set(spec, () => cancels.forEach((cancel) => cancel()));
+    } else {
+      this.#unreported.delete(spec);
     }
     if (dropped) this.#options.onChange(this.states());
   }
@@ -152,8 +158,11 @@ export class HealthMonitor {
     const previous = this.#states.get(key);
     const flipped = previous === undefined || previous.passing !== verdict.passing;
     this.#states.set(key, { spec, name, ...verdict, sinceUnixMs: flipped ? now : previous.sinceUnixMs, checkedUnixMs: now });
-    if (!flipped) return;
-    this.#options.log.info({ spec, check: name, ...verdict }, verdict.passing ? 'check passing' : 'check failing');
-    this.#options.onChange(this.states());
+    const waiting = this.#unreported.get(spec);
+    waiting?.delete(name);
+    const allFresh = waiting?.size === 0;
+    if (allFresh) this.#unreported.delete(spec);
+    if (flipped) this.#options.log.info({ spec, check: name, ...verdict }, verdict.passing ? 'check passing' : 'check failing');
+    if (flipped || allFresh) this.#options.onChange(this.states());
   }
 }

@@ -43,6 +43,8 @@ export class RolloutEngine {
   readonly #d: RolloutDeps;
   readonly #driving = new Set<string>();
   readonly #watchers = new Map<string, Set<() => void>>();
+  /** When each node was last sent an apply (health reports after it are fresh). */
+  readonly #appliedAt = new Map<string, number>();
   #stopped = false;
 
   constructor(deps: RolloutDeps) {
@@ -290,6 +292,7 @@ export class RolloutEngine {
       return this.#setNode(r, n, NodeRolloutState.Failed, null, (err as Error).message);
     }
     this.#d.store.setDesired(n.nodeId, r.spec, n.toRevision);
+    this.#appliedAt.set(n.nodeId, Date.now());
     const report = await this.#d.state.send(n.nodeId, desired, { dryRun: false, rolloutId: r.id, timeoutMs: APPLY_TIMEOUT_MS });
     if (!report) {
       this.#record(r, n, 'failed', 'no report in time');
@@ -330,7 +333,9 @@ export class RolloutEngine {
       const now = Date.now();
       for (const [nodeId, n] of pending) {
         const checks = this.#d.store.checks(nodeId).filter((c) => c.spec === r.spec);
-        const fresh = this.#d.state.healthReportedAt(nodeId) >= start || now - start > slowest;
+        // Results the agent sent after this apply (it reports every check once they have all run
+        // again), or, failing that, whatever is known once every check has had time to run.
+        const fresh = this.#d.state.healthReportedAt(nodeId) >= (this.#appliedAt.get(nodeId) ?? start) || now - start > slowest;
         const passing = fresh && spec.checks.every((c) => checks.some((s) => s.name === c.name && s.passing));
         if (!passing) okSince.delete(nodeId);
         else if (!okSince.has(nodeId)) okSince.set(nodeId, now);
