@@ -1,13 +1,25 @@
 // A promise-based Control client built from a context: TLS pinned to the context's CA, the API
 // token as a bearer header on every call, and server errors turned into FleetErrors.
-import { Metadata, credentials, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, credentials, type ClientDuplexStream, type ClientReadableStream, type ClientWritableStream, type ServiceError } from '@grpc/grpc-js';
 import { formatHostPort, parseServerAddress } from '../common/address';
-import { ControlServiceClient, type JobEvent, type RecordingChunk, type ShellClientFrame, type ShellServerFrame, type UpgradeAgentsRequest, type UpgradeEvent } from '../proto/gen/fleet/v1/control';
+import {
+  ControlServiceClient,
+  type JobEvent,
+  type RecordingChunk,
+  type Rollout,
+  type ShellClientFrame,
+  type ShellServerFrame,
+  type UpgradeAgentsRequest,
+  type UpgradeEvent,
+  type UploadFileFrame,
+  type UploadFileInfo,
+  type UploadFileResponse,
+} from '../proto/gen/fleet/v1/control';
 import { CLIENT_CHANNEL_OPTIONS, fromGrpcError, isServiceError } from '../transport';
 import type { Context } from './context';
 
 type Unary<Req, Res> = (request: Req, metadata: Metadata, callback: (err: ServiceError | null, res: Res) => void) => unknown;
-type UnaryMethod = Exclude<keyof ControlServiceClient, 'watchJob' | 'upgradeAgents' | 'shell' | 'getRecording' | keyof import('@grpc/grpc-js').Client>;
+type UnaryMethod = Exclude<keyof ControlServiceClient, 'watchJob' | 'upgradeAgents' | 'shell' | 'getRecording' | 'watchRollout' | 'uploadFile' | keyof import('@grpc/grpc-js').Client>;
 // The last overload of each generated method is (request, metadata, options, callback).
 type RequestOf<K extends UnaryMethod> = Parameters<ControlServiceClient[K]>[0];
 type ResponseOf<K extends UnaryMethod> = Parameters<Extract<Parameters<ControlServiceClient[K]>[3], (...a: never[]) => unknown>>[1];
@@ -51,6 +63,46 @@ export class ControlClient {
   /** Streams a session's asciicast recording. */
   getRecording(id: string): ClientReadableStream<RecordingChunk> {
     return this.#client.getRecording({ id }, this.#metadata);
+  }
+
+  /** Follows a rollout: its state now, then again at every change, until it ends. */
+  watchRollout(id: string): ClientReadableStream<Rollout> {
+    return this.#client.watchRollout({ id }, this.#metadata);
+  }
+
+  /**
+   * Uploads a file for specs to use: `info` first, then `chunks` (each at most 1 MiB) as data
+   * frames. Stops sending early when the server answers before the end (it already had the file).
+   */
+  uploadFile(info: UploadFileInfo, chunks: AsyncIterable<Buffer>): Promise<UploadFileResponse> {
+    return new Promise((resolve, reject) => {
+      let done = false;
+      let answered!: () => void;
+      const answer = new Promise<void>((r) => (answered = r));
+      const finish = (err: unknown, res?: UploadFileResponse) => {
+        if (done) return;
+        done = true;
+        answered();
+        if (err) reject(isServiceError(err) ? fromGrpcError(err) : err);
+        else resolve(res!);
+      };
+      const call: ClientWritableStream<UploadFileFrame> = this.#client.uploadFile(this.#metadata, (err, res) => finish(err, res));
+      call.on('error', (err) => finish(err));
+      const send = async (frame: UploadFileFrame) => {
+        if (!call.write(frame)) await Promise.race([new Promise((r) => call.once('drain', r)), answer]);
+      };
+      void (async () => {
+        await send({ body: { $case: 'info', value: info } });
+        for await (const chunk of chunks) {
+          if (done) return;
+          await send({ body: { $case: 'data', value: chunk } });
+        }
+        if (!done) call.end();
+      })().catch((err: unknown) => {
+        call.cancel();
+        finish(err);
+      });
+    });
   }
 
   close(): void {

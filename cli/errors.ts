@@ -21,3 +21,35 @@ export class NotLoggedInError extends FleetError {
     this.name = 'NotLoggedInError';
   }
 }
+
+/** A spec file (`-f FILE`) that cannot be read. */
+export class SpecFileUnreadableError extends UserError {
+  constructor(file: string, detail: string, cause?: unknown) {
+    super(`cannot read spec file ${file}: ${detail}`, 'SPEC_FILE_UNREADABLE', cause);
+    this.name = 'SpecFileUnreadableError';
+  }
+}
+
+/** A local artifact a spec names with `file:` that cannot be read. */
+export class LocalFileUnreadableError extends UserError {
+  constructor(where: string, file: string, detail: string, cause?: unknown) {
+    super(`${where}: cannot read ${file}: ${detail}`, 'LOCAL_FILE_UNREADABLE', cause);
+    this.name = 'LocalFileUnreadableError';
+  }
+}
+
+/** A local artifact whose SHA-256 is not the one its resource declares. */
+export class LocalFileDigestError extends UserError {
+  constructor(where: string, file: string, actual: string, expected: string) {
+    super(`${where}: ${file} has sha256 ${actual}, but the spec says ${expected}; fix sha256 (or the file)`, 'LOCAL_FILE_DIGEST');
+    this.name = 'LocalFileDigestError';
+  }
+}
+
+/** A spec name that would write outside the `fleet history --out` directory. */
+export class UnsafeSpecNameError extends UserError {
+  constructor(name: string) {
+    super(`refusing to write history for spec ${JSON.stringify(name)}: the name would escape the output directory`, 'UNSAFE_SPEC_NAME');
+    this.name = 'UnsafeSpecNameError';
+  }
+}

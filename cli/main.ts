@@ -1,7 +1,7 @@
 // The fleet CLI as a function: main(argv, io) returns the exit code and never exits the process,
 // so tests can run it in-process. 0 ok, 1 failure, 2 usage.
 import { Command, CommanderError } from 'commander';
-import { FleetError } from '../common/errors';
+import { FleetError, SpecError } from '../common/errors';
 import { VERSION } from '../common/version';
 import { COMMANDS } from './commands';
 import { configPath } from './context';
@@ -50,6 +50,11 @@ export async function main(argv: string[], io: CliIo = processIo, configFile = c
     if (err instanceof UsageError) {
       io.stderr.write(`fleet: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof SpecError) {
+      // One `file:line:col: field: message` line per problem, as editors and CI annotate them.
+      io.stderr.write(`${err.message}\n`);
+      return 1;
     }
     if (err instanceof FleetError) {
       io.stderr.write(`fleet: ${err.message}\n`);

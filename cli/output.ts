@@ -51,3 +51,9 @@ export function formatLabels(labels: Record<string, string>): string {
   const entries = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b));
   return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join(',') : '-';
 }
+
+/** Text for one table cell: whitespace (newlines included) collapsed, cut at `max` characters. */
+export function oneLine(text: string, max = 120): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat || '-';
+}

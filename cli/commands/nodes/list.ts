@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Node } from '../../../proto/gen/fleet/v1/control';
 import type { CommandModule } from '../../env';
 import { ago, formatBytes, formatLabels, parseOutputFormat, printStructured, printTable } from '../../output';
+import { healthSummary } from '../health';
 
 /** A node as users see it in JSON/YAML: plain values, bytes as numbers. */
 export function nodeView(n: Node): Record<string, unknown> {
@@ -16,6 +17,7 @@ export function nodeView(n: Node): Record<string, unknown> {
     lastSeenAt: n.lastSeenUnixMs ? new Date(n.lastSeenUnixMs).toISOString() : null,
     identity: n.identity,
     facts: n.facts ?? null,
+    checks: n.checks,
   };
 }
 
@@ -36,7 +38,7 @@ export const listNodes = (nodes: Command, env: Parameters<CommandModule>[1]) => 
       if (format === 'wide') {
         printTable(
           env.io,
-          ['NAME', 'STATUS', 'ID', 'VERSION', 'OS', 'KERNEL', 'CPUS', 'MEMORY', 'ADDRESSES', 'LAST SEEN', 'LABELS'],
+          ['NAME', 'STATUS', 'ID', 'VERSION', 'OS', 'KERNEL', 'CPUS', 'MEMORY', 'ADDRESSES', 'LAST SEEN', 'LABELS', 'HEALTH'],
           list.map((n) => [
             n.name,
             n.online ? 'online' : 'offline',
@@ -49,6 +51,7 @@ export const listNodes = (nodes: Command, env: Parameters<CommandModule>[1]) => 
             addresses(n),
             n.online ? 'now' : ago(n.lastSeenUnixMs),
             formatLabels(n.labels),
+            healthSummary(n.checks),
           ]),
         );
       } else {
