@@ -108,7 +108,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   // A standalone agent built next to this server (dist/) is offered as this server's version.
   releases.importBuild(dirname(fileURLToPath(import.meta.url)), VERSION, log);
   const scriptPath = findInstallScript();
-  const web = createWebApp({ auth, tokens, nodes, hub, dispatcher, shells, audit, log: log.child({ part: 'web' }) });
+  const web = createWebApp({ auth, tokens, nodes, hub, dispatcher, shells, audit, stateStore, rollouts, log: log.child({ part: 'web' }) });
   const install = await startInstallServer(options.httpsHost, options.httpsPort, {
     scriptPath,
     certChainPem: pki.serverCertChainPem,

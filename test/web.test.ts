@@ -1,8 +1,9 @@
 // Journey 4, web side: a real Chromium (Debian's, driven by playwright-core) against a real
-// server and agent. Sign-in, the nodes page, the web terminal (typing, resize, a dropped socket
-// that resumes without losing or doubling output), playback of the recording, the viewer role,
-// CSRF, the cookie's flags and the sign-in rate limit.
-import { mkdtempSync, rmSync } from 'node:fs';
+// server and agent. Sign-in, the nodes page, health checks and desired state on the node pages,
+// rollouts, the web terminal (typing, resize, a dropped socket that resumes without losing or
+// doubling output), playback of the recording, the viewer role, CSRF, the cookie's flags and the
+// sign-in rate limit.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -57,7 +58,9 @@ describe('web app', () => {
 
   beforeAll(async () => {
     await fleet.startServer();
-    fleet.startAgent('web-1', await fleet.token());
+    // Desired state converges inside this directory, never in the real /.
+    mkdirSync(join(fleet.dir, 'root-web-1'), { recursive: true });
+    fleet.startAgent('web-1', await fleet.token(), [], { FLEET_AGENT_ROOT: join(fleet.dir, 'root-web-1') });
     await fleet.waitOnline(['web-1']);
     // playwright-core keeps --user-data-dir for persistent contexts; launch() gets a fresh
     // profile of its own, and this directory keeps Chromium's other state out of $HOME.
@@ -119,8 +122,68 @@ describe('web app', () => {
     expect(await page.locator('main table tbody tr').first().innerText()).toMatch(/web-1\s+failed\s+4/);
     await page.goto(`${fleet.installUrl}/#/nodes/web-1`);
     await page.getByText('Recent jobs').waitFor();
-    expect(await page.locator('main table').first().innerText()).toContain('failed');
+    expect(await page.locator('table.recent-jobs').innerText()).toContain('failed');
     expect(await page.locator('table.inventory').innerText()).toMatch(/os\.kernel\s+\S+/);
+  });
+
+  it('shows a node\'s passing and failing checks, its desired state, the failing count in the list, and the rollout', async () => {
+    // Before any spec: no checks, and the list says so with a dash.
+    await page.goto(`${fleet.installUrl}/#/nodes/web-1`);
+    await expect.poll(() => page.locator('#health').innerText()).toContain('No health checks.');
+    await page.goto(`${fleet.installUrl}/#/nodes`);
+    await expect.poll(() => page.locator('tr[data-node="web-1"] .health-cell').innerText()).toBe('–');
+
+    const specFile = join(fleet.dir, 'web-health.yaml');
+    writeFileSync(
+      specFile,
+      `name: web-health
+selector: ""
+checks:
+  - name: always-ok
+    cmd: "true"
+    interval: 1s
+    timeout: 1s
+  - name: always-bad
+    cmd: "exit 3"
+    interval: 1s
+    timeout: 1s
+`,
+    );
+    // --detach: the rollout's health gate fails on always-bad, which the rollout page shows below.
+    const applied = await fleet.cli(['apply', '-f', specFile, '--detach']);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    const rolloutId = applied.stdout.trim();
+    expect(rolloutId).toMatch(/^r-\w+$/);
+
+    // The node page refreshes itself: no reload needed to see the checks arrive.
+    await page.goto(`${fleet.installUrl}/#/nodes/web-1`);
+    const bad = page.locator('#health tr[data-check="always-bad"]');
+    const ok = page.locator('#health tr[data-check="always-ok"]');
+    await bad.waitFor({ timeout: 20_000 });
+    await ok.waitFor({ timeout: 20_000 });
+    expect(await bad.innerText()).toMatch(/^web-health\s+always-bad\s+failing\s+.*\sexit 3$/);
+    expect(await ok.innerText()).toMatch(/^web-health\s+always-ok\s+passing\s+.*\sexit 0$/);
+    expect(await bad.locator('.check.failing').count()).toBe(1);
+    // The failing check comes first.
+    expect(await page.locator('#health tbody tr').first().getAttribute('data-check')).toBe('always-bad');
+    await expect.poll(() => page.locator('#desired-state section[data-spec="web-health"]').innerText()).toContain('revision 1 applied, 1 desired');
+
+    await page.goto(`${fleet.installUrl}/#/nodes`);
+    const cell = page.locator('tr[data-node="web-1"] .health-cell');
+    await expect.poll(() => cell.innerText()).toBe('1 failing');
+    expect(await cell.locator('.health.failing').count()).toBe(1);
+
+    // The Rollouts page lists the rollout; its page ends with the node unhealthy because of always-bad.
+    await page.locator('nav a[data-section="rollouts"]').click();
+    const row = page.locator(`tr[data-rollout="${rolloutId}"]`);
+    await row.waitFor();
+    expect(await row.innerText()).toMatch(/web-health\s+1\s/);
+    await row.getByRole('link', { name: rolloutId }).click();
+    await page.getByRole('heading', { name: `Rollout ${rolloutId}` }).waitFor();
+    await expect.poll(() => page.locator('h1 .rollout-state').innerText(), { timeout: 30_000 }).toBe('failed');
+    const node = page.locator('table.rollout-nodes tr[data-node="web-1"]');
+    expect(await node.innerText()).toMatch(/^web-1\s+1\s+unhealthy\s+.*always-bad: exit 3/);
+    expect(await page.locator('main dl.facts').innerText()).toMatch(/Batches\s+0\/1 done/);
   });
 
   it('opens a terminal on the node: typing, resize, and a dropped socket that resumes intact', async () => {
@@ -229,6 +292,10 @@ describe('web app', () => {
       await expect.poll(() => p.locator('#terminal-status').innerText()).toContain('needs the operator role');
       const sessions = await p.evaluate(async () => (await fetch('/api/sessions')).status);
       expect(sessions).toBe(403);
+      // Rollouts are for viewers too.
+      await p.goto(`${fleet.installUrl}/#/rollouts`);
+      await p.locator('tr[data-rollout]').first().waitFor();
+      expect(await p.locator('tr[data-rollout]').first().innerText()).toContain('web-health');
 
       // Revoking the token ends its web sessions.
       const id = /^fa1_([0-9a-f]+)_/.exec(viewerToken)![1]!;

@@ -1,8 +1,10 @@
-// The JSON shapes the web page reads: nodes with their key facts, jobs with per-node output as
-// text, and shell sessions. Pure functions over the server's records, so the router stays small.
-import { RunState, type Job, type NodeRun, type Session } from '../../proto/gen/fleet/v1/control';
-import { Facts, MachineIdentity, OutputStream } from '../../proto/gen/fleet/v1/common';
+// The JSON shapes the web page reads: nodes with their key facts and health, jobs with per-node
+// output as text, shell sessions, and rollouts. Pure functions over the server's records, so the
+// router stays small.
+import { RunState, type Job, type NodeRun, type Rollout, type Session } from '../../proto/gen/fleet/v1/control';
+import { Facts, MachineIdentity, OutputStream, type CheckState, type ResourceState } from '../../proto/gen/fleet/v1/common';
 import type { NodeRecord } from '../store/node-store';
+import type { NodeSpecRecord } from '../store/state-store';
 
 /** Output kept per node in a job answer; the page is not a log shipper. */
 export const MAX_OUTPUT_PER_NODE = 1 << 20;
@@ -34,10 +36,22 @@ export interface WebNodeSummary {
   agentVersion: string;
   lastSeenUnixMs: number;
   enrolledUnixMs: number;
+  /** How many health checks the node reports, and how many of them fail. */
+  health: WebNodeHealth;
 }
 
-/** The list view of a node (no full inventory). */
-export function nodeSummary(n: NodeRecord, online: boolean): WebNodeSummary {
+export interface WebNodeHealth {
+  checks: number;
+  failing: number;
+}
+
+/** Counts a node's checks and the failing ones. */
+export function nodeHealth(checks: readonly CheckState[]): WebNodeHealth {
+  return { checks: checks.length, failing: checks.filter((c) => !c.passing).length };
+}
+
+/** The list view of a node (no full inventory); `checks` are the node's reported checks. */
+export function nodeSummary(n: NodeRecord, online: boolean, checks: readonly CheckState[]): WebNodeSummary {
   const f = n.facts;
   const os = f?.os;
   return {
@@ -55,19 +69,51 @@ export function nodeSummary(n: NodeRecord, online: boolean): WebNodeSummary {
     agentVersion: n.agentVersion,
     lastSeenUnixMs: n.lastSeenAt ?? 0,
     enrolledUnixMs: n.enrolledAt,
+    health: nodeHealth(checks),
   };
 }
 
-/** A node page: the summary, the whole inventory and the node's recent jobs. */
-export function nodeDetail(n: NodeRecord, online: boolean, recentJobs: Job[]) {
+/** What a node page needs beyond the node record. */
+export interface NodeDetailParts {
+  online: boolean;
+  recentJobs: Job[];
+  checks: readonly CheckState[];
+  specs: readonly NodeSpecRecord[];
+}
+
+/** A node page: the summary, its checks and desired state, the whole inventory and its recent jobs. */
+export function nodeDetail(n: NodeRecord, p: NodeDetailParts) {
   return {
-    ...nodeSummary(n, online),
+    ...nodeSummary(n, p.online, p.checks),
     identity: MachineIdentity.toJSON(n.identity),
     facts: n.facts ? Facts.toJSON(n.facts) : null,
-    recentJobs: recentJobs.map((j) => {
+    checks: p.checks.map(checkView),
+    specs: p.specs.map(nodeSpecView),
+    recentJobs: p.recentJobs.map((j) => {
       const run = j.runs.find((r) => r.nodeId === n.id);
       return { ...jobSummary(j), run: run ? runView(run) : null };
     }),
+  };
+}
+
+function checkView(c: CheckState) {
+  return { spec: c.spec, name: c.name, passing: c.passing, output: c.output, sinceUnixMs: c.sinceUnixMs, checkedUnixMs: c.checkedUnixMs };
+}
+
+function resourceView(r: ResourceState) {
+  return { id: r.id, status: r.status, changes: r.changes, error: r.error };
+}
+
+/** Where a node stands on one spec: the revision sent and applied, the status and each resource. */
+function nodeSpecView(s: NodeSpecRecord) {
+  return {
+    spec: s.spec,
+    desiredRevision: s.desiredRevision,
+    appliedRevision: s.appliedRevision,
+    status: s.status,
+    reportedUnixMs: s.reportedAt,
+    driftUnixMs: s.driftAt,
+    resources: s.resources.map(resourceView),
   };
 }
 
@@ -147,8 +193,44 @@ export function sessionView(s: Session, open: boolean) {
   return { ...s, open };
 }
 
+/** The list view of a rollout: what it rolls out, how far it got and how many nodes failed. */
+export function rolloutSummary(r: Rollout) {
+  return {
+    id: r.id,
+    spec: r.spec,
+    revision: r.revision,
+    previousRevision: r.previousRevision,
+    state: r.state,
+    reason: r.reason,
+    /** Batches finished (the zero-based batch in progress; equal to `batches` at the end). */
+    batchesDone: r.currentBatch,
+    batches: r.batches,
+    batchSize: r.batchSize,
+    errors: r.errors,
+    maxErrors: r.maxErrors,
+    healthGateMs: r.healthGateMs,
+    autoRollback: r.autoRollback,
+    rollbackOf: r.rollbackOf,
+    createdBy: r.createdBy,
+    createdUnixMs: r.createdUnixMs,
+    updatedUnixMs: r.updatedUnixMs,
+  };
+}
+
+/** A rollout page: the summary and each node with its batch (zero-based), state and error. */
+export function rolloutDetail(r: Rollout) {
+  return {
+    ...rolloutSummary(r),
+    nodes: r.nodes.map((n) => ({ nodeId: n.nodeId, node: n.nodeName, batch: n.batch, state: n.state, error: n.error, resources: n.resources.map(resourceView), updatedUnixMs: n.updatedUnixMs })),
+  };
+}
+
 /** Shapes of the JSON API, shared with the page (server/web) as types only. */
 export type WebNodeDetail = ReturnType<typeof nodeDetail>;
+export type WebCheck = ReturnType<typeof checkView>;
+export type WebNodeSpec = ReturnType<typeof nodeSpecView>;
+export type WebRolloutSummary = ReturnType<typeof rolloutSummary>;
+export type WebRolloutDetail = ReturnType<typeof rolloutDetail>;
 export type WebJobSummary = ReturnType<typeof jobSummary>;
 export type WebJobDetail = ReturnType<typeof jobDetail>;
 export type WebSession = ReturnType<typeof sessionView>;

@@ -1,6 +1,6 @@
 // The web app on the HTTPS port: the page itself (/, /web/*, built into dist/web), sign-in and
 // sign-out (/api/login, /api/logout), the JSON API the page reads (/api/me, /api/nodes,
-// /api/jobs, /api/sessions, recordings) and the terminal WebSocket (/api/shell, see
+// /api/jobs, /api/rollouts, /api/sessions, recordings) and the terminal WebSocket (/api/shell, see
 // websocket-shell.ts). Every API call needs the session cookie; state-changing calls also need
 // the CSRF token in `x-csrf-token` and a same-origin request. Errors are JSON `{error, code}`.
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
@@ -12,17 +12,20 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { FleetError } from '../../common/errors';
 import { parseSelector } from '../../common/labels';
+import type { CheckState } from '../../proto/gen/fleet/v1/common';
 import type { AgentHub } from '../agent-hub';
 import type { ApiAuth, Principal } from '../auth';
 import { InvalidRequestError, NodeNotFoundError, SessionNotFoundError } from '../errors';
 import type { JobDispatcher } from '../jobs/dispatcher';
 import type { ShellSessions } from '../shells/sessions';
+import type { RolloutEngine } from '../state/rollouts';
 import type { AuditLog } from '../store/audit-log';
 import type { NodeStore } from '../store/node-store';
+import type { StateStore } from '../store/state-store';
 import { Role, type TokenStore } from '../store/token-store';
 import { BadRequestBodyError, BodyTooLargeError, CrossOriginError, MethodNotAllowedError, NotSignedInError, RouteNotFoundError, TooManySignInsError } from './errors';
 import { httpStatus, sameOrigin, SECURITY_HEADERS } from './web-common';
-import { jobDetail, jobSummary, nodeDetail, nodeSummary, sessionView } from './web-api';
+import { jobDetail, jobSummary, nodeDetail, nodeSummary, rolloutDetail, rolloutSummary, sessionView } from './web-api';
 import { sessionCookie, SignInLimiter, WebSessions, type WebSession } from './web-sessions';
 import { ShellSockets } from './websocket-shell';
 
@@ -34,6 +37,9 @@ export interface WebAppDeps {
   dispatcher: JobDispatcher;
   shells: ShellSessions;
   audit: AuditLog;
+  /** Desired state: each node's specs and health checks, and the rollouts. */
+  stateStore: StateStore;
+  rollouts: RolloutEngine;
   log: Logger;
   /** Where the built page is (index.html, app.js, app.css); default: findWebRoot(). */
   root?: string | null;
@@ -209,7 +215,14 @@ export function createWebApp(d: WebAppDeps): WebApp {
     if (path === '/api/nodes') {
       const selector = parseSelector(url.searchParams.get('selector') ?? '');
       const list = d.nodes.list().filter((n) => selector.matches(n.labels));
-      return sendJson(res, 200, { nodes: list.map((n) => nodeSummary(n, d.hub.isOnline(n.id))) });
+      // One query for every node's checks rather than one per node.
+      const checks = new Map<string, CheckState[]>();
+      for (const c of d.stateStore.checks()) {
+        const forNode = checks.get(c.nodeId);
+        if (forNode) forNode.push(c);
+        else checks.set(c.nodeId, [c]);
+      }
+      return sendJson(res, 200, { nodes: list.map((n) => nodeSummary(n, d.hub.isOnline(n.id), checks.get(n.id) ?? [])) });
     }
     const nodeMatch = /^\/api\/nodes\/([^/]+)$/.exec(path);
     if (nodeMatch) {
@@ -218,7 +231,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
         .list(200)
         .filter((j) => j.runs.some((r) => r.nodeId === node.id))
         .slice(0, 20);
-      return sendJson(res, 200, nodeDetail(node, d.hub.isOnline(node.id), recent));
+      return sendJson(res, 200, nodeDetail(node, { online: d.hub.isOnline(node.id), recentJobs: recent, checks: d.stateStore.checks(node.id), specs: d.stateStore.nodeSpecs(node.id) }));
     }
     if (path === '/api/jobs') return sendJson(res, 200, { jobs: d.dispatcher.list(limitParam(url, 50, 500)).map(jobSummary) });
     const jobMatch = /^\/api\/jobs\/([^/]+)$/.exec(path);
@@ -227,6 +240,12 @@ export function createWebApp(d: WebAppDeps): WebApp {
       // Read lazily: jobDetail keeps at most its cap per node, so a huge job stays small here.
       return sendJson(res, 200, jobDetail(job, d.dispatcher.storedOutput(job.id)));
     }
+    if (path === '/api/rollouts') {
+      const list = d.stateStore.rollouts(limitParam(url, 50, 500));
+      return sendJson(res, 200, { rollouts: list.map((r) => rolloutSummary(d.rollouts.toProto(r.id))) });
+    }
+    const rolloutMatch = /^\/api\/rollouts\/([^/]+)$/.exec(path);
+    if (rolloutMatch) return sendJson(res, 200, rolloutDetail(d.rollouts.toProto(segment(rolloutMatch[1]!))));
 
     // Recordings hold everything a shell printed: the same operator role as on the gRPC side.
     if (path === '/api/sessions') {

@@ -1,5 +1,5 @@
 // The web app's entry point: sign-in, the navigation bar and a small hash router over the
-// pages (nodes, node, terminal, jobs, job, sessions, playback). Bundled with xterm.js and the
+// pages (nodes, node, terminal, jobs, job, rollouts, rollout, sessions, playback). Bundled with xterm.js and the
 // styles into dist/web by tsup.
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
@@ -8,6 +8,7 @@ import { errorBox, h, replace } from './dom';
 import { jobPage, jobsPage } from './jobs-pages';
 import { nodePage, nodesPage } from './nodes-pages';
 import { isOperator, type Page } from './page';
+import { rolloutPage, rolloutsPage } from './rollouts-pages';
 import { playbackPage, sessionsPage } from './sessions-pages';
 import { terminalPage } from './terminal-page';
 
@@ -25,6 +26,7 @@ function route(path: string[]): Page {
   if (section === 'nodes' && path.length === 2) return nodePage;
   if (section === 'nodes' && sub === 'terminal') return terminalPage;
   if (section === 'jobs') return path.length === 1 ? jobsPage : jobPage;
+  if (section === 'rollouts') return path.length === 1 ? rolloutsPage : rolloutPage;
   if (section === 'sessions') return path.length === 1 ? sessionsPage : playbackPage;
   return (m) => replace(m, h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/nodes' }, 'Go to the nodes')));
 }

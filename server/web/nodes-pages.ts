@@ -1,18 +1,27 @@
-// The Nodes page (filter by label selector, online state, key facts) and the page of one node
-// (inventory, recent jobs, and the Terminal button for operators).
+// The Nodes page (filter by label selector, online state, health, key facts) and the page of one
+// node (health checks, desired state, recent jobs, inventory, and the Terminal button for
+// operators).
 import { ApiError, getJson } from './api';
 import { ago, bytes, errorBox, h, replace, when } from './dom';
 import { isOperator, type Page } from './page';
-import type { WebNodeDetail as NodeDetail, WebNodeSummary as NodeSummary } from '../http/web-api';
-
-
-
+import type { WebCheck as Check, WebNodeDetail as NodeDetail, WebNodeHealth as NodeHealth, WebNodeSpec as NodeSpec, WebNodeSummary as NodeSummary } from '../http/web-api';
 
 const REFRESH_MS = 5000;
 
 export const onlineBadge = (online: boolean) => h('span', { class: online ? 'badge online' : 'badge offline' }, online ? 'online' : 'offline');
 const labelList = (labels: Record<string, string>) =>
   h('span', { class: 'labels' }, ...Object.entries(labels).map(([k, v]) => h('code', { class: 'label' }, `${k}=${v}`)));
+
+/** "–" without checks, "ok" when all pass, "2 failing" otherwise. */
+export const healthBadge = (health: NodeHealth) =>
+  health.checks === 0
+    ? h('span', { class: 'health none muted' }, '–')
+    : health.failing === 0
+      ? h('span', { class: 'health ok' }, 'ok')
+      : h('span', { class: 'health failing' }, `${health.failing} failing`);
+
+/** A time as "5 s ago", with the full date and time on hover. */
+const agoWithTitle = (ms: number) => h('span', { title: when(ms) }, ago(ms));
 
 export const nodesPage: Page = (main, ctx) => {
   const selector = ctx.query.get('selector') ?? '';
@@ -32,7 +41,7 @@ export const nodesPage: Page = (main, ctx) => {
       replace(status, `${nodes.length} node${nodes.length === 1 ? '' : 's'}${selector ? ` matching ${selector}` : ''}, ${online} online`);
       replace(
         table,
-        h('thead', {}, h('tr', {}, ...['Node', 'State', 'Labels', 'OS', 'Kernel', 'CPUs', 'Memory', 'IPs', 'Agent'].map((t) => h('th', {}, t)))),
+        h('thead', {}, h('tr', {}, ...['Node', 'State', 'Health', 'Labels', 'OS', 'Kernel', 'CPUs', 'Memory', 'IPs', 'Agent'].map((t) => h('th', {}, t)))),
         h(
           'tbody',
           {},
@@ -42,6 +51,7 @@ export const nodesPage: Page = (main, ctx) => {
               { 'data-node': n.name },
               h('td', {}, h('a', { href: `#/nodes/${encodeURIComponent(n.name)}` }, n.name)),
               h('td', {}, onlineBadge(n.online)),
+              h('td', { class: 'health-cell' }, healthBadge(n.health)),
               h('td', {}, labelList(n.labels)),
               h('td', {}, n.os || '–'),
               h('td', {}, n.kernel || '–'),
@@ -73,12 +83,80 @@ function factRows(value: unknown, prefix = ''): [string, string][] {
   return [[prefix, String(value)]];
 }
 
+/** The Health section: every check the node reports, failing ones first. */
+function healthSection(checks: Check[]): HTMLElement[] {
+  if (checks.length === 0) return [h('p', { class: 'muted' }, 'No health checks.')];
+  const sorted = [...checks].sort((a, b) => Number(a.passing) - Number(b.passing) || a.spec.localeCompare(b.spec) || a.name.localeCompare(b.name));
+  return [
+    h(
+      'table',
+      { class: 'checks' },
+      h('thead', {}, h('tr', {}, ...['Spec', 'Check', 'State', 'Since', 'Output'].map((t) => h('th', {}, t)))),
+      h(
+        'tbody',
+        {},
+        ...sorted.map((c) =>
+          h(
+            'tr',
+            { 'data-check': c.name, 'data-spec': c.spec },
+            h('td', {}, c.spec),
+            h('td', {}, c.name),
+            h('td', {}, h('span', { class: c.passing ? 'check passing' : 'check failing' }, c.passing ? 'passing' : 'failing')),
+            h('td', {}, agoWithTitle(c.sinceUnixMs)),
+            h('td', {}, h('code', {}, c.output)),
+          ),
+        ),
+      ),
+    ),
+  ];
+}
+
+/** The Desired state section: per spec, the revisions, status, last drift and each resource. */
+function desiredStateSection(specs: NodeSpec[]): HTMLElement[] {
+  if (specs.length === 0) return [h('p', { class: 'muted' }, 'No spec applies to this node.')];
+  return specs.map((s) =>
+    h(
+      'section',
+      { class: 'spec', 'data-spec': s.spec },
+      h('h3', {}, s.spec),
+      h(
+        'p',
+        {},
+        `revision ${s.appliedRevision || '–'} applied, ${s.desiredRevision || '–'} desired · `,
+        h('span', { class: `spec-status ${s.status}` }, s.status || 'unknown'),
+        ` · reported ${ago(s.reportedUnixMs)} · last drift ${s.driftUnixMs ? ago(s.driftUnixMs) : 'never'}`,
+      ),
+      s.resources.length
+        ? h(
+            'table',
+            { class: 'resources' },
+            h('thead', {}, h('tr', {}, ...['Id', 'Status', 'Changes or error'].map((t) => h('th', {}, t)))),
+            h(
+              'tbody',
+              {},
+              ...s.resources.map((r) =>
+                h(
+                  'tr',
+                  { 'data-resource': r.id },
+                  h('td', {}, h('code', {}, r.id)),
+                  h('td', {}, h('span', { class: `resource-status ${r.status}` }, r.status)),
+                  h('td', {}, r.error ? h('span', { class: 'error' }, r.error) : r.changes.join('\n') || '–'),
+                ),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, 'No resources.'),
+    ),
+  );
+}
+
 export const nodePage: Page = async (main, ctx) => {
   const name = ctx.params[0] ?? '';
   replace(main, h('p', { class: 'muted' }, 'Loading…'));
+  const url = `/api/nodes/${encodeURIComponent(name)}`;
   let node: NodeDetail;
   try {
-    node = await getJson<NodeDetail>(`/api/nodes/${encodeURIComponent(name)}`, ctx.signal);
+    node = await getJson<NodeDetail>(url, ctx.signal);
   } catch (err) {
     replace(main, h('h1', {}, name), errorBox(err instanceof ApiError ? err.message : String(err)));
     return;
@@ -87,9 +165,20 @@ export const nodePage: Page = async (main, ctx) => {
   if (isOperator(ctx.me)) {
     actions.append(h('a', { class: 'button', id: 'open-terminal', href: `#/nodes/${encodeURIComponent(node.name)}/terminal` }, 'Terminal'));
   }
+  // Online state, health and desired state change while the page is open: they refresh.
+  const badge = h('span', {});
+  const health = h('div', { id: 'health' });
+  const state = h('div', { id: 'desired-state' });
+  const refreshError = h('div', {});
+  const show = (n: NodeDetail) => {
+    replace(badge, onlineBadge(n.online));
+    replace(health, ...healthSection(n.checks));
+    replace(state, ...desiredStateSection(n.specs));
+  };
+  show(node);
   replace(
     main,
-    h('h1', {}, node.name, ' ', onlineBadge(node.online)),
+    h('h1', {}, node.name, ' ', badge),
     actions,
     h(
       'dl',
@@ -107,11 +196,16 @@ export const nodePage: Page = async (main, ctx) => {
         ['Id', node.id],
       ] as [string, Node | string][]).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
     ),
+    refreshError,
+    h('h2', {}, 'Health'),
+    health,
+    h('h2', {}, 'Desired state'),
+    state,
     h('h2', {}, 'Recent jobs'),
     node.recentJobs.length
       ? h(
           'table',
-          {},
+          { class: 'recent-jobs' },
           h('thead', {}, h('tr', {}, ...['Job', 'Command', 'State', 'Exit', 'Started', 'By'].map((t) => h('th', {}, t)))),
           h(
             'tbody',
@@ -134,4 +228,18 @@ export const nodePage: Page = async (main, ctx) => {
     h('h2', {}, 'Inventory'),
     h('table', { class: 'inventory' }, h('tbody', {}, ...[...factRows(node.identity, 'identity'), ...factRows(node.facts)].map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v))))),
   );
+
+  let timer: number | undefined;
+  const refresh = async () => {
+    try {
+      show(await getJson<NodeDetail>(url, ctx.signal));
+      refreshError.replaceChildren();
+    } catch (err) {
+      if (ctx.signal.aborted) return;
+      replace(refreshError, errorBox(`could not refresh: ${err instanceof ApiError ? err.message : String(err)}`));
+    }
+    if (!ctx.signal.aborted) timer = window.setTimeout(refresh, REFRESH_MS);
+  };
+  timer = window.setTimeout(refresh, REFRESH_MS);
+  return () => clearTimeout(timer);
 };

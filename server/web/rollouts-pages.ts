@@ -1,0 +1,124 @@
+// The Rollouts page (newest first) and the page of one rollout: its nodes by batch, each with its
+// state and error. Both refresh while a rollout is still going.
+import { ApiError, getJson } from './api';
+import { ago, errorBox, h, replace, when } from './dom';
+import type { Page } from './page';
+import type { WebRolloutDetail as RolloutDetail, WebRolloutSummary as RolloutSummary } from '../http/web-api';
+
+const REFRESH_MS = 2000;
+
+/** Rollout states that can still change without anyone asking. */
+const GOING: readonly string[] = ['running', 'rolling-back', 'paused'];
+
+const rolloutState = (state: string) => h('span', { class: `rollout-state ${state}` }, state);
+
+const batchesText = (r: RolloutSummary) => `${r.batchesDone}/${r.batches}`;
+
+const errorsText = (r: RolloutSummary) => `${r.errors} (max ${r.maxErrors})`;
+
+/** Renders with `load` now and again every REFRESH_MS while `going` says so; returns the cleanup. */
+async function refreshing(ctx: { signal: AbortSignal }, load: () => Promise<boolean>): Promise<() => void> {
+  let timer: number | undefined;
+  const tick = async () => {
+    const going = await load();
+    if (going && !ctx.signal.aborted) timer = window.setTimeout(() => void tick(), REFRESH_MS);
+  };
+  await tick();
+  return () => clearTimeout(timer);
+}
+
+export const rolloutsPage: Page = async (main, ctx) => {
+  replace(main, h('h1', {}, 'Rollouts'), h('p', { class: 'muted' }, 'Loading…'));
+  return refreshing(ctx, async () => {
+    try {
+      const { rollouts } = await getJson<{ rollouts: RolloutSummary[] }>('/api/rollouts?limit=100', ctx.signal);
+      replace(
+        main,
+        h('h1', {}, 'Rollouts'),
+        rollouts.length
+          ? h(
+              'table',
+              { class: 'rollouts' },
+              h('thead', {}, h('tr', {}, ...['Rollout', 'Spec', 'Revision', 'State', 'Batches', 'Errors', 'By', 'Started'].map((t) => h('th', {}, t)))),
+              h(
+                'tbody',
+                {},
+                ...rollouts.map((r) =>
+                  h(
+                    'tr',
+                    { 'data-rollout': r.id },
+                    h('td', {}, h('a', { href: `#/rollouts/${encodeURIComponent(r.id)}` }, r.id)),
+                    h('td', {}, r.spec),
+                    h('td', {}, r.revision),
+                    h('td', {}, rolloutState(r.state), r.rollbackOf ? h('span', { class: 'muted' }, ` (undoes ${r.rollbackOf})`) : null),
+                    h('td', {}, batchesText(r)),
+                    h('td', {}, errorsText(r)),
+                    h('td', {}, r.createdBy),
+                    h('td', {}, when(r.createdUnixMs)),
+                  ),
+                ),
+              ),
+            )
+          : h('p', { class: 'muted' }, 'No rollouts yet. Start one with `fleet apply -f SPEC`.'),
+      );
+      return rollouts.some((r) => GOING.includes(r.state));
+    } catch (err) {
+      if (!ctx.signal.aborted) replace(main, h('h1', {}, 'Rollouts'), errorBox(err instanceof ApiError ? err.message : String(err)));
+      return false;
+    }
+  });
+};
+
+export const rolloutPage: Page = async (main, ctx) => {
+  const id = ctx.params[0] ?? '';
+  return refreshing(ctx, async () => {
+    try {
+      const r = await getJson<RolloutDetail>(`/api/rollouts/${encodeURIComponent(id)}`, ctx.signal);
+      replace(
+        main,
+        h('h1', {}, `Rollout ${r.id} `, rolloutState(r.state)),
+        h(
+          'dl',
+          { class: 'facts' },
+          ...([
+            ['Spec', `${r.spec} revision ${r.revision}${r.previousRevision ? ` (from ${r.previousRevision})` : ''}`],
+            ['Batches', `${batchesText(r)} done, ${r.batchSize} node${r.batchSize === 1 ? '' : 's'} each`],
+            ['Errors', errorsText(r)],
+            ['Health gate', r.healthGateMs ? `${r.healthGateMs / 1000} s` : 'none'],
+            ['Auto rollback', r.autoRollback ? 'yes' : 'no'],
+            ['Reason', r.reason || '–'],
+            ['Undoes', r.rollbackOf ? h('a', { href: `#/rollouts/${encodeURIComponent(r.rollbackOf)}` }, r.rollbackOf) : '–'],
+            ['Started', `${when(r.createdUnixMs)} by ${r.createdBy}`],
+            ['Updated', ago(r.updatedUnixMs)],
+          ] as [string, Node | string][]).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+        ),
+        h('h2', {}, 'Nodes'),
+        r.nodes.length
+          ? h(
+              'table',
+              { class: 'rollout-nodes' },
+              h('thead', {}, h('tr', {}, ...['Node', 'Batch', 'State', 'Error'].map((t) => h('th', {}, t)))),
+              h(
+                'tbody',
+                {},
+                ...r.nodes.map((n) =>
+                  h(
+                    'tr',
+                    { 'data-node': n.node },
+                    h('td', {}, h('a', { href: `#/nodes/${encodeURIComponent(n.node)}` }, n.node)),
+                    h('td', {}, n.batch + 1),
+                    h('td', {}, h('span', { class: `node-state ${n.state}` }, n.state)),
+                    h('td', {}, n.error ? h('span', { class: 'error' }, n.error) : ''),
+                  ),
+                ),
+              ),
+            )
+          : h('p', { class: 'muted' }, 'No nodes matched the selector.'),
+      );
+      return GOING.includes(r.state);
+    } catch (err) {
+      if (!ctx.signal.aborted) replace(main, h('h1', {}, `Rollout ${id}`), errorBox(err instanceof ApiError ? err.message : String(err)));
+      return false;
+    }
+  });
+};
