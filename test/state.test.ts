@@ -92,8 +92,13 @@ resources:
       expect(plan.stdout).toContain(node);
       expect(walk(root(node))).toEqual([]);
     }
-    expect(plan.stdout).toContain('file:/etc/app/app.conf');
-    expect(plan.stdout).toContain('exec:init');
+    expect(plan.stdout).toMatch(/\+ file:\/etc\/app\/app\.conf\s+create/);
+    const planned = await fleet.json<{ nodes: { nodeName: string; outcome: string; resources: { id: string; status: string }[] }[] }>(['plan', '-f', spec]);
+    expect(planned.nodes.map((n) => [n.nodeName, n.outcome, n.resources.map((r) => `${r.id} ${r.status}`)])).toEqual([
+      ['cfg-1', 'changes', ['file:/etc/app/app.conf pending', 'exec:init pending']],
+      ['cfg-2', 'changes', ['file:/etc/app/app.conf pending', 'exec:init pending']],
+    ]);
+    expect(walk(root('cfg-1'))).toEqual([]);
 
     const apply = await fleet.cli(['apply', '-f', spec]);
     expect(apply.code, apply.stdout + apply.stderr).toBe(0);
