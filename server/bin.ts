@@ -15,16 +15,17 @@ const program = new Command('fleet-server')
   .addOption(new Option('-l, --listen <host:port>', 'gRPC address for agents and the CLI').env('FLEET_LISTEN').default('0.0.0.0:7443'))
   .addOption(new Option('--https-listen <host:port>', 'HTTPS address for install.sh and agent downloads').env('FLEET_HTTPS_LISTEN').default('0.0.0.0:8443'))
   .addOption(new Option('--name <name...>', 'extra DNS name or IP for the server certificate').env('FLEET_SERVER_NAMES'))
+  .addOption(new Option('--pxe-listen <host:port>', 'serve PXE boot answers (plain HTTP, for iPXE) on this address; off by default').env('FLEET_PXE_LISTEN'))
   .addOption(new Option('--webhook <url...>', 'POST a JSON alert here on each health check change and failed rollout (repeatable)'))
   .addHelpText(
     'after',
     `
 Environment: FLEET_DATA, FLEET_LISTEN, FLEET_HTTPS_LISTEN, FLEET_RELEASES, FLEET_SERVER_NAMES (comma-separated), FLEET_LOG (log level),
-FLEET_OFFLINE_AFTER_MS, FLEET_HEARTBEAT_MS, FLEET_WEBHOOKS (comma-separated URLs).
+FLEET_OFFLINE_AFTER_MS, FLEET_HEARTBEAT_MS, FLEET_WEBHOOKS (comma-separated URLs), FLEET_PXE_LISTEN.
 
 On first start the server creates its CA and prints an admin API token once.`,
   )
-  .action(async (opts: { data: string; listen: string; httpsListen: string; name?: string[] | string; webhook?: string[] }) => {
+  .action(async (opts: { data: string; listen: string; httpsListen: string; name?: string[] | string; webhook?: string[]; pxeListen?: string }) => {
     const log = createLogger('fleet-server');
     let options: ServerOptions;
     try {
@@ -35,6 +36,7 @@ On first start the server creates its CA and prints an admin API token once.`,
       options = parseOptions({
         ...fromEnv,
         webhooks: [...(fromEnv.webhooks ?? []), ...(opts.webhook ?? [])],
+        pxe: opts.pxeListen ? parseListen(opts.pxeListen) : null,
         dataDir: opts.data,
         listenHost: host,
         listenPort: port,
@@ -52,6 +54,7 @@ On first start the server creates its CA and prints an admin API token once.`,
       process.stdout.write(
         `fleet-server ${VERSION} listening on ${options.listenHost}:${server.port}\nCA fingerprint: sha256:${server.caHash}\n` +
           `installs on https://${options.httpsHost}:${server.httpsPort} (pin ${server.installPin})\n` +
+          (server.pxePort ? `PXE on http://${options.pxe!.host}:${server.pxePort}/pxe/boot.ipxe\n` : '') +
           `install an agent: curl -fsSL -k --pinnedpubkey '${server.installPin}' https://${hostname()}:${server.httpsPort}/install.sh | sudo sh -s -- --token TOKEN\n`,
       );
       if (server.firstAdminToken) {

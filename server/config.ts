@@ -33,6 +33,8 @@ export interface ServerOptions {
   shell: ShellLimits;
   /** URLs that receive a JSON POST on each health check transition and failed rollout. FLEET_WEBHOOKS, comma-separated. */
   webhooks: string[];
+  /** The plain-HTTP PXE port (FLEET_PXE_LISTEN, --pxe-listen); null keeps PXE off (the default). */
+  pxe: { host: string; port: number } | null;
 }
 
 /** The options fleet-server runs with when nothing is configured. */
@@ -50,6 +52,7 @@ export function defaultOptions(): ServerOptions {
     defaultJobTimeoutMs: 30_000,
     shell: defaultShellLimits(),
     webhooks: [],
+    pxe: null,
   };
 }
 
@@ -72,6 +75,7 @@ const schema = z.object({
     recordInput: z.boolean(),
   }),
   webhooks: z.array(z.string().regex(/^https?:\/\/\S+$/, 'webhooks must be http:// or https:// URLs')),
+  pxe: z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }).nullable(),
 });
 
 /** Splits "host:port" / "[v6]:port" / ":port". */
@@ -102,6 +106,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Se
   if (env.FLEET_SHELL_GRACE_MS) shell.reattachGraceMs = Number(env.FLEET_SHELL_GRACE_MS);
   if (env.FLEET_SHELL_RECORD_INPUT) shell.recordInput = env.FLEET_SHELL_RECORD_INPUT === '1';
   out.shell = shell;
+  if (env.FLEET_PXE_LISTEN) out.pxe = parseListen(env.FLEET_PXE_LISTEN);
   if (env.FLEET_WEBHOOKS) out.webhooks = env.FLEET_WEBHOOKS.split(',').map((s) => s.trim()).filter(Boolean);
   return out;
 }

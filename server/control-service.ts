@@ -18,6 +18,8 @@ import type { ShellSessions, ShellSession } from './shells/sessions';
 import type { AuditLog } from './store/audit-log';
 import type { CheckState } from '../proto/gen/fleet/v1/common';
 import { createStateHandlers } from './state/control-handlers';
+import { createPxeHandlers } from './pxe/control-handlers';
+import type { Machines } from './pxe/machines';
 import type { DesiredStateService } from './state/desired-state';
 import type { HostedFiles } from './state/hosted-files';
 import type { RolloutEngine } from './state/rollouts';
@@ -41,6 +43,9 @@ export interface ControlDeps {
   rollouts: RolloutEngine;
   files: HostedFiles;
   stateStore: StateStore;
+  machines: Machines;
+  /** The PXE port (0 when PXE is off). */
+  pxePort: () => number;
   caHash: string;
   /** The HTTPS install port and its key pin (filled in once the port is bound). */
   install: { port: number; pin: string };
@@ -114,6 +119,7 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
 
   return {
     ...createStateHandlers({ ...d, unary, actorOf, findNode }),
+    ...createPxeHandlers({ unary, actorOf, machines: d.machines, pxePort: d.pxePort }),
 
     whoAmI: unary(Role.Viewer, (_req, p) => ({
       tokenId: p.tokenId,

@@ -13,6 +13,7 @@ import type { Pki } from './pki';
 import type { AuditLog } from './store/audit-log';
 import type { NodeStore } from './store/node-store';
 import type { TokenStore } from './store/token-store';
+import type { Machines } from './pxe/machines';
 
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
 
@@ -41,8 +42,10 @@ export class Enrollment {
   readonly #audit: AuditLog;
   readonly #log: Logger;
   readonly #transaction: <T>(fn: () => T) => T;
+  readonly #machines: Machines | undefined;
 
-  constructor(deps: { pki: Pki; tokens: TokenStore; nodes: NodeStore; audit: AuditLog; log: Logger; transaction: <T>(fn: () => T) => T }) {
+  constructor(deps: { pki: Pki; tokens: TokenStore; nodes: NodeStore; audit: AuditLog; log: Logger; transaction: <T>(fn: () => T) => T; machines?: Machines }) {
+    this.#machines = deps.machines;
     this.#transaction = deps.transaction;
     this.#pki = deps.pki;
     this.#tokens = deps.tokens;
@@ -63,7 +66,7 @@ export class Enrollment {
         }
       })();
       actor = `token:${token.id}`;
-      const response = await this.#enrollWith(token, request);
+      const response = await this.#enrollWith(token, request, remoteAddress);
       this.#audit.record({ actor, action: 'node.enroll', target: `${response.nodeName} (${response.nodeId})`, ok: true, detail: `from ${remoteAddress}, host ${request.identity?.hostname ?? '?'}` });
       this.#log.info({ node: response.nodeName, id: response.nodeId, from: remoteAddress }, 'node enrolled');
       return response;
@@ -92,7 +95,7 @@ export class Enrollment {
     return issued.certPem;
   }
 
-  async #enrollWith(token: { id: string; secret: string; caHash: string }, request: EnrollRequest): Promise<EnrollResponse> {
+  async #enrollWith(token: { id: string; secret: string; caHash: string }, request: EnrollRequest, remoteAddress: string): Promise<EnrollResponse> {
     if (token.caHash !== this.#pki.caHash) {
       throw new JoinTokenRefusedError('the join token was issued by a different fleet server (its CA fingerprint does not match)', 'TOKEN_WRONG_SERVER');
     }
@@ -120,10 +123,13 @@ export class Enrollment {
     if (request.requestedName && !NODE_NAME.test(request.requestedName)) {
       throw new InvalidEnrollmentError(`node name "${request.requestedName}" is not valid (lower-case letters, digits, "-" and ".")`);
     }
+    // A token minted for one PXE machine: only that machine, only once approved, under its name.
+    const machine = record.machineId ? this.#machines?.admit(record, identity, remoteAddress) : undefined;
+    if (record.machineId && !machine) throw new JoinTokenRefusedError('machine-bound tokens need PXE, which this server has not set up', 'TOKEN_MACHINE_GONE');
     const nodeId = newId('n');
     const issued = await this.#pki.issueAgentCertificate(request.csrPem, nodeId);
-    const labels = { ...requested, ...record.labels };
-    const baseName = toNodeName(request.requestedName || identity.hostname || nodeId);
+    const labels = { ...requested, ...record.labels, ...(machine?.labels ?? {}) };
+    const baseName = toNodeName(machine?.name || request.requestedName || identity.hostname || nodeId);
     let name = baseName;
     for (let i = 2; this.#nodes.nameTaken(name); i++) name = `${baseName}-${i}`;
 
@@ -144,6 +150,7 @@ export class Enrollment {
         enrolledAt: now,
         lastSeenAt: null,
       });
+      if (machine) this.#machines!.provisioned(machine.machine.id, nodeId);
       return true;
     });
     if (!created) {

@@ -4,7 +4,17 @@ import { ErrorKind, FleetError } from '../common/errors';
 export class JoinTokenRefusedError extends FleetError {
   constructor(
     message: string,
-    code: 'TOKEN_UNKNOWN' | 'TOKEN_EXPIRED' | 'TOKEN_USED_UP' | 'TOKEN_REVOKED' | 'TOKEN_WRONG_SERVER' | 'TOKEN_MALFORMED',
+    code:
+      | 'TOKEN_UNKNOWN'
+      | 'TOKEN_EXPIRED'
+      | 'TOKEN_USED_UP'
+      | 'TOKEN_REVOKED'
+      | 'TOKEN_WRONG_SERVER'
+      | 'TOKEN_MALFORMED'
+      | 'TOKEN_MACHINE_GONE'
+      | 'TOKEN_OTHER_MACHINE'
+      | 'MACHINE_REJECTED'
+      | 'MACHINE_PROVISIONED',
   ) {
     super(message, code, code === 'TOKEN_MALFORMED' ? ErrorKind.Invalid : ErrorKind.Unauthenticated);
     this.name = 'JoinTokenRefusedError';
@@ -108,5 +118,27 @@ export class HostedFileError extends FleetError {
   constructor(message: string) {
     super(message, 'HOSTED_FILE', ErrorKind.Invalid);
     this.name = 'HostedFileError';
+  }
+}
+
+export class MachineNotFoundError extends FleetError {
+  constructor(readonly machine: string) {
+    super(`no machine named, with id or with MAC "${machine}" (fleet machines list)`, 'MACHINE_NOT_FOUND', ErrorKind.NotFound);
+    this.name = 'MachineNotFoundError';
+  }
+}
+
+export class MachineConflictError extends FleetError {
+  constructor(message: string) {
+    super(message, 'MACHINE_CONFLICT', ErrorKind.Conflict);
+    this.name = 'MachineConflictError';
+  }
+}
+
+/** The machine booted unknown and waits for approval; the agent tries again later. */
+export class MachinePendingError extends FleetError {
+  constructor(readonly machine: string) {
+    super(`machine ${machine} waits for approval (fleet machines approve ${machine}); trying again later`, 'MACHINE_PENDING', ErrorKind.Unavailable);
+    this.name = 'MachinePendingError';
   }
 }

@@ -29,6 +29,9 @@ import { loadOrCreatePki } from './pki';
 import { AuditLog } from './store/audit-log';
 import { openDatabase, type Db } from './store/database';
 import { StateStore } from './store/state-store';
+import { MachineStore } from './store/machine-store';
+import { Machines } from './pxe/machines';
+import { startPxeServer } from './pxe/pxe-server';
 import { DesiredStateService } from './state/desired-state';
 import { HostedFiles } from './state/hosted-files';
 import { RolloutEngine } from './state/rollouts';
@@ -44,6 +47,8 @@ export interface RunningServer {
   httpsPort: number;
   /** curl --pinnedpubkey value for the HTTPS port. */
   installPin: string;
+  /** The PXE port actually bound (0: PXE off). */
+  pxePort: number;
   caHash: string;
   /** The first admin API token, only on the very first start. */
   firstAdminToken: string | null;
@@ -78,13 +83,26 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const hub = new AgentHub({ nodes, audit, log: log.child({ part: 'agents' }), offlineAfterMs: options.offlineAfterMs, heartbeatMs: options.heartbeatMs });
   const dispatcher = new JobDispatcher({ jobs, nodes, hub, audit, log: log.child({ part: 'jobs' }), signCommand: pki.signCommand, defaultTimeoutMs: options.defaultJobTimeoutMs });
   hub.addListener(dispatcher);
-  const enrollment = new Enrollment({ pki, tokens, nodes, audit, log: log.child({ part: 'enroll' }), transaction: (fn) => db.transaction(fn)() });
+  const pxeInfo = { port: 0 };
+  const installInfo = { port: 0, pin: pubkeyPin(pki.serverCertChainPem) };
+  const grpcInfo = { port: 0 };
+  const machines = new Machines({
+    machines: new MachineStore(db),
+    tokens,
+    audit,
+    log: log.child({ part: 'pxe' }),
+    caHash: pki.caHash,
+    grpcPort: () => grpcInfo.port,
+    install: () => installInfo,
+    discoveryDirs: [join(options.dataDir, 'discovery'), join(dirname(fileURLToPath(import.meta.url)), 'discovery')],
+    pxePort: () => pxeInfo.port,
+  });
+  const enrollment = new Enrollment({ pki, tokens, nodes, audit, log: log.child({ part: 'enroll' }), transaction: (fn) => db.transaction(fn)(), machines });
 
   const grpcServer = new Server({ 'grpc.max_receive_message_length': 16 << 20, 'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 5000 });
   const transport = new GrpcServerAgentTransport(grpcServer, log.child({ part: 'grpc' }));
   const shells = new ShellSessions({ nodes, hub, signCommand: pki.signCommand, store: new SessionStore(db), audit, log: log.child({ part: 'shells' }), dataDir: options.dataDir, limits: options.shell });
   transport.start({ enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn), channel: (conn) => shells.channel(conn), renew: (peer, csr) => enrollment.renew(peer, csr) });
-  const installInfo = { port: 0, pin: pubkeyPin(pki.serverCertChainPem) };
   const releases = new Releases(options.releasesDir);
   const stateStore = new StateStore(db);
   const webhooks = new Webhooks(options.webhooks, log.child({ part: 'webhooks' }));
@@ -94,7 +112,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const upgrades = new AgentUpgrades({ nodes, hub, releases, signCommand: pki.signCommand, audit, log: log.child({ part: 'upgrades' }), httpsPort: () => installInfo.port });
   grpcServer.addService(
     ControlServiceService,
-    createControlService({ auth, nodes, tokens, hub, dispatcher, upgrades, shells, audit, desired, rollouts, files, stateStore, caHash: pki.caHash, install: installInfo, log: log.child({ part: 'control' }) }),
+    createControlService({ auth, nodes, tokens, hub, dispatcher, upgrades, shells, audit, desired, rollouts, files, stateStore, machines, pxePort: () => pxeInfo.port, caHash: pki.caHash, install: installInfo, log: log.child({ part: 'control' }) }),
   );
   new ReflectionService(loadFileDescriptorSetFromBuffer(Buffer.from(descriptorSetBase64, 'base64'))).addToServer(grpcServer);
 
@@ -131,6 +149,16 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     throw new StartupError(`cannot listen on ${options.httpsHost}:${options.httpsPort} (HTTPS): ${err.message}${inUseHint(err, '--https-listen', 'FLEET_HTTPS_LISTEN')}`, err);
   });
   installInfo.port = install.port;
+  grpcInfo.port = port;
+  const pxe = options.pxe
+    ? await startPxeServer(options.pxe.host, options.pxe.port, machines, log.child({ part: 'pxe' })).catch((err: Error) => {
+        install.server.close();
+        web.close();
+        grpcServer.forceShutdown();
+        throw new StartupError(`cannot listen on ${options.pxe!.host}:${options.pxe!.port} (PXE): ${err.message}${inUseHint(err, '--pxe-listen', 'FLEET_PXE_LISTEN')}`, err);
+      })
+    : undefined;
+  pxeInfo.port = pxe?.port ?? 0;
   hub.start();
   dispatcher.start();
   shells.start();
@@ -141,9 +169,11 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     port,
     httpsPort: install.port,
     installPin: installInfo.pin,
+    pxePort: pxeInfo.port,
     caHash: pki.caHash,
     firstAdminToken,
     async close() {
+      pxe?.server.close();
       install.server.close();
       install.server.closeAllConnections();
       web.close();

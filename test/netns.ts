@@ -22,11 +22,13 @@ export class TestHost {
     this.ip = `10.231.${subnet}.2`;
   }
 
-  static create(): TestHost {
+  /** A new host; `mac` sets its interface's hardware address (what its agent reports). */
+  static create(options: { mac?: string } = {}): TestHost {
     const host = new TestHost(++counter);
     const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
     ip('netns', 'add', host.ns);
     ip('link', 'add', `${host.#veth}a`, 'type', 'veth', 'peer', 'name', `${host.#veth}b`);
+    if (options.mac) ip('link', 'set', 'dev', `${host.#veth}b`, 'address', options.mac);
     ip('link', 'set', `${host.#veth}b`, 'netns', host.ns);
     ip('addr', 'add', `${host.peerIp}/30`, 'dev', `${host.#veth}a`);
     ip('link', 'set', `${host.#veth}a`, 'up');

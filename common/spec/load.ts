@@ -31,9 +31,28 @@ type Issue = z.core.$ZodIssue;
  * const s = loadSpec(await readFile('web.yaml', 'utf8'), 'web.yaml');
  */
 export function loadSpec(text: string, fileName: string): Spec {
+  return loadYaml(text, fileName, spec, { what: 'spec', expected: 'a mapping such as "name: web" followed by resources: and checks:', semantic: semanticProblems });
+}
+
+/** How loadYaml names the document and what else it checks. */
+export interface YamlDocumentKind {
+  /** "spec", "PXE config": used in messages. */
+  what: string;
+  /** What the top level should look like, for the message when it is not a mapping. */
+  expected: string;
+  /** Problems the schema cannot see (duplicates, references), located by path. */
+  semantic?: (data: unknown, locate: (path: Path, key?: boolean) => { line: number; col: number }) => SpecProblem[];
+}
+
+/**
+ * Parses one YAML document and validates it with `schema`, reporting every problem with its
+ * line and column (the same rules as loadSpec: 1 MiB, one document, aliases capped).
+ * @throws SpecError listing every problem.
+ */
+export function loadYaml<S extends z.ZodType>(text: string, fileName: string, schema: S, kind: YamlDocumentKind): z.output<S> {
   if (text.length > MAX_SPEC_BYTES || Buffer.byteLength(text, 'utf8') > MAX_SPEC_BYTES) {
     const bytes = Buffer.byteLength(text, 'utf8');
-    throw new SpecError(fileName, [{ line: 1, col: 1, field: '', message: `the spec is ${bytes} bytes; the limit is ${MAX_SPEC_BYTES} bytes (1 MiB)` }]);
+    throw new SpecError(fileName, [{ line: 1, col: 1, field: '', message: `the ${kind.what} is ${bytes} bytes; the limit is ${MAX_SPEC_BYTES} bytes (1 MiB)` }]);
   }
 
   const lineCounter = new LineCounter();
@@ -46,7 +65,7 @@ export function loadSpec(text: string, fileName: string): Spec {
     const suffix = ` at line ${pos.line}, column ${pos.col}`;
     const cut = e.message.indexOf(suffix);
     let message = cut === -1 ? e.message : e.message.slice(0, cut);
-    if (e.code === 'MULTIPLE_DOCS') message = 'a spec file holds one YAML document; remove the second "---" and what follows, or put it in its own file';
+    if (e.code === 'MULTIPLE_DOCS') message = `a ${kind.what} file holds one YAML document; remove the second "---" and what follows, or put it in its own file`;
     return { line: pos.line, col: pos.col, field: '', message };
   });
   if (syntax.length > 0) throw new SpecError(fileName, sortProblems(syntax));
@@ -54,8 +73,8 @@ export function loadSpec(text: string, fileName: string): Spec {
   const root = doc.contents;
   if (!isMap(root)) {
     const pos = root?.range ? at(root.range[0]) : { line: 1, col: 1 };
-    const what = root === null || (isScalar(root) && root.value === null) ? 'the spec is empty' : `the spec is ${isSeq(root) ? 'a list' : 'a single value'}`;
-    throw new SpecError(fileName, [{ ...pos, field: '', message: `${what}; expected a mapping such as "name: web" followed by resources: and checks:` }]);
+    const what = root === null || (isScalar(root) && root.value === null) ? `the ${kind.what} is empty` : `the ${kind.what} is ${isSeq(root) ? 'a list' : 'a single value'}`;
+    throw new SpecError(fileName, [{ ...pos, field: '', message: `${what}; expected ${kind.expected}` }]);
   }
 
   let data: unknown;
@@ -95,15 +114,15 @@ export function loadSpec(text: string, fileName: string): Spec {
   };
 
   const problems: SpecProblem[] = [];
-  const result = spec.safeParse(data, { error: friendlyMessage, reportInput: true });
+  const result = schema.safeParse(data, { error: friendlyMessage, reportInput: true });
   if (!result.success) {
     for (const { path, message, key } of flattenIssues(result.error.issues, [])) {
       problems.push({ ...locate(path, key), field: formatField(path), message });
     }
   }
-  problems.push(...semanticProblems(data, locate));
+  if (kind.semantic) problems.push(...kind.semantic(data, locate));
   if (!result.success || problems.length > 0) throw new SpecError(fileName, sortProblems(dedupe(problems)));
-  return result.data;
+  return result.data as z.output<S>;
 }
 
 /** Zod issues as (path, message) pairs, with unknown keys split out and unions reduced to the branch meant. */

@@ -204,4 +204,31 @@ export const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // 5: PXE: machines that may network-boot, machine-bound join tokens, and settings (the PXE config).
+  `
+  CREATE TABLE machines (
+    id                TEXT PRIMARY KEY,
+    name              TEXT NOT NULL UNIQUE,
+    mac               TEXT UNIQUE,
+    uuid              TEXT,
+    serial            TEXT,
+    profile           TEXT NOT NULL DEFAULT '',
+    labels            TEXT NOT NULL DEFAULT '{}',
+    state             TEXT NOT NULL,
+    node_id           TEXT,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    last_boot_at      INTEGER,
+    last_boot_address TEXT NOT NULL DEFAULT '',
+    reported          TEXT NOT NULL DEFAULT '{}',
+    approved_by       TEXT NOT NULL DEFAULT ''
+  );
+  CREATE INDEX machines_uuid ON machines (uuid);
+  CREATE INDEX machines_serial ON machines (serial);
+  ALTER TABLE join_tokens ADD COLUMN machine_id TEXT;
+  CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
 ];

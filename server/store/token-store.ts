@@ -13,6 +13,8 @@ export interface JoinTokenRecord {
   maxUses: number;
   used: number;
   revokedAt: number | null;
+  /** Set on tokens minted for one PXE machine: only that machine may enroll with it. */
+  machineId?: string | null;
 }
 
 export const Role = { Viewer: 'viewer', Operator: 'operator', Admin: 'admin' } as const;
@@ -38,6 +40,7 @@ interface JoinRow {
   max_uses: number;
   used: number;
   revoked_at: number | null;
+  machine_id: string | null;
 }
 
 function joinFromRow(r: JoinRow): JoinTokenRecord {
@@ -52,6 +55,7 @@ function joinFromRow(r: JoinRow): JoinTokenRecord {
     maxUses: r.max_uses,
     used: r.used,
     revokedAt: r.revoked_at,
+    machineId: r.machine_id,
   };
 }
 
@@ -65,10 +69,10 @@ export class TokenStore {
   insertJoin(t: JoinTokenRecord): void {
     this.#db
       .prepare(
-        `INSERT INTO join_tokens (id, secret_hash, description, labels, created_at, created_by, expires_at, max_uses, used, revoked_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO join_tokens (id, secret_hash, description, labels, created_at, created_by, expires_at, max_uses, used, revoked_at, machine_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(t.id, t.secretHash, t.description, JSON.stringify(t.labels), t.createdAt, t.createdBy, t.expiresAt, t.maxUses, t.used, t.revokedAt);
+      .run(t.id, t.secretHash, t.description, JSON.stringify(t.labels), t.createdAt, t.createdBy, t.expiresAt, t.maxUses, t.used, t.revokedAt, t.machineId ?? null);
   }
 
   getJoin(id: string): JoinTokenRecord | undefined {
@@ -83,6 +87,11 @@ export class TokenStore {
   /** Counts one use if the token still has one left; false when it was used up meanwhile. */
   consumeJoin(id: string): boolean {
     return this.#db.prepare('UPDATE join_tokens SET used = used + 1 WHERE id = ? AND used < max_uses').run(id).changes === 1;
+  }
+
+  /** Revokes a machine's unused tokens (a newly minted one replaces them). */
+  revokeMachineTokens(machineId: string, at: number): void {
+    this.#db.prepare('UPDATE join_tokens SET revoked_at = ? WHERE machine_id = ? AND revoked_at IS NULL AND used < max_uses').run(at, machineId);
   }
 
   revokeJoin(id: string, at: number): void {

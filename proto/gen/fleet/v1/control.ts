@@ -688,6 +688,100 @@ export interface UploadFileResponse {
   existed: boolean;
 }
 
+/** A machine that may network-boot from the server. */
+export interface Machine {
+  id: string;
+  name: string;
+  /** Lower-case, colon-separated. */
+  mac: string;
+  uuid: string;
+  serial: string;
+  /** Set by `machines add --profile`; otherwise the best-matching group picks one. */
+  profile: string;
+  labels: { [key: string]: string };
+  /**
+   * "registered" (added by hand), "pending" (booted unknown; waits for approval), "approved",
+   * "rejected", or "provisioned" (enrolled as a node; boots from disk).
+   */
+  state: string;
+  nodeId: string;
+  /** The profile it boots now and where that came from ("machine", "group NAME", "rule NAME", "discovery"). */
+  bootProfile: string;
+  bootProfileFrom: string;
+  createdUnixMs: number;
+  lastBootUnixMs: number;
+  /** Where the last boot request came from (a hint, never proof). */
+  lastBootAddress: string;
+  /** What the machine said about itself when it last tried to enroll (discovery image). */
+  reported: MachineIdentity | undefined;
+  approvedBy: string;
+}
+
+export interface Machine_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface AddMachineRequest {
+  name: string;
+  mac: string;
+  uuid: string;
+  serial: string;
+  profile: string;
+  labels: { [key: string]: string };
+}
+
+export interface AddMachineRequest_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface ListMachinesRequest {
+  pendingOnly: boolean;
+}
+
+export interface ListMachinesResponse {
+  machines: Machine[];
+}
+
+export interface MachineRequest {
+  /** Machine name, id or MAC. */
+  machine: string;
+}
+
+export interface ApproveMachineRequest {
+  machine: string;
+  /** Optional: rename, pick a profile and add labels while approving. */
+  name: string;
+  profile: string;
+  labels: { [key: string]: string };
+}
+
+export interface ApproveMachineRequest_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface SetPxeConfigRequest {
+  yaml: string;
+  fileName: string;
+}
+
+export interface GetPxeConfigRequest {
+}
+
+export interface PxeConfig {
+  /** As last set (empty when never set). */
+  yaml: string;
+  profiles: string[];
+  groups: string[];
+  rules: string[];
+  /** The plain-HTTP port answering iPXE (0: PXE is off; start the server with --pxe-listen). */
+  pxePort: number;
+  /** Whether the discovery image is available for unknown machines. */
+  discoveryImage: boolean;
+}
+
 function createBaseWhoAmIRequest(): WhoAmIRequest {
   return {};
 }
@@ -9041,6 +9135,1480 @@ export const UploadFileResponse: MessageFns<UploadFileResponse> = {
   },
 };
 
+function createBaseMachine(): Machine {
+  return {
+    id: "",
+    name: "",
+    mac: "",
+    uuid: "",
+    serial: "",
+    profile: "",
+    labels: {},
+    state: "",
+    nodeId: "",
+    bootProfile: "",
+    bootProfileFrom: "",
+    createdUnixMs: 0,
+    lastBootUnixMs: 0,
+    lastBootAddress: "",
+    reported: undefined,
+    approvedBy: "",
+  };
+}
+
+export const Machine: MessageFns<Machine> = {
+  encode(message: Machine, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.mac !== "") {
+      writer.uint32(26).string(message.mac);
+    }
+    if (message.uuid !== "") {
+      writer.uint32(34).string(message.uuid);
+    }
+    if (message.serial !== "") {
+      writer.uint32(42).string(message.serial);
+    }
+    if (message.profile !== "") {
+      writer.uint32(50).string(message.profile);
+    }
+    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
+      Machine_LabelsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
+    if (message.state !== "") {
+      writer.uint32(66).string(message.state);
+    }
+    if (message.nodeId !== "") {
+      writer.uint32(74).string(message.nodeId);
+    }
+    if (message.bootProfile !== "") {
+      writer.uint32(82).string(message.bootProfile);
+    }
+    if (message.bootProfileFrom !== "") {
+      writer.uint32(90).string(message.bootProfileFrom);
+    }
+    if (message.createdUnixMs !== 0) {
+      writer.uint32(96).int64(message.createdUnixMs);
+    }
+    if (message.lastBootUnixMs !== 0) {
+      writer.uint32(104).int64(message.lastBootUnixMs);
+    }
+    if (message.lastBootAddress !== "") {
+      writer.uint32(114).string(message.lastBootAddress);
+    }
+    if (message.reported !== undefined) {
+      MachineIdentity.encode(message.reported, writer.uint32(122).fork()).join();
+    }
+    if (message.approvedBy !== "") {
+      writer.uint32(130).string(message.approvedBy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Machine {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMachine();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.mac = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.uuid = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.serial = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.profile = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const entry7 = Machine_LabelsEntry.decode(reader, reader.uint32());
+            if (entry7.value !== undefined) {
+              message.labels[entry7.key] = entry7.value;
+            }
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.bootProfile = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.bootProfileFrom = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.createdUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.lastBootUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.lastBootAddress = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.reported = MachineIdentity.decode(reader, reader.uint32());
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.approvedBy = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Machine {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      mac: isSet(object.mac) ? globalThis.String(object.mac) : "",
+      uuid: isSet(object.uuid) ? globalThis.String(object.uuid) : "",
+      serial: isSet(object.serial) ? globalThis.String(object.serial) : "",
+      profile: isSet(object.profile) ? globalThis.String(object.profile) : "",
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      bootProfile: isSet(object.bootProfile)
+        ? globalThis.String(object.bootProfile)
+        : isSet(object.boot_profile)
+        ? globalThis.String(object.boot_profile)
+        : "",
+      bootProfileFrom: isSet(object.bootProfileFrom)
+        ? globalThis.String(object.bootProfileFrom)
+        : isSet(object.boot_profile_from)
+        ? globalThis.String(object.boot_profile_from)
+        : "",
+      createdUnixMs: isSet(object.createdUnixMs)
+        ? globalThis.Number(object.createdUnixMs)
+        : isSet(object.created_unix_ms)
+        ? globalThis.Number(object.created_unix_ms)
+        : 0,
+      lastBootUnixMs: isSet(object.lastBootUnixMs)
+        ? globalThis.Number(object.lastBootUnixMs)
+        : isSet(object.last_boot_unix_ms)
+        ? globalThis.Number(object.last_boot_unix_ms)
+        : 0,
+      lastBootAddress: isSet(object.lastBootAddress)
+        ? globalThis.String(object.lastBootAddress)
+        : isSet(object.last_boot_address)
+        ? globalThis.String(object.last_boot_address)
+        : "",
+      reported: isSet(object.reported) ? MachineIdentity.fromJSON(object.reported) : undefined,
+      approvedBy: isSet(object.approvedBy)
+        ? globalThis.String(object.approvedBy)
+        : isSet(object.approved_by)
+        ? globalThis.String(object.approved_by)
+        : "",
+    };
+  },
+
+  toJSON(message: Machine): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.mac !== "") {
+      obj.mac = message.mac;
+    }
+    if (message.uuid !== "") {
+      obj.uuid = message.uuid;
+    }
+    if (message.serial !== "") {
+      obj.serial = message.serial;
+    }
+    if (message.profile !== "") {
+      obj.profile = message.profile;
+    }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.bootProfile !== "") {
+      obj.bootProfile = message.bootProfile;
+    }
+    if (message.bootProfileFrom !== "") {
+      obj.bootProfileFrom = message.bootProfileFrom;
+    }
+    if (message.createdUnixMs !== 0) {
+      obj.createdUnixMs = Math.round(message.createdUnixMs);
+    }
+    if (message.lastBootUnixMs !== 0) {
+      obj.lastBootUnixMs = Math.round(message.lastBootUnixMs);
+    }
+    if (message.lastBootAddress !== "") {
+      obj.lastBootAddress = message.lastBootAddress;
+    }
+    if (message.reported !== undefined) {
+      obj.reported = MachineIdentity.toJSON(message.reported);
+    }
+    if (message.approvedBy !== "") {
+      obj.approvedBy = message.approvedBy;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Machine>): Machine {
+    return Machine.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Machine>): Machine {
+    const message = createBaseMachine();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.mac = object.mac ?? "";
+    message.uuid = object.uuid ?? "";
+    message.serial = object.serial ?? "";
+    message.profile = object.profile ?? "";
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.state = object.state ?? "";
+    message.nodeId = object.nodeId ?? "";
+    message.bootProfile = object.bootProfile ?? "";
+    message.bootProfileFrom = object.bootProfileFrom ?? "";
+    message.createdUnixMs = object.createdUnixMs ?? 0;
+    message.lastBootUnixMs = object.lastBootUnixMs ?? 0;
+    message.lastBootAddress = object.lastBootAddress ?? "";
+    message.reported = (object.reported !== undefined && object.reported !== null)
+      ? MachineIdentity.fromPartial(object.reported)
+      : undefined;
+    message.approvedBy = object.approvedBy ?? "";
+    return message;
+  },
+};
+
+function createBaseMachine_LabelsEntry(): Machine_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const Machine_LabelsEntry: MessageFns<Machine_LabelsEntry> = {
+  encode(message: Machine_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Machine_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMachine_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Machine_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Machine_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Machine_LabelsEntry>): Machine_LabelsEntry {
+    return Machine_LabelsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Machine_LabelsEntry>): Machine_LabelsEntry {
+    const message = createBaseMachine_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseAddMachineRequest(): AddMachineRequest {
+  return { name: "", mac: "", uuid: "", serial: "", profile: "", labels: {} };
+}
+
+export const AddMachineRequest: MessageFns<AddMachineRequest> = {
+  encode(message: AddMachineRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.mac !== "") {
+      writer.uint32(18).string(message.mac);
+    }
+    if (message.uuid !== "") {
+      writer.uint32(26).string(message.uuid);
+    }
+    if (message.serial !== "") {
+      writer.uint32(34).string(message.serial);
+    }
+    if (message.profile !== "") {
+      writer.uint32(42).string(message.profile);
+    }
+    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
+      AddMachineRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddMachineRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddMachineRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.mac = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.uuid = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.serial = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.profile = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const entry6 = AddMachineRequest_LabelsEntry.decode(reader, reader.uint32());
+            if (entry6.value !== undefined) {
+              message.labels[entry6.key] = entry6.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddMachineRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      mac: isSet(object.mac) ? globalThis.String(object.mac) : "",
+      uuid: isSet(object.uuid) ? globalThis.String(object.uuid) : "",
+      serial: isSet(object.serial) ? globalThis.String(object.serial) : "",
+      profile: isSet(object.profile) ? globalThis.String(object.profile) : "",
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: AddMachineRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.mac !== "") {
+      obj.mac = message.mac;
+    }
+    if (message.uuid !== "") {
+      obj.uuid = message.uuid;
+    }
+    if (message.serial !== "") {
+      obj.serial = message.serial;
+    }
+    if (message.profile !== "") {
+      obj.profile = message.profile;
+    }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddMachineRequest>): AddMachineRequest {
+    return AddMachineRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddMachineRequest>): AddMachineRequest {
+    const message = createBaseAddMachineRequest();
+    message.name = object.name ?? "";
+    message.mac = object.mac ?? "";
+    message.uuid = object.uuid ?? "";
+    message.serial = object.serial ?? "";
+    message.profile = object.profile ?? "";
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseAddMachineRequest_LabelsEntry(): AddMachineRequest_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const AddMachineRequest_LabelsEntry: MessageFns<AddMachineRequest_LabelsEntry> = {
+  encode(message: AddMachineRequest_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddMachineRequest_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddMachineRequest_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddMachineRequest_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: AddMachineRequest_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddMachineRequest_LabelsEntry>): AddMachineRequest_LabelsEntry {
+    return AddMachineRequest_LabelsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddMachineRequest_LabelsEntry>): AddMachineRequest_LabelsEntry {
+    const message = createBaseAddMachineRequest_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseListMachinesRequest(): ListMachinesRequest {
+  return { pendingOnly: false };
+}
+
+export const ListMachinesRequest: MessageFns<ListMachinesRequest> = {
+  encode(message: ListMachinesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pendingOnly !== false) {
+      writer.uint32(8).bool(message.pendingOnly);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMachinesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMachinesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pendingOnly = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMachinesRequest {
+    return {
+      pendingOnly: isSet(object.pendingOnly)
+        ? globalThis.Boolean(object.pendingOnly)
+        : isSet(object.pending_only)
+        ? globalThis.Boolean(object.pending_only)
+        : false,
+    };
+  },
+
+  toJSON(message: ListMachinesRequest): unknown {
+    const obj: any = {};
+    if (message.pendingOnly !== false) {
+      obj.pendingOnly = message.pendingOnly;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListMachinesRequest>): ListMachinesRequest {
+    return ListMachinesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListMachinesRequest>): ListMachinesRequest {
+    const message = createBaseListMachinesRequest();
+    message.pendingOnly = object.pendingOnly ?? false;
+    return message;
+  },
+};
+
+function createBaseListMachinesResponse(): ListMachinesResponse {
+  return { machines: [] };
+}
+
+export const ListMachinesResponse: MessageFns<ListMachinesResponse> = {
+  encode(message: ListMachinesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.machines) {
+      Machine.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMachinesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMachinesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.machines.push(Machine.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMachinesResponse {
+    return {
+      machines: globalThis.Array.isArray(object?.machines) ? object.machines.map((e: any) => Machine.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListMachinesResponse): unknown {
+    const obj: any = {};
+    if (message.machines?.length) {
+      obj.machines = message.machines.map((e) => Machine.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListMachinesResponse>): ListMachinesResponse {
+    return ListMachinesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListMachinesResponse>): ListMachinesResponse {
+    const message = createBaseListMachinesResponse();
+    message.machines = object.machines?.map((e) => Machine.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseMachineRequest(): MachineRequest {
+  return { machine: "" };
+}
+
+export const MachineRequest: MessageFns<MachineRequest> = {
+  encode(message: MachineRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.machine !== "") {
+      writer.uint32(10).string(message.machine);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MachineRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMachineRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.machine = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MachineRequest {
+    return { machine: isSet(object.machine) ? globalThis.String(object.machine) : "" };
+  },
+
+  toJSON(message: MachineRequest): unknown {
+    const obj: any = {};
+    if (message.machine !== "") {
+      obj.machine = message.machine;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MachineRequest>): MachineRequest {
+    return MachineRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MachineRequest>): MachineRequest {
+    const message = createBaseMachineRequest();
+    message.machine = object.machine ?? "";
+    return message;
+  },
+};
+
+function createBaseApproveMachineRequest(): ApproveMachineRequest {
+  return { machine: "", name: "", profile: "", labels: {} };
+}
+
+export const ApproveMachineRequest: MessageFns<ApproveMachineRequest> = {
+  encode(message: ApproveMachineRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.machine !== "") {
+      writer.uint32(10).string(message.machine);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.profile !== "") {
+      writer.uint32(26).string(message.profile);
+    }
+    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
+      ApproveMachineRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApproveMachineRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApproveMachineRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.machine = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.profile = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = ApproveMachineRequest_LabelsEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.labels[entry4.key] = entry4.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApproveMachineRequest {
+    return {
+      machine: isSet(object.machine) ? globalThis.String(object.machine) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      profile: isSet(object.profile) ? globalThis.String(object.profile) : "",
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: ApproveMachineRequest): unknown {
+    const obj: any = {};
+    if (message.machine !== "") {
+      obj.machine = message.machine;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.profile !== "") {
+      obj.profile = message.profile;
+    }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApproveMachineRequest>): ApproveMachineRequest {
+    return ApproveMachineRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApproveMachineRequest>): ApproveMachineRequest {
+    const message = createBaseApproveMachineRequest();
+    message.machine = object.machine ?? "";
+    message.name = object.name ?? "";
+    message.profile = object.profile ?? "";
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseApproveMachineRequest_LabelsEntry(): ApproveMachineRequest_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const ApproveMachineRequest_LabelsEntry: MessageFns<ApproveMachineRequest_LabelsEntry> = {
+  encode(message: ApproveMachineRequest_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApproveMachineRequest_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApproveMachineRequest_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApproveMachineRequest_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: ApproveMachineRequest_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApproveMachineRequest_LabelsEntry>): ApproveMachineRequest_LabelsEntry {
+    return ApproveMachineRequest_LabelsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApproveMachineRequest_LabelsEntry>): ApproveMachineRequest_LabelsEntry {
+    const message = createBaseApproveMachineRequest_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseSetPxeConfigRequest(): SetPxeConfigRequest {
+  return { yaml: "", fileName: "" };
+}
+
+export const SetPxeConfigRequest: MessageFns<SetPxeConfigRequest> = {
+  encode(message: SetPxeConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.yaml !== "") {
+      writer.uint32(10).string(message.yaml);
+    }
+    if (message.fileName !== "") {
+      writer.uint32(18).string(message.fileName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetPxeConfigRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetPxeConfigRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.yaml = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fileName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetPxeConfigRequest {
+    return {
+      yaml: isSet(object.yaml) ? globalThis.String(object.yaml) : "",
+      fileName: isSet(object.fileName)
+        ? globalThis.String(object.fileName)
+        : isSet(object.file_name)
+        ? globalThis.String(object.file_name)
+        : "",
+    };
+  },
+
+  toJSON(message: SetPxeConfigRequest): unknown {
+    const obj: any = {};
+    if (message.yaml !== "") {
+      obj.yaml = message.yaml;
+    }
+    if (message.fileName !== "") {
+      obj.fileName = message.fileName;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetPxeConfigRequest>): SetPxeConfigRequest {
+    return SetPxeConfigRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetPxeConfigRequest>): SetPxeConfigRequest {
+    const message = createBaseSetPxeConfigRequest();
+    message.yaml = object.yaml ?? "";
+    message.fileName = object.fileName ?? "";
+    return message;
+  },
+};
+
+function createBaseGetPxeConfigRequest(): GetPxeConfigRequest {
+  return {};
+}
+
+export const GetPxeConfigRequest: MessageFns<GetPxeConfigRequest> = {
+  encode(_: GetPxeConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPxeConfigRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPxeConfigRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetPxeConfigRequest {
+    return {};
+  },
+
+  toJSON(_: GetPxeConfigRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetPxeConfigRequest>): GetPxeConfigRequest {
+    return GetPxeConfigRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetPxeConfigRequest>): GetPxeConfigRequest {
+    const message = createBaseGetPxeConfigRequest();
+    return message;
+  },
+};
+
+function createBasePxeConfig(): PxeConfig {
+  return { yaml: "", profiles: [], groups: [], rules: [], pxePort: 0, discoveryImage: false };
+}
+
+export const PxeConfig: MessageFns<PxeConfig> = {
+  encode(message: PxeConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.yaml !== "") {
+      writer.uint32(10).string(message.yaml);
+    }
+    for (const v of message.profiles) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.groups) {
+      writer.uint32(26).string(v!);
+    }
+    for (const v of message.rules) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.pxePort !== 0) {
+      writer.uint32(40).uint32(message.pxePort);
+    }
+    if (message.discoveryImage !== false) {
+      writer.uint32(48).bool(message.discoveryImage);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PxeConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePxeConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.yaml = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.profiles.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.groups.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.rules.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.pxePort = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.discoveryImage = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PxeConfig {
+    return {
+      yaml: isSet(object.yaml) ? globalThis.String(object.yaml) : "",
+      profiles: globalThis.Array.isArray(object?.profiles) ? object.profiles.map((e: any) => globalThis.String(e)) : [],
+      groups: globalThis.Array.isArray(object?.groups) ? object.groups.map((e: any) => globalThis.String(e)) : [],
+      rules: globalThis.Array.isArray(object?.rules) ? object.rules.map((e: any) => globalThis.String(e)) : [],
+      pxePort: isSet(object.pxePort)
+        ? globalThis.Number(object.pxePort)
+        : isSet(object.pxe_port)
+        ? globalThis.Number(object.pxe_port)
+        : 0,
+      discoveryImage: isSet(object.discoveryImage)
+        ? globalThis.Boolean(object.discoveryImage)
+        : isSet(object.discovery_image)
+        ? globalThis.Boolean(object.discovery_image)
+        : false,
+    };
+  },
+
+  toJSON(message: PxeConfig): unknown {
+    const obj: any = {};
+    if (message.yaml !== "") {
+      obj.yaml = message.yaml;
+    }
+    if (message.profiles?.length) {
+      obj.profiles = message.profiles;
+    }
+    if (message.groups?.length) {
+      obj.groups = message.groups;
+    }
+    if (message.rules?.length) {
+      obj.rules = message.rules;
+    }
+    if (message.pxePort !== 0) {
+      obj.pxePort = Math.round(message.pxePort);
+    }
+    if (message.discoveryImage !== false) {
+      obj.discoveryImage = message.discoveryImage;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PxeConfig>): PxeConfig {
+    return PxeConfig.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PxeConfig>): PxeConfig {
+    const message = createBasePxeConfig();
+    message.yaml = object.yaml ?? "";
+    message.profiles = object.profiles?.map((e) => e) || [];
+    message.groups = object.groups?.map((e) => e) || [];
+    message.rules = object.rules?.map((e) => e) || [];
+    message.pxePort = object.pxePort ?? 0;
+    message.discoveryImage = object.discoveryImage ?? false;
+    return message;
+  },
+};
+
 export type ControlServiceService = typeof ControlServiceService;
 export const ControlServiceService = {
   whoAmI: {
@@ -9337,6 +10905,86 @@ export const ControlServiceService = {
     responseSerialize: (value: UploadFileResponse): Buffer => Buffer.from(UploadFileResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UploadFileResponse => UploadFileResponse.decode(value),
   },
+  /**
+   * Bare-metal provisioning (PXE): machines the server knows by MAC/UUID/serial, the profiles
+   * they boot and the groups and rules that pick a profile.
+   */
+  addMachine: {
+    path: "/fleet.v1.ControlService/AddMachine" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddMachineRequest): Buffer => Buffer.from(AddMachineRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddMachineRequest => AddMachineRequest.decode(value),
+    responseSerialize: (value: Machine): Buffer => Buffer.from(Machine.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Machine => Machine.decode(value),
+  },
+  listMachines: {
+    path: "/fleet.v1.ControlService/ListMachines" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListMachinesRequest): Buffer => Buffer.from(ListMachinesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListMachinesRequest => ListMachinesRequest.decode(value),
+    responseSerialize: (value: ListMachinesResponse): Buffer =>
+      Buffer.from(ListMachinesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListMachinesResponse => ListMachinesResponse.decode(value),
+  },
+  approveMachine: {
+    path: "/fleet.v1.ControlService/ApproveMachine" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ApproveMachineRequest): Buffer =>
+      Buffer.from(ApproveMachineRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ApproveMachineRequest => ApproveMachineRequest.decode(value),
+    responseSerialize: (value: Machine): Buffer => Buffer.from(Machine.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Machine => Machine.decode(value),
+  },
+  rejectMachine: {
+    path: "/fleet.v1.ControlService/RejectMachine" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MachineRequest): Buffer => Buffer.from(MachineRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MachineRequest => MachineRequest.decode(value),
+    responseSerialize: (value: Machine): Buffer => Buffer.from(Machine.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Machine => Machine.decode(value),
+  },
+  removeMachine: {
+    path: "/fleet.v1.ControlService/RemoveMachine" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MachineRequest): Buffer => Buffer.from(MachineRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MachineRequest => MachineRequest.decode(value),
+    responseSerialize: (value: Machine): Buffer => Buffer.from(Machine.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Machine => Machine.decode(value),
+  },
+  /** Boots the machine's profile again at its next network boot (it is answered with `exit` once provisioned). */
+  reinstallMachine: {
+    path: "/fleet.v1.ControlService/ReinstallMachine" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MachineRequest): Buffer => Buffer.from(MachineRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MachineRequest => MachineRequest.decode(value),
+    responseSerialize: (value: Machine): Buffer => Buffer.from(Machine.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Machine => Machine.decode(value),
+  },
+  /** Replaces the PXE configuration (profiles, groups, approval rules) with a validated YAML document. */
+  setPxeConfig: {
+    path: "/fleet.v1.ControlService/SetPxeConfig" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetPxeConfigRequest): Buffer => Buffer.from(SetPxeConfigRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetPxeConfigRequest => SetPxeConfigRequest.decode(value),
+    responseSerialize: (value: PxeConfig): Buffer => Buffer.from(PxeConfig.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PxeConfig => PxeConfig.decode(value),
+  },
+  getPxeConfig: {
+    path: "/fleet.v1.ControlService/GetPxeConfig" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPxeConfigRequest): Buffer => Buffer.from(GetPxeConfigRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPxeConfigRequest => GetPxeConfigRequest.decode(value),
+    responseSerialize: (value: PxeConfig): Buffer => Buffer.from(PxeConfig.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PxeConfig => PxeConfig.decode(value),
+  },
 } as const;
 
 export interface ControlServiceServer extends UntypedServiceImplementation {
@@ -9383,6 +11031,20 @@ export interface ControlServiceServer extends UntypedServiceImplementation {
   listHistory: handleUnaryCall<ListHistoryRequest, ListHistoryResponse>;
   /** Stores a file for specs to use (binaries, .debs); the first frame is `info`. */
   uploadFile: handleClientStreamingCall<UploadFileFrame, UploadFileResponse>;
+  /**
+   * Bare-metal provisioning (PXE): machines the server knows by MAC/UUID/serial, the profiles
+   * they boot and the groups and rules that pick a profile.
+   */
+  addMachine: handleUnaryCall<AddMachineRequest, Machine>;
+  listMachines: handleUnaryCall<ListMachinesRequest, ListMachinesResponse>;
+  approveMachine: handleUnaryCall<ApproveMachineRequest, Machine>;
+  rejectMachine: handleUnaryCall<MachineRequest, Machine>;
+  removeMachine: handleUnaryCall<MachineRequest, Machine>;
+  /** Boots the machine's profile again at its next network boot (it is answered with `exit` once provisioned). */
+  reinstallMachine: handleUnaryCall<MachineRequest, Machine>;
+  /** Replaces the PXE configuration (profiles, groups, approval rules) with a validated YAML document. */
+  setPxeConfig: handleUnaryCall<SetPxeConfigRequest, PxeConfig>;
+  getPxeConfig: handleUnaryCall<GetPxeConfigRequest, PxeConfig>;
 }
 
 export interface ControlServiceClient extends Client {
@@ -9790,6 +11452,132 @@ export interface ControlServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UploadFileResponse) => void,
   ): ClientWritableStream<UploadFileFrame>;
+  /**
+   * Bare-metal provisioning (PXE): machines the server knows by MAC/UUID/serial, the profiles
+   * they boot and the groups and rules that pick a profile.
+   */
+  addMachine(
+    request: AddMachineRequest,
+    callback: (error: ServiceError | null, response: Machine) => void,
+  ): ClientUnaryCall;
+  addMachine(
+    request: AddMachineRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Machine) => void,
+  ): ClientUnaryCall;
+  addMachine(
+    request: AddMachineRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Machine) => void,
+  ): ClientUnaryCall;
+  listMachines(
+    request: ListMachinesRequest,
+    callback: (error: ServiceError | null, response: ListMachinesResponse) => void,
+  ): ClientUnaryCall;
+  listMachines(
+    request: ListMachinesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListMachinesResponse) => void,
+  ): ClientUnaryCall;
+  listMachines(
+    request: ListMachinesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListMachinesResponse) => void,
+  ): ClientUnaryCall;
+  approveMachine(
+    request: ApproveMachineRequest,
+    callback: (error: ServiceError | null, response: Machine) => void,
+  ): ClientUnaryCall;
+  approveMachine(
+    request: ApproveMachineRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Machine) => void,
+  ): ClientUnaryCall;
+  approveMachine(
+    request: ApproveMachineRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Machine) => void,
+  ): ClientUnaryCall;
+  rejectMachine(
+    request: MachineRequest,
+    callback: (error: ServiceError | null, response: Machine) => void,
+  ): ClientUnaryCall;
+  rejectMachine(
+    request: MachineRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Machine) => void,
+  ): ClientUnaryCall;
+  rejectMachine(
+    request: MachineRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Machine) => void,
+  ): ClientUnaryCall;
+  removeMachine(
+    request: MachineRequest,
+    callback: (error: ServiceError | null, response: Machine) => void,
+  ): ClientUnaryCall;
+  removeMachine(
+    request: MachineRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Machine) => void,
+  ): ClientUnaryCall;
+  removeMachine(
+    request: MachineRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Machine) => void,
+  ): ClientUnaryCall;
+  /** Boots the machine's profile again at its next network boot (it is answered with `exit` once provisioned). */
+  reinstallMachine(
+    request: MachineRequest,
+    callback: (error: ServiceError | null, response: Machine) => void,
+  ): ClientUnaryCall;
+  reinstallMachine(
+    request: MachineRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Machine) => void,
+  ): ClientUnaryCall;
+  reinstallMachine(
+    request: MachineRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Machine) => void,
+  ): ClientUnaryCall;
+  /** Replaces the PXE configuration (profiles, groups, approval rules) with a validated YAML document. */
+  setPxeConfig(
+    request: SetPxeConfigRequest,
+    callback: (error: ServiceError | null, response: PxeConfig) => void,
+  ): ClientUnaryCall;
+  setPxeConfig(
+    request: SetPxeConfigRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PxeConfig) => void,
+  ): ClientUnaryCall;
+  setPxeConfig(
+    request: SetPxeConfigRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PxeConfig) => void,
+  ): ClientUnaryCall;
+  getPxeConfig(
+    request: GetPxeConfigRequest,
+    callback: (error: ServiceError | null, response: PxeConfig) => void,
+  ): ClientUnaryCall;
+  getPxeConfig(
+    request: GetPxeConfigRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PxeConfig) => void,
+  ): ClientUnaryCall;
+  getPxeConfig(
+    request: GetPxeConfigRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PxeConfig) => void,
+  ): ClientUnaryCall;
 }
 
 export const ControlServiceClient = makeGenericClientConstructor(

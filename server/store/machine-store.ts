@@ -1,0 +1,135 @@
+// Machines that may network-boot (PXE), and small server settings such as the PXE config.
+import type { Labels } from '../../common/labels';
+import type { MachineIdentity } from '../../proto/gen/fleet/v1/common';
+import type { Db } from './database';
+
+export const MachineState = {
+  Registered: 'registered',
+  Pending: 'pending',
+  Approved: 'approved',
+  Rejected: 'rejected',
+  Provisioned: 'provisioned',
+} as const;
+export type MachineState = (typeof MachineState)[keyof typeof MachineState];
+
+export interface MachineRecord {
+  id: string;
+  name: string;
+  mac: string | null;
+  uuid: string | null;
+  serial: string | null;
+  profile: string;
+  labels: Labels;
+  state: MachineState;
+  nodeId: string | null;
+  createdAt: number;
+  updatedAt: number;
+  lastBootAt: number | null;
+  lastBootAddress: string;
+  reported: MachineIdentity | null;
+  approvedBy: string;
+}
+
+type Row = Record<string, unknown>;
+
+const toMachine = (r: Row): MachineRecord => {
+  const reported = JSON.parse(r.reported as string) as Partial<MachineIdentity>;
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    mac: r.mac as string | null,
+    uuid: r.uuid as string | null,
+    serial: r.serial as string | null,
+    profile: r.profile as string,
+    labels: JSON.parse(r.labels as string) as Labels,
+    state: r.state as MachineState,
+    nodeId: r.node_id as string | null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+    lastBootAt: r.last_boot_at as number | null,
+    lastBootAddress: r.last_boot_address as string,
+    reported: reported.hostname !== undefined ? (reported as MachineIdentity) : null,
+    approvedBy: r.approved_by as string,
+  };
+};
+
+export class MachineStore {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  insert(m: MachineRecord): void {
+    this.#db
+      .prepare(
+        `INSERT INTO machines (id, name, mac, uuid, serial, profile, labels, state, node_id, created_at, updated_at, last_boot_at, last_boot_address, reported, approved_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(m.id, m.name, m.mac, m.uuid, m.serial, m.profile, JSON.stringify(m.labels), m.state, m.nodeId, m.createdAt, m.updatedAt, m.lastBootAt, m.lastBootAddress, JSON.stringify(m.reported ?? {}), m.approvedBy);
+  }
+
+  get(id: string): MachineRecord | undefined {
+    const row = this.#db.prepare('SELECT * FROM machines WHERE id = ?').get(id) as Row | undefined;
+    return row && toMachine(row);
+  }
+
+  /** By name, id or MAC. */
+  find(key: string): MachineRecord | undefined {
+    const row = this.#db.prepare('SELECT * FROM machines WHERE name = ? OR id = ? OR mac = ? LIMIT 1').get(key, key, key.toLowerCase()) as Row | undefined;
+    return row && toMachine(row);
+  }
+
+  /** The machine a boot request names: by MAC first, then UUID, then serial (all hints). */
+  identify(mac: string, uuid: string, serial: string): MachineRecord | undefined {
+    for (const [column, value] of [
+      ['mac', mac],
+      ['uuid', uuid],
+      ['serial', serial],
+    ] as const) {
+      if (!value) continue;
+      const row = this.#db.prepare(`SELECT * FROM machines WHERE ${column} = ? ORDER BY created_at LIMIT 1`).get(value) as Row | undefined;
+      if (row) return toMachine(row);
+    }
+    return undefined;
+  }
+
+  list(state?: MachineState): MachineRecord[] {
+    const rows = (state ? this.#db.prepare('SELECT * FROM machines WHERE state = ? ORDER BY name').all(state) : this.#db.prepare('SELECT * FROM machines ORDER BY name').all()) as Row[];
+    return rows.map(toMachine);
+  }
+
+  nameTaken(name: string): boolean {
+    return this.#db.prepare('SELECT 1 FROM machines WHERE name = ?').get(name) !== undefined;
+  }
+
+  update(id: string, fields: Partial<Omit<MachineRecord, 'id' | 'createdAt'>>): MachineRecord | undefined {
+    const current = this.get(id);
+    if (!current) return undefined;
+    const m = { ...current, ...fields, updatedAt: Date.now() };
+    this.#db
+      .prepare(
+        `UPDATE machines SET name = ?, mac = ?, uuid = ?, serial = ?, profile = ?, labels = ?, state = ?, node_id = ?, updated_at = ?,
+           last_boot_at = ?, last_boot_address = ?, reported = ?, approved_by = ? WHERE id = ?`,
+      )
+      .run(m.name, m.mac, m.uuid, m.serial, m.profile, JSON.stringify(m.labels), m.state, m.nodeId, m.updatedAt, m.lastBootAt, m.lastBootAddress, JSON.stringify(m.reported ?? {}), m.approvedBy, id);
+    return m;
+  }
+
+  remove(id: string): void {
+    this.#db.prepare('DELETE FROM machines WHERE id = ?').run(id);
+  }
+
+  /** How many machines a rule has approved. */
+  approvedByCount(approvedBy: string): number {
+    return (this.#db.prepare('SELECT COUNT(*) AS n FROM machines WHERE approved_by = ?').get(approvedBy) as { n: number }).n;
+  }
+
+  setting(key: string): string | undefined {
+    return (this.#db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setSetting(key: string, value: string): void {
+    this.#db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+}
