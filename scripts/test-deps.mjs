@@ -14,12 +14,20 @@ const NEEDED = {
   ssh: 'openssh-client',
   shellcheck: 'shellcheck',
   chromium: 'chromium',
+  'qemu-system-x86_64': 'qemu-system-x86',
 };
 
-const missing = Object.entries(NEEDED).filter(([cmd]) => spawnSync('sh', ['-c', `PATH="$PATH:/usr/sbin:/sbin" command -v ${cmd}`]).status !== 0);
-if (missing.length === 0) process.exit(0);
+/** Packages needed for files rather than a command of their own, checked with dpkg. */
+const NEEDED_PACKAGES = [
+  // The discovery image's static /bin/busybox (the `busybox` package's is dynamically linked).
+  'busybox-static',
+];
 
-const packages = [...new Set(missing.map(([, pkg]) => pkg))];
+const missing = Object.entries(NEEDED).filter(([cmd]) => spawnSync('sh', ['-c', `PATH="$PATH:/usr/sbin:/sbin" command -v ${cmd}`]).status !== 0);
+const missingPackages = NEEDED_PACKAGES.filter((pkg) => spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' }).stdout !== 'install ok installed');
+if (missing.length === 0 && missingPackages.length === 0) process.exit(0);
+
+const packages = [...new Set([...missing.map(([, pkg]) => pkg), ...missingPackages])];
 if (process.getuid?.() !== 0) {
   process.stderr.write(`test dependencies missing: ${packages.join(' ')}; install them with: sudo apt-get install -y ${packages.join(' ')}\n`);
   process.exit(1);
