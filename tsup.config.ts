@@ -17,8 +17,8 @@ export default defineConfig([
     target: 'node20',
     outDir: 'dist',
     // Only tsup's own output: the standalone agent build (fleet-agent-linux-*) lives here too,
-    // and dist/web belongs to the second build (both run at the same time).
-    clean: ['!fleet-agent-linux-*', '!sha256sums.txt', '!web', '!web/**'],
+    // dist/discovery to build:discovery, and dist/web to the second build (both run at the same time).
+    clean: ['!fleet-agent-linux-*', '!sha256sums.txt', '!web', '!web/**', '!discovery', '!discovery/**'],
     splitting: true,
     sourcemap: true,
     banner: { js: "import { createRequire as __fleetCreateRequire } from 'node:module'; const require = __fleetCreateRequire(import.meta.url);" },
