@@ -53,3 +53,11 @@ export class UnsafeSpecNameError extends UserError {
     this.name = 'UnsafeSpecNameError';
   }
 }
+
+/** A PXE config file (`fleet pxe set -f FILE`) that cannot be read. */
+export class PxeConfigUnreadableError extends UserError {
+  constructor(file: string, detail: string, cause?: unknown) {
+    super(`cannot read PXE config file ${file}: ${detail}`, 'PXE_CONFIG_UNREADABLE', cause);
+    this.name = 'PxeConfigUnreadableError';
+  }
+}

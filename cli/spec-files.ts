@@ -115,7 +115,8 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-function describeFsError(err: unknown): string {
+/** A short reason a file could not be read: "no such file", "permission denied", … */
+export function describeFsError(err: unknown): string {
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT') return 'no such file';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';

@@ -11,12 +11,14 @@ import { history } from './history';
 import { jobs } from './jobs';
 import { label } from './label';
 import { login } from './login';
+import { machines } from './machines';
 import { nodes } from './nodes';
 import { plan } from './plan';
+import { pxe } from './pxe';
 import { rollouts } from './rollouts';
 import { state } from './state';
 import { tokens } from './tokens';
 import { shell } from './shell';
 import { sessions } from './sessions';
 
-export const COMMANDS: readonly CommandModule[] = [login, nodes, label, exec, shell, sessions, jobs, plan, apply, rollouts, state, health, history, tokens, apiTokens, agents, bootstrap, audit];
+export const COMMANDS: readonly CommandModule[] = [login, nodes, label, exec, shell, sessions, jobs, plan, apply, rollouts, state, health, history, tokens, apiTokens, agents, bootstrap, machines, pxe, audit];

@@ -74,6 +74,10 @@ export type Profile = z.output<typeof profileSchema>;
 export type Group = z.output<typeof groupSchema>;
 export type Rule = z.output<typeof ruleSchema>;
 
+/** Variables profile templates may use. */
+const TEMPLATE_VARIABLE = /^(machine\.(name|id|mac)|server|token|install_command|labels\.[A-Za-z0-9_.\/-]+)$/;
+const TEMPLATE_VARIABLES = 'machine.name, machine.id, machine.mac, server, token, install_command, labels.KEY';
+
 type Locate = (path: readonly PropertyKey[], key?: boolean) => { line: number; col: number };
 
 /** Checks across entries: unique names, profiles that exist, at most one default group. */
@@ -105,6 +109,15 @@ function crossChecks(data: unknown, locate: Locate): SpecProblem[] {
     if (g?.default === true) defaults.push(i);
   }
   for (const i of defaults.slice(1)) problem(['groups', i, 'default'], `more than one default group (also groups[${defaults[0]}]); only one may be the default`);
+  for (const [i, p] of (Array.isArray(d.profiles) ? d.profiles : []).entries()) {
+    for (const field of ['args', 'userData'] as const) {
+      const text = (p as Record<string, unknown>)[field];
+      if (typeof text !== 'string') continue;
+      for (const [, name] of text.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
+        if (!TEMPLATE_VARIABLE.test(name!)) problem(['profiles', i, field], `unknown template variable {{ ${name} }} (use ${TEMPLATE_VARIABLES})`);
+      }
+    }
+  }
   for (const [i, r] of (Array.isArray(d.rules) ? d.rules : []).entries()) {
     if (typeof r?.profile === 'string' && !profiles.has(r.profile)) problem(['rules', i, 'profile'], `no profile named "${r.profile}"`);
   }

@@ -399,7 +399,8 @@ export class Machines {
     }
     if (m.state === MachineState.Rejected) throw new JoinTokenRefusedError(`machine ${m.name} was rejected`, 'MACHINE_REJECTED');
     if (m.state === MachineState.Provisioned) throw new JoinTokenRefusedError(`machine ${m.name} is provisioned already (fleet machines reinstall ${m.name} to install it again)`, 'MACHINE_PROVISIONED');
-    let current = this.#d.machines.update(m.id, { reported: identity, lastBootAddress: remoteAddress })!;
+    let current = this.#d.machines.update(m.id, { reported: identity })!;
+    this.#d.log.info({ machine: m.name, state: m.state, from: remoteAddress }, 'machine-bound enrollment');
     if (current.state === MachineState.Pending) current = this.#applyRules(current, identity.hostname);
     if (current.state === MachineState.Pending) throw new MachinePendingError(current.name);
     return { machine: current, name: current.name, labels: this.#labelsFor(current) };

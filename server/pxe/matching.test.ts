@@ -61,6 +61,12 @@ groups:
     expect(error!.message).toMatch(/groups\[2\]\.name: duplicate name "a"/);
     expect(error!.message).toMatch(/groups\[2\]\.profile: no profile named "nope"/);
   });
+
+  it('refuses template variables a boot cannot fill', () => {
+    expect(() => loadPxeConfig('profiles:\n  - { name: p, kernel: /k, args: "host={{ machine.hostname }} role={{ labels.role }}" }\n', 'pxe.yaml')).toThrow(
+      /pxe\.yaml:2:\d+: profiles\[0\]\.args: unknown template variable \{\{ machine\.hostname \}\}/,
+    );
+  });
 });
 
 describe('approval rules', () => {
