@@ -357,6 +357,24 @@ resources:
     expect(existsSync(join(root('cfg-1'), 'usr/share/fleet-hello/hello.txt'))).toBe(false);
   });
 
+  it('converges a node that joins a spec selector later, without another apply', async () => {
+    const token = await fleet.token(['--uses', '2']);
+    startAgent('late-1', token, ['tier=late']);
+    await fleet.waitOnline(['late-1']);
+    const spec = writeSpec('late.yaml', 'name: late\nselector: tier=late\nresources:\n  - type: file\n    path: /etc/late.conf\n    template: true\n    content: "{{ node.name }}"\n');
+    const applied = await fleet.cli(['apply', '-f', spec]);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    expect(readFileSync(join(root('late-1'), 'etc/late.conf'), 'utf8')).toBe('late-1');
+
+    startAgent('late-2', token, ['tier=late']);
+    await waitFor('late-2 to converge', () => existsSync(join(root('late-2'), 'etc/late.conf')), 30_000);
+    expect(readFileSync(join(root('late-2'), 'etc/late.conf'), 'utf8')).toBe('late-2');
+    const history = await fleet.cli(['history', '--spec', 'late']);
+    expect(history.stdout).toMatch(/late-2\s+applied\s+server \(node joined the selector\)/);
+    await agents.get('late-1')!.kill();
+    await agents.get('late-2')!.kill();
+  });
+
   it('refuses paths escaping the root, unknown resource kinds and bad YAML, clearly, and changes nothing', async () => {
     const before = await fleet.json<unknown[]>(['rollouts', 'list']);
     const cases: [string, string, RegExp][] = [

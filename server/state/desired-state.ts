@@ -68,7 +68,10 @@ export class DesiredStateService {
     deps.hub.addListener({
       onStateReport: (nodeId, report) => this.#onStateReport(nodeId, report),
       onHealthReport: (nodeId, report) => this.#onHealthReport(nodeId, report),
-      onOnline: (nodeId) => this.#resend(nodeId),
+      onOnline: (nodeId) => {
+        this.#resend(nodeId);
+        void this.#joinSpecs(nodeId);
+      },
     });
   }
 
@@ -167,6 +170,45 @@ export class DesiredStateService {
   /** A node came back: send it the apply commands still waiting for it. */
   #resend(nodeId: string): void {
     for (const [id, w] of this.#waiters) if (w.nodeId === nodeId) this.#sendCommand(nodeId, id, w.apply);
+  }
+
+  /**
+   * A node that comes online matching the selector of a spec it has never had gets that spec's
+   * latest revision — when that revision's last rollout succeeded — so a machine that joins a
+   * group converges like the rest without another `fleet apply`.
+   */
+  async #joinSpecs(nodeId: string): Promise<void> {
+    const node = this.#d.nodes.get(nodeId);
+    if (!node) return;
+    for (const name of this.#d.store.specNames()) {
+      const latest = this.#d.store.latestRevision(name);
+      const rollout = this.#d.store.rollouts(1, name)[0];
+      if (!latest || rollout?.state !== 'succeeded' || rollout.revision !== latest.revision || this.#d.store.nodeSpec(nodeId, name)) continue;
+      const spec = this.specOf(latest);
+      if (!parseSelector(spec.selector).matches(node.labels)) continue;
+      let desired: DesiredState;
+      try {
+        desired = this.render(spec, latest.revision, node);
+      } catch (err) {
+        this.#d.log.warn({ node: node.name, spec: name, reason: (err as Error).message }, 'cannot render a spec for a joining node');
+        continue;
+      }
+      this.#d.store.setDesired(nodeId, name, latest.revision);
+      this.#d.log.info({ node: node.name, spec: name, revision: latest.revision }, 'node joined a spec selector; applying its latest revision');
+      const report = await this.send(nodeId, desired, { dryRun: false, rolloutId: '', timeoutMs: APPLY_TIMEOUT_MS });
+      const failed = !report || report.error || report.resources.some((r) => r.status === 'failed');
+      const changed = report?.resources.filter((r) => r.status !== 'ok').map((r) => r.id) ?? [];
+      this.#d.store.recordDeployment({
+        spec: name,
+        revision: latest.revision,
+        nodeId,
+        nodeName: node.name,
+        rolloutId: '',
+        actor: 'server (node joined the selector)',
+        outcome: failed ? 'failed' : changed.length ? 'applied' : 'unchanged',
+        detail: failed ? report?.error || report?.resources.filter((r) => r.status === 'failed').map((r) => `${r.id}: ${r.error}`).join('; ') || 'no answer' : changed.join(', '),
+      });
+    }
   }
 
   /** When the node last reported its health (server clock), or 0. */

@@ -186,6 +186,11 @@ export class StateStore {
     })();
   }
 
+  /** Every spec that has a revision. */
+  specNames(): string[] {
+    return (this.#db.prepare('SELECT DISTINCT spec FROM spec_revisions ORDER BY spec').all() as { spec: string }[]).map((r) => r.spec);
+  }
+
   revisions(spec?: string): SpecRevision[] {
     const rows = (spec ? this.#db.prepare('SELECT * FROM spec_revisions WHERE spec = ? ORDER BY revision').all(spec) : this.#db.prepare('SELECT * FROM spec_revisions ORDER BY spec, revision').all()) as Row[];
     return rows.map(toRevision).map((r) => ({ spec: r.spec, revision: r.revision, yaml: r.yaml, digest: r.digest, createdBy: r.createdBy, createdUnixMs: r.createdAt }));
