@@ -6,6 +6,9 @@ import { OutputStream } from '../proto/gen/fleet/v1/common';
 
 type Body = NonNullable<ExecEvent['body']>;
 
+/** Runs one exec command, emitting started, output chunks and finished (last, exactly once). */
+export type CommandRunner = (command: ExecCommand, emit: (body: Body) => void) => Promise<void>;
+
 /** Output beyond this per run is dropped (with a note), so one noisy command cannot fill the disk. */
 export const MAX_OUTPUT_BYTES = 16 << 20;
 const KILL_GRACE_MS = 2000;

@@ -30,6 +30,33 @@ interface ActiveJob {
   job: JobRecord;
   runs: Map<string, RunRecord>;
   limit: number;
+  /**
+   * Runs not dispatched yet (pending or queued), in position order, from `head` on. Runs that
+   * moved on are dropped when the walk reaches them, so moving a job forward never rescans or
+   * sorts all of its runs (with 10,000 runs and an event batch every few milliseconds, it did).
+   */
+  waiting: RunRecord[];
+  head: number;
+  /** Counts kept up to date by #setRun. */
+  inFlight: number;
+  failures: number;
+  terminal: number;
+}
+
+const isWaiting = (r: RunRecord) => r.state === RunState.RUN_STATE_PENDING || r.state === RunState.RUN_STATE_QUEUED;
+
+function activeJob(job: JobRecord, runs: RunRecord[], limit: number): ActiveJob {
+  const count = (states: ReadonlySet<RunState>) => runs.filter((r) => states.has(r.state)).length;
+  return {
+    job,
+    runs: new Map(runs.map((r) => [r.nodeId, r])),
+    limit,
+    waiting: runs.filter(isWaiting).sort((a, b) => a.position - b.position),
+    head: 0,
+    inFlight: count(IN_FLIGHT),
+    failures: count(FAILED_STATES),
+    terminal: count(TERMINAL_RUN_STATES),
+  };
 }
 
 const FAILED_STATES: ReadonlySet<RunState> = new Set([RunState.RUN_STATE_FAILED, RunState.RUN_STATE_TIMED_OUT, RunState.RUN_STATE_LOST]);
@@ -72,7 +99,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
   start(): void {
     for (const job of this.#jobs.unfinished()) {
       const runs = this.#jobs.runs(job.id);
-      this.#active.set(job.id, { job, runs: new Map(runs.map((r) => [r.nodeId, r])), limit: concurrencyLimit(job.spec.maxConcurrency, runs.length) });
+      this.#active.set(job.id, activeJob(job, runs, concurrencyLimit(job.spec.maxConcurrency, runs.length)));
     }
     if (this.#active.size) this.#log.info({ jobs: this.#active.size }, 'resuming unfinished jobs');
     this.#timer = setInterval(() => this.#tick(), 1000);
@@ -122,9 +149,9 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     const what = spec.shell ? `sh -c ${JSON.stringify(spec.shell)}` : JSON.stringify(spec.argv);
     this.#audit.record({ actor, action: 'job.start', target: job.id, ok: true, detail: `${what} on ${targets.length} node(s)` });
     this.#log.info({ job: job.id, nodes: targets.length, by: actor }, 'job started');
-    const active: ActiveJob = { job, runs: new Map(runs.map((r) => [r.nodeId, r])), limit };
+    const active = activeJob(job, runs, limit);
     this.#active.set(job.id, active);
-    this.#pump(active);
+    this.#pump(active, true);
     return this.describe(job.id);
   }
 
@@ -208,12 +235,19 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
       if (!run) continue;
       // A run in flight when the link dropped is sent again; the agent ignores jobs it knows.
       if (IN_FLIGHT.has(run.state)) this.#sendCommand(active, run);
-      this.#pump(active);
+      else if (isWaiting(run)) this.#pump(active);
     }
   }
 
   onOffline(nodeId: string): void {
-    for (const active of this.#active.values()) if (active.runs.has(nodeId)) this.#pump(active);
+    const now = Date.now();
+    for (const active of [...this.#active.values()]) {
+      const run = active.runs.get(nodeId);
+      if (!run || !isWaiting(run)) continue;
+      // Only this node's run can change: report or queue it without walking the others.
+      this.#jobs.transaction(() => this.#offline(active, run, now));
+      if (active.terminal === active.runs.size) this.#finish(active, now);
+    }
   }
 
   onExecEvent(nodeId: string, event: ExecEvent): void {
@@ -249,23 +283,37 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     this.#inbox = [];
     if (batch.length === 0) return;
     const acks = new Map<string, { nodeId: string; jobId: string; seq: number }>();
-    const published: { jobId: string; event: JobEvent }[] = [];
+    // What to publish, in order; a run that changes more than once in a batch (started and
+    // finished together) is stored and published once, in its last state, where it last changed.
+    const published: ({ jobId: string; event: JobEvent } | RunRecord | null)[] = [];
+    const changedAt = new Map<RunRecord, number>();
+    const changed = (active: ActiveJob | undefined, run: RunRecord, change: Partial<RunRecord>) => {
+      this.#applyRun(active, run, change);
+      const before = changedAt.get(run);
+      if (before !== undefined) published[before] = null;
+      changedAt.set(run, published.push(run) - 1);
+    };
     const touched = new Set<ActiveJob>();
+    // Events for jobs that are no longer active (late or replayed): their runs, read once per batch.
+    const stored = new Map<string, Map<string, RunRecord>>();
+    const storedRun = (jobId: string, nodeId: string) => {
+      let runs = stored.get(jobId);
+      if (!runs) stored.set(jobId, (runs = new Map(this.#jobs.runs(jobId).map((r) => [r.nodeId, r]))));
+      return runs.get(nodeId);
+    };
     this.#jobs.transaction(() => {
       for (const { nodeId, event } of batch) {
         const key = `${nodeId}\0${event.jobId}`;
         const seq = Number(event.seq);
         if ((acks.get(key)?.seq ?? 0) < seq) acks.set(key, { nodeId, jobId: event.jobId, seq });
         const active = this.#active.get(event.jobId);
-        const run = active?.runs.get(nodeId) ?? this.#jobs.runs(event.jobId).find((r) => r.nodeId === nodeId);
+        const run = active ? active.runs.get(nodeId) : storedRun(event.jobId, nodeId);
         if (!run || !event.body) continue;
         if (active) touched.add(active);
         const at = Number(event.atUnixMs) || Date.now();
         switch (event.body.$case) {
           case 'started':
-            if (!TERMINAL_RUN_STATES.has(run.state)) {
-              published.push(...this.#setRun(active, run, { state: RunState.RUN_STATE_RUNNING, startedAt: at }, false));
-            }
+            if (!TERMINAL_RUN_STATES.has(run.state)) changed(active, run, { state: RunState.RUN_STATE_RUNNING, startedAt: at });
             break;
           case 'output': {
             const { stream, data } = event.body.value;
@@ -282,28 +330,41 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
                 : f.exitCode === 0 && !f.signal && !f.error
                   ? RunState.RUN_STATE_SUCCEEDED
                   : RunState.RUN_STATE_FAILED;
-              published.push(
-                ...this.#setRun(active, run, { state, exitCode: f.exitCode, signal: f.signal || null, error: f.error || null, finishedAt: at, startedAt: run.startedAt ?? at }, false),
-              );
+              changed(active, run, { state, exitCode: f.exitCode, signal: f.signal || null, error: f.error || null, finishedAt: at, startedAt: run.startedAt ?? at });
             }
             break;
         }
       }
+      for (const run of changedAt.keys()) this.#jobs.updateRun(run);
     });
     for (const ack of acks.values()) this.#hub.send(ack.nodeId, { body: { $case: 'ack', value: { jobId: ack.jobId, seq: ack.seq } } });
-    for (const p of published) this.#events.emit(p.jobId, p.event);
+    for (const p of published) {
+      if (p === null) continue;
+      if ('event' in p) this.#events.emit(p.jobId, p.event);
+      else this.#events.emit(p.jobId, { body: { $case: 'run', value: toRunMessage(p) } } satisfies JobEvent);
+    }
     for (const active of touched) this.#pump(active);
   }
 
-  /** Applies a change to a run, stores it, and publishes it (or returns the event to publish). */
-  #setRun(active: ActiveJob | undefined, run: RunRecord, change: Partial<RunRecord>, publish = true): { jobId: string; event: JobEvent }[] {
-    Object.assign(run, change);
+  /** Applies a change to a run, stores it, and publishes it to watchers. */
+  #setRun(active: ActiveJob | undefined, run: RunRecord, change: Partial<RunRecord>): void {
+    this.#applyRun(active, run, change);
     this.#jobs.updateRun(run);
-    if (active) active.runs.set(run.nodeId, run);
-    const event = { jobId: run.jobId, event: { body: { $case: 'run' as const, value: toRunMessage(run) } } };
-    if (!publish) return [event];
-    this.#events.emit(event.jobId, event.event);
-    return [];
+    this.#events.emit(run.jobId, { body: { $case: 'run', value: toRunMessage(run) } } satisfies JobEvent);
+  }
+
+  /** Applies a change to a run in memory, keeping the job's counts (the caller stores it). */
+  #applyRun(active: ActiveJob | undefined, run: RunRecord, change: Partial<RunRecord>): void {
+    const before = run.state;
+    Object.assign(run, change);
+    if (active) {
+      active.runs.set(run.nodeId, run);
+      const after = run.state;
+      const delta = (states: ReadonlySet<RunState>) => (states.has(after) ? 1 : 0) - (states.has(before) ? 1 : 0);
+      active.inFlight += delta(IN_FLIGHT);
+      active.failures += delta(FAILED_STATES);
+      active.terminal += delta(TERMINAL_RUN_STATES);
+    }
   }
 
   #sendCommand(active: ActiveJob, run: RunRecord): boolean {
@@ -318,39 +379,62 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     return this.#hub.send(run.nodeId, { body: { $case: 'command', value: { payload, signature: this.#sign(payload) } } });
   }
 
-  /** Moves a job forward: reports offline nodes, dispatches within limits, finishes it when done. */
-  #pump(active: ActiveJob): void {
+  /**
+   * Moves a job forward: skips what is left once max errors is reached, reports or queues runs
+   * of offline nodes, dispatches within the concurrency limit, and finishes the job when every
+   * run is done. `all` walks every waiting run; otherwise the walk stops at the first online run
+   * with no free slot (offline runs beyond it are reported when the node goes offline, or by the
+   * once-a-second full pass).
+   */
+  #pump(active: ActiveJob, all = false): void {
+    if (active.job.finishedAt !== null) return;
     const now = Date.now();
     const { spec } = active.job;
-    const runs = [...active.runs.values()].sort((a, b) => a.position - b.position);
-    const failures = runs.filter((r) => FAILED_STATES.has(r.state)).length;
-    const stopped = spec.maxErrors > 0 && failures >= spec.maxErrors;
-    let inFlight = runs.filter((r) => IN_FLIGHT.has(r.state)).length;
-    for (const run of runs) {
-      if (run.state !== RunState.RUN_STATE_PENDING && run.state !== RunState.RUN_STATE_QUEUED) continue;
-      if (stopped) {
-        this.#setRun(active, run, { state: RunState.RUN_STATE_SKIPPED, error: `not run: ${failures} node(s) failed (max errors ${spec.maxErrors})`, finishedAt: now });
-      } else if (!this.#hub.isOnline(run.nodeId)) {
-        // A node restarting into a new agent version is not offline: its runs wait for it.
-        if (this.#hub.isRestarting(run.nodeId)) continue;
-        if (spec.queueTtlMs <= 0) {
-          this.#setRun(active, run, { state: RunState.RUN_STATE_OFFLINE, error: 'node is offline', finishedAt: now });
-        } else if (run.state === RunState.RUN_STATE_PENDING) {
-          this.#setRun(active, run, { state: RunState.RUN_STATE_QUEUED, queueExpiresAt: active.job.createdAt + spec.queueTtlMs });
-        } else if (now >= (run.queueExpiresAt ?? 0)) {
-          this.#setRun(active, run, { state: RunState.RUN_STATE_OFFLINE, error: 'node stayed offline past the queue time', finishedAt: now });
+    const stopped = spec.maxErrors > 0 && active.failures >= spec.maxErrors;
+    const failures = active.failures;
+    const w = active.waiting;
+    this.#jobs.transaction(() => {
+      let front = true;
+      for (let i = active.head; i < w.length; i++) {
+        const run = w[i]!;
+        if (isWaiting(run)) {
+          if (stopped) {
+            this.#setRun(active, run, { state: RunState.RUN_STATE_SKIPPED, error: `not run: ${failures} node(s) failed (max errors ${spec.maxErrors})`, finishedAt: now });
+          } else if (!this.#hub.isOnline(run.nodeId)) {
+            this.#offline(active, run, now);
+          } else if (active.inFlight < active.limit) {
+            if (this.#sendCommand(active, run)) this.#setRun(active, run, { state: RunState.RUN_STATE_DISPATCHED, dispatchedAt: now });
+          } else if (!all) {
+            break;
+          }
         }
-      } else if (inFlight < active.limit) {
-        if (this.#sendCommand(active, run)) {
-          this.#setRun(active, run, { state: RunState.RUN_STATE_DISPATCHED, dispatchedAt: now });
-          inFlight++;
-        }
+        if (front && !isWaiting(run)) active.head = i + 1;
+        else front = false;
       }
+      if (active.head > 1024 && active.head * 2 > w.length) {
+        w.splice(0, active.head);
+        active.head = 0;
+      }
+    });
+    if (active.terminal === active.runs.size) this.#finish(active, now);
+  }
+
+  /** A waiting run whose node is offline: reported at once, queued, or given up when its queue time is over. */
+  #offline(active: ActiveJob, run: RunRecord, now: number): void {
+    const { spec } = active.job;
+    // A node restarting into a new agent version is not offline: its runs wait for it.
+    if (this.#hub.isRestarting(run.nodeId)) return;
+    if (spec.queueTtlMs <= 0) {
+      this.#setRun(active, run, { state: RunState.RUN_STATE_OFFLINE, error: 'node is offline', finishedAt: now });
+    } else if (run.state === RunState.RUN_STATE_PENDING) {
+      this.#setRun(active, run, { state: RunState.RUN_STATE_QUEUED, queueExpiresAt: active.job.createdAt + spec.queueTtlMs });
+    } else if (now >= (run.queueExpiresAt ?? 0)) {
+      this.#setRun(active, run, { state: RunState.RUN_STATE_OFFLINE, error: 'node stayed offline past the queue time', finishedAt: now });
     }
-    if (runs.every((r) => TERMINAL_RUN_STATES.has(r.state))) this.#finish(active, now);
   }
 
   #finish(active: ActiveJob, now: number): void {
+    if (active.job.finishedAt !== null) return;
     active.job.finishedAt = now;
     this.#jobs.finish(active.job.id, now);
     this.#active.delete(active.job.id);
@@ -369,7 +453,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
           this.#setRun(active, run, { state: RunState.RUN_STATE_LOST, error: 'no result from the agent in time (it may report later)', finishedAt: now });
         }
       }
-      this.#pump(active);
+      this.#pump(active, true);
     }
   }
 }

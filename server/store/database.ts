@@ -26,5 +26,28 @@ export function openDatabase(file: string): Db {
       db.pragma(`user_version = ${v + 1}`);
     })();
   }
+  reusePreparedStatements(db);
   return db;
+}
+
+/** Distinct SQL texts kept prepared; the stores use a few dozen. */
+const MAX_CACHED_STATEMENTS = 500;
+
+/**
+ * Makes `db.prepare(sql)` return the statement prepared before for the same text. The stores
+ * prepare inside their methods; on hot paths (every agent connect, Hello, inventory and health
+ * report, every enrollment) compiling the SQL again each time cost more than running it.
+ * Statements are only ever run with get/all/run (never iterate, pluck or raw), so sharing one is safe.
+ */
+function reusePreparedStatements(db: Db): void {
+  const prepare = db.prepare.bind(db);
+  const cache = new Map<string, Database.Statement>();
+  db.prepare = ((sql: string) => {
+    let statement = cache.get(sql);
+    if (!statement) {
+      statement = prepare(sql);
+      if (cache.size < MAX_CACHED_STATEMENTS) cache.set(sql, statement);
+    }
+    return statement;
+  }) as Db['prepare'];
 }

@@ -1,0 +1,201 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Command, type ServerMessage } from '../../proto/gen/fleet/v1/agent';
+import { RunState, type JobEvent, type StartJobRequest } from '../../proto/gen/fleet/v1/control';
+import { silentLogger } from '../../common/logger';
+import type { AgentHub } from '../agent-hub';
+import { AuditLog } from '../store/audit-log';
+import { openDatabase, type Db } from '../store/database';
+import { JobStore } from '../store/job-store';
+import { NodeStore } from '../store/node-store';
+import { JobDispatcher } from './dispatcher';
+
+/** An agent hub stand-in: which nodes are online, and the exec commands sent to each. */
+class FakeHub {
+  readonly online = new Set<string>();
+  readonly sent: { nodeId: string; jobId: string }[] = [];
+  isOnline(nodeId: string): boolean {
+    return this.online.has(nodeId);
+  }
+  isRestarting(): boolean {
+    return false;
+  }
+  send(nodeId: string, message: ServerMessage): boolean {
+    if (!this.online.has(nodeId)) return false;
+    if (message.body?.$case === 'command') {
+      const c = Command.decode(message.body.value.payload);
+      if (c.body?.$case === 'exec') this.sent.push({ nodeId, jobId: c.body.value.jobId });
+    }
+    return true;
+  }
+}
+
+function setup(nodeCount: number) {
+  const db: Db = openDatabase(':memory:');
+  const nodes = new NodeStore(db);
+  for (let i = 1; i <= nodeCount; i++) {
+    nodes.insert({
+      id: `n-${i}`,
+      name: `node-${String(i).padStart(5, '0')}`,
+      labels: { role: i % 2 ? 'odd' : 'even' },
+      facts: undefined,
+      identity: { hostname: '', macs: [], dmiUuid: '', serial: '' },
+      certFingerprint: `fp${i}`,
+      prevCertFingerprint: null,
+      certNotAfter: 0,
+      agentVersion: '',
+      joinTokenId: null,
+      enrolledAt: 0,
+      lastSeenAt: null,
+    });
+  }
+  const hub = new FakeHub();
+  const dispatcher = new JobDispatcher({
+    jobs: new JobStore(db),
+    nodes,
+    hub: hub as unknown as AgentHub,
+    audit: new AuditLog(db),
+    log: silentLogger(),
+    signCommand: () => Buffer.alloc(64),
+    defaultTimeoutMs: 30_000,
+  });
+  return { db, hub, dispatcher };
+}
+
+const request = (r: Partial<StartJobRequest>): StartJobRequest => ({
+  selector: '',
+  nodes: [],
+  all: true,
+  argv: ['true'],
+  shell: '',
+  maxConcurrency: '',
+  maxErrors: 0,
+  timeoutMs: 0,
+  queueTtlMs: 0,
+  ...r,
+});
+
+/** The agent answers: started, then finished with `exitCode` (in one event batch). */
+function answer(d: JobDispatcher, nodeId: string, jobId: string, exitCode = 0): void {
+  d.onExecEvent(nodeId, { jobId, seq: 1, atUnixMs: Date.now(), body: { $case: 'started', value: { pid: 1 } } });
+  d.onExecEvent(nodeId, { jobId, seq: 2, atUnixMs: Date.now(), body: { $case: 'finished', value: { exitCode, signal: '', timedOut: false, error: '' } } });
+}
+
+const flushed = () => new Promise((r) => setImmediate(r));
+
+describe('JobDispatcher', () => {
+  let db: Db | undefined;
+  afterEach(() => db?.close());
+
+  it('keeps at most max-concurrency runs in flight, in node order, and finishes when the last result is in', async () => {
+    const s = setup(300);
+    db = s.db;
+    for (let i = 1; i <= 300; i++) s.hub.online.add(`n-${i}`);
+    const job = s.dispatcher.startJob(request({ maxConcurrency: '25' }), 'test');
+    const events: JobEvent[] = [];
+    s.dispatcher.follow(job.id, (e) => void events.push(e));
+    expect(s.hub.sent.map((x) => x.nodeId)).toEqual(Array.from({ length: 25 }, (_, i) => `n-${i + 1}`));
+    let answered = 0;
+    while (answered < s.hub.sent.length) {
+      const batch = s.hub.sent.slice(answered, answered + 7);
+      for (const x of batch) answer(s.dispatcher, x.nodeId, job.id);
+      answered += batch.length;
+      await flushed();
+      const live = s.dispatcher.describe(job.id).runs.filter((r) => r.state === RunState.RUN_STATE_DISPATCHED || r.state === RunState.RUN_STATE_RUNNING);
+      expect(live.length).toBeLessThanOrEqual(25);
+    }
+    expect(s.hub.sent.length).toBe(300);
+    expect(new Set(s.hub.sent.map((x) => x.nodeId)).size).toBe(300);
+    const done = s.dispatcher.describe(job.id);
+    expect(done.done).toBe(true);
+    expect(done.runs.every((r) => r.state === RunState.RUN_STATE_SUCCEEDED)).toBe(true);
+    expect(events.filter((e) => e.body?.$case === 'done')).toHaveLength(1);
+  });
+
+  it('reports offline nodes at once, even beyond the concurrency window, and skips the rest after max errors', async () => {
+    const s = setup(40);
+    db = s.db;
+    for (let i = 1; i <= 40; i++) if (i % 4 !== 0) s.hub.online.add(`n-${i}`);
+    const job = s.dispatcher.startJob(request({ maxConcurrency: '2', maxErrors: 3 }), 'test');
+    const runs = () => s.dispatcher.describe(job.id).runs;
+    expect(runs().filter((r) => r.state === RunState.RUN_STATE_OFFLINE)).toHaveLength(10);
+    expect(s.hub.sent.map((x) => x.nodeId)).toEqual(['n-1', 'n-2']);
+    // Three failures stop the job: nothing new starts, every waiting run is skipped.
+    answer(s.dispatcher, 'n-1', job.id, 1);
+    answer(s.dispatcher, 'n-2', job.id, 1);
+    await flushed();
+    expect(s.hub.sent.map((x) => x.nodeId)).toEqual(['n-1', 'n-2', 'n-3', 'n-5']);
+    answer(s.dispatcher, 'n-3', job.id, 1);
+    await flushed();
+    expect(s.hub.sent).toHaveLength(4);
+    const skipped = runs().filter((r) => r.state === RunState.RUN_STATE_SKIPPED);
+    expect(skipped.length).toBe(40 - 10 - 4);
+    expect(s.dispatcher.describe(job.id).done).toBe(false);
+    answer(s.dispatcher, 'n-5', job.id, 0);
+    await flushed();
+    expect(s.dispatcher.describe(job.id).done).toBe(true);
+  });
+
+  it('reports a waiting run offline when its node drops, and sends in-flight runs again when a node returns', async () => {
+    const s = setup(6);
+    db = s.db;
+    for (let i = 1; i <= 6; i++) s.hub.online.add(`n-${i}`);
+    const job = s.dispatcher.startJob(request({ maxConcurrency: '2' }), 'test');
+    s.hub.online.delete('n-5');
+    s.dispatcher.onOffline('n-5');
+    expect(s.dispatcher.describe(job.id).runs.find((r) => r.nodeId === 'n-5')?.state).toBe(RunState.RUN_STATE_OFFLINE);
+    s.dispatcher.onOnline('n-1');
+    expect(s.hub.sent.map((x) => x.nodeId)).toEqual(['n-1', 'n-2', 'n-1']);
+    for (const n of ['n-1', 'n-2']) answer(s.dispatcher, n, job.id);
+    await flushed();
+    for (const n of ['n-3', 'n-4']) answer(s.dispatcher, n, job.id);
+    await flushed();
+    answer(s.dispatcher, 'n-6', job.id);
+    await flushed();
+    const done = s.dispatcher.describe(job.id);
+    expect(done.done).toBe(true);
+    expect(done.runs.map((r) => r.state)).toEqual([...Array(4).fill(RunState.RUN_STATE_SUCCEEDED), RunState.RUN_STATE_OFFLINE, RunState.RUN_STATE_SUCCEEDED]);
+  });
+
+  it('stores and publishes a run once per batch, in its last state, when start and finish arrive together', async () => {
+    const s = setup(2);
+    db = s.db;
+    s.hub.online.add('n-1').add('n-2');
+    const job = s.dispatcher.startJob(request({}), 'test');
+    const states: [string, RunState][] = [];
+    s.dispatcher.follow(job.id, (e) => void (e.body?.$case === 'run' && states.push([e.body.value.nodeId, e.body.value.state])));
+    await flushed();
+    answer(s.dispatcher, 'n-1', job.id);
+    await flushed();
+    s.dispatcher.onExecEvent('n-2', { jobId: job.id, seq: 1, atUnixMs: 1000, body: { $case: 'started', value: { pid: 1 } } });
+    await flushed();
+    s.dispatcher.onExecEvent('n-2', { jobId: job.id, seq: 2, atUnixMs: 2000, body: { $case: 'finished', value: { exitCode: 3, signal: '', timedOut: false, error: '' } } });
+    await flushed();
+    expect(states).toEqual([
+      ['n-1', RunState.RUN_STATE_SUCCEEDED],
+      ['n-2', RunState.RUN_STATE_RUNNING],
+      ['n-2', RunState.RUN_STATE_FAILED],
+    ]);
+    const runs = s.dispatcher.describe(job.id).runs;
+    expect(runs.map((r) => [r.state, r.exitCode, Number(r.startedUnixMs) > 0])).toEqual([
+      [RunState.RUN_STATE_SUCCEEDED, 0, true],
+      [RunState.RUN_STATE_FAILED, 3, true],
+    ]);
+    expect(Number(runs[1]!.startedUnixMs)).toBe(1000);
+    expect(s.dispatcher.describe(job.id).done).toBe(true);
+  });
+
+  it('queues offline nodes with --queue and dispatches them when they come back', async () => {
+    const s = setup(3);
+    db = s.db;
+    s.hub.online.add('n-1');
+    const job = s.dispatcher.startJob(request({ queueTtlMs: 60_000 }), 'test');
+    expect(s.dispatcher.describe(job.id).runs.map((r) => r.state)).toEqual([RunState.RUN_STATE_DISPATCHED, RunState.RUN_STATE_QUEUED, RunState.RUN_STATE_QUEUED]);
+    s.hub.online.add('n-3');
+    s.dispatcher.onOnline('n-3');
+    expect(s.hub.sent.map((x) => x.nodeId)).toEqual(['n-1', 'n-3']);
+    answer(s.dispatcher, 'n-1', job.id);
+    answer(s.dispatcher, 'n-3', job.id);
+    await flushed();
+    expect(s.dispatcher.describe(job.id).done).toBe(false);
+  });
+});
