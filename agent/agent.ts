@@ -5,11 +5,12 @@ import { X509Certificate, createPublicKey, verify, type KeyObject } from 'node:c
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { Command, type ServerMessage } from '../proto/gen/fleet/v1/agent';
+import type { Facts } from '../proto/gen/fleet/v1/common';
 import { VERSION } from '../common/version';
 import { parseServerAddress } from '../common/address';
 import { GrpcAgentTransport, type AgentLink, type AgentTransport } from '../transport';
 import { CommandRefusedError } from './errors';
-import { runCommand } from './exec';
+import { runCommand, type CommandRunner } from './exec';
 import { collectFacts, factsFingerprint } from './inventory';
 import { runShell } from './shell';
 import { Spool } from './spool';
@@ -17,6 +18,7 @@ import { stageUpgrade, upgradeTarget, type UpgradeMarkers } from './upgrade';
 import type { AgentIdentity, AgentState } from './state';
 import { newKeyAndCsr } from './enroll';
 import { DesiredStateRunner } from './desired-state';
+import { ReplayGuard } from './replay-guard';
 
 export interface AgentOptions {
   /** How often to re-read inventory and send it if it changed. */
@@ -53,6 +55,14 @@ export interface AgentDeps {
   markers: UpgradeMarkers;
   log: Logger;
   options?: AgentOptions;
+  /** Runs exec commands; default: real processes (agent/exec.ts). The emulator passes a synthetic one. */
+  runCommand?: CommandRunner;
+  /** Reads the inventory; default: systeminformation (agent/inventory.ts). The emulator passes cheap synthetic facts. */
+  collectFacts?: () => Promise<Facts>;
+  /** False refuses self-upgrade commands (emulated agents share one executable). Default true. */
+  selfUpgrade?: boolean;
+  /** Makes the link to the server for an identity (again after each renewal); default: gRPC to identity.server. */
+  transport?: (identity: AgentIdentity) => AgentTransport;
 }
 
 export class Agent {
@@ -75,6 +85,11 @@ export class Agent {
   #lastFacts = '';
   #wake: (() => void) | null = null;
   readonly #desired: DesiredStateRunner;
+  readonly #runCommand: CommandRunner;
+  readonly #collectFacts: () => Promise<Facts>;
+  readonly #selfUpgrade: boolean;
+  readonly #makeTransport: ((identity: AgentIdentity) => AgentTransport) | undefined;
+  readonly #replay: ReplayGuard;
 
   constructor(deps: AgentDeps) {
     this.#identity = deps.identity;
@@ -83,6 +98,11 @@ export class Agent {
     this.#spool = deps.spool;
     this.#log = deps.log;
     this.#options = deps.options ?? defaultAgentOptions();
+    this.#runCommand = deps.runCommand ?? runCommand;
+    this.#collectFacts = deps.collectFacts ?? collectFacts;
+    this.#selfUpgrade = deps.selfUpgrade ?? true;
+    this.#makeTransport = deps.transport;
+    this.#replay = new ReplayGuard(deps.state.seenCommandsFile);
     this.#signingKey = createPublicKey({ key: deps.identity.commandSigningKey, format: 'der', type: 'spki' });
     this.#transport = this.#newTransport();
     this.#desired = new DesiredStateRunner({
@@ -97,6 +117,7 @@ export class Agent {
 
   #newTransport(): AgentTransport {
     const id = this.#identity;
+    if (this.#makeTransport) return this.#makeTransport(id);
     return new GrpcAgentTransport({ address: parseServerAddress(id.server), caPem: id.caPem, keyPem: id.keyPem, certPem: id.certPem });
   }
 
@@ -115,7 +136,7 @@ export class Agent {
     const certPem = await this.#transport.renew(csrPem);
     this.#state.saveCredentials(keyPem, certPem);
     this.#identity = { ...this.#identity, keyPem, certPem };
-    this.#transport.close();
+    void this.#transport.close();
     this.#transport = this.#newTransport();
     this.#log.info({ validTo: new X509Certificate(certPem).validTo }, 'client certificate renewed');
     return true;
@@ -144,7 +165,7 @@ export class Agent {
       this.#wake = null;
     }
     this.#desired.stop();
-    this.#transport.close();
+    await this.#transport.close();
   }
 
   /** Stops reconnecting and closes the link; running commands keep their spool. */
@@ -214,7 +235,7 @@ export class Agent {
 
   async #sendInventory(): Promise<void> {
     try {
-      const facts = await collectFacts();
+      const facts = await this.#collectFacts();
       const fingerprint = factsFingerprint(facts);
       if (fingerprint === this.#lastFacts) return;
       if (this.#link?.send({ body: { $case: 'inventory', value: { facts } } })) this.#lastFacts = fingerprint;
@@ -233,8 +254,11 @@ export class Agent {
         let command: Command | undefined;
         try {
           command = this.#verify(Buffer.from(payload), Buffer.from(signature));
-          if (command.body?.$case === 'upgrade') void this.#upgrade(command);
-          else if (command.body?.$case === 'shell') this.#shell(command);
+          this.#replay.accept(command);
+          if (command.body?.$case === 'upgrade') {
+            if (!this.#selfUpgrade) throw new CommandRefusedError('this agent does not upgrade itself (it is emulated)');
+            void this.#upgrade(command);
+          } else if (command.body?.$case === 'shell') this.#shell(command);
           else if (command.body?.$case === 'apply') this.#desired.handle(command.id, command.body.value);
           else this.#execute(command);
         } catch (err) {
@@ -306,9 +330,11 @@ export class Agent {
     this.#running.add(exec.jobId);
     this.#spool.begin(exec.jobId);
     this.#log.info({ job: exec.jobId, argv: exec.argv, shell: exec.shell || undefined }, 'running command');
-    void runCommand(exec, (body) => {
+    void this.#runCommand(exec, (body) => {
       const event = this.#spool.append(exec.jobId, body);
-      this.#link?.send({ body: { $case: 'execEvent', value: event } });
+      // Before Welcome the spool replay has not gone out yet: sending now would put this event
+      // ahead of older unacknowledged ones (the replay at Welcome sends it, in order).
+      if (this.#welcomed) this.#link?.send({ body: { $case: 'execEvent', value: event } });
     }).finally(() => this.#running.delete(exec.jobId));
   }
 }

@@ -10,6 +10,9 @@ import { createLogger } from '../common/logger';
 import { VERSION } from '../common/version';
 import { Agent, backoffDelay, defaultAgentOptions } from './agent';
 import { enroll } from './enroll';
+import { natsTransportFactory } from './nats-link';
+import { parseNatsServers } from '../transport';
+import { addEmulateCommand } from './emulate-command';
 import { InvalidOptionError, NotEnrolledError } from './errors';
 import { ptySelfCheck } from './pty';
 import { UpgradeMarkers } from './upgrade';
@@ -25,6 +28,7 @@ interface RunOptions {
   label: string[];
   root: string;
   reconcileInterval: string;
+  nats?: string;
 }
 
 const program = new Command('fleet-agent').description('The fleet agent: keeps one link to the fleet server and runs what it is asked.').version(VERSION, '-V, --version');
@@ -40,20 +44,23 @@ program
   .option('-l, --label <k=v>', 'label to ask for at enrollment (repeatable; the token\'s labels win)', (v: string, all: string[]) => [...all, v], [] as string[])
   .addOption(new Option('--root <dir>', 'root prefix for desired-state resources (files, /opt/fleet, packages)').env('FLEET_AGENT_ROOT').default('/'))
   .addOption(new Option('--reconcile-interval <duration>', 'how often desired state is re-checked for drift').env('FLEET_AGENT_RECONCILE_INTERVAL').default('5m'))
-  .addHelpText('after', '\nEnvironment: FLEET_SERVER, FLEET_TOKEN, FLEET_TOKEN_FILE, FLEET_AGENT_DIR, FLEET_NODE_NAME, FLEET_LOG,\nFLEET_AGENT_ROOT, FLEET_AGENT_RECONCILE_INTERVAL,\nFLEET_AGENT_RENEW_BEFORE_MS (renew the certificate when less than this is left; default 30 days).')
+  .addOption(new Option('--nats <urls>', 'link to the server over these NATS brokers (nats://a:4222,nats://b:4222) instead of gRPC; enrollment and renewal stay on --server').env('FLEET_AGENT_NATS'))
+  .addHelpText('after', '\nEnvironment: FLEET_SERVER, FLEET_TOKEN, FLEET_TOKEN_FILE, FLEET_AGENT_DIR, FLEET_NODE_NAME, FLEET_LOG,\nFLEET_AGENT_ROOT, FLEET_AGENT_RECONCILE_INTERVAL, FLEET_AGENT_NATS,\nFLEET_AGENT_RENEW_BEFORE_MS (renew the certificate when less than this is left; default 30 days).')
   .action(async (opts: RunOptions) => {
     const log = createLogger('fleet-agent');
     try {
       const state = new AgentState(opts.stateDir);
       state.ensure();
+      const natsServers = opts.nats ? parseNatsServers(opts.nats) : undefined;
       const identity = state.load() ?? (await enrollWithRetry(state, opts, log));
+      const transport = natsServers ? natsTransportFactory(natsServers, state, log) : undefined;
       const options = defaultAgentOptions();
       if (!isAbsolute(opts.root)) throw new InvalidOptionError('--root (FLEET_AGENT_ROOT) must be an absolute path');
       options.root = opts.root;
       options.recheckIntervalMs = parseDuration(opts.reconcileInterval);
       if (options.recheckIntervalMs < 1000) throw new InvalidOptionError('--reconcile-interval (FLEET_AGENT_RECONCILE_INTERVAL) must be at least 1s');
       if (process.env.FLEET_AGENT_RENEW_BEFORE_MS) options.renewBeforeMs = Number(process.env.FLEET_AGENT_RENEW_BEFORE_MS);
-      const agent = new Agent({ identity, state, spool: new Spool(state.spoolDir, log), markers: new UpgradeMarkers(state.dir), log, options });
+      const agent = new Agent({ identity, state, spool: new Spool(state.spoolDir, log), markers: new UpgradeMarkers(state.dir), log, options, transport });
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         process.on(signal, () => {
           log.info({ signal }, 'stopping');
@@ -139,5 +146,7 @@ async function enrollWithRetry(state: AgentState, opts: RunOptions, log: ReturnT
     }
   }
 }
+
+addEmulateCommand(program);
 
 program.parseAsync(process.argv);

@@ -1,14 +1,16 @@
 // First contact: pin the server's CA by the fingerprint in the join token, make a key pair here
 // (the private key never leaves the machine), send a CSR with the machine's identity, and keep
-// the certificate the server returns.
+// the certificate the server returns; likewise an nkey pair for NATS, and the user JWT for it.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { createUser, fmtCreds, fromSeed, type KeyPair } from '@nats-io/jwt';
 import { createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { formatHostPort, parseServerAddress } from '../common/address';
 import { parseJoinToken } from '../common/join-token';
 import type { Labels } from '../common/labels';
+import type { MachineIdentity } from '../proto/gen/fleet/v1/common';
 import { VERSION } from '../common/version';
 import { RemoteError, GrpcAgentTransport, fetchPinnedCa } from '../transport';
 import { EnrollmentRefusedError } from './errors';
@@ -32,6 +34,14 @@ async function loadOrCreateKey(file: string): Promise<{ keyPem: string; keys: we
   return { keyPem, keys };
 }
 
+/** The agent's NATS nkey: made once, kept in the state directory (0600); only its public key is sent. */
+function loadOrCreateNkey(file: string): KeyPair {
+  if (existsSync(file)) return fromSeed(new TextEncoder().encode(readFileSync(file, 'utf8').trim()));
+  const kp = createUser();
+  writeFileAtomic(file, `${new TextDecoder().decode(kp.getSeed())}\n`, 0o600);
+  return kp;
+}
+
 /** A fresh key pair (kept on this machine) and a CSR for it. */
 export async function newKeyAndCsr(commonName: string): Promise<{ keyPem: string; csrPem: string }> {
   const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
@@ -45,6 +55,10 @@ export interface EnrollOptions {
   token: string;
   name?: string;
   labels?: Labels;
+  /** The machine identity to send; default: read from this machine (hostname, MACs, DMI). */
+  identity?: MachineIdentity;
+  /** The server's CA, already pinned against this token's CA hash; default: fetched and checked now. */
+  caPem?: string;
 }
 
 /**
@@ -54,11 +68,12 @@ export interface EnrollOptions {
 export async function enroll(state: AgentState, options: EnrollOptions, log: Logger): Promise<AgentIdentity> {
   const token = parseJoinToken(options.token);
   const address = parseServerAddress(options.server);
-  const caPem = await fetchPinnedCa(address, token.caHash);
+  const caPem = options.caPem ?? (await fetchPinnedCa(address, token.caHash));
   log.info({ server: formatHostPort(address), ca: `sha256:${token.caHash}` }, 'server CA matches the join token');
   const { keyPem, keys } = await loadOrCreateKey(state.pendingKeyFile);
-  const identity = await collectIdentity();
+  const identity = options.identity ?? (await collectIdentity());
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${identity.hostname || 'fleet-agent'}`, keys: keys as never, signingAlgorithm: EC });
+  const nkey = loadOrCreateNkey(state.natsSeedFile);
   const transport = new GrpcAgentTransport({ address, caPem });
   try {
     const response = await transport.enroll({
@@ -68,6 +83,7 @@ export async function enroll(state: AgentState, options: EnrollOptions, log: Log
       agentVersion: VERSION,
       requestedName: options.name ?? '',
       labels: options.labels ?? {},
+      natsPublicKey: nkey.getPublicKey(),
     });
     const result: AgentIdentity = {
       nodeId: response.nodeId,
@@ -78,6 +94,8 @@ export async function enroll(state: AgentState, options: EnrollOptions, log: Log
       caPem,
       commandSigningKey: Buffer.from(response.commandSigningKey),
     };
+    // Before node.json (written last by save): an enrolled agent always has its NATS credentials.
+    if (response.natsUserJwt) state.saveNatsCredentials(new TextDecoder().decode(fmtCreds(response.natsUserJwt, nkey)));
     state.save(result);
     log.info({ node: result.nodeName, id: result.nodeId }, 'enrolled');
     return result;

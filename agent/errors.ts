@@ -118,3 +118,11 @@ export class InvalidOptionError extends FleetError {
     this.name = 'InvalidOptionError';
   }
 }
+
+/** A signed command this agent has already accepted came again: someone replayed it. */
+export class ReplayedCommandError extends CommandRefusedError {
+  constructor(readonly commandId: string) {
+    super(`replayed command: ${commandId} was already received (refused until it expires)`);
+    this.name = 'ReplayedCommandError';
+  }
+}

@@ -1,5 +1,5 @@
 // The agent's state directory: its key and certificate, the pinned CA and command-signing key,
-// and which node it is. Written once at enrollment; the private key is mode 0600.
+// which node it is, and its NATS credentials. Written once at enrollment; private keys are mode 0600.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateDirError } from './errors';
@@ -50,6 +50,30 @@ export class AgentState {
   /** Where a freshly generated key is kept until enrollment completes. */
   get pendingKeyFile(): string {
     return join(this.dir, 'agent.key');
+  }
+
+  /** The agent's NATS nkey seed, made at enrollment (it never leaves the machine). */
+  get natsSeedFile(): string {
+    return join(this.dir, 'nats.nk');
+  }
+
+  /** The agent's NATS credentials: its user JWT and nkey seed in the standard creds format, 0600. */
+  get natsCredsFile(): string {
+    return join(this.dir, 'nats.creds');
+  }
+
+  /** Commands accepted and not yet expired (replay protection, agent/replay-guard.ts). */
+  get seenCommandsFile(): string {
+    return join(this.dir, 'commands-seen.json');
+  }
+
+  /** The NATS creds file's text, or null when the agent has none (enrolled by an older version). */
+  loadNatsCredentials(): string | null {
+    return existsSync(this.natsCredsFile) ? readFileSync(this.natsCredsFile, 'utf8') : null;
+  }
+
+  saveNatsCredentials(creds: string): void {
+    writeFileAtomic(this.natsCredsFile, creds, 0o600);
   }
 
   load(): AgentIdentity | null {

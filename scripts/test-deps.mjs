@@ -15,6 +15,8 @@ const NEEDED = {
   shellcheck: 'shellcheck',
   chromium: 'chromium',
   'qemu-system-x86_64': 'qemu-system-x86',
+  // Brokers for the NATS transport tests (test/nats.ts); Debian's 2.9 has clustering and JWT auth.
+  'nats-server': 'nats-server',
 };
 
 /** Packages needed for files rather than a command of their own, checked with dpkg. */

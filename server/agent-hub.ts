@@ -169,9 +169,13 @@ export class AgentHub {
       case 'execEvent':
         this.#emit('onExecEvent', nodeId, body.value);
         return;
-      case 'commandRejected':
+      case 'commandRejected': {
+        // A refusal may mean someone tried to inject or replay a command: always audited.
+        const { commandId, reason } = body.value;
+        this.#audit.record({ actor: `node:${nodeId}`, action: 'command.rejected', target: this.#nodes.get(nodeId)?.name ?? nodeId, ok: false, detail: `command ${commandId.slice(0, 200) || '(unreadable)'}: ${reason.slice(0, 500)}` });
         this.#emit('onCommandRejected', nodeId, body.value);
         return;
+      }
       case 'stateReport':
         this.#emit('onStateReport', nodeId, body.value);
         return;

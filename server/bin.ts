@@ -5,7 +5,8 @@ import { hostname } from 'node:os';
 import { createLogger } from '../common/logger';
 import { VERSION } from '../common/version';
 import { FleetError } from '../common/errors';
-import { optionsFromEnv, parseListen, parseOptions, type ServerOptions } from './config';
+import { optionsFromEnv, parseListen, parseNats, parseOptions, type ServerOptions } from './config';
+import { NatsAuthority } from './nats-authority';
 import { startServer } from './server';
 
 const program = new Command('fleet-server')
@@ -17,15 +18,17 @@ const program = new Command('fleet-server')
   .addOption(new Option('--name <name...>', 'extra DNS name or IP for the server certificate').env('FLEET_SERVER_NAMES'))
   .addOption(new Option('--pxe-listen <host:port>', 'serve PXE boot answers (plain HTTP, for iPXE) on this address; off by default').env('FLEET_PXE_LISTEN'))
   .addOption(new Option('--webhook <url...>', 'POST a JSON alert here on each health check change and failed rollout (repeatable)'))
+  .addOption(new Option('--nats <urls>', 'also serve agents over these NATS brokers (nats://a:4222,nats://b:4222); see `fleet-server nats-config`').env('FLEET_NATS'))
+  .enablePositionalOptions()
   .addHelpText(
     'after',
     `
 Environment: FLEET_DATA, FLEET_LISTEN, FLEET_HTTPS_LISTEN, FLEET_RELEASES, FLEET_SERVER_NAMES (comma-separated), FLEET_LOG (log level),
-FLEET_OFFLINE_AFTER_MS, FLEET_HEARTBEAT_MS, FLEET_WEBHOOKS (comma-separated URLs), FLEET_PXE_LISTEN.
+FLEET_OFFLINE_AFTER_MS, FLEET_HEARTBEAT_MS, FLEET_WEBHOOKS (comma-separated URLs), FLEET_PXE_LISTEN, FLEET_NATS.
 
 On first start the server creates its CA and prints an admin API token once.`,
   )
-  .action(async (opts: { data: string; listen: string; httpsListen: string; name?: string[] | string; webhook?: string[]; pxeListen?: string }) => {
+  .action(async (opts: { data: string; listen: string; httpsListen: string; name?: string[] | string; webhook?: string[]; pxeListen?: string; nats?: string }) => {
     const log = createLogger('fleet-server');
     let options: ServerOptions;
     try {
@@ -37,6 +40,7 @@ On first start the server creates its CA and prints an admin API token once.`,
         ...fromEnv,
         webhooks: [...(fromEnv.webhooks ?? []), ...(opts.webhook ?? [])],
         pxe: opts.pxeListen ? parseListen(opts.pxeListen) : null,
+        nats: opts.nats ? { servers: parseNats(opts.nats) } : (fromEnv.nats ?? null),
         dataDir: opts.data,
         listenHost: host,
         listenPort: port,
@@ -79,6 +83,21 @@ On first start the server creates its CA and prints an admin API token once.`,
     } catch (err) {
       if (err instanceof FleetError) process.stderr.write(`fleet-server: ${err.message}\n`);
       else log.fatal({ err }, 'fleet-server failed to start');
+      process.exit(1);
+    }
+  });
+
+program
+  .command('nats-config')
+  .description('print the nats-server configuration block (operator, accounts) that makes brokers trust this fleet')
+  .addOption(new Option('-d, --data <dir>', 'the fleet-server data directory').env('FLEET_DATA').default('./fleet-data'))
+  .addHelpText('after', '\nDeploy the block on every broker (include it in nats-server.conf); see docs/scale-out.md.')
+  .action(async (opts: { data: string }) => {
+    try {
+      const authority = await NatsAuthority.loadOrCreate(opts.data);
+      process.stdout.write(authority.configBlock());
+    } catch (err) {
+      process.stderr.write(`fleet-server: cannot read or create the NATS keys in ${opts.data}: ${(err as Error).message}\n`);
       process.exit(1);
     }
   });

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { DEFAULT_GRPC_PORT } from '../common/address';
 import { StartupError } from './errors';
+import { parseNatsServers } from '../transport';
 import { defaultShellLimits, type ShellLimits } from './shells/sessions';
 
 /** The HTTPS port (installs, downloads) fleet-server listens on unless told otherwise. */
@@ -35,6 +36,11 @@ export interface ServerOptions {
   webhooks: string[];
   /** The plain-HTTP PXE port (FLEET_PXE_LISTEN, --pxe-listen); null keeps PXE off (the default). */
   pxe: { host: string; port: number } | null;
+  /**
+   * NATS brokers to serve agents on as well as gRPC (FLEET_NATS, --nats, comma-separated
+   * nats://host:port); null (the default) serves gRPC only. See docs/scale-out.md.
+   */
+  nats: { servers: string[] } | null;
 }
 
 /** The options fleet-server runs with when nothing is configured. */
@@ -53,6 +59,7 @@ export function defaultOptions(): ServerOptions {
     shell: defaultShellLimits(),
     webhooks: [],
     pxe: null,
+    nats: null,
   };
 }
 
@@ -76,6 +83,7 @@ const schema = z.object({
   }),
   webhooks: z.array(z.string().regex(/^https?:\/\/\S+$/, 'webhooks must be http:// or https:// URLs')),
   pxe: z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }).nullable(),
+  nats: z.object({ servers: z.array(z.string().min(1)).min(1) }).nullable(),
 });
 
 /** Splits "host:port" / "[v6]:port" / ":port". */
@@ -107,8 +115,18 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Se
   if (env.FLEET_SHELL_RECORD_INPUT) shell.recordInput = env.FLEET_SHELL_RECORD_INPUT === '1';
   out.shell = shell;
   if (env.FLEET_PXE_LISTEN) out.pxe = parseListen(env.FLEET_PXE_LISTEN);
+  if (env.FLEET_NATS) out.nats = { servers: parseNats(env.FLEET_NATS) };
   if (env.FLEET_WEBHOOKS) out.webhooks = env.FLEET_WEBHOOKS.split(',').map((s) => s.trim()).filter(Boolean);
   return out;
+}
+
+/** Splits FLEET_NATS / --nats ("nats://a:4222,nats://b:4222"); throws StartupError when malformed. */
+export function parseNats(text: string): string[] {
+  try {
+    return parseNatsServers(text);
+  } catch (err) {
+    throw new StartupError(`--nats (FLEET_NATS): ${(err as Error).message}`, err);
+  }
 }
 
 function toListen(text: string): Pick<ServerOptions, 'listenHost' | 'listenPort'> {

@@ -324,6 +324,9 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
       let stop = () => {};
       let open = true;
       let release: (() => void) | undefined;
+      // One wait for 'drain' shared by every event written meanwhile (a big job's live events
+      // would otherwise add a listener each).
+      let drained: Promise<void> | undefined;
       try {
         d.auth.require(d.auth.authenticate(call.metadata), Role.Viewer);
         stop = d.dispatcher.follow(call.request.id, (event) => {
@@ -337,10 +340,14 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
           }
           // A reader that cannot keep up holds the replay back instead of filling memory.
           if (!flowing) {
-            return new Promise<void>((resolve) => {
+            drained ??= new Promise<void>((resolve) => {
               release = resolve;
-              call.once('drain', () => resolve());
+              call.once('drain', () => {
+                drained = undefined;
+                resolve();
+              });
             });
+            return drained;
           }
         });
       } catch (err) {

@@ -9,13 +9,17 @@ import type { MachineIdentity } from '../proto/gen/fleet/v1/common';
 import { AgentRefusedError, InvalidEnrollmentError, JoinTokenRefusedError } from './errors';
 import type { AgentPeer } from '../transport';
 import { newId } from './ids';
-import type { Pki } from './pki';
+import { csrKeyHash, type Pki } from './pki';
 import type { AuditLog } from './store/audit-log';
 import type { NodeStore } from './store/node-store';
 import type { TokenStore } from './store/token-store';
 import type { Machines } from './pxe/machines';
+import { isUserKey, type NatsAuthority } from './nats-authority';
 
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
+/** How long the answer to an enrollment is kept for a retry of it (the agent gave up waiting). */
+const RETRY_WINDOW_MS = 10 * 60_000;
+const MAX_REMEMBERED = 100_000;
 
 /** Turns a hostname into a valid node name ("Web_01.local" → "web-01.local"). */
 export function toNodeName(text: string): string {
@@ -43,9 +47,17 @@ export class Enrollment {
   readonly #log: Logger;
   readonly #transaction: <T>(fn: () => T) => T;
   readonly #machines: Machines | undefined;
+  readonly #nats: NatsAuthority | undefined;
+  /**
+   * Recent enrollments by join token and CSR key. An agent whose call timed out after the server
+   * had enrolled it (an overloaded server, a lost answer) retries with the same key: it gets the
+   * same node again instead of a duplicate, and the retry uses no token use.
+   */
+  readonly #recent = new Map<string, { at: number; response: EnrollResponse }>();
 
-  constructor(deps: { pki: Pki; tokens: TokenStore; nodes: NodeStore; audit: AuditLog; log: Logger; transaction: <T>(fn: () => T) => T; machines?: Machines }) {
+  constructor(deps: { pki: Pki; tokens: TokenStore; nodes: NodeStore; audit: AuditLog; log: Logger; transaction: <T>(fn: () => T) => T; machines?: Machines; nats?: NatsAuthority }) {
     this.#machines = deps.machines;
+    this.#nats = deps.nats;
     this.#transaction = deps.transaction;
     this.#pki = deps.pki;
     this.#tokens = deps.tokens;
@@ -110,6 +122,13 @@ export class Enrollment {
     if (record.expiresAt <= now) {
       throw new JoinTokenRefusedError(`join token ${record.id} expired at ${new Date(record.expiresAt).toISOString()}`, 'TOKEN_EXPIRED');
     }
+    const keyHash = csrKeyHash(request.csrPem);
+    const retryKey = `${record.id}:${keyHash}`;
+    const earlier = keyHash ? this.#recent.get(retryKey) : undefined;
+    if (earlier && now - earlier.at < RETRY_WINDOW_MS && this.#nodes.get(earlier.response.nodeId)?.joinTokenId === record.id) {
+      this.#log.info({ node: earlier.response.nodeName }, 'enrollment retried with the same key: same node');
+      return earlier.response;
+    }
     if (record.used >= record.maxUses) {
       throw new JoinTokenRefusedError(`join token ${record.id} has been used ${record.used} of ${record.maxUses} times`, 'TOKEN_USED_UP');
     }
@@ -123,11 +142,13 @@ export class Enrollment {
     if (request.requestedName && !NODE_NAME.test(request.requestedName)) {
       throw new InvalidEnrollmentError(`node name "${request.requestedName}" is not valid (lower-case letters, digits, "-" and ".")`);
     }
+    if (request.natsPublicKey && !isUserKey(request.natsPublicKey)) throw new InvalidEnrollmentError('the NATS public key is not a user nkey (U…)');
     // A token minted for one PXE machine: only that machine, only once approved, under its name.
     const machine = record.machineId ? this.#machines?.admit(record, identity, remoteAddress) : undefined;
     if (record.machineId && !machine) throw new JoinTokenRefusedError('machine-bound tokens need PXE, which this server has not set up', 'TOKEN_MACHINE_GONE');
     const nodeId = newId('n');
     const issued = await this.#pki.issueAgentCertificate(request.csrPem, nodeId);
+    const natsUserJwt = request.natsPublicKey && this.#nats ? await this.#nats.issueAgent(nodeId, request.natsPublicKey) : '';
     const labels = { ...requested, ...record.labels, ...(machine?.labels ?? {}) };
     const baseName = toNodeName(machine?.name || request.requestedName || identity.hostname || nodeId);
     let name = baseName;
@@ -156,13 +177,25 @@ export class Enrollment {
     if (!created) {
       throw new JoinTokenRefusedError(`join token ${record.id} has been used ${record.maxUses} of ${record.maxUses} times`, 'TOKEN_USED_UP');
     }
-    return {
+    const response = {
       nodeId,
       nodeName: name,
       certificatePem: issued.certPem,
       caPem: this.#pki.caPem,
       commandSigningKey: this.#pki.commandSigningKey,
       labels,
+      natsUserJwt,
     };
+    if (keyHash) this.#remember(retryKey, response, now);
+    return response;
+  }
+
+  #remember(key: string, response: EnrollResponse, now: number): void {
+    // Oldest first: drop what is past the retry window (or over the cap).
+    for (const [k, v] of this.#recent) {
+      if (now - v.at < RETRY_WINDOW_MS && this.#recent.size < MAX_REMEMBERED) break;
+      this.#recent.delete(k);
+    }
+    this.#recent.set(key, { at: now, response });
   }
 }

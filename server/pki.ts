@@ -3,7 +3,7 @@
 // their CSRs, and an Ed25519 key that signs every command sent to agents.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, webcrypto, type KeyObject } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, webcrypto, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
@@ -35,6 +35,18 @@ export interface Pki {
   signCommand(payload: Buffer): Buffer;
   /** Verifies an agent's CSR and issues its client certificate. */
   issueAgentCertificate(csrPem: string, nodeId: string): Promise<{ certPem: string; fingerprint: string; notAfter: number }>;
+}
+
+/**
+ * SHA-256 (hex) of the public key in a PEM certificate signing request, or '' when it cannot be
+ * read. Two CSRs for the same key give the same hash (their signatures differ).
+ */
+export function csrKeyHash(csrPem: string): string {
+  try {
+    return createHash('sha256').update(Buffer.from(new x509.Pkcs10CertificateRequest(csrPem).publicKey.rawData)).digest('hex');
+  } catch {
+    return '';
+  }
 }
 
 function serial(): string {

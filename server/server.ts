@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ControlServiceService } from '../proto/gen/fleet/v1/control';
 import { descriptorSetBase64 } from '../proto/gen/descriptor-set';
-import { createServerCredentials, GrpcServerAgentTransport } from '../transport';
+import { createServerCredentials, GrpcServerAgentTransport, NatsServerAgentTransport, type AgentTransportHandlers } from '../transport';
 import { VERSION } from '../common/version';
 import { AgentHub } from './agent-hub';
 import { findInstallScript, startInstallServer } from './http/install-server';
@@ -39,6 +39,7 @@ import { Webhooks } from './state/webhooks';
 import { JobStore } from './store/job-store';
 import { NodeStore } from './store/node-store';
 import { TokenStore } from './store/token-store';
+import { NatsAuthority } from './nats-authority';
 
 export interface RunningServer {
   /** The port actually bound (useful with port 0). */
@@ -97,12 +98,19 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     discoveryDirs: [join(options.dataDir, 'discovery'), join(dirname(fileURLToPath(import.meta.url)), 'discovery')],
     pxePort: () => pxeInfo.port,
   });
-  const enrollment = new Enrollment({ pki, tokens, nodes, audit, log: log.child({ part: 'enroll' }), transaction: (fn) => db.transaction(fn)(), machines });
+  const natsAuthority = await NatsAuthority.loadOrCreate(options.dataDir);
+  const enrollment = new Enrollment({ pki, tokens, nodes, audit, log: log.child({ part: 'enroll' }), transaction: (fn) => db.transaction(fn)(), machines, nats: natsAuthority });
 
   const grpcServer = new Server({ 'grpc.max_receive_message_length': 16 << 20, 'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 5000 });
   const transport = new GrpcServerAgentTransport(grpcServer, log.child({ part: 'grpc' }));
   const shells = new ShellSessions({ nodes, hub, signCommand: pki.signCommand, store: new SessionStore(db), audit, log: log.child({ part: 'shells' }), dataDir: options.dataDir, limits: options.shell });
-  transport.start({ enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn), channel: (conn) => shells.channel(conn), renew: (peer, csr) => enrollment.renew(peer, csr) });
+  const agentHandlers: AgentTransportHandlers = { enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn), channel: (conn) => shells.channel(conn), renew: (peer, csr) => enrollment.renew(peer, csr) };
+  transport.start(agentHandlers);
+  // NATS beside gRPC: the same hub and shells, so one job may mix agents of both (docs/scale-out.md).
+  const natsTransport = options.nats
+    ? new NatsServerAgentTransport({ servers: options.nats.servers, creds: await natsAuthority.serverCredentials(), caPem: pki.caPem, log: log.child({ part: 'nats' }) })
+    : undefined;
+  natsTransport?.start(agentHandlers);
   const releases = new Releases(options.releasesDir);
   const stateStore = new StateStore(db);
   const webhooks = new Webhooks(options.webhooks, log.child({ part: 'webhooks' }));
@@ -183,6 +191,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       dispatcher.stop();
       hub.stop();
       await transport.stop();
+      await natsTransport?.stop();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           grpcServer.forceShutdown();

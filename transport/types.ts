@@ -1,4 +1,4 @@
-// The seam between fleet's logic and whatever carries agent traffic (gRPC now, NATS later).
+// The seam between fleet's logic and whatever carries agent traffic (gRPC, NATS).
 // Jobs, inventory and enrollment talk only to these interfaces.
 import type { AgentMessage, ChannelFrame, EnrollRequest, EnrollResponse, ServerMessage } from '../proto/gen/fleet/v1/agent';
 
@@ -89,5 +89,6 @@ export interface AgentTransport {
   openChannel(handlers: ChannelLinkHandlers): ChannelLink;
   /** Trades a CSR for a new client certificate (PEM), authenticated by the current one. */
   renew(csrPem: string): Promise<string>;
-  close(): void;
+  /** Closes everything; a promise when there is something to flush first (NATS). */
+  close(): void | Promise<void>;
 }

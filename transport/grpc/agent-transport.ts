@@ -31,6 +31,13 @@ export const CLIENT_CHANNEL_OPTIONS = {
   'grpc.max_reconnect_backoff_ms': 2_000,
 } as const;
 
+/**
+ * The agent's channel: its own subchannel pool (grpc-js's global pool is searched linearly and
+ * would make N links in one process, as in the emulator, cost O(N²) at every (re)connect) and no
+ * channelz bookkeeping.
+ */
+const AGENT_CHANNEL_OPTIONS = { ...CLIENT_CHANNEL_OPTIONS, 'grpc.use_local_subchannel_pool': 1, 'grpc.enable_channelz': 0 } as const;
+
 /** Adapts a client duplex stream: messages to `onMessage`, one `onClose` whichever way it ends. */
 function duplex<Out, In>(call: ClientDuplexStream<Out, In>, onMessage: (m: In) => void, onClose: (error?: Error) => void): { send(m: Out): boolean; end(): void; close(): void } {
   let closed = false;
@@ -70,7 +77,7 @@ export class GrpcAgentTransport implements AgentTransport {
       options.keyPem ? Buffer.from(options.keyPem) : null,
       options.certPem ? Buffer.from(options.certPem) : null,
     );
-    this.#client = new AgentServiceClient(formatHostPort(options.address), creds, CLIENT_CHANNEL_OPTIONS);
+    this.#client = new AgentServiceClient(formatHostPort(options.address), creds, AGENT_CHANNEL_OPTIONS);
   }
 
   enroll(request: EnrollRequest): Promise<EnrollResponse> {

@@ -59,6 +59,11 @@ export interface EnrollRequest {
   requestedName: string;
   /** Labels the agent asks for (merged under the token's labels, which win). */
   labels: { [key: string]: string };
+  /**
+   * The agent's own NATS user nkey, public part ("U…"); its seed never leaves the machine.
+   * Empty: the agent wants no NATS credentials.
+   */
+  natsPublicKey: string;
 }
 
 export interface EnrollRequest_LabelsEntry {
@@ -76,6 +81,11 @@ export interface EnrollResponse {
   /** The server's Ed25519 command-signing public key, SPKI DER. Agents refuse unsigned commands. */
   commandSigningKey: Buffer;
   labels: { [key: string]: string };
+  /**
+   * A NATS user JWT for nats_public_key, signed by the fleet account, allowing only this node's
+   * subjects (docs/scale-out.md). Empty when the agent sent no key.
+   */
+  natsUserJwt: string;
 }
 
 export interface EnrollResponse_LabelsEntry {
@@ -469,7 +479,15 @@ export const RenewResponse: MessageFns<RenewResponse> = {
 };
 
 function createBaseEnrollRequest(): EnrollRequest {
-  return { token: "", csrPem: "", identity: undefined, agentVersion: "", requestedName: "", labels: {} };
+  return {
+    token: "",
+    csrPem: "",
+    identity: undefined,
+    agentVersion: "",
+    requestedName: "",
+    labels: {},
+    natsPublicKey: "",
+  };
 }
 
 export const EnrollRequest: MessageFns<EnrollRequest> = {
@@ -492,6 +510,9 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       EnrollRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
     });
+    if (message.natsPublicKey !== "") {
+      writer.uint32(58).string(message.natsPublicKey);
+    }
     return writer;
   },
 
@@ -559,6 +580,14 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
             }
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.natsPublicKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -604,6 +633,11 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
           {},
         )
         : {},
+      natsPublicKey: isSet(object.natsPublicKey)
+        ? globalThis.String(object.natsPublicKey)
+        : isSet(object.nats_public_key)
+        ? globalThis.String(object.nats_public_key)
+        : "",
     };
   },
 
@@ -633,6 +667,9 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
         });
       }
     }
+    if (message.natsPublicKey !== "") {
+      obj.natsPublicKey = message.natsPublicKey;
+    }
     return obj;
   },
 
@@ -657,6 +694,7 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
       },
       {},
     );
+    message.natsPublicKey = object.natsPublicKey ?? "";
     return message;
   },
 };
@@ -747,7 +785,15 @@ export const EnrollRequest_LabelsEntry: MessageFns<EnrollRequest_LabelsEntry> = 
 };
 
 function createBaseEnrollResponse(): EnrollResponse {
-  return { nodeId: "", nodeName: "", certificatePem: "", caPem: "", commandSigningKey: Buffer.alloc(0), labels: {} };
+  return {
+    nodeId: "",
+    nodeName: "",
+    certificatePem: "",
+    caPem: "",
+    commandSigningKey: Buffer.alloc(0),
+    labels: {},
+    natsUserJwt: "",
+  };
 }
 
 export const EnrollResponse: MessageFns<EnrollResponse> = {
@@ -770,6 +816,9 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       EnrollResponse_LabelsEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
     });
+    if (message.natsUserJwt !== "") {
+      writer.uint32(58).string(message.natsUserJwt);
+    }
     return writer;
   },
 
@@ -837,6 +886,14 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
             }
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.natsUserJwt = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -890,6 +947,11 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
           {},
         )
         : {},
+      natsUserJwt: isSet(object.natsUserJwt)
+        ? globalThis.String(object.natsUserJwt)
+        : isSet(object.nats_user_jwt)
+        ? globalThis.String(object.nats_user_jwt)
+        : "",
     };
   },
 
@@ -919,6 +981,9 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
         });
       }
     }
+    if (message.natsUserJwt !== "") {
+      obj.natsUserJwt = message.natsUserJwt;
+    }
     return obj;
   },
 
@@ -941,6 +1006,7 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
       },
       {},
     );
+    message.natsUserJwt = object.natsUserJwt ?? "";
     return message;
   },
 };

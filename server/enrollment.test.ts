@@ -1,0 +1,67 @@
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { webcrypto } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { formatJoinToken, hashSecret, newTokenSecret } from '../common/join-token';
+import { silentLogger } from '../common/logger';
+import { Enrollment } from './enrollment';
+import { loadOrCreatePki } from './pki';
+import { AuditLog } from './store/audit-log';
+import { openDatabase } from './store/database';
+import { NodeStore } from './store/node-store';
+import { TokenStore } from './store/token-store';
+
+x509.cryptoProvider.set(webcrypto as never);
+const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+
+/** A CSR for `keys` (each call signs anew, so two CSRs for one key differ byte for byte). */
+async function csrFor(keys: webcrypto.CryptoKeyPair): Promise<string> {
+  return (await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=host', keys: keys as never, signingAlgorithm: EC })).toString('pem');
+}
+
+describe('Enrollment', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fleet-enroll-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('gives an agent that retries with the same key the same node, without using the token again', async () => {
+    const db = openDatabase(':memory:');
+    const pki = await loadOrCreatePki(dir, []);
+    const tokens = new TokenStore(db);
+    const nodes = new NodeStore(db);
+    const enrollment = new Enrollment({ pki, tokens, nodes, audit: new AuditLog(db), log: silentLogger(), transaction: (fn) => db.transaction(fn)() });
+    const { id, secret } = newTokenSecret();
+    tokens.insertJoin({ id, secretHash: hashSecret(secret), description: '', labels: {}, createdAt: Date.now(), createdBy: 'test', expiresAt: Date.now() + 60_000, maxUses: 2, used: 0, revokedAt: null });
+    const token = formatJoinToken({ id, secret, caHash: pki.caHash });
+    const request = async (keys: webcrypto.CryptoKeyPair, name: string) => ({
+      token,
+      csrPem: await csrFor(keys),
+      identity: { hostname: name, macs: [], dmiUuid: '', serial: '' },
+      agentVersion: '1',
+      requestedName: name,
+      labels: {},
+      natsPublicKey: '',
+    });
+    const key = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const first = await enrollment.enroll(await request(key, 'web-1'), '127.0.0.1:1');
+    // The answer was lost; the agent asks again with the same key (a fresh CSR).
+    const retry = await enrollment.enroll(await request(key, 'web-1'), '127.0.0.1:1');
+    expect(retry.nodeId).toBe(first.nodeId);
+    expect(retry.certificatePem).toBe(first.certificatePem);
+    expect(nodes.list().map((n) => n.name)).toEqual(['web-1']);
+    expect(tokens.getJoin(id)?.used).toBe(1);
+    // Another machine (another key) is another node and uses the token.
+    const other = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const second = await enrollment.enroll(await request(other, 'web-1'), '127.0.0.1:2');
+    expect(second.nodeId).not.toBe(first.nodeId);
+    expect(second.nodeName).toBe('web-1-2');
+    expect(tokens.getJoin(id)?.used).toBe(2);
+    // Used up: a new key is refused, a retry of an earlier one still gets its node.
+    const third = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    await expect(enrollment.enroll(await request(third, 'web-3'), '127.0.0.1:3')).rejects.toThrow(/has been used 2 of 2 times/);
+    expect((await enrollment.enroll(await request(other, 'web-1'), '127.0.0.1:2')).nodeId).toBe(second.nodeId);
+    db.close();
+  });
+});
