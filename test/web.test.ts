@@ -60,7 +60,8 @@ describe('web app', () => {
     await fleet.startServer();
     // Desired state converges inside this directory, never in the real /.
     mkdirSync(join(fleet.dir, 'root-web-1'), { recursive: true });
-    fleet.startAgent('web-1', await fleet.token(), [], { FLEET_AGENT_ROOT: join(fleet.dir, 'root-web-1') });
+    // A plain shell for the terminal, so the tester's own dotfiles (slow rc files) cannot get in the way.
+    fleet.startAgent('web-1', await fleet.token(), [], { FLEET_AGENT_ROOT: join(fleet.dir, 'root-web-1'), SHELL: '/bin/sh' });
     await fleet.waitOnline(['web-1']);
     // playwright-core keeps --user-data-dir for persistent contexts; launch() gets a fresh
     // profile of its own, and this directory keeps Chromium's other state out of $HOME.
