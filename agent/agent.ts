@@ -32,6 +32,12 @@ export interface AgentOptions {
   root: string;
   /** How often desired state is re-checked for drift. */
   recheckIntervalMs: number;
+  /**
+   * A link with no Welcome by then is given up and tried again. When thousands of agents reconnect
+   * at once, a dropped SYN would otherwise leave a connect hanging for the kernel's two minutes of
+   * retransmissions, while a fresh attempt gets through in seconds.
+   */
+  welcomeTimeoutMs: number;
 }
 
 export const defaultAgentOptions = (): AgentOptions => ({
@@ -41,6 +47,7 @@ export const defaultAgentOptions = (): AgentOptions => ({
   reconnectMaxMs: 30_000,
   root: '/',
   recheckIntervalMs: 5 * 60_000,
+  welcomeTimeoutMs: 30_000,
 });
 
 /** Full-jitter exponential backoff: a random delay in [0, min(max, base × 2^attempt)]. */
@@ -183,10 +190,15 @@ export class Agent {
       let inventory: NodeJS.Timeout | undefined;
       let renewal: NodeJS.Timeout | undefined;
       let lastHeard = Date.now();
+      const welcomeTimer = setTimeout(() => {
+        this.#log.warn({ afterMs: this.#options.welcomeTimeoutMs }, 'no Welcome from the server; connecting again');
+        link.close();
+      }, this.#options.welcomeTimeoutMs);
       const link = this.#transport.connect({
         onMessage: (message) => {
           lastHeard = Date.now();
           if (message.body?.$case === 'welcome' && !this.#welcomed) {
+            clearTimeout(welcomeTimer);
             this.#welcomed = true;
             const interval = message.body.value.heartbeatIntervalMs || 5000;
             this.#log.info({ node: message.body.value.nodeName, server: message.body.value.serverVersion }, 'connected');
@@ -221,6 +233,7 @@ export class Agent {
           this.#handle(message);
         },
         onClose: (error) => {
+          clearTimeout(welcomeTimer);
           clearInterval(heartbeat);
           clearInterval(inventory);
           clearTimeout(renewal);

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const root = resolve(import.meta.dirname, '..');
-export const dist = join(root, 'dist');
+/** The built executables; FLEET_BENCH_DIST points elsewhere (a private copy while others rebuild dist/). */
+export const dist = process.env.FLEET_BENCH_DIST ? resolve(process.env.FLEET_BENCH_DIST) : join(root, 'dist');
 
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 export const percentile = (xs, p) => {
@@ -26,14 +27,16 @@ export async function until(what, check, timeoutMs = 60_000, everyMs = 100) {
 
 /**
  * Starts fleet-server on `host` (ports chosen by the system) in a temporary directory and logs a
- * CLI config in. Everything it started is killed and removed at process exit.
+ * CLI config in. Everything it started is killed and removed at process exit. `nodeArgs` go to
+ * the server's node (e.g. --cpu-prof), `env` to its environment; `listenPort` and
+ * `listenHttpsPort` fix the ports (default: chosen by the system); `dir` is the temporary
+ * directory to use (its `data` the server's data directory), made when not given.
  */
-export async function startFleet({ host = '127.0.0.1' } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'fleet-bench-'));
+export async function startFleet({ host = '127.0.0.1', nodeArgs = [], env = {}, listenPort = 0, listenHttpsPort = 0, dir = mkdtempSync(join(tmpdir(), 'fleet-bench-')) } = {}) {
   const config = join(dir, 'cli.json');
   const procs = [];
-  const server = spawn(process.execPath, [join(dist, 'fleet-server.js'), '--data', join(dir, 'data'), '--listen', `${host}:0`, '--https-listen', `${host}:0`], {
-    env: { ...process.env, FLEET_LOG: 'warn' },
+  const server = spawn(process.execPath, [...nodeArgs, join(dist, 'fleet-server.js'), '--data', join(dir, 'data'), '--listen', `${host}:${listenPort}`, '--https-listen', `${host}:${listenHttpsPort}`], {
+    env: { ...process.env, FLEET_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   procs.push(server);
@@ -56,6 +59,10 @@ export async function startFleet({ host = '127.0.0.1' } = {}) {
   fleet(['login', '--server', `https://${host}:${port}`, '--token', admin, '--ca-hash', `sha256:${caHash}`]);
   return {
     dir,
+    /** The server process (its pid for /proc figures). */
+    server,
+    dataDir: join(dir, 'data'),
+    config,
     port,
     httpsPort: Number(httpsPort),
     pin,
