@@ -50,3 +50,27 @@ describe('parseLabelAssignments', () => {
     expect(() => parseLabelAssignments(['role=a b'])).toThrow(InvalidLabelError);
   });
 });
+
+describe('Selector.implies', () => {
+  const implies = (a: string, b: string) => parseSelector(a).implies(parseSelector(b));
+  it('holds when the first selector is at least as narrow', () => {
+    expect(implies('env=dev', 'env=dev')).toBe(true);
+    expect(implies('role=web,env=dev', 'env=dev')).toBe(true);
+    expect(implies('env in (dev)', 'env in (dev,test)')).toBe(true);
+    expect(implies('env=dev', 'env')).toBe(true);
+    expect(implies('env=dev', 'env!=prod')).toBe(true);
+    expect(implies('env notin (prod,stage)', 'env!=prod')).toBe(true);
+    expect(implies('!env', 'env notin (prod)')).toBe(true);
+    expect(implies('anything=1', '')).toBe(true);
+  });
+  it('fails when the first selector reaches nodes the second does not', () => {
+    expect(implies('role=web', 'env=dev')).toBe(false);
+    expect(implies('', 'env=dev')).toBe(false);
+    expect(implies('env in (dev,prod)', 'env=dev')).toBe(false);
+    expect(implies('env', 'env=dev')).toBe(false);
+    expect(implies('env!=prod', 'env=dev')).toBe(false);
+    expect(implies('env!=stage', 'env!=prod')).toBe(false);
+    expect(implies('env=prod', 'env!=prod')).toBe(false);
+    expect(implies('!env', 'env')).toBe(false);
+  });
+});

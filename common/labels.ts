@@ -54,6 +54,16 @@ export class Selector {
     return this.requirements.length === 0;
   }
 
+  /**
+   * True when every label set this selector matches is also matched by `other` (this selector is
+   * at least as narrow). Decided requirement by requirement, so it may say false for selectors
+   * that only imply `other` together (e.g. "a=1,a!=2" vs "a notin (2)" is true, but cross-key
+   * reasoning is not done).
+   */
+  implies(other: Selector): boolean {
+    return other.requirements.every((r) => this.requirements.some((q) => requirementImplies(q, r)));
+  }
+
   /** True when `labels` satisfy every requirement. */
   matches(labels: Labels): boolean {
     return this.requirements.every((r) => {
@@ -69,6 +79,21 @@ export class Selector {
           return !has || !r.values.includes(labels[r.key]!);
       }
     });
+  }
+}
+
+/** True when every label set satisfying `q` satisfies `r`. */
+function requirementImplies(q: Requirement, r: Requirement): boolean {
+  if (q.key !== r.key) return false;
+  switch (r.op) {
+    case 'exists':
+      return q.op === 'exists' || q.op === 'in';
+    case 'not-exists':
+      return q.op === 'not-exists';
+    case 'in':
+      return q.op === 'in' && q.values.every((v) => r.values.includes(v));
+    case 'notin':
+      return q.op === 'not-exists' || (q.op === 'notin' && r.values.every((v) => q.values.includes(v))) || (q.op === 'in' && q.values.every((v) => !r.values.includes(v)));
   }
 }
 

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { AgentMessage, CommandRejected, ExecEvent, HealthReport, Hello, ServerMessage, StateReport } from '../proto/gen/fleet/v1/agent';
 import type { AgentConnection } from '../transport';
 import { VERSION } from '../common/version';
-import { AgentRefusedError } from './errors';
+import { AgentRefusedError, NodeRemovedError } from './errors';
 import type { NodeStore } from './store/node-store';
 import type { AuditLog } from './store/audit-log';
 
@@ -98,6 +98,11 @@ export class AgentHub {
     return n;
   }
 
+  /** Closes a node's link now (the node was removed); its agent will be refused when it comes back. */
+  disconnect(nodeId: string, reason: Error): void {
+    this.#sessions.get(nodeId)?.connection.close(reason);
+  }
+
   /** Sends a message to a node's agent; false when the node is not connected. */
   send(nodeId: string, message: ServerMessage): boolean {
     const session = this.#sessions.get(nodeId);
@@ -108,7 +113,15 @@ export class AgentHub {
   connect(connection: AgentConnection): void {
     const node = this.#nodes.get(connection.nodeId);
     if (!node || ![node.certFingerprint, node.prevCertFingerprint].includes(connection.credentialFingerprint)) {
-      this.#audit.record({ actor: `node:${connection.nodeId}`, action: 'node.connect', ok: false, detail: `from ${connection.remoteAddress}: unknown node or replaced certificate` });
+      const removed = this.#nodes.removedByCertificate(connection.credentialFingerprint);
+      this.#audit.record({
+        actor: `node:${connection.nodeId}`,
+        action: 'node.connect',
+        target: removed?.name,
+        ok: false,
+        detail: `from ${connection.remoteAddress}: ${removed ? 'the node was removed' : 'unknown node or replaced certificate'}`,
+      });
+      if (removed) throw new NodeRemovedError(removed.name, removed.removedAt);
       throw new AgentRefusedError('this agent certificate does not belong to a current node (was the node removed or re-enrolled?)');
     }
     // Connecting with a renewed certificate retires the one it replaced.

@@ -1,22 +1,32 @@
-// Operator authentication: API tokens with a role, checked on every Control call.
+// Operator authentication: API tokens with a role (viewer < operator < admin), optionally limited
+// to the nodes matching a label selector (the token's scope, enforced by server/access.ts), checked
+// on every Control call and web route. Failed sign-ins are counted per address and refused past a
+// limit.
 import type { Metadata } from '@grpc/grpc-js';
 import { formatApiToken, hashSecret, newTokenSecret, parseApiToken, secretMatches } from '../common/join-token';
+import { parseSelector } from '../common/labels';
 import { ForbiddenError, NotAuthenticatedError } from './errors';
+import { SignInLimiter } from './sign-in-limiter';
 import { Role, type TokenStore } from './store/token-store';
 
 export interface Principal {
   tokenId: string;
   role: Role;
   description: string;
+  /** The selector this token is limited to ('' = every node). */
+  scope: string;
 }
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 
 export class ApiAuth {
   readonly #tokens: TokenStore;
+  readonly #limiter: SignInLimiter;
+  #failures = 0;
 
-  constructor(tokens: TokenStore) {
+  constructor(tokens: TokenStore, limiter = new SignInLimiter({ max: 10 })) {
     this.#tokens = tokens;
+    this.#limiter = limiter;
   }
 
   /** Creates the first admin token when there is none yet; returns it (to print once) or null. */
@@ -25,32 +35,64 @@ export class ApiAuth {
     return this.createToken(Role.Admin, 'first admin (created at first start)').token;
   }
 
-  /** Creates an API token with a role; returns its id and the secret token (shown once). */
-  createToken(role: Role, description: string): { id: string; token: string } {
+  /**
+   * Creates an API token with a role and an optional scope (a label selector, validated here);
+   * returns its id and the secret token (shown once).
+   * @throws InvalidSelectorError when the scope does not parse
+   */
+  createToken(role: Role, description: string, scope = ''): { id: string; token: string } {
+    parseSelector(scope);
     const { id, secret } = newTokenSecret();
-    this.#tokens.insertApi({ id, secretHash: hashSecret(secret), role, description, createdAt: Date.now(), revokedAt: null });
+    this.#tokens.insertApi({ id, secretHash: hashSecret(secret), role, description, scope, createdAt: Date.now(), revokedAt: null });
     return { id, token: formatApiToken(id, secret) };
   }
 
-  /** Checks the bearer token in call metadata. */
-  authenticate(metadata: Metadata): Principal {
-    const header = metadata.get('authorization')[0];
-    return this.check(typeof header === 'string' ? header.replace(/^Bearer\s+/i, '') : '');
+  /**
+   * Checks the bearer token in a call's metadata; the caller's address is refused for a while
+   * after too many failures.
+   * @throws NotAuthenticatedError, TooManySignInsError
+   */
+  authenticate(call: { metadata: Metadata; getPeer(): string }): Principal {
+    const header = call.metadata.get('authorization')[0];
+    return this.check(typeof header === 'string' ? header.replace(/^Bearer\s+/i, '') : '', peerAddress(call.getPeer()));
   }
 
-  /** Checks an API token (from a header or a sign-in form). */
-  check(text: string): Principal {
-    const parsed = parseApiToken(text);
-    if (!parsed) throw new NotAuthenticatedError(text ? 'the API token is malformed (expected fa1_…)' : undefined);
-    const record = this.#tokens.getApi(parsed.id);
-    if (!record || record.revokedAt !== null || !secretMatches(parsed.secret, record.secretHash)) {
-      throw new NotAuthenticatedError('the API token is not valid on this server (revoked, or for another server)');
+  /**
+   * Checks an API token (from a header or a sign-in form).
+   * @throws NotAuthenticatedError, TooManySignInsError
+   */
+  check(text: string, address = ''): Principal {
+    if (address) this.#limiter.check(address);
+    try {
+      const parsed = parseApiToken(text);
+      if (!parsed) throw new NotAuthenticatedError(text ? 'the API token is malformed (expected fa1_…)' : undefined);
+      const record = this.#tokens.getApi(parsed.id);
+      if (!record || record.revokedAt !== null || !secretMatches(parsed.secret, record.secretHash)) {
+        throw new NotAuthenticatedError('the API token is not valid on this server (revoked, or for another server)');
+      }
+      return { tokenId: record.id, role: record.role, description: record.description, scope: record.scope };
+    } catch (err) {
+      // No token at all is a client that forgot to log in, not a guess.
+      if (address && text) {
+        this.#limiter.failed(address);
+        // Forget addresses that stopped failing, so the table does not grow with every one ever seen.
+        if (++this.#failures % 1000 === 0) this.#limiter.sweep();
+      }
+      throw err;
     }
-    return { tokenId: record.id, role: record.role, description: record.description };
   }
 
   /** Throws ForbiddenError unless the principal has at least `needed`. */
   require(principal: Principal, needed: Role): void {
     if (RANK[principal.role] < RANK[needed]) throw new ForbiddenError(principal.role, needed);
   }
+}
+
+/** The address part of a grpc-js peer ("ipv4:1.2.3.4:555", "ipv6:[::1]:555", "1.2.3.4:555"). */
+export function peerAddress(peer: string): string {
+  const text = peer.replace(/^ipv[46]:/, '');
+  const bracketed = /^\[([^\]]+)\]/.exec(text);
+  if (bracketed) return bracketed[1]!;
+  const hostPort = /^([^:]+):\d+$/.exec(text);
+  return hostPort ? hostPort[1]! : text;
 }

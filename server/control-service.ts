@@ -1,18 +1,20 @@
 // The Control service the CLI talks to: authenticates each call by API token and role, audits
 // changes, and delegates to the stores and the dispatcher.
 import type { Logger } from 'pino';
-import { type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status, type Metadata, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { createReadStream, existsSync } from 'node:fs';
-import { formatJoinToken, hashSecret, newTokenSecret } from '../common/join-token';
+import { formatJoinToken, hashSecret, newTokenSecret, parseApiToken } from '../common/join-token';
 import { parseSelector, validateLabels } from '../common/labels';
 import { VERSION } from '../common/version';
 import { FleetError } from '../common/errors';
 import type { GetRecordingRequest, JobEvent, JoinToken, Node, RecordingChunk, ShellClientFrame, ShellServerFrame, UpgradeAgentsRequest, UpgradeEvent } from '../proto/gen/fleet/v1/control';
 import { toGrpcStatus } from '../transport';
 import type { AgentHub } from './agent-hub';
-import type { ApiAuth, Principal } from './auth';
-import { InvalidRequestError, NodeNotFoundError, SessionNotFoundError, TokenNotFoundError } from './errors';
+import type { Access } from './access';
+import { peerAddress, type ApiAuth, type Principal } from './auth';
+import { InvalidRequestError, JobNotFoundError, NodeNotFoundError, NodeRemovedError, SessionNotFoundError, TokenNotFoundError } from './errors';
 import type { JobDispatcher } from './jobs/dispatcher';
+import { resolveTargets } from './targets';
 import type { AgentUpgrades } from './upgrades';
 import type { ShellSessions, ShellSession } from './shells/sessions';
 import type { AuditLog } from './store/audit-log';
@@ -32,6 +34,7 @@ const MAX_TOKEN_TTL_MS = 365 * 86_400_000;
 
 export interface ControlDeps {
   auth: ApiAuth;
+  access: Access;
   nodes: NodeStore;
   tokens: TokenStore;
   hub: AgentHub;
@@ -94,7 +97,7 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
     };
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       try {
-        const principal = d.auth.authenticate(call.metadata);
+        const principal = d.auth.authenticate(call);
         d.auth.require(principal, role);
         const result = handler(call.request, principal);
         if (result instanceof Promise) {
@@ -116,10 +119,31 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
     if (!node) throw new NodeNotFoundError(nameOrId);
     return node;
   };
+  /** Audits a refusal that the caller sees as "not found" (something outside its scope). */
+  const hidden = (p: Principal, method: string, what: string) =>
+    d.audit.record({ actor: actorOf(p), action: 'access.denied', target: method, ok: false, detail: `${what} is outside the token's scope (${p.scope}); answered not found` });
+  /** A node the principal may see; one outside its scope looks like one that does not exist. */
+  const findVisibleNode = (nameOrId: string, p: Principal, method: string) => {
+    const node = findNode(nameOrId);
+    if (!d.access.sees(p, node)) {
+      hidden(p, method, `node ${node.name}`);
+      throw new NodeNotFoundError(nameOrId);
+    }
+    return node;
+  };
+  /** A job the principal may see (every node it ran on within its scope). */
+  const visibleJob = (id: string, p: Principal, method: string) => {
+    const job = d.dispatcher.describe(id);
+    if (!d.access.seesIds(p, job.runs.map((r) => r.nodeId))) {
+      hidden(p, method, `job ${job.id}`);
+      throw new JobNotFoundError(id);
+    }
+    return job;
+  };
 
-  return {
-    ...createStateHandlers({ ...d, unary, actorOf, findNode }),
-    ...createPxeHandlers({ unary, actorOf, machines: d.machines, pxePort: d.pxePort }),
+  const service: UntypedServiceImplementation = {
+    ...createStateHandlers({ ...d, unary, actorOf, findNode: findVisibleNode, hidden }),
+    ...createPxeHandlers({ unary, actorOf, machines: d.machines, pxePort: d.pxePort, access: d.access }),
 
     whoAmI: unary(Role.Viewer, (_req, p) => ({
       tokenId: p.tokenId,
@@ -129,26 +153,34 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
       installPort: d.install.port,
       installPin: d.install.pin,
       caHash: d.caHash,
+      scope: p.scope,
     })),
 
-    listNodes: unary(Role.Viewer, (req: { selector: string }) => {
+    listNodes: unary(Role.Viewer, (req: { selector: string }, p) => {
       const selector = parseSelector(req.selector);
       const checks = new Map<string, CheckState[]>();
       for (const c of d.stateStore.checks()) checks.set(c.nodeId, [...(checks.get(c.nodeId) ?? []), c]);
-      return { nodes: d.nodes.list().filter((n) => selector.matches(n.labels)).map((n) => toNode(n, d.hub.isOnline(n.id), checks.get(n.id))) };
+      return {
+        nodes: d.nodes
+          .list()
+          .filter((n) => selector.matches(n.labels) && d.access.sees(p, n))
+          .map((n) => toNode(n, d.hub.isOnline(n.id), checks.get(n.id))),
+      };
     }),
 
-    getNode: unary(Role.Viewer, (req: { node: string }) => {
-      const node = findNode(req.node);
+    getNode: unary(Role.Viewer, (req: { node: string }, p) => {
+      const node = findVisibleNode(req.node, p, 'GetNode');
       return toNode(node, d.hub.isOnline(node.id), d.stateStore.checks(node.id));
     }),
 
     labelNode: unary(Role.Operator, (req: { node: string; set: Record<string, string>; remove: string[] }, p) => {
-      const node = findNode(req.node);
+      const node = findVisibleNode(req.node, p, 'LabelNode');
       validateLabels(req.set);
       const labels = { ...node.labels };
       for (const key of req.remove) delete labels[key];
       Object.assign(labels, req.set);
+      // A limited token cannot move a node out of its scope (it would lose it) or change the labels that define it.
+      d.access.requireNodes(p, [{ name: node.name, labels }], `relabelling ${node.name}`);
       d.nodes.setLabels(node.id, labels);
       const change = [...Object.entries(req.set).map(([k, v]) => `${k}=${v}`), ...req.remove.map((k) => `${k}-`)].join(' ');
       d.audit.record({ actor: actorOf(p), action: 'node.label', target: node.name, ok: true, detail: change });
@@ -189,12 +221,37 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
       return toJoinToken(d.tokens.getJoin(record.id)!);
     }),
 
-    createApiToken: unary(Role.Admin, (req: { role: string; description: string }, p) => {
+    createApiToken: unary(Role.Admin, (req: { role: string; description: string; scope: string }, p) => {
       if (!(Object.values(Role) as string[]).includes(req.role)) throw new InvalidRequestError(`role must be one of ${Object.values(Role).join(', ')}`);
       if (req.description.length > 200) throw new InvalidRequestError('the description is longer than 200 characters');
-      const created = d.auth.createToken(req.role as Role, req.description);
-      d.audit.record({ actor: actorOf(p), action: 'token.api.create', target: created.id, ok: true, detail: `role ${req.role}` });
+      const scope = req.scope.trim();
+      if (scope && req.role === Role.Admin) throw new InvalidRequestError('an admin token manages the whole fleet and cannot be limited to a selector; give the limited token the operator or viewer role');
+      if (scope && parseSelector(scope).empty) throw new InvalidRequestError('the scope selector is empty');
+      const created = d.auth.createToken(req.role as Role, req.description, scope);
+      d.audit.record({ actor: actorOf(p), action: 'token.api.create', target: created.id, ok: true, detail: `role ${req.role}${scope ? `, limited to ${scope}` : ''}` });
       return created;
+    }),
+
+    listApiTokens: unary(Role.Admin, () => ({
+      tokens: d.tokens.listApi().map((t) => ({
+        id: t.id,
+        role: t.role,
+        description: t.description,
+        scope: t.scope,
+        createdUnixMs: t.createdAt,
+        revoked: t.revokedAt !== null,
+        revokedUnixMs: t.revokedAt ?? 0,
+      })),
+    })),
+
+    removeNode: unary(Role.Admin, (req: { node: string }, p) => {
+      const node = findNode(req.node);
+      const online = d.hub.isOnline(node.id);
+      const at = Date.now();
+      d.nodes.remove(node, actorOf(p), at);
+      d.hub.disconnect(node.id, new NodeRemovedError(node.name, at));
+      d.audit.record({ actor: actorOf(p), action: 'node.remove', target: node.name, ok: true, detail: `node ${node.id}; its certificate is refused from now on${online ? '; it was online and was disconnected' : ''}` });
+      return toNode(node, false);
     }),
 
     revokeApiToken: unary(Role.Admin, (req: { id: string }, p) => {
@@ -203,15 +260,25 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
       return {};
     }),
 
-    startJob: unary(Role.Operator, (req: Parameters<JobDispatcher['startJob']>[0], p) => d.dispatcher.startJob(req, actorOf(p))),
-    listJobs: unary(Role.Viewer, (req: { limit: number }) => ({ jobs: d.dispatcher.list(Math.min(req.limit || 20, 500)) })),
-    getJob: unary(Role.Viewer, (req: { id: string }) => d.dispatcher.describe(req.id)),
-    listAudit: unary(Role.Admin, (req: { limit: number; action: string }) => ({ entries: d.audit.list(Math.min(req.limit || 50, 1000), req.action || undefined) })),
+    startJob: unary(Role.Operator, (req: Parameters<JobDispatcher['startJob']>[0], p) => {
+      if (p.scope) d.access.requireNodes(p, resolveTargets(d.nodes, req), 'this job');
+      return d.dispatcher.startJob(req, actorOf(p));
+    }),
+    listJobs: unary(Role.Viewer, (req: { limit: number }, p) => {
+      const limit = Math.min(req.limit || 20, 500);
+      // A limited token sees the jobs that ran only on its nodes: look further back for them.
+      const jobs = p.scope ? d.dispatcher.list(limit * 10).filter((j) => d.access.seesIds(p, j.runs.map((r) => r.nodeId))) : d.dispatcher.list(limit);
+      return { jobs: jobs.slice(0, limit) };
+    }),
+    getJob: unary(Role.Viewer, (req: { id: string }, p) => visibleJob(req.id, p, 'GetJob')),
+    listAudit: unary(Role.Admin, (req: { limit: number; action: string; sinceUnixMs: number }) => ({
+      entries: d.audit.list(Math.min(req.limit || 50, 100_000), req.action || undefined, Number(req.sinceUnixMs) || undefined),
+    })),
 
     upgradeAgents: (call: ServerWritableStream<UpgradeAgentsRequest, UpgradeEvent>) => {
       let run: ReturnType<AgentUpgrades['prepare']>;
       try {
-        const principal = d.auth.authenticate(call.metadata);
+        const principal = d.auth.authenticate(call);
         d.auth.require(principal, Role.Admin);
         run = d.upgrades.prepare(call.request, actorOf(principal));
       } catch (err) {
@@ -232,15 +299,23 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
       );
     },
 
-    listSessions: unary(Role.Operator, (req: { limit: number; node: string }) => {
-      const nodeId = req.node ? findNode(req.node).id : undefined;
-      return { sessions: d.shells.history(Math.min(req.limit || 20, 500), nodeId) };
+    listSessions: unary(Role.Operator, (req: { limit: number; node: string }, p) => {
+      const nodeId = req.node ? findVisibleNode(req.node, p, 'ListSessions').id : undefined;
+      const limit = Math.min(req.limit || 20, 500);
+      const sessions = p.scope ? d.shells.history(limit * 10, nodeId).filter((s) => d.access.seesIds(p, [s.nodeId])) : d.shells.history(limit, nodeId);
+      return { sessions: sessions.slice(0, limit) };
     }),
 
     getRecording: (call: ServerWritableStream<GetRecordingRequest, RecordingChunk>) => {
       try {
-        d.auth.require(d.auth.authenticate(call.metadata), Role.Operator);
-        if (!d.shells.record(call.request.id)) throw new SessionNotFoundError(call.request.id);
+        const principal = d.auth.authenticate(call);
+        d.auth.require(principal, Role.Operator);
+        const record = d.shells.record(call.request.id);
+        if (!record) throw new SessionNotFoundError(call.request.id);
+        if (!d.access.seesIds(principal, [record.nodeId])) {
+          hidden(principal, 'GetRecording', `session ${record.id}`);
+          throw new SessionNotFoundError(call.request.id);
+        }
       } catch (err) {
         call.emit('error', toGrpcStatus(err).status);
         return;
@@ -271,9 +346,10 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
         if (!session) {
           if (body.$case !== 'start') return fail(new InvalidRequestError('the first frame of a shell must be start'));
           try {
-            const principal = d.auth.authenticate(call.metadata);
+            const principal = d.auth.authenticate(call);
             d.auth.require(principal, Role.Operator);
             const start = body.value;
+            findVisibleNode(start.node, principal, 'Shell');
             session = d.shells.open({
               node: start.node,
               user: actorOf(principal),
@@ -328,7 +404,9 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
       // would otherwise add a listener each).
       let drained: Promise<void> | undefined;
       try {
-        d.auth.require(d.auth.authenticate(call.metadata), Role.Viewer);
+        const principal = d.auth.authenticate(call);
+        d.auth.require(principal, Role.Viewer);
+        visibleJob(call.request.id, principal, 'WatchJob');
         stop = d.dispatcher.follow(call.request.id, (event) => {
           if (!open) return;
           const flowing = call.write(event);
@@ -365,4 +443,58 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
       call.on('close', gone);
     },
   };
+  return auditRefusals(service, d);
+}
+
+/**
+ * Wraps every method so that each refusal (no or a wrong token, too many failures, a role too
+ * low, a node outside the token's scope) lands in the audit log with the method and the caller.
+ */
+function auditRefusals(service: UntypedServiceImplementation, d: ControlDeps): UntypedServiceImplementation {
+  const refused = new Set<number>([status.UNAUTHENTICATED, status.PERMISSION_DENIED, status.RESOURCE_EXHAUSTED]);
+  /** When each held-back address was last audited: one row a minute, however fast it keeps trying. */
+  const heldBack = new Map<string, number>();
+  const wrapped: UntypedServiceImplementation = {};
+  for (const [name, handler] of Object.entries(service)) {
+    const method = name.charAt(0).toUpperCase() + name.slice(1);
+    type Call = { metadata: Metadata; getPeer(): string; emit(event: string, ...args: unknown[]): boolean };
+    const report = (call: Call, err: unknown) => {
+      const e = err as { code?: number; details?: string } | null;
+      if (!e || e.code === undefined || !refused.has(e.code)) return;
+      const address = peerAddress(call.getPeer());
+      if (e.code === status.RESOURCE_EXHAUSTED) {
+        if (!/sign-ins/.test(e.details ?? '')) return;
+        // A held-back guesser gets one row a minute, so it cannot fill the log.
+        const now = Date.now();
+        if (now - (heldBack.get(address) ?? 0) < 60_000) return;
+        heldBack.set(address, now);
+        if (heldBack.size > 10_000) heldBack.clear();
+      }
+      const token = claimedTokenId(call.metadata);
+      d.audit.record({ actor: token ? `api:${token}` : 'anonymous', action: 'access.denied', target: method, ok: false, detail: `from ${address}: ${e.details ?? ''}` });
+    };
+    const fn = handler as (call: Call, callback?: sendUnaryData<unknown>) => void;
+    wrapped[name] = ((call: Call, callback?: sendUnaryData<unknown>) => {
+      if (callback) {
+        return fn(call, (err, value, ...rest) => {
+          report(call, err);
+          return (callback as (...args: unknown[]) => void)(err, value, ...rest);
+        });
+      }
+      const emit = call.emit.bind(call);
+      call.emit = (event: string, ...args: unknown[]) => {
+        if (event === 'error') report(call, args[0]);
+        return emit(event, ...args);
+      };
+      return fn(call);
+    }) as UntypedServiceImplementation[string];
+  }
+  return wrapped;
+}
+
+/** The token id a caller claims (not verified: for the audit log of a refusal). */
+function claimedTokenId(metadata: Metadata): string {
+  const header = metadata.get('authorization')[0];
+  const parsed = typeof header === 'string' ? parseApiToken(header.replace(/^Bearer\s+/i, '')) : null;
+  return parsed?.id ?? '';
 }

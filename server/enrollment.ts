@@ -6,7 +6,9 @@ import { parseJoinToken, secretMatches } from '../common/join-token';
 import { validateLabels, type Labels } from '../common/labels';
 import type { EnrollRequest, EnrollResponse } from '../proto/gen/fleet/v1/agent';
 import type { MachineIdentity } from '../proto/gen/fleet/v1/common';
-import { AgentRefusedError, InvalidEnrollmentError, JoinTokenRefusedError } from './errors';
+import { peerAddress } from './auth';
+import { AgentRefusedError, InvalidEnrollmentError, JoinTokenRefusedError, TooManySignInsError } from './errors';
+import { SignInLimiter } from './sign-in-limiter';
 import type { AgentPeer } from '../transport';
 import { newId } from './ids';
 import { csrKeyHash, type Pki } from './pki';
@@ -39,6 +41,9 @@ function checkIdentity(identity: MachineIdentity | undefined): MachineIdentity {
   return id;
 }
 
+/** Refusals that a token guesser gets (rather than a real token that expired or ran out). */
+const GUESS_CODES = new Set(['TOKEN_MALFORMED', 'TOKEN_UNKNOWN', 'TOKEN_WRONG_SERVER']);
+
 export class Enrollment {
   readonly #pki: Pki;
   readonly #tokens: TokenStore;
@@ -54,6 +59,9 @@ export class Enrollment {
    * same node again instead of a duplicate, and the retry uses no token use.
    */
   readonly #recent = new Map<string, { at: number; response: EnrollResponse }>();
+  /** Join-token guesses (malformed, unknown or another server's) per address. */
+  readonly #guesses = new SignInLimiter({ max: 20 });
+  #guessCount = 0;
 
   constructor(deps: { pki: Pki; tokens: TokenStore; nodes: NodeStore; audit: AuditLog; log: Logger; transaction: <T>(fn: () => T) => T; machines?: Machines; nats?: NatsAuthority }) {
     this.#machines = deps.machines;
@@ -69,7 +77,9 @@ export class Enrollment {
   /** Handles one Enroll call; every refusal is audited with the reason. */
   async enroll(request: EnrollRequest, remoteAddress: string): Promise<EnrollResponse> {
     let actor = 'token:?';
+    const address = peerAddress(remoteAddress);
     try {
+      this.#guesses.check(address);
       const token = (() => {
         try {
           return parseJoinToken(request.token);
@@ -83,6 +93,12 @@ export class Enrollment {
       this.#log.info({ node: response.nodeName, id: response.nodeId, from: remoteAddress }, 'node enrolled');
       return response;
     } catch (err) {
+      if (err instanceof JoinTokenRefusedError && GUESS_CODES.has(err.code)) {
+        this.#guesses.failed(address);
+        if (++this.#guessCount % 1000 === 0) this.#guesses.sweep();
+      }
+      // A guesser held back by the limit is not worth an audit row per attempt (its first refusals are in).
+      if (err instanceof TooManySignInsError) throw err;
       const reason = err instanceof FleetError ? err.message : 'internal error';
       this.#audit.record({ actor, action: 'node.enroll', ok: false, detail: `from ${remoteAddress}: ${reason}` });
       this.#log.warn({ from: remoteAddress, reason }, 'enrollment refused');

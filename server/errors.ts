@@ -142,3 +142,24 @@ export class MachinePendingError extends FleetError {
     this.name = 'MachinePendingError';
   }
 }
+
+export class TooManySignInsError extends FleetError {
+  constructor(readonly retryAfterSeconds: number) {
+    super(`too many failed sign-ins from this address (wrong or revoked tokens); try again in ${retryAfterSeconds} s`, 'TOO_MANY_SIGN_INS', ErrorKind.Exhausted);
+    this.name = 'TooManySignInsError';
+  }
+}
+
+export class OutOfScopeError extends FleetError {
+  constructor(readonly scope: string, what: string) {
+    super(`your token is limited to nodes matching "${scope}": ${what}`, 'OUT_OF_SCOPE', ErrorKind.Forbidden);
+    this.name = 'OutOfScopeError';
+  }
+}
+
+export class NodeRemovedError extends FleetError {
+  constructor(readonly node: string, removedAt: number) {
+    super(`node ${node} was removed from the fleet on ${new Date(removedAt).toISOString()}; enroll it again with a new join token`, 'NODE_REMOVED', ErrorKind.Unauthenticated);
+    this.name = 'NodeRemovedError';
+  }
+}

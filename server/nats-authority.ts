@@ -4,10 +4,9 @@
 // made; the seed never leaves the agent) allowing only that node's subjects, and one for itself.
 // `fleet-server nats-config` prints the block brokers need to trust all of it.
 import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromPublic, fromSeed, type KeyPair } from '@nats-io/jwt';
-import { createPrivateKey, sign } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { agentPermissions, serverPermissions, type SubjectPermissions } from '../transport';
+import { agentPermissions, nativeSigner, serverPermissions, type SubjectPermissions } from '../transport';
 import { InvalidEnrollmentError } from './errors';
 
 /** An identity in the chain: its key pair (with seed) and its JWT. */
@@ -96,26 +95,6 @@ export class NatsAuthority {
       '',
     ].join('\n');
   }
-}
-
-/** PKCS#8 DER of an Ed25519 private key, up to the 32-byte seed. */
-const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-
-/**
- * The same key pair, signing with Node's native Ed25519 and its public key computed once. The
- * nkeys library derives the key from the seed in JavaScript (tweetnacl) on every call: about
- * 10 ms of the server's CPU per user JWT, which made it most of an enrollment's cost.
- */
-export function nativeSigner(kp: KeyPair): KeyPair {
-  const seed = (kp as unknown as { getRawSeed(): Uint8Array }).getRawSeed();
-  const key = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
-  const publicKey = kp.getPublicKey();
-  const privateKey = kp.getPrivateKey();
-  const fast = Object.create(kp) as KeyPair;
-  fast.getPublicKey = () => publicKey;
-  fast.getPrivateKey = () => privateKey;
-  fast.sign = (input: Uint8Array) => new Uint8Array(sign(null, input, key));
-  return fast;
 }
 
 /** True for a valid user public nkey. */

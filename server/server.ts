@@ -22,6 +22,7 @@ import { SessionStore } from './store/session-store';
 import { ApiAuth } from './auth';
 import type { ServerOptions } from './config';
 import { createControlService } from './control-service';
+import { Access } from './access';
 import { Enrollment } from './enrollment';
 import { StartupError } from './errors';
 import { JobDispatcher } from './jobs/dispatcher';
@@ -78,6 +79,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const jobs = new JobStore(db);
   const audit = new AuditLog(db);
   const auth = new ApiAuth(tokens);
+  const access = new Access(nodes);
   const firstAdminToken = auth.bootstrapAdmin();
   if (firstAdminToken) audit.record({ actor: 'server', action: 'token.api.create', target: 'first admin', ok: true });
 
@@ -120,7 +122,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const upgrades = new AgentUpgrades({ nodes, hub, releases, signCommand: pki.signCommand, audit, log: log.child({ part: 'upgrades' }), httpsPort: () => installInfo.port });
   grpcServer.addService(
     ControlServiceService,
-    createControlService({ auth, nodes, tokens, hub, dispatcher, upgrades, shells, audit, desired, rollouts, files, stateStore, machines, pxePort: () => pxeInfo.port, caHash: pki.caHash, install: installInfo, log: log.child({ part: 'control' }) }),
+    createControlService({ auth, access, nodes, tokens, hub, dispatcher, upgrades, shells, audit, desired, rollouts, files, stateStore, machines, pxePort: () => pxeInfo.port, caHash: pki.caHash, install: installInfo, log: log.child({ part: 'control' }) }),
   );
   new ReflectionService(loadFileDescriptorSetFromBuffer(Buffer.from(descriptorSetBase64, 'base64'))).addToServer(grpcServer);
 
@@ -134,7 +136,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   // A standalone agent built next to this server (dist/) is offered as this server's version.
   releases.importBuild(dirname(fileURLToPath(import.meta.url)), VERSION, log);
   const scriptPath = findInstallScript();
-  const web = createWebApp({ auth, tokens, nodes, hub, dispatcher, shells, audit, stateStore, rollouts, log: log.child({ part: 'web' }) });
+  const web = createWebApp({ auth, access, tokens, nodes, hub, dispatcher, shells, audit, stateStore, rollouts, log: log.child({ part: 'web' }) });
   const install = await startInstallServer(options.httpsHost, options.httpsPort, {
     scriptPath,
     certChainPem: pki.serverCertChainPem,

@@ -7,5 +7,6 @@ export { createServerCredentials, type ServerTlsMaterial } from './grpc/server-c
 export { toGrpcStatus, fromGrpcError, isServiceError, RemoteError, ERROR_CODE_TRAILER } from './grpc/status';
 export { NatsServerAgentTransport, type NatsServerTransportOptions } from './nats/server-transport';
 export { NatsAgentTransport, type NatsAgentTransportOptions } from './nats/agent-transport';
+export { nativeSigner, credsAuthenticator as natsCredsAuthenticator } from './nats/native-nkeys';
 export { agentPermissions, serverPermissions, subjects as natsSubjects, BROADCAST_SUBJECT, SERVER_QUEUE, type SubjectPermissions } from './nats/subjects';
 export { parseNatsServers, InvalidNatsOptionError, NatsLinkLostError, NatsLinkClosedError, AgentRefusedOnNatsError } from './nats/errors';

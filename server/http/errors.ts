@@ -23,12 +23,7 @@ export class CrossOriginError extends FleetError {
   }
 }
 
-export class TooManySignInsError extends FleetError {
-  constructor(readonly retryAfterSeconds: number) {
-    super(`too many failed sign-ins from this address; try again in ${retryAfterSeconds} s`, 'TOO_MANY_SIGN_INS', ErrorKind.Exhausted);
-    this.name = 'TooManySignInsError';
-  }
-}
+export { TooManySignInsError } from '../errors';
 
 export class BadRequestBodyError extends FleetError {
   constructor(message: string, cause?: unknown) {

@@ -14,8 +14,9 @@ import { FleetError } from '../../common/errors';
 import { parseSelector } from '../../common/labels';
 import type { CheckState } from '../../proto/gen/fleet/v1/common';
 import type { AgentHub } from '../agent-hub';
+import type { Access } from '../access';
 import type { ApiAuth, Principal } from '../auth';
-import { InvalidRequestError, NodeNotFoundError, SessionNotFoundError } from '../errors';
+import { InvalidRequestError, JobNotFoundError, NodeNotFoundError, RolloutNotFoundError, SessionNotFoundError } from '../errors';
 import type { JobDispatcher } from '../jobs/dispatcher';
 import type { ShellSessions } from '../shells/sessions';
 import type { RolloutEngine } from '../state/rollouts';
@@ -31,6 +32,7 @@ import { ShellSockets } from './websocket-shell';
 
 export interface WebAppDeps {
   auth: ApiAuth;
+  access: Access;
   tokens: TokenStore;
   nodes: NodeStore;
   hub: AgentHub;
@@ -152,7 +154,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     return session;
   };
 
-  const shellSockets = new ShellSockets({ shells: d.shells, auth: d.auth, sessions: signedIn, log: d.log.child({ part: 'web-shell' }) });
+  const shellSockets = new ShellSockets({ shells: d.shells, auth: d.auth, access: d.access, nodes: d.nodes, sessions: signedIn, log: d.log.child({ part: 'web-shell' }) });
 
   const sweeper = setInterval(() => {
     sessions.sweep();
@@ -161,6 +163,14 @@ export function createWebApp(d: WebAppDeps): WebApp {
   sweeper.unref();
 
   const remoteAddress = (req: IncomingMessage) => req.socket.remoteAddress ?? 'unknown';
+  /** Who made a request, once signed in (for the audit of a refusal). */
+  const callers = new WeakMap<IncomingMessage, Principal>();
+  /** Refusals of a signed-in caller (role too low, outside its scope, bad CSRF) go to the audit log. */
+  const auditRefusal = (req: IncomingMessage, err: unknown, path: string) => {
+    if (httpStatus(err) !== 403) return;
+    const p = callers.get(req);
+    d.audit.record({ actor: p ? actorOf(p) : 'anonymous', action: 'access.denied', target: `web ${req.method ?? ''} ${path}`, ok: false, detail: `from ${remoteAddress(req)}: ${(err as Error).message}` });
+  };
 
   async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const address = remoteAddress(req);
@@ -202,6 +212,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     const session = signedIn(req);
     if (mutating) sessions.checkCsrf(session, req.headers['x-csrf-token']);
     const { principal } = session;
+    callers.set(req, principal);
     if (path === '/api/logout') {
       if (method !== 'POST') throw new MethodNotAllowedError(method);
       sessions.delete(req.headers.cookie);
@@ -214,7 +225,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     if (path === '/api/me') return sendJson(res, 200, me(session));
     if (path === '/api/nodes') {
       const selector = parseSelector(url.searchParams.get('selector') ?? '');
-      const list = d.nodes.list().filter((n) => selector.matches(n.labels));
+      const list = d.nodes.list().filter((n) => selector.matches(n.labels) && d.access.sees(principal, n));
       // One query for every node's checks rather than one per node.
       const checks = new Map<string, CheckState[]>();
       for (const c of d.stateStore.checks()) {
@@ -226,40 +237,57 @@ export function createWebApp(d: WebAppDeps): WebApp {
     }
     const nodeMatch = /^\/api\/nodes\/([^/]+)$/.exec(path);
     if (nodeMatch) {
-      const node = findNode(segment(nodeMatch[1]!));
+      const name = segment(nodeMatch[1]!);
+      const node = findNode(name);
+      if (!d.access.sees(principal, node)) throw new NodeNotFoundError(name);
       const recent = d.dispatcher
         .list(200)
-        .filter((j) => j.runs.some((r) => r.nodeId === node.id))
+        .filter((j) => j.runs.some((r) => r.nodeId === node.id) && d.access.seesIds(principal, j.runs.map((r) => r.nodeId)))
         .slice(0, 20);
       return sendJson(res, 200, nodeDetail(node, { online: d.hub.isOnline(node.id), recentJobs: recent, checks: d.stateStore.checks(node.id), specs: d.stateStore.nodeSpecs(node.id) }));
     }
-    if (path === '/api/jobs') return sendJson(res, 200, { jobs: d.dispatcher.list(limitParam(url, 50, 500)).map(jobSummary) });
+    const seesRuns = (runs: readonly { nodeId: string }[]) => d.access.seesIds(principal, runs.map((r) => r.nodeId));
+    if (path === '/api/jobs') {
+      const limit = limitParam(url, 50, 500);
+      const jobs = principal.scope ? d.dispatcher.list(limit * 10).filter((j) => seesRuns(j.runs)) : d.dispatcher.list(limit);
+      return sendJson(res, 200, { jobs: jobs.slice(0, limit).map(jobSummary) });
+    }
     const jobMatch = /^\/api\/jobs\/([^/]+)$/.exec(path);
     if (jobMatch) {
-      const job = d.dispatcher.describe(segment(jobMatch[1]!));
+      const id = segment(jobMatch[1]!);
+      const job = d.dispatcher.describe(id);
+      if (!seesRuns(job.runs)) throw new JobNotFoundError(id);
       // Read lazily: jobDetail keeps at most its cap per node, so a huge job stays small here.
       return sendJson(res, 200, jobDetail(job, d.dispatcher.storedOutput(job.id)));
     }
     if (path === '/api/rollouts') {
       const list = d.stateStore.rollouts(limitParam(url, 50, 500));
-      return sendJson(res, 200, { rollouts: list.map((r) => rolloutSummary(d.rollouts.toProto(r.id))) });
+      const visible = list.map((r) => d.rollouts.toProto(r.id)).filter((r) => seesRuns(r.nodes));
+      return sendJson(res, 200, { rollouts: visible.map(rolloutSummary) });
     }
     const rolloutMatch = /^\/api\/rollouts\/([^/]+)$/.exec(path);
-    if (rolloutMatch) return sendJson(res, 200, rolloutDetail(d.rollouts.toProto(segment(rolloutMatch[1]!))));
+    if (rolloutMatch) {
+      const id = segment(rolloutMatch[1]!);
+      const rollout = d.rollouts.toProto(id);
+      if (!seesRuns(rollout.nodes)) throw new RolloutNotFoundError(id);
+      return sendJson(res, 200, rolloutDetail(rollout));
+    }
 
     // Recordings hold everything a shell printed: the same operator role as on the gRPC side.
     if (path === '/api/sessions') {
       d.auth.require(principal, Role.Operator);
       const nodeName = url.searchParams.get('node');
       const nodeId = nodeName ? findNode(nodeName).id : undefined;
-      const list = d.shells.history(limitParam(url, 50, 500), nodeId);
-      return sendJson(res, 200, { sessions: list.map((s) => sessionView(s, d.shells.get(s.id) !== undefined)) });
+      const limit = limitParam(url, 50, 500);
+      const list = principal.scope ? d.shells.history(limit * 10, nodeId).filter((s) => seesRuns([s])) : d.shells.history(limit, nodeId);
+      return sendJson(res, 200, { sessions: list.slice(0, limit).map((s) => sessionView(s, d.shells.get(s.id) !== undefined)) });
     }
     const recMatch = /^\/api\/sessions\/([^/]+)\/recording$/.exec(path);
     if (recMatch) {
       d.auth.require(principal, Role.Operator);
       const id = segment(recMatch[1]!);
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(id) || !d.shells.record(id)) throw new SessionNotFoundError(id);
+      const record = /^[A-Za-z0-9_-]{1,64}$/.test(id) ? d.shells.record(id) : undefined;
+      if (!record || !seesRuns([record])) throw new SessionNotFoundError(id);
       const file = d.shells.recordingFile(id);
       if (!existsSync(file)) throw new SessionNotFoundError(id);
       res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'application/x-asciicast; charset=utf-8', 'cache-control': 'no-store' });
@@ -314,7 +342,10 @@ export function createWebApp(d: WebAppDeps): WebApp {
       const url = new URL(req.url ?? '/', 'https://x');
       const path = url.pathname;
       if (path === '/api' || path.startsWith('/api/')) {
-        api(req, res, url).catch((err: unknown) => fail(res, err, path));
+        api(req, res, url).catch((err: unknown) => {
+          auditRefusal(req, err, path);
+          fail(res, err, path);
+        });
         return true;
       }
       if (path === '/' || path.startsWith('/web/')) {

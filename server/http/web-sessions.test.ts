@@ -4,7 +4,7 @@ import { Role } from '../store/token-store';
 import { CsrfError, NotSignedInError, TooManySignInsError } from './errors';
 import { readCookie, sessionCookie, SignInLimiter, WebSessions } from './web-sessions';
 
-const principal = { tokenId: 't1', role: Role.Operator, description: 'test' };
+const principal = { tokenId: 't1', role: Role.Operator, description: 'test', scope: '' };
 
 describe('WebSessions', () => {
   it('finds a session by its cookie until it expires, and never by a guessed id', () => {

@@ -31,8 +31,10 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
 import { FleetError } from '../../common/errors';
+import type { Access } from '../access';
 import type { ApiAuth } from '../auth';
-import { InvalidRequestError, SessionNotFoundError } from '../errors';
+import { InvalidRequestError, NodeNotFoundError, SessionNotFoundError } from '../errors';
+import type { NodeStore } from '../store/node-store';
 import type { ShellSession, ShellSessions } from '../shells/sessions';
 import { Role } from '../store/token-store';
 import { CsrfError } from './errors';
@@ -84,6 +86,8 @@ export class ShellSockets {
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
   readonly #shells: ShellSessions;
   readonly #auth: ApiAuth;
+  readonly #access: Access;
+  readonly #nodes: NodeStore;
   readonly #signedIn: (req: IncomingMessage) => WebSession;
   readonly #log: Logger;
   /** The socket currently attached to each shell (a resume replaces it). */
@@ -91,9 +95,11 @@ export class ShellSockets {
   readonly #alive = new WeakSet<WebSocket>();
   readonly #pinger: NodeJS.Timeout;
 
-  constructor(deps: { shells: ShellSessions; auth: ApiAuth; sessions: (req: IncomingMessage) => WebSession; log: Logger }) {
+  constructor(deps: { shells: ShellSessions; auth: ApiAuth; access: Access; nodes: NodeStore; sessions: (req: IncomingMessage) => WebSession; log: Logger }) {
     this.#shells = deps.shells;
     this.#auth = deps.auth;
+    this.#access = deps.access;
+    this.#nodes = deps.nodes;
     this.#signedIn = deps.sessions;
     this.#log = deps.log;
     // A socket that stops answering pings is dropped, which detaches its shell (grace time starts).
@@ -165,6 +171,9 @@ export class ShellSockets {
       const user = `api:${web.principal.tokenId}`;
       let from = 0;
       if (m.type === 'open') {
+        // A node outside the token's scope looks like one that does not exist.
+        const node = this.#nodes.find(m.node);
+        if (node && !this.#access.sees(web.principal, node)) throw new NodeNotFoundError(m.node);
         session = this.#shells.open({ node: m.node, user, source: 'web', cols: m.cols, rows: m.rows, argv: [], pty: true, term: 'xterm-256color' });
       } else {
         const found = this.#shells.resumable(m.session);

@@ -6,11 +6,12 @@ import { parseSelector } from '../../common/labels';
 import { toGrpcStatus } from '../../transport';
 import type { Principal } from '../auth';
 import type { AgentHub } from '../agent-hub';
-import { HostedFileError, NoTargetsError } from '../errors';
+import { HostedFileError, NoTargetsError, RolloutNotFoundError } from '../errors';
 import type { AuditLog } from '../store/audit-log';
 import type { NodeRecord, NodeStore } from '../store/node-store';
 import type { StateStore } from '../store/state-store';
 import { Role } from '../store/token-store';
+import type { Access } from '../access';
 import type { ApiAuth } from '../auth';
 import type { Logger } from 'pino';
 import type { DesiredStateService } from './desired-state';
@@ -22,8 +23,12 @@ type Unary = <Req, Res>(role: Role, handler: (request: Req, principal: Principal
 export interface StateHandlerDeps {
   unary: Unary;
   actorOf: (p: Principal) => string;
-  findNode: (nameOrId: string) => NodeRecord;
+  /** A node the principal may see (NodeNotFoundError otherwise). */
+  findNode: (nameOrId: string, principal: Principal, method: string) => NodeRecord;
+  /** Audits a refusal answered as "not found" (something outside the token's scope). */
+  hidden: (principal: Principal, method: string, what: string) => void;
   auth: ApiAuth;
+  access: Access;
   hub: AgentHub;
   nodes: NodeStore;
   audit: AuditLog;
@@ -39,11 +44,31 @@ const TERMINAL = ['succeeded', 'failed', 'rolled-back'];
 /** Handlers for ControlService's desired-state methods. */
 export function createStateHandlers(d: StateHandlerDeps) {
   const { unary } = d;
+  /** A limited token may plan and apply only specs confined to its scope (now and for nodes that join later). */
+  const requireSpecInScope = (yaml: string, fileName: string, p: Principal) => {
+    if (!p.scope) return;
+    const spec = d.desired.parse(yaml, fileName);
+    d.access.requireSelector(p, spec.selector, `spec ${spec.name}`);
+    d.access.requireNodes(p, d.desired.targets(spec), `spec ${spec.name}`);
+  };
+  /** A rollout the principal may see: every node in it within its scope. */
+  const visibleRollout = (id: string, p: Principal, method: string) => {
+    const r = d.rollouts.toProto(id);
+    if (!d.access.seesIds(p, r.nodes.map((n) => n.nodeId))) {
+      d.hidden(p, method, `rollout ${r.id}`);
+      throw new RolloutNotFoundError(id);
+    }
+    return r;
+  };
   return {
-    planSpec: unary(Role.Operator, (req: { yaml: string; fileName: string }, p) => d.desired.plan(req.yaml, req.fileName, d.actorOf(p))),
+    planSpec: unary(Role.Operator, (req: { yaml: string; fileName: string }, p) => {
+      requireSpecInScope(req.yaml, req.fileName, p);
+      return d.desired.plan(req.yaml, req.fileName, d.actorOf(p));
+    }),
 
     applySpec: unary(Role.Operator, (req: { yaml: string; fileName: string }, p) => {
       const actor = d.actorOf(p);
+      requireSpecInScope(req.yaml, req.fileName, p);
       const spec = d.desired.parse(req.yaml, req.fileName);
       const targets = d.desired.targets(spec);
       if (targets.length === 0) throw new NoTargetsError(`the selector of spec ${spec.name} ("${spec.selector}")`);
@@ -52,18 +77,33 @@ export function createStateHandlers(d: StateHandlerDeps) {
       return { spec: spec.name, revision: revision.revision, specChanged: changed, rollout: d.rollouts.toProto(rollout.id) };
     }),
 
-    listRollouts: unary(Role.Viewer, (req: { spec: string; limit: number }) => ({
-      rollouts: d.stateStore.rollouts(Math.min(req.limit || 20, 500), req.spec || undefined).map((r) => ({ ...d.rollouts.toProto(r.id), nodes: [] })),
+    listRollouts: unary(Role.Viewer, (req: { spec: string; limit: number }, p) => ({
+      rollouts: d.stateStore
+        .rollouts(Math.min(req.limit || 20, 500), req.spec || undefined)
+        .map((r) => d.rollouts.toProto(r.id))
+        .filter((r) => d.access.seesIds(p, r.nodes.map((n) => n.nodeId)))
+        .map((r) => ({ ...r, nodes: [] })),
     })),
-    getRollout: unary(Role.Viewer, (req: { id: string }) => d.rollouts.toProto(req.id)),
-    pauseRollout: unary(Role.Operator, (req: { id: string }, p) => d.rollouts.toProto(d.rollouts.pause(req.id, d.actorOf(p)).id)),
-    resumeRollout: unary(Role.Operator, (req: { id: string }, p) => d.rollouts.toProto(d.rollouts.resume(req.id, d.actorOf(p)).id)),
-    rollbackRollout: unary(Role.Operator, (req: { id: string }, p) => d.rollouts.toProto(d.rollouts.rollback(req.id, d.actorOf(p)).id)),
+    getRollout: unary(Role.Viewer, (req: { id: string }, p) => visibleRollout(req.id, p, 'GetRollout')),
+    pauseRollout: unary(Role.Operator, (req: { id: string }, p) => {
+      visibleRollout(req.id, p, 'PauseRollout');
+      return d.rollouts.toProto(d.rollouts.pause(req.id, d.actorOf(p)).id);
+    }),
+    resumeRollout: unary(Role.Operator, (req: { id: string }, p) => {
+      visibleRollout(req.id, p, 'ResumeRollout');
+      return d.rollouts.toProto(d.rollouts.resume(req.id, d.actorOf(p)).id);
+    }),
+    rollbackRollout: unary(Role.Operator, (req: { id: string }, p) => {
+      visibleRollout(req.id, p, 'RollbackRollout');
+      return d.rollouts.toProto(d.rollouts.rollback(req.id, d.actorOf(p)).id);
+    }),
 
     watchRollout: (call: ServerWritableStream<{ id: string }, Rollout>) => {
       let stop = () => {};
       try {
-        d.auth.require(d.auth.authenticate(call.metadata), Role.Viewer);
+        const principal = d.auth.authenticate(call);
+        d.auth.require(principal, Role.Viewer);
+        visibleRollout(call.request.id, principal, 'WatchRollout');
         const send = () => {
           const r = d.rollouts.toProto(call.request.id);
           call.write(r);
@@ -83,8 +123,8 @@ export function createStateHandlers(d: StateHandlerDeps) {
       call.on('close', stop);
     },
 
-    getNodeState: unary(Role.Viewer, (req: { node: string }) => {
-      const node = d.findNode(req.node);
+    getNodeState: unary(Role.Viewer, (req: { node: string }, p) => {
+      const node = d.findNode(req.node, p, 'GetNodeState');
       return {
         nodeId: node.id,
         nodeName: node.name,
@@ -102,20 +142,22 @@ export function createStateHandlers(d: StateHandlerDeps) {
       };
     }),
 
-    listHealth: unary(Role.Viewer, (req: { selector: string }) => {
+    listHealth: unary(Role.Viewer, (req: { selector: string }, p) => {
       const nodes = d.nodes.list();
       const selector = parseSelector(req.selector);
       return {
         nodes: nodes
-          .filter((n) => selector.matches(n.labels))
+          .filter((n) => selector.matches(n.labels) && d.access.sees(p, n))
           .sort((a, b) => a.name.localeCompare(b.name))
           .map((n) => ({ nodeId: n.id, nodeName: n.name, online: d.hub.isOnline(n.id), checks: d.stateStore.checks(n.id) })),
       };
     }),
 
-    listHistory: unary(Role.Viewer, (req: { spec: string; node: string; limit: number }) => {
-      const nodeId = req.node ? d.findNode(req.node).id : undefined;
-      const deployments = d.stateStore.deployments({ spec: req.spec || undefined, nodeId, limit: Math.min(req.limit || 1000, 100_000) });
+    listHistory: unary(Role.Viewer, (req: { spec: string; node: string; limit: number }, p) => {
+      const nodeId = req.node ? d.findNode(req.node, p, 'ListHistory').id : undefined;
+      const deployments = d.stateStore
+        .deployments({ spec: req.spec || undefined, nodeId, limit: Math.min(req.limit || 1000, 100_000) })
+        .filter((x) => d.access.seesIds(p, [x.nodeId]));
       const specs = new Set(deployments.map((x) => x.spec));
       if (req.spec) specs.add(req.spec);
       return { deployments, revisions: d.stateStore.revisions(req.spec || undefined).filter((r) => specs.has(r.spec) || !req.node) };
@@ -124,7 +166,7 @@ export function createStateHandlers(d: StateHandlerDeps) {
     uploadFile: (call: ServerReadableStream<UploadFileFrame, UploadFileResponse>, callback: sendUnaryData<UploadFileResponse>) => {
       let actor: string;
       try {
-        const principal = d.auth.authenticate(call.metadata);
+        const principal = d.auth.authenticate(call);
         d.auth.require(principal, Role.Operator);
         actor = d.actorOf(principal);
       } catch (err) {

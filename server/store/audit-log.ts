@@ -24,13 +24,11 @@ export class AuditLog {
     this.#insert.run(at, r.actor, r.action, r.target ?? '', r.ok ? 1 : 0, r.detail ?? '');
   }
 
-  /** Newest entries first, optionally only one action. */
-  list(limit: number, action?: string): AuditEntry[] {
-    const rows = (
-      action
-        ? this.#db.prepare('SELECT * FROM audit_log WHERE action = ? ORDER BY id DESC LIMIT ?').all(action, limit)
-        : this.#db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit)
-    ) as { id: number; at: number; actor: string; action: string; target: string; ok: number; detail: string }[];
+  /** The newest `limit` entries (newest first), of one action and at or after `sinceMs` when given. */
+  list(limit: number, action?: string, sinceMs?: number): AuditEntry[] {
+    const rows = this.#db
+      .prepare(`SELECT * FROM audit_log WHERE (? IS NULL OR action = ?) AND at >= ? ORDER BY id DESC LIMIT ?`)
+      .all(action ?? null, action ?? null, sinceMs ?? 0, limit) as { id: number; at: number; actor: string; action: string; target: string; ok: number; detail: string }[];
     return rows.map((r) => ({ id: r.id, atUnixMs: r.at, actor: r.actor, action: r.action, target: r.target, ok: r.ok === 1, detail: r.detail }));
   }
 }

@@ -231,4 +231,17 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // 6: API tokens limited to a label selector; removed nodes (their certificates stay refused).
+  `
+  ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+  CREATE TABLE removed_nodes (
+    node_id               TEXT PRIMARY KEY,
+    name                  TEXT NOT NULL,
+    cert_fingerprint      TEXT NOT NULL,
+    prev_cert_fingerprint TEXT,
+    removed_at            INTEGER NOT NULL,
+    removed_by            TEXT NOT NULL
+  );
+  CREATE INDEX removed_nodes_cert ON removed_nodes (cert_fingerprint);
+  `,
 ];

@@ -124,6 +124,30 @@ export class NodeStore {
     this.#db.prepare('UPDATE nodes SET prev_cert_fingerprint = NULL WHERE id = ? AND prev_cert_fingerprint IS NOT NULL').run(id);
   }
 
+  /**
+   * Removes a node: its record, checks and desired-state rows go; its certificates are kept in
+   * removed_nodes so a connection or renewal with them is refused with a clear reason. Jobs,
+   * sessions and history keep the node's name.
+   */
+  remove(node: NodeRecord, by: string, at: number): void {
+    this.#db.transaction(() => {
+      this.#db
+        .prepare('INSERT OR REPLACE INTO removed_nodes (node_id, name, cert_fingerprint, prev_cert_fingerprint, removed_at, removed_by) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(node.id, node.name, node.certFingerprint, node.prevCertFingerprint, at, by);
+      this.#db.prepare('DELETE FROM node_checks WHERE node_id = ?').run(node.id);
+      this.#db.prepare('DELETE FROM node_specs WHERE node_id = ?').run(node.id);
+      this.#db.prepare('DELETE FROM nodes WHERE id = ?').run(node.id);
+    })();
+  }
+
+  /** The removed node a certificate (SHA-256 hex) belonged to, if any. */
+  removedByCertificate(fingerprint: string): { nodeId: string; name: string; removedAt: number } | undefined {
+    const r = this.#db.prepare('SELECT node_id, name, removed_at FROM removed_nodes WHERE cert_fingerprint = ? OR prev_cert_fingerprint = ?').get(fingerprint, fingerprint) as
+      | { node_id: string; name: string; removed_at: number }
+      | undefined;
+    return r && { nodeId: r.node_id, name: r.name, removedAt: r.removed_at };
+  }
+
   setLabels(id: string, labels: Labels): void {
     this.#db.prepare('UPDATE nodes SET labels = ? WHERE id = ?').run(JSON.stringify(labels), id);
   }

@@ -25,9 +25,31 @@ export interface ApiTokenRecord {
   secretHash: string;
   role: Role;
   description: string;
+  /** Label selector the token is limited to ('' = every node). */
+  scope: string;
   createdAt: number;
   revokedAt: number | null;
 }
+
+interface ApiRow {
+  id: string;
+  secret_hash: string;
+  role: Role;
+  description: string;
+  scope: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+const apiRecord = (r: ApiRow): ApiTokenRecord => ({
+  id: r.id,
+  secretHash: r.secret_hash,
+  role: r.role,
+  description: r.description,
+  scope: r.scope,
+  createdAt: r.created_at,
+  revokedAt: r.revoked_at,
+});
 
 interface JoinRow {
   id: string;
@@ -100,15 +122,18 @@ export class TokenStore {
 
   insertApi(t: ApiTokenRecord): void {
     this.#db
-      .prepare('INSERT INTO api_tokens (id, secret_hash, role, description, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(t.id, t.secretHash, t.role, t.description, t.createdAt, t.revokedAt);
+      .prepare('INSERT INTO api_tokens (id, secret_hash, role, description, scope, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(t.id, t.secretHash, t.role, t.description, t.scope, t.createdAt, t.revokedAt);
   }
 
   getApi(id: string): ApiTokenRecord | undefined {
-    const r = this.#db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id) as
-      | { id: string; secret_hash: string; role: Role; description: string; created_at: number; revoked_at: number | null }
-      | undefined;
-    return r && { id: r.id, secretHash: r.secret_hash, role: r.role, description: r.description, createdAt: r.created_at, revokedAt: r.revoked_at };
+    const r = this.#db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id) as ApiRow | undefined;
+    return r && apiRecord(r);
+  }
+
+  /** Every API token, newest first (revoked ones included). */
+  listApi(): ApiTokenRecord[] {
+    return (this.#db.prepare('SELECT * FROM api_tokens ORDER BY created_at DESC, id').all() as ApiRow[]).map(apiRecord);
   }
 
   revokeApi(id: string, at: number): boolean {

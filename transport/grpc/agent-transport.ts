@@ -36,7 +36,19 @@ export const CLIENT_CHANNEL_OPTIONS = {
  * would make N links in one process, as in the emulator, cost O(N²) at every (re)connect) and no
  * channelz bookkeeping.
  */
-const AGENT_CHANNEL_OPTIONS = { ...CLIENT_CHANNEL_OPTIONS, 'grpc.use_local_subchannel_pool': 1, 'grpc.enable_channelz': 0 } as const;
+/**
+ * The agent keeps its own jittered backoff between attempts (agent/agent.ts), so the channel's
+ * own reconnect backoff is kept short: grpc-js's default grows to 120 s, and a channel in that
+ * state fails every new call at once, so after a server restart under load an agent could wait
+ * minutes with its server long back up.
+ */
+const AGENT_CHANNEL_OPTIONS = {
+  ...CLIENT_CHANNEL_OPTIONS,
+  'grpc.use_local_subchannel_pool': 1,
+  'grpc.enable_channelz': 0,
+  'grpc.initial_reconnect_backoff_ms': 500,
+  'grpc.max_reconnect_backoff_ms': 5000,
+} as const;
 
 /** Adapts a client duplex stream: messages to `onMessage`, one `onClose` whichever way it ends. */
 function duplex<Out, In>(call: ClientDuplexStream<Out, In>, onMessage: (m: In) => void, onClose: (error?: Error) => void): { send(m: Out): boolean; end(): void; close(): void } {

@@ -3,7 +3,8 @@
 // publishes AgentMessages on its .out subject, each tagged with the link id it chose for its
 // Hello. Enrollment and certificate renewal still go to the server's gRPC port (`grpc`).
 import { randomBytes } from 'node:crypto';
-import { connect, credsAuthenticator, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { credsAuthenticator } from './native-nkeys';
+import { connect, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import type { Logger } from 'pino';
 import { AgentMessage, ChannelFrame, ServerMessage, type EnrollRequest, type EnrollResponse } from '../../proto/gen/fleet/v1/agent';
 import type { AgentLink, AgentLinkHandlers, AgentTransport, ChannelLink, ChannelLinkHandlers } from '../types';
@@ -51,7 +52,7 @@ export class NatsAgentTransport implements AgentTransport {
     const o = this.#options;
     this.#nc = connect({
       servers: o.servers,
-      authenticator: credsAuthenticator(new TextEncoder().encode(o.creds)),
+      authenticator: credsAuthenticator(o.creds),
       name: `fleet-agent ${o.nodeId}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,

@@ -5,7 +5,8 @@
 // hearing heartbeats, or when this server loses its broker connection (agents then say Hello
 // again and replay what the server has not acknowledged).
 import { X509Certificate } from 'node:crypto';
-import { connect, credsAuthenticator, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from 'nats';
+import { credsAuthenticator } from './native-nkeys';
+import { connect, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from 'nats';
 import type { Logger } from 'pino';
 import { AgentMessage, ChannelFrame, ServerMessage } from '../../proto/gen/fleet/v1/agent';
 import type { AgentConnection, AgentTransportHandlers, ChannelConnection, ServerAgentTransport } from '../types';
@@ -150,7 +151,7 @@ export class NatsServerAgentTransport implements ServerAgentTransport {
   async #connect(): Promise<void> {
     const nc = await connect({
       servers: this.#options.servers,
-      authenticator: credsAuthenticator(new TextEncoder().encode(this.#options.creds)),
+      authenticator: credsAuthenticator(this.#options.creds),
       name: this.#options.name ?? 'fleet-server',
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,

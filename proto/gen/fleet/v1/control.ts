@@ -172,6 +172,8 @@ export interface WhoAmIResponse {
   installPin: string;
   /** SHA-256 (hex) of the fleet CA certificate. */
   caHash: string;
+  /** The selector this token is limited to ("" = every node). */
+  scope: string;
 }
 
 export interface Node {
@@ -367,6 +369,8 @@ export interface AuditEntry {
 export interface ListAuditRequest {
   limit: number;
   action: string;
+  /** Only entries at or after this time (0: no bound). */
+  sinceUnixMs: number;
 }
 
 export interface ListAuditResponse {
@@ -500,6 +504,8 @@ export interface CreateApiTokenRequest {
   /** "viewer", "operator" or "admin". */
   role: string;
   description: string;
+  /** A label selector the token is limited to ("" = every node). */
+  scope: string;
 }
 
 export interface CreateApiTokenResponse {
@@ -513,6 +519,27 @@ export interface RevokeApiTokenRequest {
 }
 
 export interface RevokeApiTokenResponse {
+}
+
+export interface ListApiTokensRequest {
+}
+
+export interface ApiToken {
+  id: string;
+  role: string;
+  description: string;
+  scope: string;
+  createdUnixMs: number;
+  revoked: boolean;
+  revokedUnixMs: number;
+}
+
+export interface ListApiTokensResponse {
+  tokens: ApiToken[];
+}
+
+export interface RemoveNodeRequest {
+  node: string;
 }
 
 export interface SpecRequest {
@@ -835,7 +862,16 @@ export const WhoAmIRequest: MessageFns<WhoAmIRequest> = {
 };
 
 function createBaseWhoAmIResponse(): WhoAmIResponse {
-  return { tokenId: "", role: "", serverVersion: "", description: "", installPort: 0, installPin: "", caHash: "" };
+  return {
+    tokenId: "",
+    role: "",
+    serverVersion: "",
+    description: "",
+    installPort: 0,
+    installPin: "",
+    caHash: "",
+    scope: "",
+  };
 }
 
 export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
@@ -860,6 +896,9 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
     }
     if (message.caHash !== "") {
       writer.uint32(58).string(message.caHash);
+    }
+    if (message.scope !== "") {
+      writer.uint32(66).string(message.scope);
     }
     return writer;
   },
@@ -933,6 +972,14 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
             message.caHash = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.scope = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -974,6 +1021,7 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
         : isSet(object.ca_hash)
         ? globalThis.String(object.ca_hash)
         : "",
+      scope: isSet(object.scope) ? globalThis.String(object.scope) : "",
     };
   },
 
@@ -1000,6 +1048,9 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
     if (message.caHash !== "") {
       obj.caHash = message.caHash;
     }
+    if (message.scope !== "") {
+      obj.scope = message.scope;
+    }
     return obj;
   },
 
@@ -1015,6 +1066,7 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
     message.installPort = object.installPort ?? 0;
     message.installPin = object.installPin ?? "";
     message.caHash = object.caHash ?? "";
+    message.scope = object.scope ?? "";
     return message;
   },
 };
@@ -4123,7 +4175,7 @@ export const AuditEntry: MessageFns<AuditEntry> = {
 };
 
 function createBaseListAuditRequest(): ListAuditRequest {
-  return { limit: 0, action: "" };
+  return { limit: 0, action: "", sinceUnixMs: 0 };
 }
 
 export const ListAuditRequest: MessageFns<ListAuditRequest> = {
@@ -4133,6 +4185,9 @@ export const ListAuditRequest: MessageFns<ListAuditRequest> = {
     }
     if (message.action !== "") {
       writer.uint32(18).string(message.action);
+    }
+    if (message.sinceUnixMs !== 0) {
+      writer.uint32(24).int64(message.sinceUnixMs);
     }
     return writer;
   },
@@ -4166,6 +4221,14 @@ export const ListAuditRequest: MessageFns<ListAuditRequest> = {
             message.action = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sinceUnixMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4182,6 +4245,11 @@ export const ListAuditRequest: MessageFns<ListAuditRequest> = {
     return {
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
       action: isSet(object.action) ? globalThis.String(object.action) : "",
+      sinceUnixMs: isSet(object.sinceUnixMs)
+        ? globalThis.Number(object.sinceUnixMs)
+        : isSet(object.since_unix_ms)
+        ? globalThis.Number(object.since_unix_ms)
+        : 0,
     };
   },
 
@@ -4193,6 +4261,9 @@ export const ListAuditRequest: MessageFns<ListAuditRequest> = {
     if (message.action !== "") {
       obj.action = message.action;
     }
+    if (message.sinceUnixMs !== 0) {
+      obj.sinceUnixMs = Math.round(message.sinceUnixMs);
+    }
     return obj;
   },
 
@@ -4203,6 +4274,7 @@ export const ListAuditRequest: MessageFns<ListAuditRequest> = {
     const message = createBaseListAuditRequest();
     message.limit = object.limit ?? 0;
     message.action = object.action ?? "";
+    message.sinceUnixMs = object.sinceUnixMs ?? 0;
     return message;
   },
 };
@@ -6150,7 +6222,7 @@ export const RecordingChunk: MessageFns<RecordingChunk> = {
 };
 
 function createBaseCreateApiTokenRequest(): CreateApiTokenRequest {
-  return { role: "", description: "" };
+  return { role: "", description: "", scope: "" };
 }
 
 export const CreateApiTokenRequest: MessageFns<CreateApiTokenRequest> = {
@@ -6160,6 +6232,9 @@ export const CreateApiTokenRequest: MessageFns<CreateApiTokenRequest> = {
     }
     if (message.description !== "") {
       writer.uint32(18).string(message.description);
+    }
+    if (message.scope !== "") {
+      writer.uint32(26).string(message.scope);
     }
     return writer;
   },
@@ -6193,6 +6268,14 @@ export const CreateApiTokenRequest: MessageFns<CreateApiTokenRequest> = {
             message.description = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.scope = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6209,6 +6292,7 @@ export const CreateApiTokenRequest: MessageFns<CreateApiTokenRequest> = {
     return {
       role: isSet(object.role) ? globalThis.String(object.role) : "",
       description: isSet(object.description) ? globalThis.String(object.description) : "",
+      scope: isSet(object.scope) ? globalThis.String(object.scope) : "",
     };
   },
 
@@ -6220,6 +6304,9 @@ export const CreateApiTokenRequest: MessageFns<CreateApiTokenRequest> = {
     if (message.description !== "") {
       obj.description = message.description;
     }
+    if (message.scope !== "") {
+      obj.scope = message.scope;
+    }
     return obj;
   },
 
@@ -6230,6 +6317,7 @@ export const CreateApiTokenRequest: MessageFns<CreateApiTokenRequest> = {
     const message = createBaseCreateApiTokenRequest();
     message.role = object.role ?? "";
     message.description = object.description ?? "";
+    message.scope = object.scope ?? "";
     return message;
   },
 };
@@ -6434,6 +6522,367 @@ export const RevokeApiTokenResponse: MessageFns<RevokeApiTokenResponse> = {
   },
   fromPartial(_: DeepPartial<RevokeApiTokenResponse>): RevokeApiTokenResponse {
     const message = createBaseRevokeApiTokenResponse();
+    return message;
+  },
+};
+
+function createBaseListApiTokensRequest(): ListApiTokensRequest {
+  return {};
+}
+
+export const ListApiTokensRequest: MessageFns<ListApiTokensRequest> = {
+  encode(_: ListApiTokensRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListApiTokensRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListApiTokensRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListApiTokensRequest {
+    return {};
+  },
+
+  toJSON(_: ListApiTokensRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListApiTokensRequest>): ListApiTokensRequest {
+    return ListApiTokensRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ListApiTokensRequest>): ListApiTokensRequest {
+    const message = createBaseListApiTokensRequest();
+    return message;
+  },
+};
+
+function createBaseApiToken(): ApiToken {
+  return { id: "", role: "", description: "", scope: "", createdUnixMs: 0, revoked: false, revokedUnixMs: 0 };
+}
+
+export const ApiToken: MessageFns<ApiToken> = {
+  encode(message: ApiToken, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.role !== "") {
+      writer.uint32(18).string(message.role);
+    }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    if (message.scope !== "") {
+      writer.uint32(34).string(message.scope);
+    }
+    if (message.createdUnixMs !== 0) {
+      writer.uint32(40).int64(message.createdUnixMs);
+    }
+    if (message.revoked !== false) {
+      writer.uint32(48).bool(message.revoked);
+    }
+    if (message.revokedUnixMs !== 0) {
+      writer.uint32(56).int64(message.revokedUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApiToken {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApiToken();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.scope = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.createdUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.revoked = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.revokedUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApiToken {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      scope: isSet(object.scope) ? globalThis.String(object.scope) : "",
+      createdUnixMs: isSet(object.createdUnixMs)
+        ? globalThis.Number(object.createdUnixMs)
+        : isSet(object.created_unix_ms)
+        ? globalThis.Number(object.created_unix_ms)
+        : 0,
+      revoked: isSet(object.revoked) ? globalThis.Boolean(object.revoked) : false,
+      revokedUnixMs: isSet(object.revokedUnixMs)
+        ? globalThis.Number(object.revokedUnixMs)
+        : isSet(object.revoked_unix_ms)
+        ? globalThis.Number(object.revoked_unix_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ApiToken): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.scope !== "") {
+      obj.scope = message.scope;
+    }
+    if (message.createdUnixMs !== 0) {
+      obj.createdUnixMs = Math.round(message.createdUnixMs);
+    }
+    if (message.revoked !== false) {
+      obj.revoked = message.revoked;
+    }
+    if (message.revokedUnixMs !== 0) {
+      obj.revokedUnixMs = Math.round(message.revokedUnixMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApiToken>): ApiToken {
+    return ApiToken.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApiToken>): ApiToken {
+    const message = createBaseApiToken();
+    message.id = object.id ?? "";
+    message.role = object.role ?? "";
+    message.description = object.description ?? "";
+    message.scope = object.scope ?? "";
+    message.createdUnixMs = object.createdUnixMs ?? 0;
+    message.revoked = object.revoked ?? false;
+    message.revokedUnixMs = object.revokedUnixMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseListApiTokensResponse(): ListApiTokensResponse {
+  return { tokens: [] };
+}
+
+export const ListApiTokensResponse: MessageFns<ListApiTokensResponse> = {
+  encode(message: ListApiTokensResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tokens) {
+      ApiToken.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListApiTokensResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListApiTokensResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokens.push(ApiToken.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListApiTokensResponse {
+    return {
+      tokens: globalThis.Array.isArray(object?.tokens) ? object.tokens.map((e: any) => ApiToken.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListApiTokensResponse): unknown {
+    const obj: any = {};
+    if (message.tokens?.length) {
+      obj.tokens = message.tokens.map((e) => ApiToken.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListApiTokensResponse>): ListApiTokensResponse {
+    return ListApiTokensResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListApiTokensResponse>): ListApiTokensResponse {
+    const message = createBaseListApiTokensResponse();
+    message.tokens = object.tokens?.map((e) => ApiToken.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRemoveNodeRequest(): RemoveNodeRequest {
+  return { node: "" };
+}
+
+export const RemoveNodeRequest: MessageFns<RemoveNodeRequest> = {
+  encode(message: RemoveNodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.node !== "") {
+      writer.uint32(10).string(message.node);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveNodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveNodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveNodeRequest {
+    return { node: isSet(object.node) ? globalThis.String(object.node) : "" };
+  },
+
+  toJSON(message: RemoveNodeRequest): unknown {
+    const obj: any = {};
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveNodeRequest>): RemoveNodeRequest {
+    return RemoveNodeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveNodeRequest>): RemoveNodeRequest {
+    const message = createBaseRemoveNodeRequest();
+    message.node = object.node ?? "";
     return message;
   },
 };
@@ -10647,6 +11096,16 @@ export const ControlServiceService = {
     responseSerialize: (value: Node): Buffer => Buffer.from(Node.encode(value).finish()),
     responseDeserialize: (value: Buffer): Node => Node.decode(value),
   },
+  /** Removes a node: its certificate is refused from then on (it must enroll again to come back). */
+  removeNode: {
+    path: "/fleet.v1.ControlService/RemoveNode" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveNodeRequest): Buffer => Buffer.from(RemoveNodeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveNodeRequest => RemoveNodeRequest.decode(value),
+    responseSerialize: (value: Node): Buffer => Buffer.from(Node.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Node => Node.decode(value),
+  },
   createJoinToken: {
     path: "/fleet.v1.ControlService/CreateJoinToken" as const,
     requestStream: false as const,
@@ -10701,6 +11160,16 @@ export const ControlServiceService = {
     responseSerialize: (value: RevokeApiTokenResponse): Buffer =>
       Buffer.from(RevokeApiTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevokeApiTokenResponse => RevokeApiTokenResponse.decode(value),
+  },
+  listApiTokens: {
+    path: "/fleet.v1.ControlService/ListApiTokens" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListApiTokensRequest): Buffer => Buffer.from(ListApiTokensRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListApiTokensRequest => ListApiTokensRequest.decode(value),
+    responseSerialize: (value: ListApiTokensResponse): Buffer =>
+      Buffer.from(ListApiTokensResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListApiTokensResponse => ListApiTokensResponse.decode(value),
   },
   /** Resolves the target, stores the job and starts dispatching; returns at once. */
   startJob: {
@@ -10992,12 +11461,15 @@ export interface ControlServiceServer extends UntypedServiceImplementation {
   listNodes: handleUnaryCall<ListNodesRequest, ListNodesResponse>;
   getNode: handleUnaryCall<GetNodeRequest, Node>;
   labelNode: handleUnaryCall<LabelNodeRequest, Node>;
+  /** Removes a node: its certificate is refused from then on (it must enroll again to come back). */
+  removeNode: handleUnaryCall<RemoveNodeRequest, Node>;
   createJoinToken: handleUnaryCall<CreateJoinTokenRequest, CreateJoinTokenResponse>;
   listJoinTokens: handleUnaryCall<ListJoinTokensRequest, ListJoinTokensResponse>;
   revokeJoinToken: handleUnaryCall<RevokeJoinTokenRequest, JoinToken>;
   /** API tokens for operators (the CLI and web page), each with a role. */
   createApiToken: handleUnaryCall<CreateApiTokenRequest, CreateApiTokenResponse>;
   revokeApiToken: handleUnaryCall<RevokeApiTokenRequest, RevokeApiTokenResponse>;
+  listApiTokens: handleUnaryCall<ListApiTokensRequest, ListApiTokensResponse>;
   /** Resolves the target, stores the job and starts dispatching; returns at once. */
   startJob: handleUnaryCall<StartJobRequest, Job>;
   listJobs: handleUnaryCall<ListJobsRequest, ListJobsResponse>;
@@ -11102,6 +11574,22 @@ export interface ControlServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Node) => void,
   ): ClientUnaryCall;
+  /** Removes a node: its certificate is refused from then on (it must enroll again to come back). */
+  removeNode(
+    request: RemoveNodeRequest,
+    callback: (error: ServiceError | null, response: Node) => void,
+  ): ClientUnaryCall;
+  removeNode(
+    request: RemoveNodeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Node) => void,
+  ): ClientUnaryCall;
+  removeNode(
+    request: RemoveNodeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Node) => void,
+  ): ClientUnaryCall;
   createJoinToken(
     request: CreateJoinTokenRequest,
     callback: (error: ServiceError | null, response: CreateJoinTokenResponse) => void,
@@ -11177,6 +11665,21 @@ export interface ControlServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeApiTokenResponse) => void,
+  ): ClientUnaryCall;
+  listApiTokens(
+    request: ListApiTokensRequest,
+    callback: (error: ServiceError | null, response: ListApiTokensResponse) => void,
+  ): ClientUnaryCall;
+  listApiTokens(
+    request: ListApiTokensRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListApiTokensResponse) => void,
+  ): ClientUnaryCall;
+  listApiTokens(
+    request: ListApiTokensRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListApiTokensResponse) => void,
   ): ClientUnaryCall;
   /** Resolves the target, stores the job and starts dispatching; returns at once. */
   startJob(request: StartJobRequest, callback: (error: ServiceError | null, response: Job) => void): ClientUnaryCall;
