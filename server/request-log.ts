@@ -34,7 +34,9 @@ function tokenIdOf(authorization: unknown): string {
  */
 export function controlRequestInterceptor(log: Logger, metrics: Metrics): ServerInterceptor {
   return (method, call) => {
-    if (!method.path.startsWith(CONTROL_PREFIX)) return new ServerInterceptingCall(call);
+    // The agents' link (Connect streams carry every heartbeat and output chunk) passes through
+    // as it is, without even a pass-through layer.
+    if (!method.path.startsWith(CONTROL_PREFIX)) return call as ServerInterceptingCall;
     const started = performance.now();
     const name = method.path.slice(CONTROL_PREFIX.length);
     let requestId = requestIdFrom(undefined);
