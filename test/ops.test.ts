@@ -86,7 +86,7 @@ interface JobView {
 }
 
 describe('operations', () => {
-  const fleet = new Fleet({ serverEnv: { FLEET_LOG: 'info' } });
+  const fleet = new Fleet({ serverEnv: { FLEET_LOG: 'info', FLEET_METRICS_LISTEN: '127.0.0.1:0' } });
   const restored = new Fleet({ serverEnv: { FLEET_LOG: 'info' } });
   const backupFile = join(fleet.dir, 'backup', 'fleet-backup.tar.gz');
 
@@ -140,6 +140,12 @@ describe('operations', () => {
     expect(forged.status).toBe(401);
     const counted = await scrape();
     expect(value(counted.samples, 'fleet_api_auth_failures_total', { via: 'http' })).toBe(2);
+
+    // --metrics-listen (FLEET_METRICS_LISTEN): the same metrics on plain HTTP, for a local scraper.
+    const port = (await fleet.server.waitForOutput(/metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/))[1];
+    const plain = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(plain.status).toBe(200);
+    expect(value(parsePrometheus(await plain.text()).samples, 'fleet_nodes', { state: 'online' })).toBe(3);
   });
 
   it('a failing CLI call prints a request id that the server logged as JSON with method, token and status', async () => {

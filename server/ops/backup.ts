@@ -3,7 +3,7 @@
 // before touching the target and never overwrites a directory in use. See docs/operations.md.
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { VERSION } from '../../common/version';
 import { certificateHash } from '../../transport';
@@ -145,7 +145,8 @@ export async function backup(dataDir: string, to: string, options: { recordings?
 
 /** Process ids (other than this one) that hold a file of `dir` open, from /proc. */
 function processesUsing(dir: string): number[] {
-  const wanted = [DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`].map((f) => join(resolve(dir), f));
+  const real = realpathSync(dir);
+  const wanted = [DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`].map((f) => join(real, f));
   const found: number[] = [];
   let pids: string[] = [];
   try {
