@@ -43,21 +43,24 @@ interface Sample {
 }
 
 /**
- * A strict parser for the Prometheus text format (0.0.4): every line must be a HELP or TYPE
- * comment, or a sample `name{label="value",…} number [timestamp]`. Throws on the first bad line.
+ * A strict parser for the Prometheus text format (0.0.4): every line must be empty, a HELP or
+ * TYPE comment, or a sample `name{label="value",…} number [timestamp]`. Throws on the first bad line.
  */
 function parsePrometheus(text: string): { samples: Sample[]; types: Map<string, string> } {
   const samples: Sample[] = [];
   const types = new Map<string, string>();
   const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
   const LABEL = '[a-zA-Z_][a-zA-Z0-9_]*';
-  const VALUE = '(?:[+-]?(?:\\d+(?:\\.\\d*)?|\\.\\d+)(?:[eE][+-]?\\d+)?|[+-]?Inf|NaN)';
+  // Values as Go's strconv.ParseFloat (Prometheus's own parser) reads them: Inf and NaN in any case.
+  const VALUE = '(?:[+-]?(?:\\d+(?:\\.\\d*)?|\\.\\d+)(?:[eE][+-]?\\d+)?|[+-]?(?:[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?)|[Nn][Aa][Nn])';
   const sampleRe = new RegExp(`^(${NAME})(?:\\{((?:${LABEL}="(?:[^"\\\\\\n]|\\\\[\\\\"n])*")(?:,${LABEL}="(?:[^"\\\\\\n]|\\\\[\\\\"n])*")*,?)?\\})? (${VALUE})(?: -?\\d+)?$`);
   const helpRe = new RegExp(`^# HELP ${NAME} .*$`);
   const typeRe = new RegExp(`^# TYPE (${NAME}) (counter|gauge|histogram|summary|untyped)$`);
   const lines = text.split('\n');
   expect(lines.at(-1), 'the text ends with a newline').toBe('');
   for (const line of lines.slice(0, -1)) {
+    // The format allows empty lines (prom-client puts one between metric families).
+    if (line === '') continue;
     if (line.startsWith('#')) {
       const type = typeRe.exec(line);
       if (type) {
@@ -70,9 +73,15 @@ function parsePrometheus(text: string): { samples: Sample[]; types: Map<string, 
     if (!m) throw new Error(`not a valid sample line: ${JSON.stringify(line)}`);
     const labels: Record<string, string> = {};
     for (const l of (m[2] ?? '').matchAll(new RegExp(`(${LABEL})="((?:[^"\\\\]|\\\\.)*)"`, 'g'))) labels[l[1]!] = l[2]!;
-    samples.push({ name: m[1]!, labels, value: Number(m[3]!.replace(/^\+?Inf$/, 'Infinity').replace(/^-Inf$/, '-Infinity')) });
+    samples.push({ name: m[1]!, labels, value: toNumber(m[3]!) });
   }
   return { samples, types };
+}
+
+function toNumber(text: string): number {
+  if (/^nan$/i.test(text)) return NaN;
+  const inf = /^([+-]?)inf(inity)?$/i.exec(text);
+  return inf ? (inf[1] === '-' ? -Infinity : Infinity) : Number(text);
 }
 
 function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
