@@ -8,6 +8,8 @@ import { FleetError } from '../common/errors';
 import { optionsFromEnv, parseListen, parseNats, parseOptions, type ServerOptions } from './config';
 import { NatsAuthority } from './nats-authority';
 import { startServer } from './server';
+import { backup, restore } from './ops/backup';
+import { runDoctor } from './ops/doctor';
 
 const program = new Command('fleet-server')
   .description('The fleet server: stores inventory and jobs, and drives agents over one TLS port.')
@@ -18,17 +20,21 @@ const program = new Command('fleet-server')
   .addOption(new Option('--name <name...>', 'extra DNS name or IP for the server certificate').env('FLEET_SERVER_NAMES'))
   .addOption(new Option('--pxe-listen <host:port>', 'serve PXE boot answers (plain HTTP, for iPXE) on this address; off by default').env('FLEET_PXE_LISTEN'))
   .addOption(new Option('--webhook <url...>', 'POST a JSON alert here on each health check change and failed rollout (repeatable)'))
+  .addOption(new Option('--metrics-listen <host:port>', 'also serve /metrics without a token on this plain-HTTP address (for a local scraper); off by default').env('FLEET_METRICS_LISTEN'))
   .addOption(new Option('--nats <urls>', 'also serve agents over these NATS brokers (nats://a:4222,nats://b:4222); see `fleet-server nats-config`').env('FLEET_NATS'))
   .enablePositionalOptions()
   .addHelpText(
     'after',
     `
 Environment: FLEET_DATA, FLEET_LISTEN, FLEET_HTTPS_LISTEN, FLEET_RELEASES, FLEET_SERVER_NAMES (comma-separated), FLEET_LOG (log level),
-FLEET_OFFLINE_AFTER_MS, FLEET_HEARTBEAT_MS, FLEET_WEBHOOKS (comma-separated URLs), FLEET_PXE_LISTEN, FLEET_NATS.
+FLEET_OFFLINE_AFTER_MS, FLEET_HEARTBEAT_MS, FLEET_WEBHOOKS (comma-separated URLs), FLEET_PXE_LISTEN, FLEET_NATS,
+FLEET_METRICS_LISTEN.
 
-On first start the server creates its CA and prints an admin API token once.`,
+On first start the server creates its CA and prints an admin API token once.
+Prometheus metrics: GET https://SERVER:8443/metrics with Authorization: Bearer fa1_… (any role).
+Operations (see docs/operations.md): fleet-server backup, fleet-server restore, fleet-server doctor.`,
   )
-  .action(async (opts: { data: string; listen: string; httpsListen: string; name?: string[] | string; webhook?: string[]; pxeListen?: string; nats?: string }) => {
+  .action(async (opts: { data: string; listen: string; httpsListen: string; name?: string[] | string; webhook?: string[]; pxeListen?: string; metricsListen?: string; nats?: string }) => {
     const log = createLogger('fleet-server');
     let options: ServerOptions;
     try {
@@ -40,6 +46,7 @@ On first start the server creates its CA and prints an admin API token once.`,
         ...fromEnv,
         webhooks: [...(fromEnv.webhooks ?? []), ...(opts.webhook ?? [])],
         pxe: opts.pxeListen ? parseListen(opts.pxeListen) : null,
+        metrics: opts.metricsListen ? parseListen(opts.metricsListen) : null,
         nats: opts.nats ? { servers: parseNats(opts.nats) } : (fromEnv.nats ?? null),
         dataDir: opts.data,
         listenHost: host,
@@ -58,6 +65,7 @@ On first start the server creates its CA and prints an admin API token once.`,
       process.stdout.write(
         `fleet-server ${VERSION} listening on ${options.listenHost}:${server.port}\nCA fingerprint: sha256:${server.caHash}\n` +
           `installs on https://${options.httpsHost}:${server.httpsPort} (pin ${server.installPin})\n` +
+          (server.metricsPort ? `metrics on http://${options.metrics!.host}:${server.metricsPort}/metrics\n` : '') +
           (server.pxePort ? `PXE on http://${options.pxe!.host}:${server.pxePort}/pxe/boot.ipxe\n` : '') +
           `install an agent: curl -fsSL -k --pinnedpubkey '${server.installPin}' https://${hostname()}:${server.httpsPort}/install.sh | sudo sh -s -- --token TOKEN\n`,
       );
@@ -99,6 +107,71 @@ program
     } catch (err) {
       process.stderr.write(`fleet-server: cannot read or create the NATS keys in ${opts.data}: ${(err as Error).message}\n`);
       process.exit(1);
+    }
+  });
+
+/** Prints a failed operation's message and exits 1 (2 for usage), as every subcommand does. */
+function failOp(err: unknown): never {
+  process.stderr.write(`fleet-server: ${err instanceof FleetError ? err.message : `unexpected error: ${(err as Error)?.stack ?? String(err)}`}\n`);
+  process.exit(1);
+}
+
+program
+  .command('backup')
+  .description('write an online backup of the data directory (database, CA and keys, hosted files) to one file; safe while the server runs')
+  .requiredOption('--to <file>', 'the backup file to write (.tar.gz; replaced atomically, mode 0600)')
+  .addOption(new Option('-d, --data <dir>', 'the fleet-server data directory').env('FLEET_DATA').default('./fleet-data'))
+  .option('--with-recordings', 'also include shell session recordings (DATA/recordings)')
+  .addHelpText(
+    'after',
+    `
+The file holds the CA private key: keep it as safe as the server itself. Agent releases are not
+included (re-import them). Restore with: fleet-server restore --from FILE --data DIR`,
+  )
+  .action(async (opts: { to: string; data: string; withRecordings?: boolean }) => {
+    try {
+      const r = await backup(opts.data, opts.to, { recordings: opts.withRecordings });
+      process.stdout.write(`backup written: ${r.file} (${r.bytes} bytes, ${r.files} files): ${r.nodes} nodes, ${r.jobs} jobs, schema ${r.schemaVersion}, CA sha256:${r.caHash}; integrity ok\n`);
+    } catch (err) {
+      failOp(err);
+    }
+  });
+
+program
+  .command('restore')
+  .description('restore a backup made by `fleet-server backup` into a data directory (the server must not be running on it)')
+  .requiredOption('--from <file>', 'the backup file')
+  .requiredOption('-d, --data <dir>', 'the data directory to restore into (new or empty)')
+  .option('--force', 'restore into a non-empty directory: its content is moved aside to DIR.before-restore-TIME, not deleted')
+  .addHelpText('after', '\nThe restored server keeps its CA, so enrolled agents reconnect without enrolling again; see docs/operations.md.')
+  .action(async (opts: { from: string; data: string; force?: boolean }) => {
+    try {
+      const r = await restore(opts.from, opts.data, { force: opts.force });
+      process.stdout.write(
+        `restored ${r.file} into ${opts.data}: ${r.nodes} nodes, ${r.jobs} jobs, schema ${r.schemaVersion}, CA sha256:${r.caHash}\n` +
+          (r.movedAside ? `the previous content of ${opts.data} was moved to ${r.movedAside}\n` : ''),
+      );
+    } catch (err) {
+      failOp(err);
+    }
+  });
+
+program
+  .command('doctor')
+  .description('check a data directory (disk, database, schema, CA and certificates, NATS keys); read-only, safe while the server runs')
+  .addOption(new Option('-d, --data <dir>', 'the fleet-server data directory').env('FLEET_DATA').default('./fleet-data'))
+  .addOption(new Option('--nats <urls>', 'NATS is configured (missing NATS keys are then a failure)').env('FLEET_NATS'))
+  .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+  .addHelpText('after', '\nExit code 0 when no check fails (warnings allowed), 1 otherwise.')
+  .action((opts: { data: string; nats?: string; output: string }) => {
+    try {
+      const checks = runDoctor(opts.data, { natsConfigured: Boolean(opts.nats) });
+      const failed = checks.some((c) => c.status === 'fail');
+      if (opts.output === 'json') process.stdout.write(JSON.stringify({ ok: !failed, checks }, null, 2) + '\n');
+      else for (const c of checks) process.stdout.write(`${c.status.padEnd(4)}  ${c.name.padEnd(26)} ${c.detail}\n`);
+      process.exitCode = failed ? 1 : 0;
+    } catch (err) {
+      failOp(err);
     }
   });
 

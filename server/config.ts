@@ -41,6 +41,11 @@ export interface ServerOptions {
    * nats://host:port); null (the default) serves gRPC only. See docs/scale-out.md.
    */
   nats: { servers: string[] } | null;
+  /**
+   * A plain-HTTP address serving only /metrics without a token (FLEET_METRICS_LISTEN,
+   * --metrics-listen); null (the default) serves metrics on the HTTPS port only, behind a token.
+   */
+  metrics: { host: string; port: number } | null;
 }
 
 /** The options fleet-server runs with when nothing is configured. */
@@ -60,6 +65,7 @@ export function defaultOptions(): ServerOptions {
     webhooks: [],
     pxe: null,
     nats: null,
+    metrics: null,
   };
 }
 
@@ -84,6 +90,7 @@ const schema = z.object({
   webhooks: z.array(z.string().regex(/^https?:\/\/\S+$/, 'webhooks must be http:// or https:// URLs')),
   pxe: z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }).nullable(),
   nats: z.object({ servers: z.array(z.string().min(1)).min(1) }).nullable(),
+  metrics: z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }).nullable(),
 });
 
 /** Splits "host:port" / "[v6]:port" / ":port". */
@@ -115,6 +122,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Se
   if (env.FLEET_SHELL_RECORD_INPUT) shell.recordInput = env.FLEET_SHELL_RECORD_INPUT === '1';
   out.shell = shell;
   if (env.FLEET_PXE_LISTEN) out.pxe = parseListen(env.FLEET_PXE_LISTEN);
+  if (env.FLEET_METRICS_LISTEN) out.metrics = parseListen(env.FLEET_METRICS_LISTEN);
   if (env.FLEET_NATS) out.nats = { servers: parseNats(env.FLEET_NATS) };
   if (env.FLEET_WEBHOOKS) out.webhooks = env.FLEET_WEBHOOKS.split(',').map((s) => s.trim()).filter(Boolean);
   return out;

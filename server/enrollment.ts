@@ -16,6 +16,7 @@ import type { AuditLog } from './store/audit-log';
 import type { NodeStore } from './store/node-store';
 import type { TokenStore } from './store/token-store';
 import type { Machines } from './pxe/machines';
+import type { Metrics } from './metrics';
 import { isUserKey, type NatsAuthority } from './nats-authority';
 
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
@@ -53,6 +54,7 @@ export class Enrollment {
   readonly #transaction: <T>(fn: () => T) => T;
   readonly #machines: Machines | undefined;
   readonly #nats: NatsAuthority | undefined;
+  readonly #metrics: Pick<Metrics, 'enrollment'> | undefined;
   /**
    * Recent enrollments by join token and CSR key. An agent whose call timed out after the server
    * had enrolled it (an overloaded server, a lost answer) retries with the same key: it gets the
@@ -63,8 +65,9 @@ export class Enrollment {
   readonly #guesses = new SignInLimiter({ max: 20 });
   #guessCount = 0;
 
-  constructor(deps: { pki: Pki; tokens: TokenStore; nodes: NodeStore; audit: AuditLog; log: Logger; transaction: <T>(fn: () => T) => T; machines?: Machines; nats?: NatsAuthority }) {
+  constructor(deps: { pki: Pki; tokens: TokenStore; nodes: NodeStore; audit: AuditLog; log: Logger; transaction: <T>(fn: () => T) => T; machines?: Machines; nats?: NatsAuthority; metrics?: Pick<Metrics, 'enrollment'> }) {
     this.#machines = deps.machines;
+    this.#metrics = deps.metrics;
     this.#nats = deps.nats;
     this.#transaction = deps.transaction;
     this.#pki = deps.pki;
@@ -91,6 +94,7 @@ export class Enrollment {
       const response = await this.#enrollWith(token, request, remoteAddress);
       this.#audit.record({ actor, action: 'node.enroll', target: `${response.nodeName} (${response.nodeId})`, ok: true, detail: `from ${remoteAddress}, host ${request.identity?.hostname ?? '?'}` });
       this.#log.info({ node: response.nodeName, id: response.nodeId, from: remoteAddress }, 'node enrolled');
+      this.#metrics?.enrollment(true);
       return response;
     } catch (err) {
       if (err instanceof JoinTokenRefusedError && GUESS_CODES.has(err.code)) {
@@ -102,6 +106,7 @@ export class Enrollment {
       const reason = err instanceof FleetError ? err.message : 'internal error';
       this.#audit.record({ actor, action: 'node.enroll', ok: false, detail: `from ${remoteAddress}: ${reason}` });
       this.#log.warn({ from: remoteAddress, reason }, 'enrollment refused');
+      this.#metrics?.enrollment(false);
       throw err;
     }
   }

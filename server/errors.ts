@@ -163,3 +163,27 @@ export class NodeRemovedError extends FleetError {
     this.name = 'NodeRemovedError';
   }
 }
+
+/** `fleet-server backup` could not make a complete, verified backup. */
+export class BackupFailedError extends FleetError {
+  constructor(message: string, cause?: unknown) {
+    super(message, 'BACKUP_FAILED', ErrorKind.Unavailable, { cause });
+    this.name = 'BackupFailedError';
+  }
+}
+
+/** A backup file that is not a fleet backup, or is truncated or damaged. */
+export class BackupCorruptError extends FleetError {
+  constructor(message: string, cause?: unknown) {
+    super(message, 'BACKUP_CORRUPT', ErrorKind.Invalid, { cause });
+    this.name = 'BackupCorruptError';
+  }
+}
+
+/** `fleet-server restore` will not write into that data directory (not empty, or in use). */
+export class RestoreRefusedError extends FleetError {
+  constructor(message: string) {
+    super(message, 'RESTORE_REFUSED', ErrorKind.Conflict);
+    this.name = 'RestoreRefusedError';
+  }
+}

@@ -41,6 +41,9 @@ import { JobStore } from './store/job-store';
 import { NodeStore } from './store/node-store';
 import { TokenStore } from './store/token-store';
 import { NatsAuthority } from './nats-authority';
+import { Metrics } from './metrics';
+import { controlRequestInterceptor, logHttpRequest } from './request-log';
+import { createMetricsRoute, startMetricsServer } from './http/metrics-endpoint';
 
 export interface RunningServer {
   /** The port actually bound (useful with port 0). */
@@ -51,6 +54,8 @@ export interface RunningServer {
   installPin: string;
   /** The PXE port actually bound (0: PXE off). */
   pxePort: number;
+  /** The plain-HTTP metrics port actually bound (0: --metrics-listen off). */
+  metricsPort: number;
   caHash: string;
   /** The first admin API token, only on the very first start. */
   firstAdminToken: string | null;
@@ -83,8 +88,9 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const firstAdminToken = auth.bootstrapAdmin();
   if (firstAdminToken) audit.record({ actor: 'server', action: 'token.api.create', target: 'first admin', ok: true });
 
+  const metrics = new Metrics({ nodes: () => ({ enrolled: nodes.count(), online: hub.onlineCount() }), openShells: () => shells.openCount });
   const hub = new AgentHub({ nodes, audit, log: log.child({ part: 'agents' }), offlineAfterMs: options.offlineAfterMs, heartbeatMs: options.heartbeatMs });
-  const dispatcher = new JobDispatcher({ jobs, nodes, hub, audit, log: log.child({ part: 'jobs' }), signCommand: pki.signCommand, defaultTimeoutMs: options.defaultJobTimeoutMs });
+  const dispatcher = new JobDispatcher({ jobs, nodes, hub, audit, log: log.child({ part: 'jobs' }), signCommand: pki.signCommand, defaultTimeoutMs: options.defaultJobTimeoutMs, metrics });
   hub.addListener(dispatcher);
   const pxeInfo = { port: 0 };
   const installInfo = { port: 0, pin: pubkeyPin(pki.serverCertChainPem) };
@@ -101,9 +107,9 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     pxePort: () => pxeInfo.port,
   });
   const natsAuthority = await NatsAuthority.loadOrCreate(options.dataDir);
-  const enrollment = new Enrollment({ pki, tokens, nodes, audit, log: log.child({ part: 'enroll' }), transaction: (fn) => db.transaction(fn)(), machines, nats: natsAuthority });
+  const enrollment = new Enrollment({ pki, tokens, nodes, audit, log: log.child({ part: 'enroll' }), transaction: (fn) => db.transaction(fn)(), machines, nats: natsAuthority, metrics });
 
-  const grpcServer = new Server({ 'grpc.max_receive_message_length': 16 << 20, 'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 5000 });
+  const grpcServer = new Server({ 'grpc.max_receive_message_length': 16 << 20, 'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 5000, interceptors: [controlRequestInterceptor(log.child({ part: 'control' }), metrics)] });
   const transport = new GrpcServerAgentTransport(grpcServer, log.child({ part: 'grpc' }));
   const shells = new ShellSessions({ nodes, hub, signCommand: pki.signCommand, store: new SessionStore(db), audit, log: log.child({ part: 'shells' }), dataDir: options.dataDir, limits: options.shell });
   const agentHandlers: AgentTransportHandlers = { enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn), channel: (conn) => shells.channel(conn), renew: (peer, csr) => enrollment.renew(peer, csr) };
@@ -136,6 +142,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   // A standalone agent built next to this server (dist/) is offered as this server's version.
   releases.importBuild(dirname(fileURLToPath(import.meta.url)), VERSION, log);
   const scriptPath = findInstallScript();
+  const httpLog = log.child({ part: 'http' });
   const web = createWebApp({ auth, access, tokens, nodes, hub, dispatcher, shells, audit, stateStore, rollouts, log: log.child({ part: 'web' }) });
   const install = await startInstallServer(options.httpsHost, options.httpsPort, {
     scriptPath,
@@ -153,6 +160,8 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       return path && record ? { path, size: record.size } : undefined;
     },
     isAgentCertificate: (fingerprint) => nodes.hasCertificate(fingerprint),
+    metrics: createMetricsRoute({ auth, metrics, log: log.child({ part: 'metrics' }) }),
+    onRequest: (req, res) => logHttpRequest(httpLog, metrics, req, res),
   }).catch((err: Error) => {
     web.close();
     grpcServer.forceShutdown();
@@ -169,6 +178,15 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       })
     : undefined;
   pxeInfo.port = pxe?.port ?? 0;
+  const metricsServer = options.metrics
+    ? await startMetricsServer(options.metrics.host, options.metrics.port, metrics, log.child({ part: 'metrics' })).catch((err: Error) => {
+        pxe?.server.close();
+        install.server.close();
+        web.close();
+        grpcServer.forceShutdown();
+        throw new StartupError(`cannot listen on ${options.metrics!.host}:${options.metrics!.port} (metrics): ${err.message}${inUseHint(err, '--metrics-listen', 'FLEET_METRICS_LISTEN')}`, err);
+      })
+    : undefined;
   hub.start();
   dispatcher.start();
   shells.start();
@@ -180,10 +198,12 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     httpsPort: install.port,
     installPin: installInfo.pin,
     pxePort: pxeInfo.port,
+    metricsPort: metricsServer?.port ?? 0,
     caHash: pki.caHash,
     firstAdminToken,
     async close() {
       pxe?.server.close();
+      metricsServer?.server.close();
       install.server.close();
       install.server.closeAllConnections();
       web.close();

@@ -32,6 +32,10 @@ export interface InstallServerOptions {
    */
   hostedFile?: (sha256: string) => { path: string; size: number } | undefined;
   isAgentCertificate?: (fingerprint: string) => boolean;
+  /** GET /metrics (metrics-endpoint.ts); returns false for other paths. */
+  metrics?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Called first for every request (request id, access log: request-log.ts). */
+  onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /** Finds installer/install.sh by walking up from this module (works from src and from dist). */
@@ -54,6 +58,7 @@ function send(res: ServerResponse, status: number, body: string, type = 'text/pl
 export async function startInstallServer(host: string, port: number, o: InstallServerOptions): Promise<{ server: Server; port: number }> {
   const { scriptPath } = o;
   const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (o.metrics?.(req, res)) return;
     if (o.web?.handle(req, res)) return;
     const url = new URL(req.url ?? '/', 'https://x');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'only GET\n');
@@ -100,6 +105,7 @@ export async function startInstallServer(host: string, port: number, o: InstallS
     // Client certificates are asked for (agents fetching hosted files present theirs) but never required.
     { cert: o.certChainPem, key: o.keyPem, minVersion: 'TLSv1.2', ca: o.caPem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
     try {
+      o.onRequest?.(req, res);
       handle(req, res);
     } catch (err) {
       o.log.error({ err, url: req.url }, 'install request failed');

@@ -15,6 +15,7 @@ import type { AuditLog } from '../store/audit-log';
 import { type JobRecord, type JobStore, type RunRecord } from '../store/job-store';
 import { TERMINAL_RUN_STATES } from '../../common/run-states';
 import type { NodeStore } from '../store/node-store';
+import type { Metrics } from '../metrics';
 import { concurrencyLimit } from './concurrency';
 
 /** A dispatched run with no result this long after its timeout is marked LOST. */
@@ -70,6 +71,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
   readonly #log: Logger;
   readonly #sign: (payload: Buffer) => Buffer;
   readonly #defaultTimeoutMs: number;
+  readonly #metrics: Pick<Metrics, 'jobStarted' | 'runDispatched' | 'runFinished'> | undefined;
   readonly #active = new Map<string, ActiveJob>();
   readonly #events = new EventEmitter();
   #inbox: { nodeId: string; event: ExecEvent }[] = [];
@@ -84,7 +86,9 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     log: Logger;
     signCommand: (payload: Buffer) => Buffer;
     defaultTimeoutMs: number;
+    metrics?: Pick<Metrics, 'jobStarted' | 'runDispatched' | 'runFinished'>;
   }) {
+    this.#metrics = deps.metrics;
     this.#jobs = deps.jobs;
     this.#nodes = deps.nodes;
     this.#hub = deps.hub;
@@ -149,6 +153,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     const what = spec.shell ? `sh -c ${JSON.stringify(spec.shell)}` : JSON.stringify(spec.argv);
     this.#audit.record({ actor, action: 'job.start', target: job.id, ok: true, detail: `${what} on ${targets.length} node(s)` });
     this.#log.info({ job: job.id, nodes: targets.length, by: actor }, 'job started');
+    this.#metrics?.jobStarted();
     const active = activeJob(job, runs, limit);
     this.#active.set(job.id, active);
     this.#pump(active, true);
@@ -357,6 +362,10 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
   #applyRun(active: ActiveJob | undefined, run: RunRecord, change: Partial<RunRecord>): void {
     const before = run.state;
     Object.assign(run, change);
+    if (this.#metrics && run.state !== before) {
+      if (run.state === RunState.RUN_STATE_DISPATCHED && active) this.#metrics.runDispatched((Date.now() - active.job.createdAt) / 1000);
+      if (TERMINAL_RUN_STATES.has(run.state) && !TERMINAL_RUN_STATES.has(before)) this.#metrics.runFinished(run.state);
+    }
     if (active) {
       active.runs.set(run.nodeId, run);
       const after = run.state;

@@ -234,6 +234,11 @@ export class ShellSessions {
     this.#store.closeDangling(Date.now());
   }
 
+  /** Sessions open now. */
+  get openCount(): number {
+    return this.#open.size;
+  }
+
   /** Where a session's recording is. */
   recordingFile(id: string): string {
     return join(this.#recordings, `${id}.cast`);

@@ -82,6 +82,11 @@ export class NodeStore {
     return this.#db.prepare('SELECT 1 FROM nodes WHERE cert_fingerprint = ? OR prev_cert_fingerprint = ?').get(fingerprint, fingerprint) !== undefined;
   }
 
+  /** How many nodes are enrolled. */
+  count(): number {
+    return (this.#db.prepare('SELECT COUNT(*) AS n FROM nodes').get() as { n: number }).n;
+  }
+
   list(): NodeRecord[] {
     return (this.#all.all() as NodeRow[]).map(fromRow);
   }

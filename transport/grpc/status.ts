@@ -35,17 +35,28 @@ export class RemoteError extends FleetError {
     code: string,
     kind: ErrorKind,
     readonly grpcCode: number,
+    /** The server's id for the failed call (its log has a line with it), when it sent one. */
+    readonly requestId = '',
   ) {
     super(message, code, kind);
     this.name = 'RemoteError';
   }
 }
 
-/** Rebuilds a client-side error from a grpc-js ServiceError. */
+/** Trailer (and header) with the server's id for the call, quoted in client error messages. */
+export const REQUEST_ID_TRAILER = 'x-request-id';
+
+/**
+ * Rebuilds a client-side error from a grpc-js ServiceError. When the server named the call
+ * (`x-request-id`), the message ends with "(request id: …)" so the operator can find it in the
+ * server log.
+ */
 export function fromGrpcError(err: ServiceError): RemoteError {
   const code = (err.metadata?.get(ERROR_CODE_TRAILER)[0] as string | undefined) ?? status[err.code] ?? 'UNKNOWN';
   const kind = STATUS_TO_KIND.get(err.code) ?? ErrorKind.Unavailable;
-  return new RemoteError(err.details || err.message, code, kind, err.code);
+  const requestId = err.metadata?.get(REQUEST_ID_TRAILER)[0];
+  const id = typeof requestId === 'string' ? requestId : '';
+  return new RemoteError(`${err.details || err.message}${id ? ` (request id: ${id})` : ''}`, code, kind, err.code, id);
 }
 
 /** True when a value looks like a grpc-js ServiceError. */
