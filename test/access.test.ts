@@ -31,6 +31,8 @@ describe('access control', () => {
     const config = join(fleet.dir, `${key}.json`);
     const login = await fleet.cli(['login', '--server', fleet.url, '--token', token, '--ca-hash', `sha256:${fleet.caHash}`], { FLEET_CONFIG: config });
     expect(login.code, login.stderr).toBe(0);
+    const scope = args.includes('--scope') ? args[args.indexOf('--scope') + 1] : undefined;
+    if (scope) expect(login.stdout).toContain(`as operator limited to nodes matching "${scope}"`);
     users.set(key, { config, id: /^fa1_([0-9a-f]+)_/.exec(token)![1]!, token });
   }
   const as = (key: string, args: string[]) => fleet.cli(args, { FLEET_CONFIG: users.get(key)!.config });

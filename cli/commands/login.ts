@@ -43,7 +43,7 @@ export const login: CommandModule = (parent: Command, env) => {
         config.contexts[opts.name] = { server, token: opts.token, caPem };
         config.current = opts.name;
         writeConfig(env.configFile, config);
-        env.io.stdout.write(`Logged in to ${server} (fleet-server ${me.serverVersion}) as ${me.role}; context "${opts.name}" saved in ${env.configFile}\n`);
+        env.io.stdout.write(`Logged in to ${server} (fleet-server ${me.serverVersion}) as ${me.role}${me.scope ? ` limited to nodes matching "${me.scope}"` : ''}; context "${opts.name}" saved in ${env.configFile}\n`);
       } finally {
         client.close();
       }

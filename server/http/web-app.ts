@@ -191,7 +191,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     sendJson(res, 200, me(session), { 'set-cookie': sessionCookie(id) });
   }
 
-  const me = (s: WebSession) => ({ tokenId: s.principal.tokenId, role: s.principal.role, description: s.principal.description, csrf: s.csrf, expiresUnixMs: s.expiresAt });
+  const me = (s: WebSession) => ({ tokenId: s.principal.tokenId, role: s.principal.role, scope: s.principal.scope, description: s.principal.description, csrf: s.csrf, expiresUnixMs: s.expiresAt });
 
   const findNode = (nameOrId: string) => {
     const node = d.nodes.find(nameOrId);
