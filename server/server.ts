@@ -160,7 +160,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       return path && record ? { path, size: record.size } : undefined;
     },
     isAgentCertificate: (fingerprint) => nodes.hasCertificate(fingerprint),
-    metrics: createMetricsRoute({ auth, metrics, log: log.child({ part: 'metrics' }) }),
+    metrics: createMetricsRoute({ auth, audit, metrics, log: log.child({ part: 'metrics' }) }),
     onRequest: (req, res) => logHttpRequest(httpLog, metrics, req, res),
   }).catch((err: Error) => {
     web.close();

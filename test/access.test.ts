@@ -148,6 +148,12 @@ describe('access control', () => {
     expect((await call('GET', '/api/nodes/prod-1', { cookie })).status).toBe(404);
     const jobs = JSON.parse((await call('GET', '/api/jobs', { cookie })).body) as { jobs: { nodes: number }[] };
     expect(jobs.jobs.length).toBe(1);
+    // Metrics count the whole fleet: not for a limited token (the refusal is audited).
+    const metrics = await call('GET', '/metrics', { authorization: `Bearer ${users.get('dev-operator')!.token}` });
+    expect(metrics.status).toBe(403);
+    expect(metrics.body).not.toContain('fleet_nodes');
+    const refused = (await fleet.json<AuditRow[]>(['audit', '--action', 'access.denied', '--limit', '1000'])).filter((e) => e.target === 'web GET /metrics');
+    expect(refused.map((e) => e.actor)).toEqual([`api:${users.get('dev-operator')!.id}`]);
   });
 
   it('removes a node: disconnected at once, its certificate refused from then on, audited', async () => {

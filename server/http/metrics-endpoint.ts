@@ -3,7 +3,9 @@
 // (--metrics-listen, off by default) for a scraper on the same host or a private network.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { ApiAuth } from '../auth';
+import type { ApiAuth, Principal } from '../auth';
+import { TooManySignInsError } from '../errors';
+import type { AuditLog } from '../store/audit-log';
 import type { Metrics } from '../metrics';
 
 function send(res: ServerResponse, code: number, body: string, headers: Record<string, string> = {}): void {
@@ -23,9 +25,10 @@ function serve(metrics: Metrics, log: Logger, res: ServerResponse): void {
 
 /**
  * Handles `/metrics` on the HTTPS port; returns false for any other path. Without a valid API
- * token the answer is 401 (and nothing about the fleet).
+ * token the answer is 401 (and nothing about the fleet); failures count towards the address's
+ * sign-in limit (429 once held back); a token limited to a selector gets 403.
  */
-export function createMetricsRoute(d: { auth: ApiAuth; metrics: Metrics; log: Logger }): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function createMetricsRoute(d: { auth: ApiAuth; audit: AuditLog; metrics: Metrics; log: Logger }): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     if ((req.url ?? '').split('?')[0] !== '/metrics') return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -33,10 +36,23 @@ export function createMetricsRoute(d: { auth: ApiAuth; metrics: Metrics; log: Lo
       return true;
     }
     const header = req.headers.authorization ?? '';
+    const address = req.socket.remoteAddress ?? '';
+    let principal: Principal;
     try {
-      d.auth.check(header.replace(/^Bearer\s+/i, ''));
-    } catch {
+      principal = d.auth.check(header.replace(/^Bearer\s+/i, ''), address);
+    } catch (err) {
+      if (err instanceof TooManySignInsError) {
+        send(res, 429, `${err.message}\n`, { 'retry-after': String(err.retryAfterSeconds) });
+        return true;
+      }
+      d.audit.record({ actor: 'anonymous', action: 'access.denied', target: 'web GET /metrics', ok: false, detail: `from ${address}: ${(err as Error).message}` });
       send(res, 401, 'an API token is required: Authorization: Bearer fa1_…\n', { 'www-authenticate': 'Bearer realm="fleet"' });
+      return true;
+    }
+    // Counts cover the whole fleet: not for a token limited to a selector.
+    if (principal.scope) {
+      d.audit.record({ actor: `api:${principal.tokenId}`, action: 'access.denied', target: 'web GET /metrics', ok: false, detail: `from ${address}: the metrics are fleet-wide and the token is limited to ${principal.scope}` });
+      send(res, 403, 'the metrics cover the whole fleet: use a token without a scope\n');
       return true;
     }
     serve(d.metrics, d.log, res);
