@@ -120,13 +120,9 @@ describe('kill -9 of the server, again and again, during heavy writes', () => {
     const jobs = await waitFor(
       'every accepted job to finish',
       async () => {
-        const all: JobView[] = [];
-        for (const id of accepted) {
-          const job = await fleet.json<JobView>(['jobs', 'show', id]);
-          if (!job.done) return false;
-          all.push(job);
-        }
-        return all;
+        const listed = new Map((await fleet.json<JobView[]>(['jobs', 'list', '--limit', '1000'])).map((j) => [j.id, j]));
+        const mine = accepted.map((id) => listed.get(id));
+        return mine.every((j) => j?.done) && (mine as JobView[]);
       },
       90_000,
       1000,
