@@ -124,7 +124,7 @@ describe('kill -9 of the server, again and again, during heavy writes', () => {
         const mine = accepted.map((id) => listed.get(id));
         return mine.every((j) => j?.done) && (mine as JobView[]);
       },
-      90_000,
+      60_000,
       1000,
     );
     for (const job of jobs) {
