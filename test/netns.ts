@@ -12,19 +12,23 @@ export class TestHost {
   readonly peerIp: string;
   readonly #veth: string;
 
-  private constructor(index: number) {
+  private constructor(index: number, prefix: string) {
     const id = `${process.pid % 10000}${index}`;
-    this.ns = `fleet-test-${id}`;
-    this.#veth = `vft${id}`;
+    this.ns = `${prefix}-${id}`;
+    // Interface names have at most 15 characters: "v" + two letters of the prefix + the id + a/b.
+    this.#veth = prefix === 'fleet-test' ? `vft${id}` : `v${prefix.replace(/[^a-z]/g, '').slice(0, 2)}${id}`;
     // A /30 per host from a range no real network here uses; both ends are ours.
     const subnet = (process.pid % 200) + index;
     this.peerIp = `10.231.${subnet}.1`;
     this.ip = `10.231.${subnet}.2`;
   }
 
-  /** A new host; `mac` sets its interface's hardware address (what its agent reports). */
-  static create(options: { mac?: string } = {}): TestHost {
-    const host = new TestHost(++counter);
+  /**
+   * A new host; `mac` sets its interface's hardware address (what its agent reports); `prefix`
+   * names its namespace (default `fleet-test`), so a suite's namespaces are easy to tell apart.
+   */
+  static create(options: { mac?: string; prefix?: string } = {}): TestHost {
+    const host = new TestHost(++counter, options.prefix ?? 'fleet-test');
     const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
     ip('netns', 'add', host.ns);
     ip('link', 'add', `${host.#veth}a`, 'type', 'veth', 'peer', 'name', `${host.#veth}b`);
@@ -36,6 +40,14 @@ export class TestHost {
     ip('netns', 'exec', host.ns, 'ip', 'link', 'set', `${host.#veth}b`, 'up');
     ip('netns', 'exec', host.ns, 'ip', 'link', 'set', 'lo', 'up');
     return host;
+  }
+
+  /**
+   * Cuts (`false`) or restores (`true`) the host's network cable: sets the test side of its veth
+   * down or up. The host keeps its own interface and address, like a machine whose switch port died.
+   */
+  setLink(up: boolean): void {
+    execFileSync('ip', ['link', 'set', `${this.#veth}a`, up ? 'up' : 'down'], { stdio: 'pipe' });
   }
 
   /** Runs a command inside the host and waits for it. */
