@@ -44,15 +44,15 @@ describe('crashes', () => {
     await fleet.waitOnline(['node-2']);
   });
 
-  it('a frozen agent (no heartbeats, socket still open) is marked offline within 15 s of silence', async () => {
+  it('a frozen agent (no heartbeats, socket still open) is marked offline within 15 s of going silent', async () => {
     await fleet.waitOnline(['node-3']);
     const agent = agents.get('node-3')!;
     agent.child.kill('SIGSTOP');
     try {
       const stoppedAt = Date.now();
       await waitFor('node-3 offline', async () => (await fleet.nodes()).find((n) => n.name === 'node-3')?.online === false, 25_000, 500);
-      // Silence started at most one heartbeat (5 s) before the stop; allow a second for the sweep.
-      expect(Date.now() - stoppedAt).toBeLessThan(17_000);
+      // 12 s of silence, which started at most one heartbeat (5 s) before the stop, plus the sweep.
+      expect(Date.now() - stoppedAt).toBeLessThan(15_000);
     } finally {
       agent.child.kill('SIGCONT');
     }
