@@ -44,6 +44,8 @@ export async function startFleet({ host = '127.0.0.1', nodeArgs = [], env = {}, 
     for (const p of procs) p.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
+  // Ctrl-C or kill: exit through the 'exit' handlers, so no server or agent is left behind.
+  for (const sig of ['SIGINT', 'SIGTERM']) if (process.listenerCount(sig) === 0) process.once(sig, () => process.exit(130));
   let out = '';
   server.stdout.on('data', (d) => (out += d));
   await until('fleet-server', () => /\n {2}fa1_/.test(out), 30_000, 50);
