@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ControlServiceService } from '../proto/gen/fleet/v1/control';
 import { descriptorSetBase64 } from '../proto/gen/descriptor-set';
-import { createServerCredentials, GrpcServerAgentTransport, NatsServerAgentTransport, type AgentTransportHandlers } from '../transport';
+import { createServerCredentials, GrpcServerAgentTransport, malformedRequestInterceptor, NatsServerAgentTransport, tolerantDecoding, type AgentTransportHandlers } from '../transport';
 import { VERSION } from '../common/version';
 import { AgentHub } from './agent-hub';
 import { findInstallScript, startInstallServer } from './http/install-server';
@@ -101,7 +101,13 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const natsAuthority = await NatsAuthority.loadOrCreate(options.dataDir);
   const enrollment = new Enrollment({ pki, tokens, nodes, audit, log: log.child({ part: 'enroll' }), transaction: (fn) => db.transaction(fn)(), machines, nats: natsAuthority });
 
-  const grpcServer = new Server({ 'grpc.max_receive_message_length': 16 << 20, 'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 5000 });
+  // Undecodable requests are answered INVALID_ARGUMENT, not grpc-js's INTERNAL (transport/grpc/request-decoding.ts).
+  const grpcServer = new Server({
+    'grpc.max_receive_message_length': 16 << 20,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5000,
+    interceptors: [malformedRequestInterceptor],
+  });
   const transport = new GrpcServerAgentTransport(grpcServer, log.child({ part: 'grpc' }));
   const shells = new ShellSessions({ nodes, hub, signCommand: pki.signCommand, store: new SessionStore(db), audit, log: log.child({ part: 'shells' }), dataDir: options.dataDir, limits: options.shell });
   const agentHandlers: AgentTransportHandlers = { enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn), channel: (conn) => shells.channel(conn), renew: (peer, csr) => enrollment.renew(peer, csr) };
@@ -119,7 +125,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const files = new HostedFiles(options.dataDir, stateStore);
   const upgrades = new AgentUpgrades({ nodes, hub, releases, signCommand: pki.signCommand, audit, log: log.child({ part: 'upgrades' }), httpsPort: () => installInfo.port });
   grpcServer.addService(
-    ControlServiceService,
+    tolerantDecoding(ControlServiceService),
     createControlService({ auth, nodes, tokens, hub, dispatcher, upgrades, shells, audit, desired, rollouts, files, stateStore, machines, pxePort: () => pxeInfo.port, caHash: pki.caHash, install: installInfo, log: log.child({ part: 'control' }) }),
   );
   new ReflectionService(loadFileDescriptorSetFromBuffer(Buffer.from(descriptorSetBase64, 'base64'))).addToServer(grpcServer);

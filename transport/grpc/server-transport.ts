@@ -16,6 +16,7 @@ import {
 } from '../../proto/gen/fleet/v1/agent';
 import type { AgentConnection, AgentPeer, AgentTransportHandlers, ChannelConnection, ServerAgentTransport } from '../types';
 import type { PeerCertificate } from 'node:tls';
+import { tolerantDecoding } from './request-decoding';
 import { toGrpcStatus } from './status';
 
 /** Adapts one authenticated grpc-js duplex stream (Connect or OpenChannel) to a message peer. */
@@ -105,7 +106,7 @@ export class GrpcServerAgentTransport implements ServerAgentTransport {
       }
       return new GrpcPeer(call, peer.nodeId, peer.credentialFingerprint, peer.remoteAddress);
     };
-    this.#server.addService(AgentServiceService, {
+    this.#server.addService(tolerantDecoding(AgentServiceService), {
       enroll: (call: ServerUnaryCall<EnrollRequest, EnrollResponse>, callback: sendUnaryData<EnrollResponse>) => {
         handlers.enroll(call.request, call.getPeer()).then(
           (response) => callback(null, response),
