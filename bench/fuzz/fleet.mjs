@@ -3,7 +3,7 @@
 // that must keep answering `fleet exec`, and the client certificate of a third enrolled node that
 // the fuzzer presents on the Agent service. Also the health check run after every batch.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +59,9 @@ export async function startFuzzFleet({ nats = true } = {}) {
   }
   const pxePort = await freePort();
   env.FLEET_PXE_LISTEN = `127.0.0.1:${pxePort}`;
+  // Refusals are logged as warnings, one per bad input: only errors (an unexpected failure is
+  // logged in full at error level) reach the terminal.
+  env.FLEET_LOG = 'error';
   const fleet = await startFleet({ dir, env });
   const token = fleet.fleet(['tokens', 'create', '--uses', '3', '--label', 'fuzz=agent']).trim();
   const agentDir = (name) => join(dir, 'agents', name);
@@ -68,7 +71,8 @@ export async function startFuzzFleet({ nats = true } = {}) {
       fleet.spawn(process.execPath, [join(dist, 'fleet-agent.js'), 'run', '--name', name, '--server', fleet.url, '--token', token, ...extra], {
         env: { ...process.env, FLEET_AGENT_DIR: agentDir(name), FLEET_LOG: 'warn' },
         cwd: join(dir, 'agents', name, 'cwd'),
-        stdio: ['ignore', 'ignore', 'inherit'],
+        // Each agent's log (it warns about every undecodable message) goes to DIR/NAME.log.
+        stdio: ['ignore', 'ignore', openSync(join(dir, `${name}.log`), 'a')],
       }),
     );
   };

@@ -21,7 +21,7 @@ export async function allTargets() {
 }
 
 /** The share of the cases each target gets (weights; the in-process ones are cheap). */
-const WEIGHT = { 'yaml-specs': 4, 'tokens-selectors': 4, 'grpc-control': 4, 'grpc-agent': 2, websocket: 1.5, https: 2, pxe: 1.5, 'fleet-plan': 0.01, 'agent-nats': 2 };
+const WEIGHT = { 'yaml-specs': 3, 'tokens-selectors': 8, 'grpc-control': 4, 'grpc-agent': 2, websocket: 1, https: 2, pxe: 2, 'fleet-plan': 0.01, 'agent-nats': 2 };
 
 /** Splits `total` cases over the targets by weight (at least 5 each). */
 export function casesPerTarget(total, names) {

@@ -21,7 +21,7 @@ function randomPath(rng, known) {
   let path = r < 4 ? rng.pick(known) : r < 6 ? rng.pick(TRAVERSAL) : r < 9 ? mutateText(rng, rng.pick(known), PIECES) : `/${rng.string(60)}`;
   if (rng.chance(0.4)) {
     const q = [];
-    for (let k = rng.int(4); k >= 0; k--) q.push(`${rng.pick(QUERY_KEYS)}=${rng.chance(0.5) ? encodeURIComponent(rng.string(40)) : mutateText(rng, '52:54:00:12:34:56', PIECES)}`);
+    for (let k = rng.int(4); k >= 0; k--) q.push(`${rng.pick(QUERY_KEYS)}=${rng.chance(0.5) ? encodeURIComponent(rng.string(40).toWellFormed()) : mutateText(rng, '52:54:00:12:34:56', PIECES)}`);
     path += `?${q.join(rng.pick(['&', '&&', ';']))}`;
   }
   return path;
@@ -41,16 +41,25 @@ function randomBody(rng, i, session) {
 function headerLines(rng, host, body, session, https) {
   const h = [];
   if (rng.chance(0.9)) h.push(`Host: ${rng.chance(0.8) ? host : rng.pick(['', 'evil.example', mutateText(rng, host), 'a'.repeat(400), '[::1]:1', 'x y'])}`);
-  if (body.length || rng.chance(0.2)) h.push(`Content-Length: ${rng.chance(0.9) ? body.length : rng.pick([-1, 2 ** 53, 'abc', body.length + 10, 0])}`);
+  let stalls = false;
+  if (body.length || rng.chance(0.2)) {
+    const length = rng.chance(0.9) ? body.length : rng.pick([-1, 2 ** 53, 'abc', body.length + 10, 0]);
+    // A request that promises more body than it sends may be left waiting for it: the client's doing.
+    stalls ||= typeof length === 'number' && length > body.length;
+    h.push(`Content-Length: ${length}`);
+  }
   if (rng.chance(0.6)) h.push(`Content-Type: ${rng.pick(['application/json', 'application/json; charset=utf-8', 'text/plain', 'APPLICATION/JSON', 'multipart/form-data; boundary=x', rng.string(20)])}`);
   if (https && session && rng.chance(0.5)) h.push(`Cookie: ${rng.chance(0.7) ? session.cookie : mutateText(rng, session.cookie)}`);
   if (https && session && rng.chance(0.4)) h.push(`X-CSRF-Token: ${rng.chance(0.5) ? session.csrf : mutateText(rng, session.csrf)}`);
   if (rng.chance(0.3)) h.push(`Origin: ${rng.pick([`https://${host}`, 'https://evil.example', 'null', rng.string(30)])}`);
-  if (rng.chance(0.1)) h.push('Transfer-Encoding: chunked');
+  if (rng.chance(0.1)) {
+    h.push('Transfer-Encoding: chunked');
+    stalls = true;
+  }
   if (rng.chance(0.1)) h.push(`${rng.string(10)}: ${rng.string(30)}`);
   if (rng.chance(0.05)) h.push(`X-Big: ${'b'.repeat(rng.pick([1000, 20_000, 100_000]))}`);
   h.push('Connection: close');
-  return h;
+  return { lines: h, stalls };
 }
 
 /** Sends one raw request; resolves with the status code, 0 when the server closed without an answer, or -1 on timeout. */
@@ -102,12 +111,14 @@ function httpTarget(name, https) {
       const method = rng.pick(METHODS);
       const path = randomPath(rng, https ? HTTPS_PATHS : PXE_PATHS);
       const body = method === 'GET' && rng.chance(0.7) ? Buffer.alloc(0) : randomBody(rng, i, state.session);
-      const head = Buffer.from(`${method} ${path} HTTP/1.1\r\n${headerLines(rng, state.host, body, state.session, https).join('\r\n')}\r\n\r\n`, 'latin1');
+      const { lines, stalls } = headerLines(rng, state.host, body, state.session, https);
+      const head = Buffer.from(`${method} ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`, 'latin1');
       // From a different loopback address each time (all of 127/8 is this machine), so the sign-in
       // limiter, which counts failures per address, does not turn every later login into a 429.
       const localAddress = `127.${rng.range(1, 250)}.${rng.int(256)}.${rng.range(1, 250)}`;
       const res = await rawRequest({ https, port: state.port, head, body, localAddress });
       const input = { port: https ? 'https' : 'pxe', head: head.toString('latin1'), body: body.length > 65536 ? `<${body.length} bytes>` : body.toString('base64') };
+      if (res.status === -1 && stalls) return verdict.refused();
       if (res.status === -1) return verdict.finding('hang', `${method} ${path.slice(0, 100)}: no answer within ${TIMEOUT_MS / 1000} s`, input);
       if (res.status >= 500 && res.status !== 503) return verdict.finding('internal', `${method} ${path.slice(0, 100)}: HTTP ${res.status} ${res.text.split('\r\n\r\n')[1]?.slice(0, 100) ?? ''}`, input);
       if (res.status >= 200 && res.status < 400) return verdict.ok();

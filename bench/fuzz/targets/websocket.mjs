@@ -8,7 +8,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { mutateText } from '../mutate.mjs';
 
 const TIMEOUT_MS = 10_000;
-const LINGER_MS = 1500;
+const LINGER_MS = 1000;
 
 /** One client frame (masked unless told otherwise); `length` may lie about the payload's size. */
 export function wsFrame({ fin = true, rsv = 0, opcode = 1, mask = true, payload = Buffer.alloc(0), length }) {
@@ -118,7 +118,7 @@ function upgradeRequest(rng, host, session) {
 export const websocketTarget = {
   name: 'websocket',
   needsFleet: true,
-  concurrency: 8,
+  concurrency: 16,
   async setup(ctx) {
     const port = ctx.fleet.fleet.httpsPort;
     return { port, host: `127.0.0.1:${port}`, session: await ctx.webSession() };
