@@ -42,6 +42,8 @@ export async function startFuzzFleet({ nats = true } = {}) {
   const env = {};
   const started = [];
   const track = (p) => (started.push(p), p);
+  // nats-server starts before startFleet, which cleans up only what it started.
+  process.on('exit', () => started.forEach((p) => alive(p) && p.kill('SIGKILL')));
   const useNats = nats && have('nats-server');
   let natsUrl = '';
   if (useNats) {

@@ -22,6 +22,8 @@ const seed = values.seed !== undefined ? Number(values.seed) >>> 0 : randomSeed(
 const cases = Number(values.cases);
 const outDir = values.out ?? join(tmpdir(), `fleet-fuzz-findings-${seed}`);
 const log = (line) => process.stderr.write(`${line}\n`);
+// Interrupted: exit normally so the fleet, the broker and their temporary directory go too.
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
 log(`fleet fuzz: seed ${seed} (repeat with --seed ${seed}), ${cases} cases, findings to ${outDir}`);
 const started = Date.now();
 const result = await fuzz({ seed, cases, only: values.targets?.split(','), outDir, nats: !values['no-nats'], batches: Number(values.batches), log });
