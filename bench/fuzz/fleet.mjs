@@ -3,7 +3,7 @@
 // that must keep answering `fleet exec`, and the client certificate of a third enrolled node that
 // the fuzzer presents on the Agent service. Also the health check run after every batch.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,9 +129,11 @@ export async function startFuzzFleet({ nats = true } = {}) {
       }
       return problems;
     },
+    /** Kills everything started and removes the temporary directory (also for test runners, whose workers may never emit 'exit'). */
     stop() {
       for (const p of started) if (alive(p)) p.kill('SIGKILL');
       if (alive(fleet.server)) fleet.server.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
