@@ -27,7 +27,7 @@ const program = new Command('fleet-server')
     'after',
     `
 Environment: FLEET_DATA, FLEET_LISTEN, FLEET_HTTPS_LISTEN, FLEET_RELEASES, FLEET_SERVER_NAMES (comma-separated), FLEET_LOG (log level),
-FLEET_OFFLINE_AFTER_MS, FLEET_HEARTBEAT_MS, FLEET_WEBHOOKS (comma-separated URLs), FLEET_PXE_LISTEN, FLEET_NATS,
+FLEET_OFFLINE_AFTER_MS, FLEET_HEARTBEAT_MS, FLEET_SIGNIN_FAILURES (failed tokens per address per minute), FLEET_WEBHOOKS (comma-separated URLs), FLEET_PXE_LISTEN, FLEET_NATS,
 FLEET_METRICS_LISTEN.
 
 On first start the server creates its CA and prints an admin API token once.

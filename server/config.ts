@@ -28,6 +28,11 @@ export interface ServerOptions {
   offlineAfterMs: number;
   /** How often agents send heartbeats. FLEET_HEARTBEAT_MS, default 5000. */
   heartbeatMs: number;
+  /**
+   * Failed API-token checks one address may make in a minute before it is held back (join-token
+   * guesses at enrollment: twice that). FLEET_SIGNIN_FAILURES, default 10.
+   */
+  signInFailures: number;
   /** Per-node job timeout when a job names none. Default 30 s. */
   defaultJobTimeoutMs: number;
   /**
@@ -62,6 +67,7 @@ export function defaultOptions(): ServerOptions {
     releasesDir: '',
     serverNames: [],
     offlineAfterMs: 12_000,
+    signInFailures: 10,
     heartbeatMs: 5_000,
     defaultJobTimeoutMs: 30_000,
     shell: defaultShellLimits(),
@@ -82,6 +88,7 @@ const schema = z.object({
   serverNames: z.array(z.string().min(1)),
   offlineAfterMs: z.number().int().min(1000),
   heartbeatMs: z.number().int().min(100),
+  signInFailures: z.number().int().min(1),
   defaultJobTimeoutMs: z.number().int().min(1),
   shell: z.object({
     maxPerUser: z.number().int().min(1),
@@ -117,6 +124,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Se
   if (env.FLEET_SERVER_NAMES) out.serverNames = env.FLEET_SERVER_NAMES.split(',').map((s) => s.trim()).filter(Boolean);
   if (env.FLEET_OFFLINE_AFTER_MS) out.offlineAfterMs = Number(env.FLEET_OFFLINE_AFTER_MS);
   if (env.FLEET_HEARTBEAT_MS) out.heartbeatMs = Number(env.FLEET_HEARTBEAT_MS);
+  if (env.FLEET_SIGNIN_FAILURES) out.signInFailures = Number(env.FLEET_SIGNIN_FAILURES);
   const shell = defaultShellLimits();
   if (env.FLEET_SHELL_MAX_PER_USER) shell.maxPerUser = Number(env.FLEET_SHELL_MAX_PER_USER);
   if (env.FLEET_SHELL_IDLE_MS) shell.idleMs = Number(env.FLEET_SHELL_IDLE_MS);

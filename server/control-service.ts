@@ -335,7 +335,10 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
     shell: (call: ServerDuplexStream<ShellClientFrame, ShellServerFrame>) => {
       let session: ShellSession | undefined;
       let detach = () => {};
+      let failed = false;
       const fail = (err: unknown) => {
+        if (failed) return;
+        failed = true;
         const { status, known } = toGrpcStatus(err);
         if (!known) d.log.error({ err }, 'shell failed');
         call.emit('error', status);
@@ -391,7 +394,8 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
         detach();
         session?.close('the client disconnected');
       };
-      call.on('end', gone);
+      // A stream that ends before any start frame is answered, not left open (found by bench/fuzz).
+      call.on('end', () => (session ? gone() : fail(new InvalidRequestError('the shell stream ended before its start frame'))));
       call.on('cancelled', gone);
       call.on('error', gone);
     },

@@ -62,11 +62,12 @@ export class Enrollment {
    */
   readonly #recent = new Map<string, { at: number; response: EnrollResponse }>();
   /** Join-token guesses (malformed, unknown or another server's) per address. */
-  readonly #guesses = new SignInLimiter({ max: 20 });
+  readonly #guesses: SignInLimiter;
   #guessCount = 0;
 
-  constructor(deps: { pki: Pki; tokens: TokenStore; nodes: NodeStore; audit: AuditLog; log: Logger; transaction: <T>(fn: () => T) => T; machines?: Machines; nats?: NatsAuthority; metrics?: Pick<Metrics, 'enrollment'> }) {
+  constructor(deps: { pki: Pki; tokens: TokenStore; nodes: NodeStore; audit: AuditLog; log: Logger; transaction: <T>(fn: () => T) => T; machines?: Machines; nats?: NatsAuthority; metrics?: Pick<Metrics, 'enrollment'>; guessesPerMinute?: number }) {
     this.#machines = deps.machines;
+    this.#guesses = new SignInLimiter({ max: deps.guessesPerMinute ?? 20 });
     this.#metrics = deps.metrics;
     this.#nats = deps.nats;
     this.#transaction = deps.transaction;

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ControlServiceService } from '../proto/gen/fleet/v1/control';
 import { descriptorSetBase64 } from '../proto/gen/descriptor-set';
-import { createServerCredentials, GrpcServerAgentTransport, NatsServerAgentTransport, type AgentTransportHandlers } from '../transport';
+import { createServerCredentials, GrpcServerAgentTransport, malformedRequestInterceptor, NatsServerAgentTransport, tolerantDecoding, type AgentTransportHandlers } from '../transport';
 import { VERSION } from '../common/version';
 import { AgentHub } from './agent-hub';
 import { findInstallScript, startInstallServer } from './http/install-server';
@@ -23,6 +23,7 @@ import { ApiAuth } from './auth';
 import type { ServerOptions } from './config';
 import { createControlService } from './control-service';
 import { Access } from './access';
+import { SignInLimiter } from './sign-in-limiter';
 import { Enrollment } from './enrollment';
 import { StartupError } from './errors';
 import { JobDispatcher } from './jobs/dispatcher';
@@ -83,7 +84,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const tokens = new TokenStore(db);
   const jobs = new JobStore(db);
   const audit = new AuditLog(db);
-  const auth = new ApiAuth(tokens);
+  const auth = new ApiAuth(tokens, new SignInLimiter({ max: options.signInFailures }));
   const access = new Access(nodes);
   const firstAdminToken = auth.bootstrapAdmin();
   if (firstAdminToken) audit.record({ actor: 'server', action: 'token.api.create', target: 'first admin', ok: true });
@@ -107,9 +108,16 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     pxePort: () => pxeInfo.port,
   });
   const natsAuthority = await NatsAuthority.loadOrCreate(options.dataDir);
-  const enrollment = new Enrollment({ pki, tokens, nodes, audit, log: log.child({ part: 'enroll' }), transaction: (fn) => db.transaction(fn)(), machines, nats: natsAuthority, metrics });
+  const enrollment = new Enrollment({ pki, tokens, nodes, audit, log: log.child({ part: 'enroll' }), transaction: (fn) => db.transaction(fn)(), machines, nats: natsAuthority, metrics, guessesPerMinute: 2 * options.signInFailures });
 
-  const grpcServer = new Server({ 'grpc.max_receive_message_length': 16 << 20, 'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 5000, interceptors: [controlRequestInterceptor(log.child({ part: 'control' }), metrics)] });
+  // Undecodable requests are answered INVALID_ARGUMENT, not grpc-js's INTERNAL (transport/grpc/request-decoding.ts);
+  // every Control call is logged with its request id.
+  const grpcServer = new Server({
+    'grpc.max_receive_message_length': 16 << 20,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5000,
+    interceptors: [controlRequestInterceptor(log.child({ part: 'control' }), metrics), malformedRequestInterceptor],
+  });
   const transport = new GrpcServerAgentTransport(grpcServer, log.child({ part: 'grpc' }));
   const shells = new ShellSessions({ nodes, hub, signCommand: pki.signCommand, store: new SessionStore(db), audit, log: log.child({ part: 'shells' }), dataDir: options.dataDir, limits: options.shell });
   const agentHandlers: AgentTransportHandlers = { enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn), channel: (conn) => shells.channel(conn), renew: (peer, csr) => enrollment.renew(peer, csr) };
@@ -127,7 +135,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const files = new HostedFiles(options.dataDir, stateStore);
   const upgrades = new AgentUpgrades({ nodes, hub, releases, signCommand: pki.signCommand, audit, log: log.child({ part: 'upgrades' }), httpsPort: () => installInfo.port });
   grpcServer.addService(
-    ControlServiceService,
+    tolerantDecoding(ControlServiceService),
     createControlService({ auth, access, nodes, tokens, hub, dispatcher, upgrades, shells, audit, desired, rollouts, files, stateStore, machines, pxePort: () => pxeInfo.port, caHash: pki.caHash, install: installInfo, log: log.child({ part: 'control' }) }),
   );
   new ReflectionService(loadFileDescriptorSetFromBuffer(Buffer.from(descriptorSetBase64, 'base64'))).addToServer(grpcServer);

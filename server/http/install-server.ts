@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { StartupError } from '../errors';
 import type { Releases } from '../releases';
 import type { WebApp } from './web-app';
+import { requestUrl } from './web-common';
 
 export interface InstallServerOptions {
   /** installer/install.sh, read on every request (see findInstallScript). */
@@ -59,8 +60,9 @@ export async function startInstallServer(host: string, port: number, o: InstallS
   const { scriptPath } = o;
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     if (o.metrics?.(req, res)) return;
+    const url = requestUrl(req.url, 'https://x');
+    if (!url) return send(res, 400, 'malformed request URL\n');
     if (o.web?.handle(req, res)) return;
-    const url = new URL(req.url ?? '/', 'https://x');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'only GET\n');
     const path = url.pathname;
     if (path === '/install.sh') {

@@ -25,7 +25,7 @@ import type { NodeStore } from '../store/node-store';
 import type { StateStore } from '../store/state-store';
 import { Role, type TokenStore } from '../store/token-store';
 import { BadRequestBodyError, BodyTooLargeError, CrossOriginError, MethodNotAllowedError, NotSignedInError, RouteNotFoundError, TooManySignInsError } from './errors';
-import { httpStatus, sameOrigin, SECURITY_HEADERS } from './web-common';
+import { httpStatus, requestUrl, sameOrigin, SECURITY_HEADERS } from './web-common';
 import { jobDetail, jobSummary, nodeDetail, nodeSummary, rolloutDetail, rolloutSummary, sessionView } from './web-api';
 import { sessionCookie, SignInLimiter, WebSessions, type WebSession } from './web-sessions';
 import { ShellSockets } from './websocket-shell';
@@ -339,7 +339,8 @@ export function createWebApp(d: WebAppDeps): WebApp {
 
   return {
     handle(req, res) {
-      const url = new URL(req.url ?? '/', 'https://x');
+      const url = requestUrl(req.url, 'https://x');
+      if (!url) return false;
       const path = url.pathname;
       if (path === '/api' || path.startsWith('/api/')) {
         api(req, res, url).catch((err: unknown) => {

@@ -40,3 +40,15 @@ export function sameOrigin(req: IncomingMessage): boolean {
   if (origin === undefined) return true;
   return origin === `https://${req.headers.host ?? ''}`;
 }
+
+/**
+ * The request's URL, or null when the request target does not parse (such as `//[`, which
+ * `new URL` rejects): the client's mistake, to be answered 400, never a thrown error.
+ */
+export function requestUrl(target: string | undefined, base: string): URL | null {
+  try {
+    return new URL(target ?? '/', base);
+  } catch {
+    return null;
+  }
+}

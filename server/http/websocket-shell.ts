@@ -38,7 +38,7 @@ import type { NodeStore } from '../store/node-store';
 import type { ShellSession, ShellSessions } from '../shells/sessions';
 import { Role } from '../store/token-store';
 import { CsrfError } from './errors';
-import { httpStatus, sameOrigin } from './web-common';
+import { httpStatus, requestUrl, sameOrigin } from './web-common';
 import { sameSecret, type WebSession } from './web-sessions';
 
 /** The path of the terminal WebSocket. */
@@ -119,7 +119,8 @@ export class ShellSockets {
   /** Takes an HTTP upgrade: checks the cookie and origin, then runs the protocol above. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => {});
-    const path = new URL(req.url ?? '/', 'https://x').pathname;
+    // A target that does not parse is no path of ours (and must not throw: this runs in the server's 'upgrade' event).
+    const path = requestUrl(req.url, 'https://x')?.pathname;
     if (path !== SHELL_SOCKET_PATH) return refuse(socket, 404, 'no WebSocket here');
     if (!sameOrigin(req)) return refuse(socket, 403, 'cross-origin WebSockets are not accepted');
     let web: WebSession;

@@ -113,7 +113,9 @@ function crossChecks(data: unknown, locate: Locate): SpecProblem[] {
     for (const field of ['args', 'userData'] as const) {
       const text = (p as Record<string, unknown>)[field];
       if (typeof text !== 'string') continue;
-      for (const [, name] of text.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
+      // A variable sits on one line: a stray "{{" must not swallow the lines up to a later "}}"
+      // into the message, which is one line per problem (found by bench/fuzz).
+      for (const [, name] of text.matchAll(/\{\{\s*([^}\n]*?)\s*\}\}/g)) {
         if (!TEMPLATE_VARIABLE.test(name!)) problem(['profiles', i, field], `unknown template variable {{ ${name} }} (use ${TEMPLATE_VARIABLES})`);
       }
     }

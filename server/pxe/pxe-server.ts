@@ -4,6 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { requestUrl } from '../http/web-common';
 import type { Machines } from './machines';
 
 function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
@@ -24,7 +25,8 @@ export async function startPxeServer(host: string, port: number, machines: Machi
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'only GET\n');
     if ((req.url ?? '').length > 2048) return send(res, 414, 'request URL too long\n');
-    const url = new URL(req.url ?? '/', 'http://pxe');
+    const url = requestUrl(req.url, 'http://pxe');
+    if (!url) return send(res, 400, 'malformed request URL\n');
     const ctx = { remoteAddress: req.socket.remoteAddress ?? '', host: hostOf(req) };
     if (url.pathname === '/pxe/boot.ipxe') {
       const base = `http://${ctx.host}`;

@@ -191,7 +191,9 @@ export function createStateHandlers(d: StateHandlerDeps) {
       })().then(
         (res) => callback(null, res),
         (err: unknown) => {
-          const { status, known } = toGrpcStatus(err);
+          // A client that goes away mid-upload (or whose frames stop decoding) is its own failure, not the server's.
+          const cut = (err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE';
+          const { status, known } = toGrpcStatus(cut ? new HostedFileError('the upload ended before its last frame') : err);
           if (!known) d.log.error({ err }, 'upload failed');
           callback(status);
         },

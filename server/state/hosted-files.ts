@@ -45,12 +45,17 @@ export class HostedFiles {
     const hash = createHash('sha256');
     let size = 0;
     const out = createWriteStream(tmp, { mode: 0o600 });
+    // A write still under way when an abandoned upload destroys the stream fails afterwards; with
+    // no listener that 'error' event took the whole server down (found by bench/fuzz).
+    let writeError: Error | undefined;
+    out.on('error', (err) => (writeError ??= err));
     try {
       for await (const chunk of chunks) {
         size += chunk.length;
         if (size > info.size) throw new HostedFileError(`more data than the announced ${info.size} bytes`);
         hash.update(chunk);
-        if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+        if (!out.write(chunk)) await new Promise<void>((r) => (out.once('drain', () => r()), out.once('error', () => r())));
+        if (writeError) throw writeError;
       }
       await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
       const digest = hash.digest('hex');
@@ -60,7 +65,9 @@ export class HostedFiles {
       this.#store.addHostedFile({ sha256: info.sha256, name: info.name, size, createdBy: actor, createdAt: Date.now() });
       return false;
     } finally {
-      out.destroy();
+      // Wait for the file to be closed (it may not even be open yet) before removing it, or an
+      // abandoned upload leaves its temporary file behind.
+      if (!out.closed) await new Promise<void>((resolve) => (out.once('close', () => resolve()), out.destroy()));
       rmSync(tmp, { force: true });
     }
   }

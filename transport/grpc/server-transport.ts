@@ -16,14 +16,20 @@ import {
 } from '../../proto/gen/fleet/v1/agent';
 import type { AgentConnection, AgentPeer, AgentTransportHandlers, ChannelConnection, ServerAgentTransport } from '../types';
 import type { PeerCertificate } from 'node:tls';
+import { tolerantDecoding } from './request-decoding';
 import { toGrpcStatus } from './status';
 
-/** Adapts one authenticated grpc-js duplex stream (Connect or OpenChannel) to a message peer. */
-class GrpcPeer<In, Out> {
+/**
+ * Adapts one authenticated grpc-js duplex stream (Connect or OpenChannel) to a message peer.
+ * Exported for its unit test only (not part of transport/index.ts).
+ */
+export class GrpcPeer<In, Out> {
   readonly #call: ServerDuplexStream<In, Out>;
   #closed = false;
   #closeHandlers: ((error?: Error) => void)[] = [];
   #closeError: Error | undefined;
+  /** close() was called: the status is on its way, nothing more is written. */
+  #ending = false;
 
   constructor(
     call: ServerDuplexStream<In, Out>,
@@ -40,7 +46,8 @@ class GrpcPeer<In, Out> {
     };
     call.on('end', () => {
       finish();
-      call.end();
+      if (!this.#ending) call.end();
+      this.#ending = true;
     });
     call.on('cancelled', () => finish(new Error('agent went away')));
     call.on('error', (err) => finish(err));
@@ -48,13 +55,14 @@ class GrpcPeer<In, Out> {
   }
 
   send(message: Out): boolean {
-    if (this.#closed) return false;
+    if (this.#closed || this.#ending) return false;
     this.#call.write(message);
     return true;
   }
 
   close(reason?: Error): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#ending) return;
+    this.#ending = true;
     if (reason) this.#call.emit('error', toGrpcStatus(reason).status);
     else this.#call.end();
   }
@@ -105,7 +113,7 @@ export class GrpcServerAgentTransport implements ServerAgentTransport {
       }
       return new GrpcPeer(call, peer.nodeId, peer.credentialFingerprint, peer.remoteAddress);
     };
-    this.#server.addService(AgentServiceService, {
+    this.#server.addService(tolerantDecoding(AgentServiceService), {
       enroll: (call: ServerUnaryCall<EnrollRequest, EnrollResponse>, callback: sendUnaryData<EnrollResponse>) => {
         handlers.enroll(call.request, call.getPeer()).then(
           (response) => callback(null, response),
