@@ -55,9 +55,15 @@ export class Access {
     if (outside > 0) throw new OutOfScopeError(principal.scope, `${action} would reach ${outside} node${outside === 1 ? '' : 's'} outside it`);
   }
 
-  /** requireNodes for node ids (jobs, sessions, rollouts). */
-  requireIds(principal: Principal, nodeIds: Iterable<string>, action: string): void {
-    if (!this.seesIds(principal, nodeIds)) throw new OutOfScopeError(principal.scope, `${action} reaches nodes outside it`);
+  /**
+   * The newest `limit` items the principal may see, from `newest(n)` (newest first); `nodeIds`
+   * says which nodes an item touches. A limited token looks further back for its items.
+   */
+  newestVisible<T>(principal: Principal, limit: number, newest: (n: number) => T[], nodeIds: (item: T) => string[]): T[] {
+    if (!principal.scope) return newest(limit);
+    return newest(limit * 10)
+      .filter((item) => this.seesIds(principal, nodeIds(item)))
+      .slice(0, limit);
   }
 
   /**

@@ -22,7 +22,6 @@ const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 export class ApiAuth {
   readonly #tokens: TokenStore;
   readonly #limiter: SignInLimiter;
-  #failures = 0;
 
   constructor(tokens: TokenStore, limiter = new SignInLimiter({ max: 10 })) {
     this.#tokens = tokens;
@@ -73,11 +72,7 @@ export class ApiAuth {
       return { tokenId: record.id, role: record.role, description: record.description, scope: record.scope };
     } catch (err) {
       // No token at all is a client that forgot to log in, not a guess.
-      if (address && text) {
-        this.#limiter.failed(address);
-        // Forget addresses that stopped failing, so the table does not grow with every one ever seen.
-        if (++this.#failures % 1000 === 0) this.#limiter.sweep();
-      }
+      if (address && text) this.#limiter.failed(address);
       throw err;
     }
   }

@@ -8,13 +8,12 @@ import { parseSelector, validateLabels } from '../common/labels';
 import { VERSION } from '../common/version';
 import { FleetError } from '../common/errors';
 import type { GetRecordingRequest, JobEvent, JoinToken, Node, RecordingChunk, ShellClientFrame, ShellServerFrame, UpgradeAgentsRequest, UpgradeEvent } from '../proto/gen/fleet/v1/control';
-import { toGrpcStatus } from '../transport';
+import { ERROR_CODE_TRAILER, toGrpcStatus } from '../transport';
 import type { AgentHub } from './agent-hub';
 import type { Access } from './access';
 import { peerAddress, type ApiAuth, type Principal } from './auth';
 import { InvalidRequestError, JobNotFoundError, NodeNotFoundError, NodeRemovedError, SessionNotFoundError, TokenNotFoundError } from './errors';
 import type { JobDispatcher } from './jobs/dispatcher';
-import { resolveTargets } from './targets';
 import type { AgentUpgrades } from './upgrades';
 import type { ShellSessions, ShellSession } from './shells/sessions';
 import type { AuditLog } from './store/audit-log';
@@ -260,15 +259,12 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
       return {};
     }),
 
-    startJob: unary(Role.Operator, (req: Parameters<JobDispatcher['startJob']>[0], p) => {
-      if (p.scope) d.access.requireNodes(p, resolveTargets(d.nodes, req), 'this job');
-      return d.dispatcher.startJob(req, actorOf(p));
-    }),
+    startJob: unary(Role.Operator, (req: Parameters<JobDispatcher['startJob']>[0], p) =>
+      d.dispatcher.startJob(req, actorOf(p), (targets) => d.access.requireNodes(p, targets, 'this job')),
+    ),
     listJobs: unary(Role.Viewer, (req: { limit: number }, p) => {
-      const limit = Math.min(req.limit || 20, 500);
-      // A limited token sees the jobs that ran only on its nodes: look further back for them.
-      const jobs = p.scope ? d.dispatcher.list(limit * 10).filter((j) => d.access.seesIds(p, j.runs.map((r) => r.nodeId))) : d.dispatcher.list(limit);
-      return { jobs: jobs.slice(0, limit) };
+      const jobs = d.access.newestVisible(p, Math.min(req.limit || 20, 500), (n) => d.dispatcher.list(n), (j) => j.runs.map((r) => r.nodeId));
+      return { jobs };
     }),
     getJob: unary(Role.Viewer, (req: { id: string }, p) => visibleJob(req.id, p, 'GetJob')),
     listAudit: unary(Role.Admin, (req: { limit: number; action: string; sinceUnixMs: number }) => ({
@@ -301,9 +297,8 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
 
     listSessions: unary(Role.Operator, (req: { limit: number; node: string }, p) => {
       const nodeId = req.node ? findVisibleNode(req.node, p, 'ListSessions').id : undefined;
-      const limit = Math.min(req.limit || 20, 500);
-      const sessions = p.scope ? d.shells.history(limit * 10, nodeId).filter((s) => d.access.seesIds(p, [s.nodeId])) : d.shells.history(limit, nodeId);
-      return { sessions: sessions.slice(0, limit) };
+      const sessions = d.access.newestVisible(p, Math.min(req.limit || 20, 500), (n) => d.shells.history(n, nodeId), (s) => [s.nodeId]);
+      return { sessions };
     }),
 
     getRecording: (call: ServerWritableStream<GetRecordingRequest, RecordingChunk>) => {
@@ -463,11 +458,11 @@ function auditRefusals(service: UntypedServiceImplementation, d: ControlDeps): U
     const method = name.charAt(0).toUpperCase() + name.slice(1);
     type Call = { metadata: Metadata; getPeer(): string; emit(event: string, ...args: unknown[]): boolean };
     const report = (call: Call, err: unknown) => {
-      const e = err as { code?: number; details?: string } | null;
+      const e = err as { code?: number; details?: string; metadata?: Metadata } | null;
       if (!e || e.code === undefined || !refused.has(e.code)) return;
       const address = peerAddress(call.getPeer());
       if (e.code === status.RESOURCE_EXHAUSTED) {
-        if (!/sign-ins/.test(e.details ?? '')) return;
+        if (e.metadata?.get(ERROR_CODE_TRAILER)[0] !== 'TOO_MANY_SIGN_INS') return;
         // A held-back guesser gets one row a minute, so it cannot fill the log.
         const now = Date.now();
         if (now - (heldBack.get(address) ?? 0) < 60_000) return;

@@ -63,7 +63,6 @@ export class Enrollment {
   readonly #recent = new Map<string, { at: number; response: EnrollResponse }>();
   /** Join-token guesses (malformed, unknown or another server's) per address. */
   readonly #guesses: SignInLimiter;
-  #guessCount = 0;
 
   constructor(deps: { pki: Pki; tokens: TokenStore; nodes: NodeStore; audit: AuditLog; log: Logger; transaction: <T>(fn: () => T) => T; machines?: Machines; nats?: NatsAuthority; metrics?: Pick<Metrics, 'enrollment'>; guessesPerMinute?: number }) {
     this.#machines = deps.machines;
@@ -98,10 +97,7 @@ export class Enrollment {
       this.#metrics?.enrollment(true);
       return response;
     } catch (err) {
-      if (err instanceof JoinTokenRefusedError && GUESS_CODES.has(err.code)) {
-        this.#guesses.failed(address);
-        if (++this.#guessCount % 1000 === 0) this.#guesses.sweep();
-      }
+      if (err instanceof JoinTokenRefusedError && GUESS_CODES.has(err.code)) this.#guesses.failed(address);
       // A guesser held back by the limit is not worth an audit row per attempt (its first refusals are in).
       if (err instanceof TooManySignInsError) throw err;
       const reason = err instanceof FleetError ? err.message : 'internal error';

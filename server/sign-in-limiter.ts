@@ -11,6 +11,7 @@ export class SignInLimiter {
   readonly #max: number;
   readonly #windowMs: number;
   readonly #now: () => number;
+  #counted = 0;
 
   constructor(options: { max?: number; windowMs?: number; now?: () => number } = {}) {
     this.#max = options.max ?? 5;
@@ -35,11 +36,12 @@ export class SignInLimiter {
     }
   }
 
-  /** Counts a failure for the address. */
+  /** Counts a failure for the address (and now and then forgets addresses that stopped failing). */
   failed(address: string): void {
     const recent = this.#recent(address);
     recent.push(this.#now());
     this.#failures.set(address, recent);
+    if (++this.#counted % 1000 === 0) this.sweep();
   }
 
   /** Forgets old entries so the map does not grow with every address ever seen. */

@@ -124,6 +124,15 @@ describe('access control', () => {
 
     const refused = await denials('dev-operator');
     expect(refused.map((e) => e.target).sort()).toEqual(['ApplySpec', 'GetJob', 'GetNode', 'LabelNode', 'LabelNode', 'ListMachines', 'PlanSpec', 'Shell', 'StartJob', 'StartJob']);
+
+    // The desired-state reads are limited the same way: health lists only its nodes, another
+    // node's state and history look like a node that does not exist (and are audited).
+    const health = await as('dev-operator', ['health']);
+    expect(health.stdout).toMatch(/dev-1/);
+    expect(health.stdout).not.toMatch(/prod-1/);
+    expect((await as('dev-operator', ['state', 'prod-1'])).stderr).toMatch(/prod-1/);
+    expect((await as('dev-operator', ['history', '--node', 'prod-1'])).stderr).toMatch(/prod-1/);
+    expect((await denials('dev-operator')).map((e) => e.target).filter((t) => t === 'GetNodeState' || t === 'ListHistory').sort()).toEqual(['GetNodeState', 'ListHistory']);
   });
 
   it('applies the same limits on the web API', async () => {
@@ -195,6 +204,8 @@ describe('access control', () => {
     expect((await fleet.cli(['nodes'])).stderr).toMatch(/too many failed sign-ins/);
     const rows = readAuditFromDatabase(fleet.dataDir).filter((e) => e.action === 'access.denied' && e.actor === 'api:000000000000');
     expect(rows.length).toBeGreaterThanOrEqual(10);
+    // Held back: audited too, once a minute per address however often it tries.
+    expect(rows.filter((e) => /too many failed sign-ins/.test(e.detail))).toHaveLength(1);
   });
 });
 

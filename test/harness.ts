@@ -34,6 +34,17 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
 }
 
 /** A running child process with its collected output. */
+/** Runs `node ARGS` to completion (stdin closed) and collects its exit code and output. */
+export async function runNode(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const p = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number>((ok) => p.once('close', (c) => ok(c ?? -1)));
+  return { code, stdout, stderr };
+}
+
 export class Proc {
   output = '';
   readonly exited: Promise<number | null>;
@@ -131,16 +142,7 @@ export class Fleet {
 
   /** Runs the real `fleet` CLI against this fleet. */
   async cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-    const p = spawn(process.execPath, [join(DIST, 'fleet.js'), ...args], {
-      env: { ...process.env, FLEET_CONFIG: this.configFile, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number>((ok) => p.once('close', (c) => ok(c ?? -1)));
-    return { code, stdout, stderr };
+    return await runNode([join(DIST, 'fleet.js'), ...args], { FLEET_CONFIG: this.configFile, ...env });
   }
 
   /** Runs the CLI and parses its JSON stdout (adds `-o json`). */

@@ -1,25 +1,18 @@
 // Operations: Prometheus /metrics, request ids in errors and logs, `fleet-server doctor`, and an
 // online backup taken under load that restores into a working server the same agents reconnect to.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Fleet, waitFor, type CliResult } from './harness';
+import { Fleet, runNode, waitFor, type CliResult } from './harness';
 
 const SERVER_BIN = fileURLToPath(new URL('../dist/fleet-server.js', import.meta.url));
 const NAMES = ['ops-1', 'ops-2', 'ops-3'];
 
 /** Runs a `fleet-server` subcommand (backup, restore, doctor) to completion. */
-async function fleetServer(args: string[]): Promise<CliResult> {
-  const p = spawn(process.execPath, [SERVER_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number>((ok) => p.once('close', (c) => ok(c ?? -1)));
-  return { code, stdout, stderr };
+function fleetServer(args: string[]): Promise<CliResult> {
+  return runNode([SERVER_BIN, ...args]);
 }
 
 /** GET over HTTPS, trusting only the fleet's own CA. */

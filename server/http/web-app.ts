@@ -248,9 +248,8 @@ export function createWebApp(d: WebAppDeps): WebApp {
     }
     const seesRuns = (runs: readonly { nodeId: string }[]) => d.access.seesIds(principal, runs.map((r) => r.nodeId));
     if (path === '/api/jobs') {
-      const limit = limitParam(url, 50, 500);
-      const jobs = principal.scope ? d.dispatcher.list(limit * 10).filter((j) => seesRuns(j.runs)) : d.dispatcher.list(limit);
-      return sendJson(res, 200, { jobs: jobs.slice(0, limit).map(jobSummary) });
+      const jobs = d.access.newestVisible(principal, limitParam(url, 50, 500), (n) => d.dispatcher.list(n), (j) => j.runs.map((r) => r.nodeId));
+      return sendJson(res, 200, { jobs: jobs.map(jobSummary) });
     }
     const jobMatch = /^\/api\/jobs\/([^/]+)$/.exec(path);
     if (jobMatch) {
@@ -278,9 +277,8 @@ export function createWebApp(d: WebAppDeps): WebApp {
       d.auth.require(principal, Role.Operator);
       const nodeName = url.searchParams.get('node');
       const nodeId = nodeName ? findNode(nodeName).id : undefined;
-      const limit = limitParam(url, 50, 500);
-      const list = principal.scope ? d.shells.history(limit * 10, nodeId).filter((s) => seesRuns([s])) : d.shells.history(limit, nodeId);
-      return sendJson(res, 200, { sessions: list.slice(0, limit).map((s) => sessionView(s, d.shells.get(s.id) !== undefined)) });
+      const list = d.access.newestVisible(principal, limitParam(url, 50, 500), (n) => d.shells.history(n, nodeId), (s) => [s.nodeId]);
+      return sendJson(res, 200, { sessions: list.map((s) => sessionView(s, d.shells.get(s.id) !== undefined)) });
     }
     const recMatch = /^\/api\/sessions\/([^/]+)\/recording$/.exec(path);
     if (recMatch) {

@@ -14,7 +14,7 @@ import { newId } from '../ids';
 import type { AuditLog } from '../store/audit-log';
 import { type JobRecord, type JobStore, type RunRecord } from '../store/job-store';
 import { TERMINAL_RUN_STATES } from '../../common/run-states';
-import type { NodeStore } from '../store/node-store';
+import type { NodeRecord, NodeStore } from '../store/node-store';
 import type { Metrics } from '../metrics';
 import { concurrencyLimit } from './concurrency';
 
@@ -115,8 +115,11 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     this.#flush();
   }
 
-  /** Validates and stores a job, then starts dispatching it. */
-  startJob(request: StartJobRequest, actor: string): Job {
+  /**
+   * Validates and stores a job, then starts dispatching it. `authorize` sees the resolved targets
+   * first and throws to refuse the job (a token limited to a selector).
+   */
+  startJob(request: StartJobRequest, actor: string, authorize?: (targets: readonly NodeRecord[]) => void): Job {
     const spec = {
       argv: request.argv,
       shell: request.shell,
@@ -132,6 +135,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     if (Buffer.byteLength(spec.argv.join('\0') + spec.shell) > MAX_COMMAND_BYTES) throw new InvalidRequestError(`the command is larger than ${MAX_COMMAND_BYTES} bytes`);
     if (spec.timeoutMs > MAX_TIMEOUT_MS) throw new InvalidRequestError('the timeout is longer than 7 days');
     const targets = resolveTargets(this.#nodes, { selector: spec.selector, nodes: spec.nodes, all: request.all });
+    authorize?.(targets);
     const limit = concurrencyLimit(spec.maxConcurrency, targets.length);
     const now = Date.now();
     const job: JobRecord = { id: newId('j'), createdAt: now, createdBy: actor, spec, finishedAt: null };
