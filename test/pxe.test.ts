@@ -118,6 +118,16 @@ describe('PXE with a real iPXE client', { timeout: 420_000 }, () => {
       1000,
     );
     expect(reported.state).toBe('pending');
+
+    // The console is the serial port (qemu -nographic, like a serial-only or IPMI serial console):
+    // after iPXE loads the initrd, the kernel's boot messages and the discovery image's own lines
+    // show there, not only on a screen nobody looks at.
+    const serialConsole = readFileSync(log, 'utf8');
+    const afterInitrd = serialConsole.slice(serialConsole.lastIndexOf('/pxe/discovery/initrd.img'));
+    expect(afterInitrd, serialConsole.slice(-3000)).toMatch(/Linux version \d/);
+    expect(afterInitrd).toMatch(/fleet-discovery: starting on Linux/);
+    expect(afterInitrd).toMatch(/fleet-discovery: starting fleet-agent/);
+
     expect((await fleet.nodes()).map((n) => n.name)).not.toContain('disc-1');
 
     const approved = await fleet.cli(['machines', 'approve', 'pending-525400654321', '--name', 'disc-1', '--label', 'stage=discovered']);

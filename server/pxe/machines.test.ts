@@ -1,5 +1,5 @@
-// Machines on a real (in-memory) SQLite store: what a machine's record learns from what iPXE and
-// its agent report.
+// Machines on a real (in-memory) SQLite store: the discovery image's kernel arguments, and what a
+// machine's record learns from what iPXE and its agent report.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,21 @@ function setup() {
   };
   return { machines, store, audit, boot, get, enroll, db };
 }
+
+describe('the discovery image', () => {
+  it('has the serial console last, so /dev/console (the init, the agent) is the serial port; the kernel writes to both', () => {
+    const { boot } = setup();
+    const script = boot('52-54-00-00-00-01');
+    expect(script).toMatch(/^kernel http:\/\/10\.0\.0\.1:8080\/pxe\/discovery\/vmlinuz console=tty0 console=ttyS0,115200n8 fleet\.server=https:\/\/10\.0\.0\.1:7443 fleet\.token=fj1_/m);
+    expect(script).not.toMatch(/\bquiet\b/);
+  });
+
+  it("takes its kernel arguments from the PXE config's discovery.args when given (another serial port, another speed)", () => {
+    const { machines, boot } = setup();
+    machines.setConfig('discovery:\n  args: console=tty0 console=ttyS1,57600n8 quiet\n', 'pxe.yaml', 'test');
+    expect(boot('52-54-00-00-00-02')).toMatch(/^kernel \S+\/pxe\/discovery\/vmlinuz console=tty0 console=ttyS1,57600n8 quiet fleet\.server=/m);
+  });
+});
 
 describe('what machines learn from what they report', () => {
   it('a machine registered by UUID learns the MAC and serial it network-boots with', () => {

@@ -14,7 +14,7 @@ import { newId } from '../ids';
 import type { AuditLog } from '../store/audit-log';
 import { MachineState, type MachineRecord, type MachineStore } from '../store/machine-store';
 import type { JoinTokenRecord, TokenStore } from '../store/token-store';
-import { DISCOVERY_PROFILE, loadPxeConfig, type Profile, type PxeConfig } from './config';
+import { DISCOVERY_ARGS, DISCOVERY_PROFILE, loadPxeConfig, type Profile, type PxeConfig } from './config';
 import { isPlaceholder, normalizeMac, usableSerial, usableUuid } from './identities';
 import { approvingRule, chooseProfile, type ProfileChoice } from './matching';
 
@@ -370,7 +370,7 @@ export class Machines {
       if (!this.discoveryDir()) {
         return answer([say(`${m.name} waits for approval (fleet machines approve ${m.name}); no discovery image on the server`), 'sleep 60', `chain --replace ${base}/pxe/boot.ipxe`], 'waiting');
       }
-      profile = { name: DISCOVERY_PROFILE, kernel: '/pxe/discovery/vmlinuz', initrd: '/pxe/discovery/initrd.img', args: 'console=ttyS0 console=tty0 quiet' };
+      profile = { name: DISCOVERY_PROFILE, kernel: '/pxe/discovery/vmlinuz', initrd: '/pxe/discovery/initrd.img', args: this.config().discovery?.args ?? DISCOVERY_ARGS };
     } else {
       const found = this.config().profiles.find((p) => p.name === choice.profile);
       if (!found) return answer([say(`profile ${choice.profile} of ${m.name} is not in the PXE config`), 'sleep 30', 'exit'], 'missing profile');
