@@ -84,7 +84,7 @@ export function profileText(m: Machine): string {
   return `${m.bootProfile} (from ${m.bootProfileFrom})`;
 }
 
-/** What the machine said about itself from the discovery image: "host-1 (52:54:00:12:34:56,…)". */
+/** What the machine's agent last said about itself when it enrolled: "host-1 (52:54:00:12:34:56,…)". */
 export function reportedText(m: Machine): string {
   const r = m.reported;
   if (!r || (!r.hostname && r.macs.length === 0 && !r.dmiUuid && !r.serial)) return '-';

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // fleet-server: the executable. Starts with zero configuration; see `fleet-server --help`.
 import { Command, Option } from 'commander';
-import { hostname } from 'node:os';
+import { networkInterfaces } from 'node:os';
 import { createLogger } from '../common/logger';
 import { VERSION } from '../common/version';
 import { FleetError } from '../common/errors';
 import { optionsFromEnv, parseListen, parseNats, parseOptions, type ServerOptions } from './config';
 import { NatsAuthority } from './nats-authority';
+import { bannerText } from './banner';
 import { startServer } from './server';
 import { backup, restore } from './ops/backup';
 import { runDoctor } from './ops/doctor';
@@ -17,7 +18,7 @@ const program = new Command('fleet-server')
   .addOption(new Option('-d, --data <dir>', 'data directory (database, PKI)').env('FLEET_DATA').default('./fleet-data'))
   .addOption(new Option('-l, --listen <host:port>', 'gRPC address for agents and the CLI').env('FLEET_LISTEN').default('0.0.0.0:7443'))
   .addOption(new Option('--https-listen <host:port>', 'HTTPS address for install.sh and agent downloads').env('FLEET_HTTPS_LISTEN').default('0.0.0.0:8443'))
-  .addOption(new Option('--name <name...>', 'extra DNS name or IP for the server certificate').env('FLEET_SERVER_NAMES'))
+  .addOption(new Option('--name <name...>', 'DNS name or IP machines reach the server by: added to its certificate, and printed in the install and login lines when listening on all addresses').env('FLEET_SERVER_NAMES'))
   .addOption(new Option('--pxe-listen <host:port>', 'serve PXE boot answers (plain HTTP, for iPXE) on this address; off by default').env('FLEET_PXE_LISTEN'))
   .addOption(new Option('--webhook <url...>', 'POST a JSON alert here on each health check change and failed rollout (repeatable)'))
   .addOption(new Option('--metrics-listen <host:port>', 'also serve /metrics without a token on this plain-HTTP address (for a local scraper); off by default').env('FLEET_METRICS_LISTEN'))
@@ -61,21 +62,20 @@ Operations (see docs/operations.md): fleet-server backup, fleet-server restore, 
     }
     try {
       const server = await startServer(options, log);
-      const where = `https://${hostname()}:${server.port}`;
       process.stdout.write(
-        `fleet-server ${VERSION} listening on ${options.listenHost}:${server.port}\nCA fingerprint: sha256:${server.caHash}\n` +
-          `installs on https://${options.httpsHost}:${server.httpsPort} (pin ${server.installPin})\n` +
-          (server.metricsPort ? `metrics on http://${options.metrics!.host}:${server.metricsPort}/metrics\n` : '') +
-          (server.pxePort ? `PXE on http://${options.pxe!.host}:${server.pxePort}/pxe/boot.ipxe\n` : '') +
-          `install an agent: curl -fsSL -k --pinnedpubkey '${server.installPin}' https://${hostname()}:${server.httpsPort}/install.sh | sudo sh -s -- --token TOKEN\n`,
+        bannerText({
+          version: VERSION,
+          caHash: server.caHash,
+          installPin: server.installPin,
+          names: options.serverNames,
+          interfaces: networkInterfaces(),
+          grpc: { host: options.listenHost, port: server.port },
+          https: { host: options.httpsHost, port: server.httpsPort },
+          metrics: server.metricsPort ? { host: options.metrics!.host, port: server.metricsPort } : undefined,
+          pxe: server.pxePort ? { host: options.pxe!.host, port: server.pxePort } : undefined,
+          firstAdminToken: server.firstAdminToken || undefined,
+        }),
       );
-      if (server.firstAdminToken) {
-        process.stdout.write(
-          `\nFirst start: an admin API token was created. It is shown only this once; keep it safe:\n\n` +
-            `  ${server.firstAdminToken}\n\n` +
-            `Log in from any machine with:\n\n  fleet login --server ${where} --token ${server.firstAdminToken} --ca-hash sha256:${server.caHash}\n\n`,
-        );
-      }
       let closing = false;
       const shutdown = (signal: string) => {
         if (closing) return;

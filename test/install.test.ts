@@ -2,7 +2,7 @@
 // install root the test owns) brings the node online; a re-run changes nothing; the uninstall
 // script removes every file the installer wrote. Needs root and the standalone agent build.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,6 +69,36 @@ describe('curl | sh installer', () => {
     expect(uninstall.code, uninstall.output).toBe(0);
     expect(filesUnder(root)).toEqual([]);
     await waitFor('fresh-1 offline', async () => (await fleet.nodes()).find((n) => n.name === 'fresh-1')?.online === false);
+  });
+
+  it('prints an install line and a login line that work, exactly as printed, from another machine', async () => {
+    const banner = fleet.server.output;
+    const install = /^install an agent: (curl .* --token TOKEN)$/m.exec(banner)?.[1];
+    const login = /^ {2}(fleet login --server \S+ --token \S+ --ca-hash \S+)$/m.exec(banner)?.[1];
+    expect(install, banner).toBeDefined();
+    expect(login, banner).toBeDefined();
+    const scratch = mkdtempSync(join(tmpdir(), 'fleet-install-printed-'));
+    try {
+      // The test host runs as root and has neither sudo nor the fleet CLI on its PATH: stand-ins
+      // that run the real thing, so the lines run as printed.
+      const bin = join(scratch, 'bin');
+      mkdirSync(bin);
+      writeFileSync(join(bin, 'sudo'), '#!/bin/sh\nexec "$@"\n', { mode: 0o755 });
+      writeFileSync(join(bin, 'fleet'), `#!/bin/sh\nexec ${process.execPath} ${join(REPO, 'dist/fleet.js')} "$@"\n`, { mode: 0o755 });
+      const env = { PATH: `${bin}:${process.env.PATH}`, FLEET_CONFIG: join(scratch, 'cli.json') };
+
+      const token = await fleet.token();
+      const installed = await host.run(`${install!.replace('TOKEN', token)} --root ${join(scratch, 'root')} --init none --name printed-1`, { env });
+      // `curl … | sh` exits 0 when curl fails (sh reads nothing): curl must not complain.
+      expect(installed.output).not.toMatch(/curl: \(\d+\)/);
+      expect(installed.code, installed.output).toBe(0);
+      await fleet.waitOnline(['printed-1']);
+      const loggedIn = await host.run(login!, { env });
+      expect(loggedIn.code, loggedIn.output).toBe(0);
+      await host.run(join(scratch, 'root/opt/fleet/bin/fleet-agent-uninstall.sh'));
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 
   it('refuses clearly: not root, http, wrong URL, bad pin, malformed token, refused token', async () => {

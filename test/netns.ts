@@ -50,6 +50,11 @@ export class TestHost {
     execFileSync('ip', ['link', 'set', `${this.#veth}a`, up ? 'up' : 'down'], { stdio: 'pipe' });
   }
 
+  /** Gives the host's network interface another hardware address (what its agent then reports). */
+  setMac(mac: string): void {
+    execFileSync('ip', ['netns', 'exec', this.ns, 'ip', 'link', 'set', 'dev', `${this.#veth}b`, 'address', mac], { stdio: 'pipe' });
+  }
+
   /** Runs a command inside the host and waits for it. */
   run(command: string, options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ code: number; output: string }> {
     const p = this.spawn(command, { env: { ...process.env, ...options.env } });

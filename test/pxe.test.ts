@@ -3,7 +3,8 @@
 // profile when nobody registered it; the cloud-init user-data of a machine carries an install
 // command whose token enrolls exactly that machine, once, under its name and labels.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,6 +118,16 @@ describe('PXE with a real iPXE client', { timeout: 420_000 }, () => {
       1000,
     );
     expect(reported.state).toBe('pending');
+
+    // The console is the serial port (qemu -nographic, like a serial-only or IPMI serial console):
+    // after iPXE loads the initrd, the kernel's boot messages and the discovery image's own lines
+    // show there, not only on a screen nobody looks at.
+    const serialConsole = readFileSync(log, 'utf8');
+    const afterInitrd = serialConsole.slice(serialConsole.lastIndexOf('/pxe/discovery/initrd.img'));
+    expect(afterInitrd, serialConsole.slice(-3000)).toMatch(/Linux version \d/);
+    expect(afterInitrd).toMatch(/fleet-discovery: starting on Linux/);
+    expect(afterInitrd).toMatch(/fleet-discovery: starting fleet-agent/);
+
     expect((await fleet.nodes()).map((n) => n.name)).not.toContain('disc-1');
 
     const approved = await fleet.cli(['machines', 'approve', 'pending-525400654321', '--name', 'disc-1', '--label', 'stage=discovered']);
@@ -212,5 +223,71 @@ groups:
     expect(existsSync(join(fleet.dir, 'wrong', 'node.json'))).toBe(false);
     const [metal2] = (await fleet.json<MachineView[]>(['machines', 'list'])).filter((m) => m.name === 'metal-2');
     expect(metal2!.state).toBe('registered');
+  });
+});
+
+describe('machines learn the identities they boot with', () => {
+  let host: TestHost;
+  let fleet: Fleet;
+  const uuid = (n: number) => `8f0c7a4e-1b2d-4c3e-9f00-0000000000c${n}`;
+
+  beforeAll(async () => {
+    host = TestHost.create({ mac: '52:54:00:aa:00:05' });
+    fleet = new Fleet({ host: host.peerIp, serverEnv: { FLEET_PXE_LISTEN: `${host.peerIp}:0` } });
+    await fleet.startServer();
+    const config = join(fleet.dir, 'pxe.yaml');
+    writeFileSync(config, 'profiles:\n  - name: installer\n    kernel: /pxe/files/none\ngroups:\n  - name: all\n    default: true\n    profile: installer\n');
+    expect((await fleet.cli(['pxe', 'set', '-f', config])).code).toBe(0);
+  });
+  afterAll(async () => {
+    host?.destroy();
+    await fleet?.stop();
+  });
+
+  const machine = async (name: string) => (await fleet.json<(MachineView & { uuid: string; serial: string; reported: { hostname: string; macs: string[] } | null })[]>(['machines', 'list'])).find((m) => m.name === name)!;
+  /** The `fleet machines list` (-o wide) row of a machine, as a user reads it. */
+  const row = async (name: string, wide = false) => (await fleet.cli(['machines', 'list', ...(wide ? ['-o', 'wide'] : [])])).stdout.split('\n').find((l) => l.startsWith(`${name} `)) ?? '';
+  /**
+   * Enrolls a real agent on the test host with `token`. The host has no SMBIOS tables: a dmidecode
+   * on the agent's PATH tells systeminformation the UUID and serial the machine's firmware would.
+   */
+  const enrollAgent = async (token: string, dmi: { uuid: string; serial: string }) => {
+    const dir = mkdtempSync(join(fleet.dir, 'agent-'));
+    writeFileSync(join(dir, 'dmidecode'), `#!/bin/sh\nprintf 'System Information\\n\\tManufacturer: QEMU\\n\\tSerial Number: ${dmi.serial}\\n\\tUUID: ${dmi.uuid.toUpperCase()}\\n'\n`, { mode: 0o755 });
+    const r = await host.run(`${process.execPath} ${join(DIST, 'fleet-agent.js')} enroll --server ${fleet.url} --token ${token} --state-dir ${join(dir, 'state')}`, { env: { PATH: `${dir}:${process.env.PATH}` } });
+    expect(r.code, r.output).toBe(0);
+  };
+  const userDataToken = async (name: string) => {
+    const r = await host.run(`curl -fsS http://${host.peerIp}:${pxePort(fleet)}/pxe/cloud-init/${(await machine(name)).id}/user-data`);
+    expect(r.code, r.output).toBe(0);
+    return /--token (fj1_[^\s"]+)/.exec(r.output)![1]!;
+  };
+
+  it("registered by UUID: learns the MAC and serial iPXE reports, and keeps its agent's report once provisioned", async () => {
+    expect((await fleet.cli(['machines', 'add', '--uuid', uuid(1), '--name', 'by-uuid'])).code).toBe(0);
+    // The request boot.ipxe chains to, as iPXE fills it in.
+    const boot = await host.run(`curl -fsS 'http://${host.peerIp}:${pxePort(fleet)}/pxe/ipxe?mac=52-54-00-aa-00-05&uuid=${uuid(1)}&serial=SN-LEARN-1&buildarch=x86_64'`);
+    expect(boot.output).toMatch(/^echo fleet: by-uuid \(.*\) boots profile installer/m);
+    expect(await machine('by-uuid')).toMatchObject({ mac: '52:54:00:aa:00:05', uuid: uuid(1), serial: 'SN-LEARN-1', state: 'registered' });
+    expect(await row('by-uuid')).toMatch(/^by-uuid +registered +52:54:00:aa:00:05 /);
+
+    await enrollAgent(/fleet\.token=(fj1_\S+)/.exec(boot.output)![1]!, { uuid: uuid(1), serial: 'SN-LEARN-1' });
+    expect(await machine('by-uuid')).toMatchObject({ state: 'provisioned', mac: '52:54:00:aa:00:05', reported: { hostname: hostname(), macs: ['52:54:00:aa:00:05'] } });
+    // REPORTED, the last column, keeps what the agent said once the machine is provisioned.
+    expect(await row('by-uuid', true)).toMatch(new RegExp(` ${hostname()} \\(52:54:00:aa:00:05; serial SN-LEARN-1\\)$`));
+  });
+
+  it('learns from its agent at enrollment: by MAC its UUID and serial, by UUID its MAC', async () => {
+    host.setMac('52:54:00:aa:00:06');
+    expect((await fleet.cli(['machines', 'add', '--mac', '52:54:00:aa:00:06', '--name', 'by-mac'])).code).toBe(0);
+    await enrollAgent(await userDataToken('by-mac'), { uuid: uuid(2), serial: 'SN-LEARN-2' });
+    expect(await machine('by-mac')).toMatchObject({ state: 'provisioned', mac: '52:54:00:aa:00:06', uuid: uuid(2), serial: 'SN-LEARN-2' });
+    expect(await row('by-mac', true)).toMatch(new RegExp(`^by-mac +provisioned +52:54:00:aa:00:06 +${uuid(2)} +SN-LEARN-2 `));
+
+    host.setMac('52:54:00:aa:00:07');
+    expect((await fleet.cli(['machines', 'add', '--uuid', uuid(3), '--name', 'by-uuid-2'])).code).toBe(0);
+    await enrollAgent(await userDataToken('by-uuid-2'), { uuid: uuid(3), serial: 'SN-LEARN-3' });
+    expect(await machine('by-uuid-2')).toMatchObject({ state: 'provisioned', mac: '52:54:00:aa:00:07', uuid: uuid(3), serial: 'SN-LEARN-3' });
+    expect(await row('by-uuid-2')).toMatch(/^by-uuid-2 +provisioned +52:54:00:aa:00:07 /);
   });
 });

@@ -24,4 +24,10 @@ describe('PXE config template variables', () => {
   it('still accepts the known variables', () => {
     expect(loadPxeConfig(config('runcmd: ["{{ install_command }}", "{{machine.name}}"]'), 'pxe.yaml').profiles[0]!.name).toBe('p');
   });
+
+  it("checks the discovery image's args like a profile's, and refuses keys it does not know there", () => {
+    expect(loadPxeConfig('discovery:\n  args: console=ttyS1,115200n8 fleet.name={{ machine.name }}\n', 'pxe.yaml').discovery?.args).toBe('console=ttyS1,115200n8 fleet.name={{ machine.name }}');
+    expect(() => loadPxeConfig('discovery:\n  args: console=ttyS1 {{ nope }}\n', 'pxe.yaml')).toThrow(/^pxe\.yaml:2:9: discovery\.args: unknown template variable \{\{ nope \}\}/);
+    expect(() => loadPxeConfig('discovery:\n  kernel: /k\n', 'pxe.yaml')).toThrow(/discovery\.kernel: unknown field "kernel"/);
+  });
 });

@@ -13,6 +13,14 @@ const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 /** The profile unknown machines boot: the discovery image served by the server itself. */
 export const DISCOVERY_PROFILE = 'discovery';
 
+/**
+ * The discovery image's kernel arguments unless the config's `discovery.args` says otherwise. The
+ * kernel writes its messages to every console, but /dev/console (the image's own lines, a rescue
+ * shell) is the last one: the serial port, which serial-only machines, IPMI serial-over-LAN and
+ * `qemu -nographic` show.
+ */
+export const DISCOVERY_ARGS = 'console=tty0 console=ttyS0,115200n8';
+
 const selector = z.string().refine((s) => {
   try {
     parseSelector(s);
@@ -64,6 +72,8 @@ export const ruleSchema = z.strictObject({
 });
 
 export const pxeConfigSchema = z.strictObject({
+  /** The built-in discovery profile: its kernel arguments (templated), default DISCOVERY_ARGS. */
+  discovery: z.strictObject({ args: z.string() }).optional(),
   profiles: z.array(profileSchema).default([]),
   groups: z.array(groupSchema).default([]),
   rules: z.array(ruleSchema).default([]),
@@ -84,7 +94,7 @@ type Locate = (path: readonly PropertyKey[], key?: boolean) => { line: number; c
 function crossChecks(data: unknown, locate: Locate): SpecProblem[] {
   const problems: SpecProblem[] = [];
   if (!data || typeof data !== 'object') return problems;
-  const d = data as { profiles?: { name?: unknown }[]; groups?: { name?: unknown; profile?: unknown; default?: unknown }[]; rules?: { name?: unknown; profile?: unknown }[] };
+  const d = data as { discovery?: { args?: unknown }; profiles?: { name?: unknown }[]; groups?: { name?: unknown; profile?: unknown; default?: unknown }[]; rules?: { name?: unknown; profile?: unknown }[] };
   const profiles = new Set<string>([DISCOVERY_PROFILE]);
   const problem = (path: (string | number)[], message: string) => problems.push({ ...locate(path), field: path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replaceAll('.[', '['), message });
   for (const [list, items] of [
@@ -109,15 +119,16 @@ function crossChecks(data: unknown, locate: Locate): SpecProblem[] {
     if (g?.default === true) defaults.push(i);
   }
   for (const i of defaults.slice(1)) problem(['groups', i, 'default'], `more than one default group (also groups[${defaults[0]}]); only one may be the default`);
+  const templated: [(string | number)[], unknown][] = [[['discovery', 'args'], d.discovery?.args]];
   for (const [i, p] of (Array.isArray(d.profiles) ? d.profiles : []).entries()) {
-    for (const field of ['args', 'userData'] as const) {
-      const text = (p as Record<string, unknown>)[field];
-      if (typeof text !== 'string') continue;
-      // A variable sits on one line: a stray "{{" must not swallow the lines up to a later "}}"
-      // into the message, which is one line per problem (found by bench/fuzz).
-      for (const [, name] of text.matchAll(/\{\{\s*([^}\n]*?)\s*\}\}/g)) {
-        if (!TEMPLATE_VARIABLE.test(name!)) problem(['profiles', i, field], `unknown template variable {{ ${name} }} (use ${TEMPLATE_VARIABLES})`);
-      }
+    for (const field of ['args', 'userData'] as const) templated.push([['profiles', i, field], (p as Record<string, unknown>)[field]]);
+  }
+  for (const [path, text] of templated) {
+    if (typeof text !== 'string') continue;
+    // A variable sits on one line: a stray "{{" must not swallow the lines up to a later "}}"
+    // into the message, which is one line per problem (found by bench/fuzz).
+    for (const [, name] of text.matchAll(/\{\{\s*([^}\n]*?)\s*\}\}/g)) {
+      if (!TEMPLATE_VARIABLE.test(name!)) problem(path, `unknown template variable {{ ${name} }} (use ${TEMPLATE_VARIABLES})`);
     }
   }
   for (const [i, r] of (Array.isArray(d.rules) ? d.rules : []).entries()) {
@@ -131,5 +142,5 @@ function crossChecks(data: unknown, locate: Locate): SpecProblem[] {
  * @throws SpecError listing every problem as FILE:LINE:COL: FIELD: MESSAGE.
  */
 export function loadPxeConfig(text: string, fileName: string): PxeConfig {
-  return loadYaml(text, fileName, pxeConfigSchema, { what: 'PXE config', expected: 'a mapping with profiles:, groups: and rules:', semantic: crossChecks });
+  return loadYaml(text, fileName, pxeConfigSchema, { what: 'PXE config', expected: 'a mapping with profiles:, groups:, rules: and discovery:', semantic: crossChecks });
 }

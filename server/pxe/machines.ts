@@ -14,7 +14,8 @@ import { newId } from '../ids';
 import type { AuditLog } from '../store/audit-log';
 import { MachineState, type MachineRecord, type MachineStore } from '../store/machine-store';
 import type { JoinTokenRecord, TokenStore } from '../store/token-store';
-import { DISCOVERY_PROFILE, loadPxeConfig, type Profile, type PxeConfig } from './config';
+import { DISCOVERY_ARGS, DISCOVERY_PROFILE, loadPxeConfig, type Profile, type PxeConfig } from './config';
+import { isPlaceholder, normalizeMac, usableSerial, usableUuid } from './identities';
 import { approvingRule, chooseProfile, type ProfileChoice } from './matching';
 
 const CONFIG_KEY = 'pxe.config';
@@ -23,7 +24,6 @@ const TOKEN_TTL_MS = 3_600_000;
 const PENDING_TOKEN_TTL_MS = 24 * 3_600_000;
 /** Unknown machines recorded as pending at most; past this, unknown machines are told to wait. */
 const MAX_PENDING = 1000;
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const MACHINE_NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
 
 /** What a boot request says about the machine (all of it can be forged: hints only). */
@@ -53,12 +53,6 @@ export interface MachinesDeps {
   /** Directories that may hold the discovery image (vmlinuz + initrd.img), first found wins. */
   discoveryDirs: string[];
   pxePort: () => number;
-}
-
-/** Normalises a MAC written with colons, dashes or iPXE's hexhyp, any case; '' when it is not one. */
-export function normalizeMac(text: string): string {
-  const mac = text.trim().toLowerCase().replaceAll('-', ':');
-  return MAC.test(mac) ? mac : '';
 }
 
 /** Fills `{{ name }}` variables; an unknown one is an error naming it. */
@@ -135,7 +129,14 @@ export class Machines {
   add(req: { name: string; mac: string; uuid: string; serial: string; profile: string; labels: Labels }, actor: string): MachineRecord {
     const mac = req.mac ? normalizeMac(req.mac) : '';
     if (req.mac && !mac) throw new InvalidRequestError(`"${req.mac}" is not a MAC address (such as 52:54:00:12:34:56)`);
-    if (!mac && !req.uuid && !req.serial) throw new InvalidRequestError('give at least one of --mac, --uuid or --serial');
+    for (const [kind, value] of [
+      ['uuid', req.uuid],
+      ['serial', req.serial],
+    ] as const) {
+      if (value && isPlaceholder(kind, value)) throw new InvalidRequestError(`${kind} "${value}" is a placeholder that many machines report; register this machine by another identity (--mac)`);
+    }
+    const serial = req.serial.trim();
+    if (!mac && !req.uuid && !serial) throw new InvalidRequestError('give at least one of --mac, --uuid or --serial');
     if (!MACHINE_NAME.test(req.name)) throw new InvalidRequestError(`machine name "${req.name}" is not valid (lower-case letters, digits, "-" and ".")`);
     validateLabels(req.labels);
     if (req.profile && req.profile !== DISCOVERY_PROFILE && !this.config().profiles.some((p) => p.name === req.profile)) {
@@ -149,7 +150,7 @@ export class Machines {
       name: req.name,
       mac: mac || null,
       uuid: req.uuid.toLowerCase() || null,
-      serial: req.serial || null,
+      serial: serial || null,
       profile: req.profile,
       labels: req.labels,
       state: MachineState.Registered,
@@ -285,9 +286,13 @@ export class Machines {
   /** The machine a boot request is about; an unknown MAC becomes a pending machine (or is approved by a rule). */
   #identify(q: BootQuery, ctx: BootContext): MachineRecord | undefined {
     const mac = normalizeMac(q.mac);
-    const uuid = q.uuid.toLowerCase();
-    const known = this.#d.machines.identify(mac, uuid, q.serial);
-    if (known) return this.#d.machines.update(known.id, { lastBootAt: Date.now(), lastBootAddress: ctx.remoteAddress });
+    const uuid = usableUuid(q.uuid);
+    const serial = usableSerial(q.serial);
+    const known = this.#d.machines.identify(mac, uuid, serial);
+    if (known) {
+      const booted = this.#d.machines.update(known.id, { lastBootAt: Date.now(), lastBootAddress: ctx.remoteAddress })!;
+      return this.#learn(booted, { macs: [mac], uuid, serial }, 'iPXE');
+    }
     if (!mac || this.#d.machines.list(MachineState.Pending).length >= MAX_PENDING) return undefined;
     const now = Date.now();
     const m: MachineRecord = {
@@ -295,7 +300,7 @@ export class Machines {
       name: `pending-${mac.replaceAll(':', '')}`,
       mac,
       uuid: uuid || null,
-      serial: q.serial || null,
+      serial: serial || null,
       profile: '',
       labels: {},
       state: MachineState.Pending,
@@ -308,8 +313,32 @@ export class Machines {
       approvedBy: '',
     };
     this.#d.machines.insert(m);
-    this.#d.audit.record({ actor: 'pxe', action: 'machine.discover', target: m.name, ok: true, detail: `mac ${mac}, uuid ${uuid || '-'}, serial ${q.serial || '-'}, from ${ctx.remoteAddress}` });
+    this.#d.audit.record({ actor: 'pxe', action: 'machine.discover', target: m.name, ok: true, detail: `mac ${mac}, uuid ${uuid || '-'}, serial ${serial || '-'}, from ${ctx.remoteAddress}` });
     return this.#applyRules(m, '');
+  }
+
+  /**
+   * Records the identities `m` lacks from what it reported (at a network boot, or from its agent
+   * when it enrolls). A MAC, UUID or serial already known is never replaced; one that another
+   * machine has, or a placeholder many machines share, is not taken.
+   */
+  #learn(m: MachineRecord, seen: { macs: string[]; uuid: string; serial: string }, source: string): MachineRecord {
+    const free = (field: 'mac' | 'uuid' | 'serial', value: string) => value !== '' && !this.#d.machines.holder(field, value);
+    const learned: { mac?: string; uuid?: string; serial?: string } = {};
+    if (m.mac === null) {
+      const mac = seen.macs.map(normalizeMac).find((x) => free('mac', x));
+      if (mac) learned.mac = mac;
+    }
+    const uuid = usableUuid(seen.uuid);
+    if (m.uuid === null && free('uuid', uuid)) learned.uuid = uuid;
+    const serial = usableSerial(seen.serial);
+    if (m.serial === null && free('serial', serial)) learned.serial = serial;
+    const fields = Object.entries(learned);
+    if (fields.length === 0) return m;
+    const detail = `${fields.map(([k, v]) => `${k} ${v}`).join(', ')} (from ${source})`;
+    this.#d.log.info({ machine: m.name, ...learned, source }, 'machine identity learned');
+    this.#d.audit.record({ actor: 'pxe', action: 'machine.learn', target: m.name, ok: true, detail });
+    return this.#d.machines.update(m.id, learned)!;
   }
 
   /** Approves a pending machine when a rule says so. */
@@ -341,7 +370,7 @@ export class Machines {
       if (!this.discoveryDir()) {
         return answer([say(`${m.name} waits for approval (fleet machines approve ${m.name}); no discovery image on the server`), 'sleep 60', `chain --replace ${base}/pxe/boot.ipxe`], 'waiting');
       }
-      profile = { name: DISCOVERY_PROFILE, kernel: '/pxe/discovery/vmlinuz', initrd: '/pxe/discovery/initrd.img', args: 'console=ttyS0 console=tty0 quiet' };
+      profile = { name: DISCOVERY_PROFILE, kernel: '/pxe/discovery/vmlinuz', initrd: '/pxe/discovery/initrd.img', args: this.config().discovery?.args ?? DISCOVERY_ARGS };
     } else {
       const found = this.config().profiles.find((p) => p.name === choice.profile);
       if (!found) return answer([say(`profile ${choice.profile} of ${m.name} is not in the PXE config`), 'sleep 30', 'exit'], 'missing profile');
@@ -399,7 +428,7 @@ export class Machines {
     }
     if (m.state === MachineState.Rejected) throw new JoinTokenRefusedError(`machine ${m.name} was rejected`, 'MACHINE_REJECTED');
     if (m.state === MachineState.Provisioned) throw new JoinTokenRefusedError(`machine ${m.name} is provisioned already (fleet machines reinstall ${m.name} to install it again)`, 'MACHINE_PROVISIONED');
-    let current = this.#d.machines.update(m.id, { reported: identity })!;
+    let current = this.#learn(this.#d.machines.update(m.id, { reported: identity })!, { macs: identity.macs, uuid: identity.dmiUuid, serial: identity.serial }, 'agent');
     this.#d.log.info({ machine: m.name, state: m.state, from: remoteAddress }, 'machine-bound enrollment');
     if (current.state === MachineState.Pending) current = this.#applyRules(current, identity.hostname);
     if (current.state === MachineState.Pending) throw new MachinePendingError(current.name);

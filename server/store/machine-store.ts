@@ -82,16 +82,14 @@ export class MachineStore {
 
   /** The machine a boot request names: by MAC first, then UUID, then serial (all hints). */
   identify(mac: string, uuid: string, serial: string): MachineRecord | undefined {
-    for (const [column, value] of [
-      ['mac', mac],
-      ['uuid', uuid],
-      ['serial', serial],
-    ] as const) {
-      if (!value) continue;
-      const row = this.#db.prepare(`SELECT * FROM machines WHERE ${column} = ? ORDER BY created_at LIMIT 1`).get(value) as Row | undefined;
-      if (row) return toMachine(row);
-    }
-    return undefined;
+    const by = (field: 'mac' | 'uuid' | 'serial', value: string) => (value ? this.holder(field, value) : undefined);
+    return by('mac', mac) ?? by('uuid', uuid) ?? by('serial', serial);
+  }
+
+  /** The machine known by this MAC, UUID or serial, if any. */
+  holder(field: 'mac' | 'uuid' | 'serial', value: string): MachineRecord | undefined {
+    const row = this.#db.prepare(`SELECT * FROM machines WHERE ${field} = ? ORDER BY created_at LIMIT 1`).get(value) as Row | undefined;
+    return row && toMachine(row);
   }
 
   list(state?: MachineState): MachineRecord[] {

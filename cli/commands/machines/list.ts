@@ -19,9 +19,11 @@ export const listMachines = (machines: Command, env: CliEnv) => {
     .addHelpText(
       'after',
       `
+A machine's MAC, UUID and serial are those it was added with, completed from what it reports
+when it network-boots and when it enrolls.
 -o wide adds the UUID and serial, where the profile comes from (the machine itself, a group or a
-rule), the address of the last boot, and what pending machines reported from the discovery image
-(hostname and MACs).`,
+rule), the address of the last boot, and what its agent last reported (hostname, MACs, serial),
+kept after it is provisioned.`,
     )
     .action(async (opts: { pending?: boolean; output: string }) => {
       const format = parseOutputFormat(opts.output);
@@ -42,7 +44,7 @@ rule), the address of the last boot, and what pending machines reported from the
             dash(m.nodeId),
             lastBoot(m, true),
             formatLabels(m.labels),
-            m.state === 'pending' ? reportedText(m) : '-',
+            reportedText(m),
           ]),
         );
       } else {
