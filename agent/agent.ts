@@ -11,7 +11,7 @@ import { parseServerAddress } from '../common/address';
 import { GrpcAgentTransport, type AgentLink, type AgentTransport } from '../transport';
 import { CommandRefusedError } from './errors';
 import { runCommand, type CommandRunner } from './exec';
-import { collectFacts, factsFingerprint } from './inventory';
+import { Inventory, factsFingerprint } from './inventory';
 import { runShell } from './shell';
 import { Spool } from './spool';
 import { stageUpgrade, upgradeTarget, type UpgradeMarkers } from './upgrade';
@@ -21,7 +21,7 @@ import { DesiredStateRunner } from './desired-state';
 import { ReplayGuard } from './replay-guard';
 
 export interface AgentOptions {
-  /** How often to re-read inventory and send it if it changed. */
+  /** How often to re-read inventory (its cheap facts; slow ones hourly) and send it if it changed. */
   inventoryIntervalMs: number;
   /** Renew the client certificate when it has less than this left (checked at each connect and twice a day). */
   renewBeforeMs: number;
@@ -64,7 +64,7 @@ export interface AgentDeps {
   options?: AgentOptions;
   /** Runs exec commands; default: real processes (agent/exec.ts). The emulator passes a synthetic one. */
   runCommand?: CommandRunner;
-  /** Reads the inventory; default: systeminformation (agent/inventory.ts). The emulator passes cheap synthetic facts. */
+  /** Reads the inventory; default: an Inventory of this machine (agent/inventory.ts). The emulator passes cheap synthetic facts. */
   collectFacts?: () => Promise<Facts>;
   /** False refuses self-upgrade commands (emulated agents share one executable). Default true. */
   selfUpgrade?: boolean;
@@ -90,10 +90,14 @@ export class Agent {
   #welcomed = false;
   #stopped = false;
   #lastFacts = '';
+  /** The collection under way, and whether another was asked for meanwhile. */
+  #collecting: Promise<void> | null = null;
+  #collectAgain = false;
   #wake: (() => void) | null = null;
   readonly #desired: DesiredStateRunner;
   readonly #runCommand: CommandRunner;
   readonly #collectFacts: () => Promise<Facts>;
+  readonly #inventory: Inventory | null;
   readonly #selfUpgrade: boolean;
   readonly #makeTransport: ((identity: AgentIdentity) => AgentTransport) | undefined;
   readonly #replay: ReplayGuard;
@@ -106,7 +110,9 @@ export class Agent {
     this.#log = deps.log;
     this.#options = deps.options ?? defaultAgentOptions();
     this.#runCommand = deps.runCommand ?? runCommand;
-    this.#collectFacts = deps.collectFacts ?? collectFacts;
+    // The fqdn is looked up in the background: send the facts again once it is known.
+    this.#inventory = deps.collectFacts ? null : new Inventory({ onChange: () => this.#sendInventory() });
+    this.#collectFacts = deps.collectFacts ?? (() => this.#inventory!.collect());
     this.#selfUpgrade = deps.selfUpgrade ?? true;
     this.#makeTransport = deps.transport;
     this.#replay = new ReplayGuard(deps.state.seenCommandsFile);
@@ -172,12 +178,14 @@ export class Agent {
       this.#wake = null;
     }
     this.#desired.stop();
+    await this.#inventory?.stop();
     await this.#transport.close();
   }
 
-  /** Stops reconnecting and closes the link; running commands keep their spool. */
+  /** Stops reconnecting, closes the link and stops inventory lookups; running commands keep their spool. */
   stop(): void {
     this.#stopped = true;
+    void this.#inventory?.stop();
     this.#link?.close();
     this.#wake?.();
   }
@@ -210,7 +218,7 @@ export class Agent {
               else link.send({ body: { $case: 'heartbeat', value: { sentUnixMs: Date.now() } } });
             }, interval);
             this.#lastFacts = '';
-            void this.#sendInventory();
+            this.#sendInventory();
             // Renew when due (checked now, then when the time comes); a renewal reconnects.
             const schedule = (ms: number) => {
               clearTimeout(renewal);
@@ -225,7 +233,7 @@ export class Agent {
                 },
               );
             check();
-            inventory = setInterval(() => void this.#sendInventory(), this.#options.inventoryIntervalMs);
+            inventory = setInterval(() => this.#sendInventory(), this.#options.inventoryIntervalMs);
             for (const event of this.#spool.unacknowledged()) link.send({ body: { $case: 'execEvent', value: event } });
             this.#desired.reportAll();
             return;
@@ -246,7 +254,22 @@ export class Agent {
     });
   }
 
-  async #sendInventory(): Promise<void> {
+  /** Collects the facts and sends them when they changed; one collection at a time. */
+  #sendInventory(): void {
+    if (this.#collecting) {
+      this.#collectAgain = true;
+      return;
+    }
+    this.#collecting = this.#collectAndSend().finally(() => {
+      this.#collecting = null;
+      if (this.#collectAgain && !this.#stopped) {
+        this.#collectAgain = false;
+        this.#sendInventory();
+      }
+    });
+  }
+
+  async #collectAndSend(): Promise<void> {
     try {
       const facts = await this.#collectFacts();
       const fingerprint = factsFingerprint(facts);

@@ -28,6 +28,7 @@ interface RunOptions {
   label: string[];
   root: string;
   reconcileInterval: string;
+  inventoryInterval: string;
   nats?: string;
 }
 
@@ -44,8 +45,9 @@ program
   .option('-l, --label <k=v>', 'label to ask for at enrollment (repeatable; the token\'s labels win)', (v: string, all: string[]) => [...all, v], [] as string[])
   .addOption(new Option('--root <dir>', 'root prefix for desired-state resources (files, /opt/fleet, packages)').env('FLEET_AGENT_ROOT').default('/'))
   .addOption(new Option('--reconcile-interval <duration>', 'how often desired state is re-checked for drift').env('FLEET_AGENT_RECONCILE_INTERVAL').default('5m'))
+  .addOption(new Option('--inventory-interval <duration>', 'how often memory, addresses, disks and the OS release are re-read (CPU and fqdn hourly)').env('FLEET_AGENT_INVENTORY_INTERVAL').default('1m'))
   .addOption(new Option('--nats <urls>', 'link to the server over these NATS brokers (nats://a:4222,nats://b:4222) instead of gRPC; enrollment and renewal stay on --server').env('FLEET_AGENT_NATS'))
-  .addHelpText('after', '\nEnvironment: FLEET_SERVER, FLEET_TOKEN, FLEET_TOKEN_FILE, FLEET_AGENT_DIR, FLEET_NODE_NAME, FLEET_LOG,\nFLEET_AGENT_ROOT, FLEET_AGENT_RECONCILE_INTERVAL, FLEET_AGENT_NATS,\nFLEET_AGENT_RENEW_BEFORE_MS (renew the certificate when less than this is left; default 30 days).')
+  .addHelpText('after', '\nEnvironment: FLEET_SERVER, FLEET_TOKEN, FLEET_TOKEN_FILE, FLEET_AGENT_DIR, FLEET_NODE_NAME, FLEET_LOG,\nFLEET_AGENT_ROOT, FLEET_AGENT_RECONCILE_INTERVAL, FLEET_AGENT_INVENTORY_INTERVAL, FLEET_AGENT_NATS,\nFLEET_AGENT_RENEW_BEFORE_MS (renew the certificate when less than this is left; default 30 days).')
   .action(async (opts: RunOptions) => {
     const log = createLogger('fleet-agent');
     try {
@@ -59,6 +61,8 @@ program
       options.root = opts.root;
       options.recheckIntervalMs = parseDuration(opts.reconcileInterval);
       if (options.recheckIntervalMs < 1000) throw new InvalidOptionError('--reconcile-interval (FLEET_AGENT_RECONCILE_INTERVAL) must be at least 1s');
+      options.inventoryIntervalMs = parseDuration(opts.inventoryInterval);
+      if (options.inventoryIntervalMs < 1000) throw new InvalidOptionError('--inventory-interval (FLEET_AGENT_INVENTORY_INTERVAL) must be at least 1s');
       if (process.env.FLEET_AGENT_RENEW_BEFORE_MS) options.renewBeforeMs = Number(process.env.FLEET_AGENT_RENEW_BEFORE_MS);
       const agent = new Agent({ identity, state, spool: new Spool(state.spoolDir, log), markers: new UpgradeMarkers(state.dir), log, options, transport });
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -18,7 +18,7 @@ import { enroll } from './enroll';
 import { EnrollmentRefusedError, NotEnrolledError } from './errors';
 import { natsTransportFactory } from './nats-link';
 import type { CommandRunner } from './exec';
-import { collectFacts } from './inventory';
+import { Inventory } from './inventory';
 import { Spool } from './spool';
 import { AgentState, type AgentIdentity } from './state';
 import { UpgradeMarkers } from './upgrade';
@@ -104,7 +104,7 @@ export function emulatedIdentity(name: string, index: number): MachineIdentity {
 export function emulatedFacts(base: Facts, name: string, index: number): Facts {
   return Facts.fromPartial({
     ...base,
-    os: base.os && { ...base.os, hostname: name },
+    os: base.os && { ...base.os, hostname: name, fqdn: name },
     disks: base.disks.slice(0, 1),
     interfaces: [{ name: 'eth0', mac: emulatedMac(index), ipv4: [emulatedIpv4(index)], ipv6: [], internal: false, virtual: true }],
   });
@@ -220,9 +220,9 @@ export class Emulator {
     await Promise.allSettled(this.#runs);
   }
 
-  /** The real machine's facts, read once. */
+  /** The real machine's facts, read once (no fqdn: each identity has its own name). */
   #facts(): Promise<Facts> {
-    this.#baseFacts ??= collectFacts();
+    this.#baseFacts ??= new Inventory({ lookupFqdn: null }).collect();
     return this.#baseFacts;
   }
 

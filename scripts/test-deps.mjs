@@ -15,6 +15,8 @@ const NEEDED = {
   shellcheck: 'shellcheck',
   chromium: 'chromium',
   'qemu-system-x86_64': 'qemu-system-x86',
+  // Counts the processes an agent starts (test/inventory.test.ts).
+  strace: 'strace',
   // Brokers for the NATS transport tests (test/nats.ts); Debian's 2.9 has clustering and JWT auth.
   'nats-server': 'nats-server',
 };

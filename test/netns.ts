@@ -1,6 +1,8 @@
 // Test hosts: each is a network namespace joined to the test's own namespace by a veth pair, so a
 // "remote" machine reaches the server at hostIp(…) like a separate host would. Needs root.
 import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Proc } from './harness';
 
 let counter = 0;
@@ -55,6 +57,20 @@ export class TestHost {
     execFileSync('ip', ['netns', 'exec', this.ns, 'ip', 'link', 'set', 'dev', `${this.#veth}b`, 'address', mac], { stdio: 'pipe' });
   }
 
+  /** Where `ip netns exec` finds the host's own /etc files. */
+  get #etcDir(): string {
+    return join('/etc/netns', this.ns);
+  }
+
+  /**
+   * Gives the host its own /etc/NAME (`resolv.conf`, `hosts`, …): `ip netns exec` mounts
+   * /etc/netns/NS/NAME over /etc/NAME for everything started in the host from then on.
+   */
+  writeEtc(name: string, content: string): void {
+    mkdirSync(this.#etcDir, { recursive: true });
+    writeFileSync(join(this.#etcDir, name), content);
+  }
+
   /** Runs a command inside the host and waits for it. */
   run(command: string, options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ code: number; output: string }> {
     const p = this.spawn(command, { env: { ...process.env, ...options.env } });
@@ -85,5 +101,6 @@ export class TestHost {
     } catch {
       // already removed
     }
+    rmSync(this.#etcDir, { recursive: true, force: true });
   }
 }

@@ -248,13 +248,15 @@ describe('machines learn the identities they boot with', () => {
   /** The `fleet machines list` (-o wide) row of a machine, as a user reads it. */
   const row = async (name: string, wide = false) => (await fleet.cli(['machines', 'list', ...(wide ? ['-o', 'wide'] : [])])).stdout.split('\n').find((l) => l.startsWith(`${name} `)) ?? '';
   /**
-   * Enrolls a real agent on the test host with `token`. The host has no SMBIOS tables: a dmidecode
-   * on the agent's PATH tells systeminformation the UUID and serial the machine's firmware would.
+   * Enrolls a real agent on the test host with `token`, as a machine whose firmware says `dmi`.
+   * This VM has no SMBIOS tables (no /sys/class/dmi): in the mount namespace `ip netns exec` gives
+   * the agent alone, a tmpfs over /sys/class holds dmi/id/product_uuid and product_serial, as the
+   * kernel shows them (the agent reads nothing else under /sys/class).
    */
   const enrollAgent = async (token: string, dmi: { uuid: string; serial: string }) => {
     const dir = mkdtempSync(join(fleet.dir, 'agent-'));
-    writeFileSync(join(dir, 'dmidecode'), `#!/bin/sh\nprintf 'System Information\\n\\tManufacturer: QEMU\\n\\tSerial Number: ${dmi.serial}\\n\\tUUID: ${dmi.uuid.toUpperCase()}\\n'\n`, { mode: 0o755 });
-    const r = await host.run(`${process.execPath} ${join(DIST, 'fleet-agent.js')} enroll --server ${fleet.url} --token ${token} --state-dir ${join(dir, 'state')}`, { env: { PATH: `${dir}:${process.env.PATH}` } });
+    const firmware = `mount -t tmpfs fake-dmi /sys/class && mkdir -p /sys/class/dmi/id && printf '%s\\n' ${dmi.uuid.toUpperCase()} > /sys/class/dmi/id/product_uuid && printf '%s\\n' ${dmi.serial} > /sys/class/dmi/id/product_serial`;
+    const r = await host.run(`${firmware} && exec ${process.execPath} ${join(DIST, 'fleet-agent.js')} enroll --server ${fleet.url} --token ${token} --state-dir ${join(dir, 'state')}`);
     expect(r.code, r.output).toBe(0);
   };
   const userDataToken = async (name: string) => {

@@ -73,7 +73,7 @@ export interface MachineIdentity {
   serial: string;
 }
 
-/** Inventory collected by the agent with systeminformation. */
+/** Inventory the agent reads from /proc, /sys and /etc (see docs/install.md, "What the agent reports"). */
 export interface Facts {
   os: OsFacts | undefined;
   cpu: CpuFacts | undefined;
@@ -96,6 +96,8 @@ export interface OsFacts {
   kernel: string;
   arch: string;
   hostname: string;
+  /** Fully qualified name (`hostname -f`); the hostname when DNS gives none, empty until first looked up. */
+  fqdn: string;
 }
 
 export interface CpuFacts {
@@ -482,7 +484,7 @@ export const Facts: MessageFns<Facts> = {
 };
 
 function createBaseOsFacts(): OsFacts {
-  return { platform: "", distro: "", release: "", codename: "", kernel: "", arch: "", hostname: "" };
+  return { platform: "", distro: "", release: "", codename: "", kernel: "", arch: "", hostname: "", fqdn: "" };
 }
 
 export const OsFacts: MessageFns<OsFacts> = {
@@ -507,6 +509,9 @@ export const OsFacts: MessageFns<OsFacts> = {
     }
     if (message.hostname !== "") {
       writer.uint32(58).string(message.hostname);
+    }
+    if (message.fqdn !== "") {
+      writer.uint32(66).string(message.fqdn);
     }
     return writer;
   },
@@ -580,6 +585,14 @@ export const OsFacts: MessageFns<OsFacts> = {
             message.hostname = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.fqdn = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -601,6 +614,7 @@ export const OsFacts: MessageFns<OsFacts> = {
       kernel: isSet(object.kernel) ? globalThis.String(object.kernel) : "",
       arch: isSet(object.arch) ? globalThis.String(object.arch) : "",
       hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
+      fqdn: isSet(object.fqdn) ? globalThis.String(object.fqdn) : "",
     };
   },
 
@@ -627,6 +641,9 @@ export const OsFacts: MessageFns<OsFacts> = {
     if (message.hostname !== "") {
       obj.hostname = message.hostname;
     }
+    if (message.fqdn !== "") {
+      obj.fqdn = message.fqdn;
+    }
     return obj;
   },
 
@@ -642,6 +659,7 @@ export const OsFacts: MessageFns<OsFacts> = {
     message.kernel = object.kernel ?? "";
     message.arch = object.arch ?? "";
     message.hostname = object.hostname ?? "";
+    message.fqdn = object.fqdn ?? "";
     return message;
   },
 };
