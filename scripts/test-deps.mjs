@@ -14,6 +14,8 @@ const NEEDED = {
   ssh: 'openssh-client',
   shellcheck: 'shellcheck',
   chromium: 'chromium',
+  // The operator's terminal in the `fleet shell` tests (test/shell.test.ts).
+  tmux: 'tmux',
   'qemu-system-x86_64': 'qemu-system-x86',
   // Brokers for the NATS transport tests (test/nats.ts); Debian's 2.9 has clustering and JWT auth.
   'nats-server': 'nats-server',
