@@ -254,6 +254,32 @@ checks:
     await waitFor('42 in the playback', async () => (await terminalLines(page, '__fleetPlayer')).some((l) => l.trim() === '42'), 20_000, 200);
   });
 
+  it('gives an emoji two cells in the terminal and the player, so editing after it edits the right place', async () => {
+    await page.goto(`${fleet.installUrl}/#/nodes/web-1/terminal`);
+    await expect.poll(() => page.locator('#terminal-status').innerText(), { timeout: 15_000 }).toContain('connected to web-1');
+    // bash's line editor counts 🚀 as two columns (glibc's width), as every modern terminal does.
+    await run(page, "exec env LANG=C.UTF-8 PS1='$ ' bash --norc --noprofile");
+    await waitForLine(page, 'the bash prompt', (l) => l.trim() === '$');
+    const session = await page.evaluate(() => (globalThis as unknown as { __fleetSession: () => string }).__fleetSession());
+    await page.keyboard.type('echo 🚀ab');
+    for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowLeft');
+    await page.keyboard.type('X');
+    // The line as the user sees it, before pressing Enter: X went in before the emoji.
+    await waitFor('the edited line', async () => (await terminalLines(page)).some((l) => l.trim() === '$ echo X🚀ab'), 5_000, 100).catch(async () => {
+      throw new Error(`the line after the edit reads ${JSON.stringify((await terminalLines(page)).filter((l) => l.includes('ab')))}`);
+    });
+    await page.keyboard.press('Enter');
+    await waitForLine(page, 'the output of the edited command', (l) => l.trim() === 'X🚀ab');
+    await run(page, 'exit');
+    await expect.poll(() => page.locator('#terminal-status').innerText(), { timeout: 10_000 }).toContain('the shell ended');
+
+    // The recording plays back the same screen.
+    await page.goto(`${fleet.installUrl}/#/sessions/${session}`);
+    await expect.poll(() => page.locator('#playback-status').innerText(), { timeout: 20_000 }).toMatch(/^Done/);
+    const played = (await terminalLines(page, '__fleetPlayer')).map((l) => l.trim());
+    expect(played.filter((l) => l.includes('ab'))).toEqual(['$ echo X🚀ab', 'X🚀ab']);
+  });
+
   it('lets a viewer see nodes but not open a terminal', async () => {
     const created = await fleet.cli(['api-tokens', 'create', '--role', 'viewer', '-d', 'web viewer']);
     expect(created.code).toBe(0);
