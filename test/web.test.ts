@@ -280,6 +280,34 @@ checks:
     expect(played.filter((l) => l.includes('ab'))).toEqual(['$ echo X🚀ab', 'X🚀ab']);
   });
 
+  it('leaving a list while it loads does not put its AbortError on the next page', async () => {
+    for (const [from, api] of [
+      ['#/jobs', '/api/jobs'],
+      ['#/sessions', '/api/sessions'],
+      ['#/nodes/web-1', '/api/nodes/web-1'],
+    ] as const) {
+      // The list's request is held until the user has left the page.
+      let release = () => {};
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const matches = (url: URL) => url.pathname === api;
+      await page.route(matches, async (route) => {
+        await held;
+        await route.continue().catch(() => {});
+      });
+      try {
+        await page.goto(`${fleet.installUrl}/${from}`);
+        await expect.poll(() => page.locator('main').innerText()).toContain('Loading…');
+        await page.goto(`${fleet.installUrl}/#/nodes`);
+        await expect.poll(() => page.locator('main').innerText(), { message: `the nodes page after leaving ${from}` }).toMatch(/^Nodes\n[^]*\d+ nodes?, \d+ online/);
+        expect(await page.locator('tr[data-node="web-1"]').count()).toBe(1);
+        expect(await page.locator('main').innerText()).not.toContain('Abort');
+      } finally {
+        release();
+        await page.unroute(matches);
+      }
+    }
+  });
+
   it('lets a viewer see nodes but not open a terminal', async () => {
     const created = await fleet.cli(['api-tokens', 'create', '--role', 'viewer', '-d', 'web viewer']);
     expect(created.code).toBe(0);
