@@ -270,6 +270,14 @@ checks:
     });
     await page.keyboard.press('Enter');
     await waitForLine(page, 'the output of the edited command', (l) => l.trim() === 'X🚀ab');
+    // A long multi-byte output reaches the page in chunks cut inside characters, and shows whole.
+    const lines = Array.from({ length: 2000 }, (_, i) => `${String(i).padStart(4, '0')} 日本語✓é`);
+    writeFileSync(join(fleet.dir, 'multi-byte.txt'), lines.map((l) => `${l}\n`).join(''));
+    await run(page, `cat ${join(fleet.dir, 'multi-byte.txt')}`);
+    await waitForLine(page, 'the last line of the file', (l) => l.trim() === lines.at(-1));
+    const shown = (await terminalLines(page)).map((l) => l.trim());
+    expect(shown.filter((l) => l.includes('\uFFFD'))).toEqual([]);
+    expect(shown.filter((l) => /^\d{4} /.test(l))).toEqual(lines);
     await run(page, 'exit');
     await expect.poll(() => page.locator('#terminal-status').innerText(), { timeout: 10_000 }).toContain('the shell ended');
 
@@ -278,6 +286,7 @@ checks:
     await expect.poll(() => page.locator('#playback-status').innerText(), { timeout: 20_000 }).toMatch(/^Done/);
     const played = (await terminalLines(page, '__fleetPlayer')).map((l) => l.trim());
     expect(played.filter((l) => l.includes('ab'))).toEqual(['$ echo X🚀ab', 'X🚀ab']);
+    expect(played.filter((l) => /^\d{4} /.test(l))).toEqual(lines);
   });
 
   it('leaving a list while it loads does not put its AbortError on the next page', async () => {
