@@ -84,6 +84,17 @@ describe('fleet shell', () => {
     t.type('exit');
   });
 
+  it('shows output as the node sent it: a bare line feed moves down without returning', async () => {
+    const t = fleetShell('lf');
+    // Full-screen programs turn off output processing on the node and move the cursor down with
+    // LF; the local terminal must not add a carriage return.
+    t.type("clear; stty -opost; printf 'abc\\ndef\\r\\n'; stty opost; echo done-$((5+5))");
+    await waitFor('the output', () => t.screen().includes('done-10'), 15_000);
+    const lines = t.screen().split('\n');
+    expect(lines.slice(lines.findIndex((l) => l === 'abc'), lines.findIndex((l) => l === 'abc') + 2)).toEqual(['abc', '   def']);
+    t.type('exit');
+  });
+
   it('passes a large paste of multi-byte text to the node byte for byte, and its output back', async () => {
     const t = fleetShell('paste');
     // 2000 lines of 3-byte and 2-byte characters: the paste reaches the CLI in chunks whose
@@ -113,8 +124,7 @@ describe('fleet shell', () => {
     await waitFor('the node to print the text', () => t.screen().includes('printed-8'), 30_000);
     termTmux('pipe-pane', '-t', 'paste');
     await waitFor('the pane log', () => existsSync(raw) && readFileSync(raw, 'utf8').includes('printed-8'));
-    // The CLI's own terminal turns each CR LF into CR CR LF (libuv's raw mode keeps ONLCR).
-    const shown = readFileSync(raw, 'utf8').replace(/\r+\n/g, '\n');
+    const shown = readFileSync(raw, 'utf8').replace(/\r\n/g, '\n');
     expect(shown).not.toContain('\uFFFD');
     expect(shown).toContain(text);
     t.type('exit');
@@ -169,9 +179,10 @@ describe('fleet shell', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/needs the operator role; your token has viewer/);
 
-    // Two shells held open (the limit in this test), then a third.
+    // Two shells held open (the limit in this test), then a third. They print every second, so
+    // the 4 s idle limit cannot close them while a loaded machine runs the third.
     const hold = () =>
-      new Proc(spawn(process.execPath, [join(REPO, 'dist/fleet.js'), 'shell', 'term-1', '--', 'sh', '-c', 'echo ready; sleep 60'], { env: { ...process.env, FLEET_CONFIG: fleet.configFile }, stdio: ['pipe', 'pipe', 'pipe'] }));
+      new Proc(spawn(process.execPath, [join(REPO, 'dist/fleet.js'), 'shell', 'term-1', '--', 'sh', '-c', 'echo ready; while sleep 1; do echo tick; done'], { env: { ...process.env, FLEET_CONFIG: fleet.configFile }, stdio: ['pipe', 'pipe', 'pipe'] }));
     const held = [hold(), hold()];
     try {
       for (const h of held) await h.waitForOutput(/ready/);
