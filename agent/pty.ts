@@ -4,9 +4,14 @@ import * as pty from 'node-pty';
 
 export type { IPty } from 'node-pty';
 
-/** Spawns `file args` on a new PTY of the given size. */
+/**
+ * Spawns `file args` on a new PTY of the given size. Its TERM is `env.TERM` (node-pty's `name`
+ * would override it), xterm-256color when that is unset. Input and output are UTF-8 (the PTY
+ * gets IUTF8, so erasing in canonical mode removes whole characters).
+ */
 export function spawnPty(file: string, args: string[], options: { cols: number; rows: number; cwd?: string; env?: NodeJS.ProcessEnv }): pty.IPty {
-  return pty.spawn(file, args, { name: 'xterm-256color', cols: options.cols, rows: options.rows, cwd: options.cwd ?? process.cwd(), env: options.env ?? process.env });
+  const env = options.env ?? process.env;
+  return pty.spawn(file, args, { name: env.TERM || 'xterm-256color', cols: options.cols, rows: options.rows, cwd: options.cwd ?? process.cwd(), env });
 }
 
 /** Runs a short command on a PTY and returns what it printed: a self-check that PTYs work here. */

@@ -91,7 +91,8 @@ export function runShell(command: ShellCommand, transport: AgentTransport, log: 
         pty.onData(output((data) => ({ body: { $case: 'data', value: data } })));
         pty.onExit(({ exitCode, signal }) => finish(signal ? 128 + signal : exitCode, ''));
         proc = {
-          write: (d) => pty.write(d.toString('utf8')),
+          // Bytes as they came: a character split across two frames must not be decoded half by half.
+          write: (d) => pty.write(d),
           resize: (c, r) => c > 0 && r > 0 && pty.resize(c, r),
           endInput: () => pty.write('\x04'),
           pause: () => pty.pause(),

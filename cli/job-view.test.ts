@@ -55,6 +55,20 @@ describe('JobView', () => {
     expect(done?.id).toBe('j-1');
   });
 
+  it('keeps a character whole when the node\'s output is cut inside it', () => {
+    const s = sink(false);
+    const view = new JobView(s.io, { progress: false });
+    view.handle({ body: { $case: 'job', value: job([run('a', RunState.RUN_STATE_RUNNING)]) } });
+    const bytes = Buffer.from('日本語✓é\n');
+    const chunk = (data: Buffer): JobEvent => ({ body: { $case: 'output', value: { nodeId: 'n-a', nodeName: 'a', stream: OutputStream.OUTPUT_STREAM_STDOUT, data, atUnixMs: 0 } } });
+    // Cut after the first byte of 本, and inside é.
+    for (const part of [bytes.subarray(0, 4), bytes.subarray(4, 13), bytes.subarray(13, 14), bytes.subarray(14)]) view.handle(chunk(part));
+    view.handle(chunk(Buffer.from([0xe2, 0x9c])));
+    view.handle({ body: { $case: 'done', value: job([run('a', RunState.RUN_STATE_SUCCEEDED)]) } });
+    // A character the node never finished is shown as one U+FFFD at the end.
+    expect(s.out.text).toBe('a: 日本語✓é\na: \uFFFD\n');
+  });
+
   it('shows progress on stderr only when it is a terminal', () => {
     const tty = sink(true);
     const view = new JobView(tty.io, { progress: true });

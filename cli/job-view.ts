@@ -1,6 +1,7 @@
 // Renders a job as it runs: each node's output line by line, prefixed "node: " (stdout lines on
 // stdout, stderr lines on stderr), progress on stderr when it is a terminal, and a per-node
 // summary at the end. Used by `fleet exec` and `fleet jobs show`.
+import { StringDecoder } from 'node:string_decoder';
 import { formatDuration } from '../common/duration';
 import { TERMINAL_RUN_STATES } from '../common/run-states';
 import { OutputStream } from '../proto/gen/fleet/v1/common';
@@ -73,6 +74,8 @@ export function summaryLines(job: Job): string[] {
 export class JobView {
   readonly #io: CliIo;
   readonly #partial = new Map<string, string>();
+  /** One UTF-8 decoder per node and stream: a character cut between two chunks stays whole. */
+  readonly #decoders = new Map<string, StringDecoder>();
   readonly #runs = new Map<string, NodeRun>();
   readonly #progress: boolean;
   #total = 0;
@@ -93,7 +96,7 @@ export class JobView {
         return undefined;
       case 'output': {
         const o = body.value;
-        this.#write(o.nodeName, o.stream, o.data.toString('utf8'));
+        this.#write(o.nodeName, o.stream, Buffer.from(o.data));
         return undefined;
       }
       case 'run': {
@@ -109,9 +112,11 @@ export class JobView {
     }
   }
 
-  #write(node: string, stream: OutputStream, text: string): void {
+  #write(node: string, stream: OutputStream, data: Buffer): void {
     const key = `${stream}\0${node}`;
-    const lines = ((this.#partial.get(key) ?? '') + text).split('\n');
+    let decoder = this.#decoders.get(key);
+    if (!decoder) this.#decoders.set(key, (decoder = new StringDecoder('utf8')));
+    const lines = ((this.#partial.get(key) ?? '') + decoder.write(data)).split('\n');
     this.#partial.set(key, lines.pop()!);
     if (lines.length === 0) return;
     this.#clearProgress();
@@ -125,8 +130,9 @@ export class JobView {
   }
 
   #flushKey(key: string): void {
-    const rest = this.#partial.get(key);
+    const rest = (this.#partial.get(key) ?? '') + (this.#decoders.get(key)?.end() ?? '');
     this.#partial.delete(key);
+    this.#decoders.delete(key);
     if (!rest) return;
     const [stream, node] = key.split('\0') as [string, string];
     const out = Number(stream) === OutputStream.OUTPUT_STREAM_STDERR ? this.#io.stderr : this.#io.stdout;

@@ -14,6 +14,8 @@ const NEEDED = {
   ssh: 'openssh-client',
   shellcheck: 'shellcheck',
   chromium: 'chromium',
+  // The operator's terminal in the `fleet shell` tests (test/shell.test.ts).
+  tmux: 'tmux',
   'qemu-system-x86_64': 'qemu-system-x86',
   // Counts the processes an agent starts (test/inventory.test.ts).
   strace: 'strace',

@@ -1,5 +1,7 @@
 // Journey: `fleet exec` fans out to selected nodes, streams prefixed output, summarises, and
 // exits 0/1/2; rate control and offline handling behave as documented.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, waitFor, type Proc } from './harness';
 
@@ -64,6 +66,22 @@ describe('fleet exec', () => {
     // A last line without a newline still gets printed, prefixed.
     const text = await fleet.cli(['exec', 'db-1', '--', 'printf', 'no newline']);
     expect(text.stdout).toBe('db-1: no newline\n');
+  });
+
+  it('streams multi-byte output intact, wherever the node\'s output is cut into chunks', async () => {
+    // 3000 lines of 35 bytes, written at once: the agent reads the pipe 64 KiB at a time, and
+    // 65536 falls inside a character.
+    const file = join(fleet.dir, 'multi-byte.txt');
+    const lines = Array.from({ length: 3000 }, (_, i) => `${String(i).padStart(4, '0')} 日本語✓é 日本語✓é`);
+    writeFileSync(file, lines.map((l) => `${l}\n`).join(''));
+    const r = await fleet.cli(['exec', 'app-1', '--', 'cat', file]);
+    expect(r.code, r.stderr).toBe(0);
+    const got = r.stdout.split('\n').filter(Boolean);
+    expect(got.filter((l) => l.includes('\uFFFD'))).toEqual([]);
+    expect(got).toEqual(lines.map((l) => `app-1: ${l}`));
+    // Shown again later, from what the server stored.
+    const shown = await fleet.cli(['jobs', 'show', /job (j-\w+):/.exec(r.stderr)![1]!]);
+    expect(shown.stdout.split('\n').filter(Boolean)).toEqual(got);
   });
 
   it('exits 2 on usage errors and 1 on unknown targets, with clear messages', async () => {

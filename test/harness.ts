@@ -39,8 +39,9 @@ export async function runNode(args: string[], env: Record<string, string> = {}):
   const p = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Decoded as streams, so a character cut between two reads stays whole.
+  p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const code = await new Promise<number>((ok) => p.once('close', (c) => ok(c ?? -1)));
   return { code, stdout, stderr };
 }
@@ -50,8 +51,8 @@ export class Proc {
   readonly exited: Promise<number | null>;
 
   constructor(readonly child: ChildProcess) {
-    child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (this.output += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (this.output += d));
     this.exited = new Promise((ok) => child.once('exit', (code) => ok(code)));
     child.once('close', () => (this.#closed = true));
   }

@@ -254,6 +254,69 @@ checks:
     await waitFor('42 in the playback', async () => (await terminalLines(page, '__fleetPlayer')).some((l) => l.trim() === '42'), 20_000, 200);
   });
 
+  it('gives an emoji two cells in the terminal and the player, so editing after it edits the right place', async () => {
+    await page.goto(`${fleet.installUrl}/#/nodes/web-1/terminal`);
+    await expect.poll(() => page.locator('#terminal-status').innerText(), { timeout: 15_000 }).toContain('connected to web-1');
+    // bash's line editor counts 🚀 as two columns (glibc's width), as every modern terminal does.
+    await run(page, "exec env LANG=C.UTF-8 PS1='$ ' bash --norc --noprofile");
+    await waitForLine(page, 'the bash prompt', (l) => l.trim() === '$');
+    const session = await page.evaluate(() => (globalThis as unknown as { __fleetSession: () => string }).__fleetSession());
+    await page.keyboard.type('echo 🚀ab');
+    for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowLeft');
+    await page.keyboard.type('X');
+    // The line as the user sees it, before pressing Enter: X went in before the emoji.
+    await waitFor('the edited line', async () => (await terminalLines(page)).some((l) => l.trim() === '$ echo X🚀ab'), 5_000, 100).catch(async () => {
+      throw new Error(`the line after the edit reads ${JSON.stringify((await terminalLines(page)).filter((l) => l.includes('ab')))}`);
+    });
+    await page.keyboard.press('Enter');
+    await waitForLine(page, 'the output of the edited command', (l) => l.trim() === 'X🚀ab');
+    // A long multi-byte output reaches the page in chunks cut inside characters, and shows whole.
+    const lines = Array.from({ length: 2000 }, (_, i) => `${String(i).padStart(4, '0')} 日本語✓é`);
+    writeFileSync(join(fleet.dir, 'multi-byte.txt'), lines.map((l) => `${l}\n`).join(''));
+    await run(page, `cat ${join(fleet.dir, 'multi-byte.txt')}`);
+    await waitForLine(page, 'the last line of the file', (l) => l.trim() === lines.at(-1));
+    const shown = (await terminalLines(page)).map((l) => l.trim());
+    expect(shown.filter((l) => l.includes('\uFFFD'))).toEqual([]);
+    expect(shown.filter((l) => /^\d{4} /.test(l))).toEqual(lines);
+    await run(page, 'exit');
+    await expect.poll(() => page.locator('#terminal-status').innerText(), { timeout: 10_000 }).toContain('the shell ended');
+
+    // The recording plays back the same screen.
+    await page.goto(`${fleet.installUrl}/#/sessions/${session}`);
+    await expect.poll(() => page.locator('#playback-status').innerText(), { timeout: 20_000 }).toMatch(/^Done/);
+    const played = (await terminalLines(page, '__fleetPlayer')).map((l) => l.trim());
+    expect(played.filter((l) => l.includes('ab'))).toEqual(['$ echo X🚀ab', 'X🚀ab']);
+    expect(played.filter((l) => /^\d{4} /.test(l))).toEqual(lines);
+  });
+
+  it('leaving a list while it loads does not put its AbortError on the next page', async () => {
+    for (const [from, api] of [
+      ['#/jobs', '/api/jobs'],
+      ['#/sessions', '/api/sessions'],
+      ['#/nodes/web-1', '/api/nodes/web-1'],
+    ] as const) {
+      // The list's request is held until the user has left the page.
+      let release = () => {};
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const matches = (url: URL) => url.pathname === api;
+      await page.route(matches, async (route) => {
+        await held;
+        await route.continue().catch(() => {});
+      });
+      try {
+        await page.goto(`${fleet.installUrl}/${from}`);
+        await expect.poll(() => page.locator('main').innerText()).toContain('Loading…');
+        await page.goto(`${fleet.installUrl}/#/nodes`);
+        await expect.poll(() => page.locator('main').innerText(), { message: `the nodes page after leaving ${from}` }).toMatch(/^Nodes\n[^]*\d+ nodes?, \d+ online/);
+        expect(await page.locator('tr[data-node="web-1"]').count()).toBe(1);
+        expect(await page.locator('main').innerText()).not.toContain('Abort');
+      } finally {
+        release();
+        await page.unroute(matches);
+      }
+    }
+  });
+
   it('lets a viewer see nodes but not open a terminal', async () => {
     const created = await fleet.cli(['api-tokens', 'create', '--role', 'viewer', '-d', 'web viewer']);
     expect(created.code).toBe(0);
@@ -333,6 +396,12 @@ checks:
   });
 
   it('rate-limits failed sign-ins per address and audits them', async () => {
+    // Earlier failed sign-ins (the wrong-token test's) count while they are less than a minute
+    // old; one about to age out is waited out, so the count holds while this test runs.
+    const earlier = (await fleet.json<{ ok: boolean; atUnixMs: number }[]>(['audit', '--action', 'web.login'])).filter((e) => !e.ok).map((e) => e.atUnixMs);
+    const leaving = earlier.filter((t) => Date.now() - t > 45_000 && Date.now() - t < 61_000);
+    if (leaving.length) await new Promise((r) => setTimeout(r, Math.max(...leaving) + 61_000 - Date.now()));
+    const allowed = 5 - earlier.filter((t) => Date.now() - t < 60_000).length;
     const results = await page.evaluate(async () => {
       const out: { status: number; retryAfter: string | null }[] = [];
       for (let i = 0; i < 7; i++) {
@@ -341,12 +410,11 @@ checks:
       }
       return out;
     });
-    // One failure came from the wrong-token test above: four more 401s, then 429.
-    expect(results.map((r) => r.status)).toEqual([401, 401, 401, 401, 429, 429, 429]);
-    expect(Number(results[4]!.retryAfter)).toBeGreaterThan(0);
+    expect(results.map((r) => r.status)).toEqual([...Array<number>(allowed).fill(401), ...Array<number>(7 - allowed).fill(429)]);
+    expect(Number(results[allowed]!.retryAfter)).toBeGreaterThan(0);
     const audit = await fleet.json<{ action: string; ok: boolean; target: string }[]>(['audit', '--action', 'web.login']);
     expect(audit.filter((e) => e.ok).length).toBeGreaterThanOrEqual(2);
-    expect(audit.filter((e) => !e.ok).length).toBe(5);
+    expect(audit.filter((e) => !e.ok).length).toBe(earlier.length + allowed);
     expect(audit[0]).toMatchObject({ ok: false, target: '127.0.0.1' });
   });
 });

@@ -1,6 +1,7 @@
 // fleet shell NODE [-- CMD…]: a shell (or command) on a node. With a terminal: a real PTY there,
 // raw mode here, the size from the first byte and on every SIGWINCH; keys like Ctrl-C go to the
 // remote side. Without one (pipes): plain stdin/stdout/stderr. The remote exit code is ours.
+import { spawnSync } from 'node:child_process';
 import type { ServiceError } from '@grpc/grpc-js';
 import type { ShellServerFrame } from '../../proto/gen/fleet/v1/control';
 import { fromGrpcError, isServiceError } from '../../transport';
@@ -59,6 +60,9 @@ export const shell: CommandModule = (parent, env) => {
           if (b.$case === 'started') {
             if (tty) {
               stdin.setRawMode(true);
+              // libuv's raw mode keeps output processing (ONLCR), so a bare LF from the node would
+              // return the cursor too. Off, as ssh has it; setRawMode(false) restores the original.
+              spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
               process.on('SIGWINCH', onResize);
             }
             stdin.on('data', onInput);

@@ -1,6 +1,7 @@
 // The JSON shapes the web page reads: nodes with their key facts and health, jobs with per-node
 // output as text, shell sessions, and rollouts. Pure functions over the server's records, so the
 // router stays small.
+import { StringDecoder } from 'node:string_decoder';
 import { RunState, type Job, type NodeRun, type Rollout, type Session } from '../../proto/gen/fleet/v1/control';
 import { Facts, MachineIdentity, OutputStream, type CheckState, type ResourceState } from '../../proto/gen/fleet/v1/common';
 import type { NodeRecord } from '../store/node-store';
@@ -160,13 +161,30 @@ export interface WebNodeOutput {
   truncated: boolean;
 }
 
+interface NodeOutput {
+  node: string;
+  chunks: { stream: 'out' | 'err'; text: string }[];
+  /** One decoder per stream, so a character cut between two chunks (even with the other stream between them) stays whole. */
+  decoders: { out: StringDecoder; err: StringDecoder };
+  bytes: number;
+  truncated: boolean;
+}
+
+function appendText(entry: NodeOutput, stream: 'out' | 'err', text: string): void {
+  if (!text) return;
+  const last = entry.chunks.at(-1);
+  if (last && last.stream === stream) last.text += text;
+  else entry.chunks.push({ stream, text });
+}
+
 /** A job page: the summary, each run, and each node's output (decoded as UTF-8). */
 export function jobDetail(j: Job, output: Iterable<{ nodeId: string; nodeName: string; stream: OutputStream; data: Uint8Array }>) {
-  const perNode = new Map<string, { node: string; parts: { stream: 'out' | 'err'; data: Buffer[] }[]; bytes: number; truncated: boolean }>();
-  for (const r of j.runs) perNode.set(r.nodeId, { node: r.nodeName, parts: [], bytes: 0, truncated: false });
+  const perNode = new Map<string, NodeOutput>();
+  const newEntry = (node: string): NodeOutput => ({ node, chunks: [], decoders: { out: new StringDecoder('utf8'), err: new StringDecoder('utf8') }, bytes: 0, truncated: false });
+  for (const r of j.runs) perNode.set(r.nodeId, newEntry(r.nodeName));
   for (const o of output) {
     let entry = perNode.get(o.nodeId);
-    if (!entry) perNode.set(o.nodeId, (entry = { node: o.nodeName, parts: [], bytes: 0, truncated: false }));
+    if (!entry) perNode.set(o.nodeId, (entry = newEntry(o.nodeName)));
     if (entry.bytes >= MAX_OUTPUT_PER_NODE) {
       entry.truncated = true;
       continue;
@@ -175,16 +193,12 @@ export function jobDetail(j: Job, output: Iterable<{ nodeId: string; nodeName: s
     entry.bytes += data.length;
     if (data.length < o.data.length) entry.truncated = true;
     const stream = o.stream === OutputStream.OUTPUT_STREAM_STDERR ? 'err' : 'out';
-    const last = entry.parts.at(-1);
-    if (last && last.stream === stream) last.data.push(data);
-    else entry.parts.push({ stream, data: [data] });
+    appendText(entry, stream, entry.decoders[stream].write(data));
   }
-  const outputs: WebNodeOutput[] = [...perNode].map(([nodeId, e]) => ({
-    nodeId,
-    node: e.node,
-    chunks: e.parts.map((p) => ({ stream: p.stream, text: Buffer.concat(p.data).toString('utf8') })),
-    truncated: e.truncated,
-  }));
+  const outputs: WebNodeOutput[] = [...perNode].map(([nodeId, e]) => {
+    for (const stream of ['out', 'err'] as const) appendText(e, stream, e.decoders[stream].end());
+    return { nodeId, node: e.node, chunks: e.chunks, truncated: e.truncated };
+  });
   return { ...jobSummary(j), argv: j.argv, shell: j.shell, timeoutMs: j.timeoutMs, runs: j.runs.map(runView), output: outputs };
 }
 

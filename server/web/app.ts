@@ -47,6 +47,8 @@ async function render(): Promise<void> {
     if (signal.aborted) cleanup?.();
     else leave = cleanup ?? undefined;
   } catch (err) {
+    // A page left while it loaded has nothing more to show (its fetch was aborted).
+    if (signal.aborted) return;
     if (err instanceof ApiError && err.status === 401) return signedOut(err.message);
     replace(main, errorBox(err instanceof Error ? err.message : String(err)));
   }

@@ -1,7 +1,8 @@
 // Plays a shell recording (asciicast v2) in an xterm.js terminal with its original timing, idle
 // pauses capped (2 s by default). The recording is streamed: playback starts before the whole
 // file has arrived.
-import { Terminal } from '@xterm/xterm';
+import type { Terminal } from '@xterm/xterm';
+import { newTerminal } from './new-terminal';
 
 export interface PlayOptions {
   /** Longest pause between two events, in seconds. */
@@ -65,7 +66,7 @@ export async function playCast(container: HTMLElement, stream: ReadableStream<Ui
     if (!term) {
       const header = JSON.parse(line) as CastHeader;
       if (header.version !== 2) throw new Error(`not an asciicast v2 recording (version ${String(header.version)})`);
-      term = new Terminal({ cols: header.width || 80, rows: header.height || 24, disableStdin: true, cursorBlink: false, scrollback: 5000, theme: { background: '#111418' } });
+      term = newTerminal({ cols: header.width || 80, rows: header.height || 24, disableStdin: true, cursorBlink: false, scrollback: 5000 });
       term.open(container);
       options.started?.(term);
       continue;

@@ -40,6 +40,8 @@ export const jobsPage: Page = async (main, ctx) => {
         : h('p', { class: 'muted' }, 'No jobs yet. Run one with `fleet exec`.'),
     );
   } catch (err) {
+    // Left while loading: the fetch was aborted, and the next page owns main now.
+    if (ctx.signal.aborted) return;
     replace(main, h('h1', {}, 'Jobs'), errorBox(err instanceof ApiError ? err.message : String(err)));
   }
 };

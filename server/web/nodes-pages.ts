@@ -158,6 +158,7 @@ export const nodePage: Page = async (main, ctx) => {
   try {
     node = await getJson<NodeDetail>(url, ctx.signal);
   } catch (err) {
+    if (ctx.signal.aborted) return;
     replace(main, h('h1', {}, name), errorBox(err instanceof ApiError ? err.message : String(err)));
     return;
   }

@@ -42,6 +42,8 @@ export const sessionsPage: Page = async (main, ctx) => {
         : h('p', { class: 'muted' }, 'No shell sessions yet.'),
     );
   } catch (err) {
+    // Left while loading: the fetch was aborted, and the next page owns main now.
+    if (ctx.signal.aborted) return;
     replace(main, h('h1', {}, 'Sessions'), errorBox(err instanceof ApiError ? err.message : String(err)));
   }
 };

@@ -3,7 +3,8 @@
 // resize, acknowledges output once xterm has written it (in batches), and when the socket drops
 // reconnects with `resume` and the byte count it has, within the server's grace time.
 import { FitAddon } from '@xterm/addon-fit';
-import { Terminal } from '@xterm/xterm';
+import type { Terminal } from '@xterm/xterm';
+import { newTerminal } from './new-terminal';
 
 /** Acknowledge at least this often (bytes), or after ACK_DELAY_MS. */
 const ACK_EVERY_BYTES = 64 * 1024;
@@ -56,7 +57,7 @@ export class WebTerminal {
     this.#node = node;
     this.#csrf = csrf;
     this.#events = events;
-    this.term = new Terminal({ cursorBlink: true, fontSize: 14, scrollback: 5000, rightClickSelectsWord: true, theme: { background: '#111418' } });
+    this.term = newTerminal({ cursorBlink: true, fontSize: 14, scrollback: 5000, rightClickSelectsWord: true });
     this.term.loadAddon(this.#fit);
     this.term.open(container);
     this.#fit.fit();
