@@ -1,8 +1,8 @@
 // The CLI as scripts and people meet it (issue 12): repeated selectors and spec files, servers
 // that are down, slow, wrong or restarting, pipes that close early, output formats, confirmation
 // prompts, and the lines it prints for people to paste. Real server, agents and CLI processes.
-import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,11 +49,10 @@ describe('the fleet CLI against a real server', () => {
     writeFileSync(join(specDir, file), text);
     return join(specDir, file);
   };
-  /** Saves a context named `name` that is the admin's, but pointed at `server`. */
-  const context = async (name: string, server: string) => {
-    const { readFileSync } = await import('node:fs');
-    const config = JSON.parse(readFileSync(fleet.configFile, 'utf8')) as { contexts: Record<string, { server: string }> };
-    config.contexts[name] = { ...config.contexts.default!, server };
+  /** Saves a context named `name` that is the admin's, but pointed at `server` (and pinning `caPem`). */
+  const context = (name: string, server: string, caPem?: string) => {
+    const config = JSON.parse(readFileSync(fleet.configFile, 'utf8')) as { contexts: Record<string, { server: string; caPem: string }> };
+    config.contexts[name] = { ...config.contexts.default!, server, ...(caPem ? { caPem } : {}) };
     writeFileSync(fleet.configFile, JSON.stringify(config));
   };
 
@@ -127,28 +126,35 @@ describe('the fleet CLI against a real server', () => {
   });
 
   it('tells what failed, where, and what to check when the server cannot be reached', async () => {
-    await context('refused', 'https://127.0.0.1:1');
+    context('refused', 'https://127.0.0.1:1');
     const refused = await fleet.cli(['--context', 'refused', 'nodes']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toBe('fleet: cannot reach fleet-server at 127.0.0.1:1: connection refused (is fleet-server running there, and is 1 its gRPC port (--listen, default 7443)?)\n');
 
-    await context('https-port', `https://127.0.0.1:${fleet.httpsPort}`);
+    context('https-port', `https://127.0.0.1:${fleet.httpsPort}`);
     const https = await fleet.cli(['--context', 'https-port', 'jobs', 'list']);
     expect(https.code).toBe(1);
     expect(https.stderr.split('\n').filter(Boolean)).toHaveLength(1);
     expect(https.stderr).toMatch(new RegExp(`at 127\\.0\\.0\\.1:${fleet.httpsPort}: it does not speak fleet's gRPC \\(is ${fleet.httpsPort} the server's HTTPS port`));
     expect(https.stderr).not.toMatch(/Resolution note|SSL routines|openssl/);
 
-    await context('unresolvable', 'https://no-such-host.invalid:7443');
+    context('unresolvable', 'https://no-such-host.invalid:7443');
     const dns = await fleet.cli(['--context', 'unresolvable', 'nodes']);
     expect(dns.code).toBe(1);
     expect(dns.stderr).toMatch(/^fleet: cannot reach fleet-server at no-such-host\.invalid:7443: the host name does not resolve/);
+
+    // The server was reinstalled (new CA) since this context was saved.
+    const otherCa = execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '/dev/null', '-subj', '/CN=other CA', '-days', '1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    context('reinstalled', fleet.url, otherCa);
+    const ca = await fleet.cli(['--context', 'reinstalled', 'nodes']);
+    expect(ca.code).toBe(1);
+    expect(ca.stderr).toMatch(/: its certificate is not signed by the CA this context pins \(if the server was reinstalled, log in again with its new --ca-hash/);
   });
 
   it('gives up within seconds on a server that accepts connections and never answers', async () => {
     const silent = await silentListener();
     try {
-      await context('silent', `https://127.0.0.1:${silent.port}`);
+      context('silent', `https://127.0.0.1:${silent.port}`);
       for (const args of [['nodes'], ['jobs', 'list'], ['exec', '--all', '--', 'true']]) {
         const started = Date.now();
         const r = await fleet.cli(['--context', 'silent', ...args]);
