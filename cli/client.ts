@@ -1,7 +1,9 @@
 // A promise-based Control client built from a context: TLS pinned to the context's CA, the API
-// token as a bearer header on every call, and server errors turned into FleetErrors.
-import { Metadata, credentials, type ClientDuplexStream, type ClientReadableStream, type ClientWritableStream, type ServiceError } from '@grpc/grpc-js';
+// token as a bearer header on every call, a deadline on every unary call, and failures turned into
+// FleetErrors that say what failed, where, and what to check.
+import { Metadata, connectivityState, credentials, status, type ClientDuplexStream, type ClientReadableStream, type ClientWritableStream, type ServiceError } from '@grpc/grpc-js';
 import { formatHostPort, parseServerAddress } from '../common/address';
+import { formatDuration } from '../common/duration';
 import {
   ControlServiceClient,
   type JobEvent,
@@ -15,58 +17,129 @@ import {
   type UploadFileInfo,
   type UploadFileResponse,
 } from '../proto/gen/fleet/v1/control';
-import { CLIENT_CHANNEL_OPTIONS, fromGrpcError, isServiceError } from '../transport';
+import { CLIENT_CHANNEL_OPTIONS, ERROR_CODE_TRAILER, ServerUnreachableError, fromGrpcError, isServiceError } from '../transport';
 import type { Context } from './context';
+import { RequestTimeoutError, ServerNotAnsweringError } from './errors';
 
-type Unary<Req, Res> = (request: Req, metadata: Metadata, callback: (err: ServiceError | null, res: Res) => void) => unknown;
+type Unary<Req, Res> = (request: Req, metadata: Metadata, options: { deadline?: number }, callback: (err: ServiceError | null, res: Res) => void) => unknown;
 type UnaryMethod = Exclude<keyof ControlServiceClient, 'watchJob' | 'upgradeAgents' | 'shell' | 'getRecording' | 'watchRollout' | 'uploadFile' | keyof import('@grpc/grpc-js').Client>;
 // The last overload of each generated method is (request, metadata, options, callback).
 type RequestOf<K extends UnaryMethod> = Parameters<ControlServiceClient[K]>[0];
 type ResponseOf<K extends UnaryMethod> = Parameters<Extract<Parameters<ControlServiceClient[K]>[3], (...a: never[]) => unknown>>[1];
 
+/** How long a unary call may take unless `--request-timeout` says otherwise. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Calls that wait on nodes get longer by default: a plan waits up to 60 s for each node's answer. */
+const SLOW_CALL_TIMEOUT_MS: Partial<Record<UnaryMethod, number>> = { planSpec: 90_000 };
+/** How long to wait for the TLS and HTTP/2 handshake before saying the server does not answer. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * The CLI's channel: keepalive pings every 10 s with 5 s to answer, so a stream to a server that
+ * died without closing the connection (power cut, cable) ends within about 15 s. The server
+ * accepts pings every 5 s (`grpc.http2.min_ping_interval_without_data_ms`).
+ */
+const CLI_CHANNEL_OPTIONS = { ...CLIENT_CHANNEL_OPTIONS, 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 } as const;
+
+export interface ControlClientOptions {
+  /** Deadline for each unary call; 0 waits for ever; undefined uses the defaults above. */
+  requestTimeoutMs?: number;
+}
+
 export class ControlClient {
   readonly #client: ControlServiceClient;
   readonly #metadata = new Metadata();
+  /** `host:port` as dialled, for messages. */
+  readonly #address: string;
+  readonly #requestTimeoutMs: number | undefined;
+  #connected: Promise<void> | undefined;
 
-  constructor(context: Context) {
+  constructor(context: Context, options: ControlClientOptions = {}) {
     const creds = credentials.createSsl(Buffer.from(context.caPem));
-    this.#client = new ControlServiceClient(formatHostPort(parseServerAddress(context.server)), creds, CLIENT_CHANNEL_OPTIONS);
+    this.#address = formatHostPort(parseServerAddress(context.server));
+    this.#client = new ControlServiceClient(this.#address, creds, CLI_CHANNEL_OPTIONS);
     this.#metadata.set('authorization', `Bearer ${context.token}`);
+    this.#requestTimeoutMs = options.requestTimeoutMs;
   }
 
-  /** Calls a unary method by name, e.g. `client.call('listNodes', { selector: '' })`. */
-  call<K extends UnaryMethod>(method: K, request: RequestOf<K>): Promise<NonNullable<ResponseOf<K>>> {
+  /**
+   * Calls a unary method by name, e.g. `client.call('listNodes', { selector: '' })`.
+   * @throws ServerUnreachableError or ServerNotAnsweringError when the server cannot be reached,
+   *   RequestTimeoutError past the deadline, RemoteError for what the server refused.
+   */
+  async call<K extends UnaryMethod>(method: K, request: RequestOf<K>): Promise<NonNullable<ResponseOf<K>>> {
+    await this.#connect();
+    const timeoutMs = this.#requestTimeoutMs ?? SLOW_CALL_TIMEOUT_MS[method] ?? DEFAULT_REQUEST_TIMEOUT_MS;
     const fn = (this.#client[method] as unknown as Unary<unknown, unknown>).bind(this.#client);
-    return new Promise((resolve, reject) => {
-      fn(request, this.#metadata, (err, res) => {
-        if (err) reject(isServiceError(err) ? fromGrpcError(err) : err);
-        else resolve(res as never);
+    return await new Promise((resolve, reject) => {
+      fn(request, this.#metadata, timeoutMs > 0 ? { deadline: Date.now() + timeoutMs } : {}, (err, res) => {
+        if (!err) return resolve(res as never);
+        if (isServiceError(err) && err.code === status.DEADLINE_EXCEEDED && !err.metadata?.get(ERROR_CODE_TRAILER).length) {
+          return reject(new RequestTimeoutError(this.#address, method, formatDuration(timeoutMs)));
+        }
+        reject(this.toError(err));
       });
     });
   }
 
+  /**
+   * The error a failed call or stream should be reported as: a connection failure becomes
+   * ServerUnreachableError (where, why, what to check); a server's refusal a RemoteError.
+   */
+  toError(err: unknown): Error {
+    if (!isServiceError(err)) return err as Error;
+    // grpc-js's own UNAVAILABLE (no fleet error code): the connection, not the server, failed.
+    if (err.code === status.UNAVAILABLE && !err.metadata?.get(ERROR_CODE_TRAILER).length) return new ServerUnreachableError(this.#address, err.details || err.message);
+    return fromGrpcError(err);
+  }
+
+  /**
+   * Waits (once per client) until the channel is connected or has failed; a failure is then
+   * reported by the call itself, with its reason. A server that accepts the connection and never
+   * completes the handshake would otherwise hold every call and stream for ever.
+   */
+  #connect(): Promise<void> {
+    this.#connected ??= new Promise<void>((resolve, reject) => {
+      const channel = this.#client.getChannel();
+      const waitMs = this.#requestTimeoutMs ? Math.min(CONNECT_TIMEOUT_MS, this.#requestTimeoutMs) : CONNECT_TIMEOUT_MS;
+      const deadline = Date.now() + waitMs;
+      const check = () => {
+        const state = channel.getConnectivityState(true);
+        if (state === connectivityState.READY || state === connectivityState.TRANSIENT_FAILURE) return resolve();
+        channel.watchConnectivityState(state, deadline, (err) => (err ? reject(new ServerNotAnsweringError(this.#address, formatDuration(waitMs))) : check()));
+      };
+      check();
+    });
+    return this.#connected;
+  }
+
   /** Follows a job; events arrive until `done`. */
-  watchJob(id: string): ClientReadableStream<JobEvent> {
+  async watchJob(id: string): Promise<ClientReadableStream<JobEvent>> {
+    await this.#connect();
     return this.#client.watchJob({ id }, this.#metadata);
   }
 
   /** Starts an upgrade and follows it; events arrive until `done`. */
-  upgradeAgents(request: UpgradeAgentsRequest): ClientReadableStream<UpgradeEvent> {
+  async upgradeAgents(request: UpgradeAgentsRequest): Promise<ClientReadableStream<UpgradeEvent>> {
+    await this.#connect();
     return this.#client.upgradeAgents(request, this.#metadata);
   }
 
   /** Opens a shell stream; the first frame written must be `start`. */
-  shell(): ClientDuplexStream<ShellClientFrame, ShellServerFrame> {
+  async shell(): Promise<ClientDuplexStream<ShellClientFrame, ShellServerFrame>> {
+    await this.#connect();
     return this.#client.shell(this.#metadata);
   }
 
   /** Streams a session's asciicast recording. */
-  getRecording(id: string): ClientReadableStream<RecordingChunk> {
+  async getRecording(id: string): Promise<ClientReadableStream<RecordingChunk>> {
+    await this.#connect();
     return this.#client.getRecording({ id }, this.#metadata);
   }
 
   /** Follows a rollout: its state now, then again at every change, until it ends. */
-  watchRollout(id: string): ClientReadableStream<Rollout> {
+  async watchRollout(id: string): Promise<ClientReadableStream<Rollout>> {
+    await this.#connect();
     return this.#client.watchRollout({ id }, this.#metadata);
   }
 
@@ -74,8 +147,9 @@ export class ControlClient {
    * Uploads a file for specs to use: `info` first, then `chunks` (each at most 1 MiB) as data
    * frames. Stops sending early when the server answers before the end (it already had the file).
    */
-  uploadFile(info: UploadFileInfo, chunks: AsyncIterable<Buffer>): Promise<UploadFileResponse> {
-    return new Promise((resolve, reject) => {
+  async uploadFile(info: UploadFileInfo, chunks: AsyncIterable<Buffer>): Promise<UploadFileResponse> {
+    await this.#connect();
+    return await new Promise((resolve, reject) => {
       let done = false;
       let answered!: () => void;
       const answer = new Promise<void>((r) => (answered = r));
@@ -83,7 +157,7 @@ export class ControlClient {
         if (done) return;
         done = true;
         answered();
-        if (err) reject(isServiceError(err) ? fromGrpcError(err) : err);
+        if (err) reject(this.toError(err));
         else resolve(res!);
       };
       const call: ClientWritableStream<UploadFileFrame> = this.#client.uploadFile(this.#metadata, (err, res) => finish(err, res));

@@ -14,6 +14,8 @@ export class CliEnv {
   trailing: string[] | null = null;
   #contextName: string | undefined;
   #client: ControlClient | undefined;
+  /** `--request-timeout` (or FLEET_REQUEST_TIMEOUT) in ms; undefined for the defaults. */
+  requestTimeoutMs: number | undefined;
 
   constructor(io: CliIo, configFile: string) {
     this.io = io;
@@ -29,8 +31,14 @@ export class CliEnv {
   }
 
   client(): ControlClient {
-    this.#client ??= new ControlClient(resolveContext(this.configFile, this.#contextName).context);
+    this.#client ??= new ControlClient(resolveContext(this.configFile, this.#contextName).context, { requestTimeoutMs: this.requestTimeoutMs });
     return this.#client;
+  }
+
+  /** Drops the client, so the next `client()` connects afresh (after the server went away). */
+  resetClient(): void {
+    this.#client?.close();
+    this.#client = undefined;
   }
 
   close(): void {

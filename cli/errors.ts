@@ -15,6 +15,34 @@ export class UsageError extends FleetError {
   }
 }
 
+/** The server accepted the connection (or never answered it) but did not finish the handshake. */
+export class ServerNotAnsweringError extends FleetError {
+  constructor(address: string, waited: string) {
+    super(
+      `cannot reach fleet-server at ${address}: no answer within ${waited} (the connection was not completed: check the address and port, and any firewall or proxy in between; --request-timeout waits longer)`,
+      'SERVER_NOT_ANSWERING',
+      ErrorKind.Unavailable,
+    );
+    this.name = 'ServerNotAnsweringError';
+  }
+}
+
+/** A call the server did not answer within the request timeout. */
+export class RequestTimeoutError extends FleetError {
+  constructor(address: string, method: string, waited: string) {
+    super(`fleet-server at ${address} did not answer ${method} within ${waited} (it may be overloaded; --request-timeout waits longer)`, 'REQUEST_TIMEOUT', ErrorKind.Unavailable);
+    this.name = 'RequestTimeoutError';
+  }
+}
+
+/** The server stayed away too long while the CLI followed a job; the job carries on there. */
+export class JobFollowLostError extends FleetError {
+  constructor(jobId: string) {
+    super(`lost the server while following job ${jobId}; it carries on there: see \`fleet jobs show ${jobId}\``, 'JOB_FOLLOW_LOST', ErrorKind.Unavailable);
+    this.name = 'JobFollowLostError';
+  }
+}
+
 export class NotLoggedInError extends FleetError {
   constructor(context: string) {
     super(`not logged in (no context "${context}"): run \`fleet login --server URL --token TOKEN --ca-hash sha256:…\``, 'NOT_LOGGED_IN', ErrorKind.Unauthenticated);

@@ -12,7 +12,7 @@ import { ERROR_CODE_TRAILER, toGrpcStatus } from '../transport';
 import type { AgentHub } from './agent-hub';
 import type { Access } from './access';
 import { peerAddress, type ApiAuth, type Principal } from './auth';
-import { InvalidRequestError, JobNotFoundError, NodeNotFoundError, NodeRemovedError, SessionNotFoundError, TokenNotFoundError } from './errors';
+import { ApiTokenNotFoundError, InvalidRequestError, JobNotFoundError, NodeNotFoundError, NodeRemovedError, SessionNotFoundError, TokenNotFoundError } from './errors';
 import type { JobDispatcher } from './jobs/dispatcher';
 import type { AgentUpgrades } from './upgrades';
 import type { ShellSessions, ShellSession } from './shells/sessions';
@@ -254,7 +254,8 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
     }),
 
     revokeApiToken: unary(Role.Admin, (req: { id: string }, p) => {
-      if (!d.tokens.revokeApi(req.id, Date.now())) throw new TokenNotFoundError(req.id);
+      // Revoking a revoked token again is not an error (scripts may retry); an unknown id is.
+      if (!d.tokens.revokeApi(req.id, Date.now()) && !d.tokens.listApi().some((t) => t.id === req.id)) throw new ApiTokenNotFoundError(req.id);
       d.audit.record({ actor: actorOf(p), action: 'token.api.revoke', target: req.id, ok: true });
       return {};
     }),

@@ -70,6 +70,13 @@ export class TokenNotFoundError extends FleetError {
   }
 }
 
+export class ApiTokenNotFoundError extends FleetError {
+  constructor(readonly id: string) {
+    super(`no API token "${id}" (see \`fleet api-tokens list --all\`)`, 'API_TOKEN_NOT_FOUND', ErrorKind.NotFound);
+    this.name = 'ApiTokenNotFoundError';
+  }
+}
+
 export class InvalidRequestError extends FleetError {
   constructor(message: string) {
     super(message, 'INVALID_REQUEST', ErrorKind.Invalid);

@@ -4,6 +4,7 @@ import { X509Certificate, createHash } from 'node:crypto';
 import tls from 'node:tls';
 import { FleetError, ErrorKind } from '../common/errors';
 import type { ServerAddress } from '../common/address';
+import { explainConnectFailure } from './connect-errors';
 
 /**
  * Every fleet server certificate has this DNS name; clients verify it instead of the dialed host,
@@ -39,10 +40,21 @@ export class CaMismatchError extends FleetError {
   }
 }
 
+/**
+ * The server could not be reached: one line saying where, why and what to check, e.g.
+ * `cannot reach fleet-server at 10.0.0.5:7443: connection refused (is fleet-server running there…?)`.
+ */
 export class ServerUnreachableError extends FleetError {
+  readonly reason: string;
+
+  /** `address` is `host:port`; `cause` is the socket, TLS or grpc-js error (or its text). */
   constructor(address: string, cause: unknown) {
-    super(`cannot reach fleet server at ${address}: ${(cause as Error).message ?? cause}`, 'SERVER_UNREACHABLE', ErrorKind.Unavailable, { cause });
+    const text = cause instanceof Error ? cause.message : String(cause);
+    const port = Number(/:(\d+)$/.exec(address)?.[1] ?? 0);
+    const { reason, hint } = explainConnectFailure(text, port);
+    super(`cannot reach fleet-server at ${address}: ${reason} (${hint})`, 'SERVER_UNREACHABLE', ErrorKind.Unavailable, { cause });
     this.name = 'ServerUnreachableError';
+    this.reason = reason;
   }
 }
 

@@ -1,13 +1,12 @@
 // fleet exec [NODE…] [-l selector | --all] [rate options] -- CMD…
-import { Option } from 'commander';
 import { parseDuration } from '../../common/duration';
-import { OutputStream } from '../../proto/gen/fleet/v1/common';
 import type { Job } from '../../proto/gen/fleet/v1/control';
 import type { CliEnv, CommandModule } from '../env';
 import { UsageError } from '../errors';
 import { jobExitCode, jobView } from '../job-view';
 import { printJson } from '../output';
-import { followJob } from './jobs/follow';
+import { collectJob, followJob } from './jobs/follow';
+import { outputOption, selectorOption } from '../options';
 
 /** A single argument with spaces or shell syntax is a script for `sh -c`; otherwise argv. */
 export function commandFrom(words: string[]): { argv: string[]; shell: string } {
@@ -16,20 +15,7 @@ export function commandFrom(words: string[]): { argv: string[]; shell: string } 
 }
 
 async function collectJson(env: CliEnv, jobId: string): Promise<Job> {
-  const output = new Map<string, { stdout: Buffer[]; stderr: Buffer[] }>();
-  const job = await new Promise<Job>((resolve, reject) => {
-    let done: Job | undefined;
-    const stream = env.client().watchJob(jobId);
-    stream.on('data', (e) => {
-      if (e.body?.$case === 'output') {
-        const o = output.get(e.body.value.nodeName) ?? { stdout: [], stderr: [] };
-        (e.body.value.stream === OutputStream.OUTPUT_STREAM_STDERR ? o.stderr : o.stdout).push(e.body.value.data);
-        output.set(e.body.value.nodeName, o);
-      } else if (e.body?.$case === 'done') done = e.body.value;
-    });
-    stream.on('error', reject);
-    stream.on('end', () => (done ? resolve(done) : reject(new Error('the server ended the job stream early'))));
-  });
+  const { job, output } = await collectJob(env, jobId);
   const view = jobView(job);
   printJson(env.io, {
     ...view,
@@ -47,14 +33,14 @@ export const exec: CommandModule = (parent, env) => {
     .command('exec')
     .description('run a command on nodes, streaming their output')
     .argument('[nodes...]', 'node names or ids (combined with -l when both are given)')
-    .option('-l, --selector <selector>', 'label selector, e.g. role=web,env!=dev')
+    .addOption(selectorOption('label selector, e.g. role=web,env!=dev (repeat to AND)'))
     .option('--all', 'run on every node')
     .option('--max-concurrency <n>', 'at most N nodes (or N%) at a time')
     .option('--max-errors <n>', 'stop starting new nodes after N failures')
     .option('--timeout <duration>', 'per-node timeout; the process group is killed', '30s')
     .option('--queue <duration>', 'deliver to offline nodes that return within this time')
     .option('--detach', 'print the job id and return at once (follow later with `fleet jobs show ID`)')
-    .addOption(new Option('-o, --output <format>', 'text (streamed) or json (at the end)').choices(['text', 'json']).default('text'))
+    .addOption(outputOption(['text', 'json'], 'text', 'text is streamed as it comes, json printed at the end'))
     .addHelpText(
       'after',
       `
@@ -89,11 +75,12 @@ Exit status: 0 when every node succeeded, 1 when any failed, timed out or was of
         env.io.stdout.write(`${job.id}\n`);
         return;
       }
+      // Always said, so a job that outlives this command (Ctrl-C, a lost server) can be found again.
+      env.io.stderr.write(`job ${job.id} on ${job.runs.length} node${job.runs.length === 1 ? '' : 's'} (follow again with \`fleet jobs show ${job.id}\`)\n`);
       if (opts.output === 'json') {
         env.exitCode = Math.max(env.exitCode, jobExitCode(await collectJson(env, job.id)));
         return;
       }
-      if (env.io.stderr.isTTY) env.io.stderr.write(`job ${job.id} on ${job.runs.length} node(s)\n`);
       env.exitCode = Math.max(env.exitCode, await followJob(env, job.id));
     });
 };

@@ -2,6 +2,7 @@
 import type { CheckState } from '../../proto/gen/fleet/v1/common';
 import type { CommandModule } from '../env';
 import { ago, oneLine, parseOutputFormat, printStructured, printTable } from '../output';
+import { outputOption, selectorOption } from '../options';
 
 /** "web/http": the spec a check belongs to, and its name. */
 export function checkName(c: CheckState): string {
@@ -19,8 +20,8 @@ export const health: CommandModule = (parent, env) => {
   parent
     .command('health')
     .description('health checks of every node (from the specs\' checks:)')
-    .option('-l, --selector <selector>', 'label selector, e.g. role=web', '')
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(selectorOption('label selector, e.g. role=web (repeat to AND)'))
+    .addOption(outputOption(['table', 'json', 'yaml'], 'table'))
     .addHelpText(
       'after',
       `
@@ -30,9 +31,9 @@ A node with no checks shows "-". An offline node shows its checks as last report
 Exit status: 0 when every check passes, 1 when any check is failing (so scripts and monitors can
 use \`fleet health -l role=web\` directly), 2 for usage errors.`,
     )
-    .action(async (opts: { selector: string; output: string }) => {
+    .action(async (opts: { selector?: string; output: string }) => {
       const format = parseOutputFormat(opts.output, ['table', 'json', 'yaml']);
-      const { nodes } = await env.client().call('listHealth', { selector: opts.selector });
+      const { nodes } = await env.client().call('listHealth', { selector: opts.selector ?? '' });
       const failing = nodes.some((n) => n.checks.some((c) => !c.passing));
       if (failing) env.exitCode = Math.max(env.exitCode, 1);
       if (printStructured(env.io, format, nodes)) return;

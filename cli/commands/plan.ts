@@ -1,25 +1,49 @@
 // fleet plan -f spec.yaml [-o json]: what applying the spec would change on each node. Nothing
 // changes anywhere; local artifacts are uploaded so nodes can compare digests.
-import { Option } from 'commander';
+import { loadSpec } from '../../common/spec';
 import type { CliEnv, CommandModule } from '../env';
+import { UsageError } from '../errors';
+import { outputOption } from '../options';
 import { printJson } from '../output';
 import { planFailed, planLines } from '../rollout-view';
-import { prepareSpec, readSpecSource, uploadThrough, type PreparedSpec } from '../spec-files';
+import { prepareSpec, readSpecSource, uploadThrough, type PreparedSpec, type SpecSource } from '../spec-files';
 
-/** Reads, validates and uploads a spec for plan/apply. */
-export async function specForServer(env: CliEnv, file: string): Promise<PreparedSpec> {
-  const source = await readSpecSource(file, env.io.stdin);
+/** Collects every `-f` given (commander keeps only the last of a plain option). */
+export function collectFiles(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/**
+ * Reads and validates every spec file before anything is uploaded or sent, so one bad file
+ * changes nothing; then uploads each spec's local files. Returns the specs in the order given.
+ * @throws UsageError when `-` is given twice or two files hold the same spec; SpecError for an
+ *   invalid spec.
+ */
+export async function specsForServer(env: CliEnv, files: string[]): Promise<PreparedSpec[]> {
+  if (files.filter((f) => f === '-').length > 1) throw new UsageError('-f - (standard input) can be given once');
+  const sources: SpecSource[] = [];
+  const fileOf = new Map<string, string>();
+  for (const file of files) {
+    const source = await readSpecSource(file, env.io.stdin);
+    const { name } = loadSpec(source.text, source.fileName);
+    const other = fileOf.get(name);
+    if (other !== undefined) throw new UsageError(`spec ${name} is in both ${other} and ${source.fileName}: give each spec once`);
+    fileOf.set(name, source.fileName);
+    sources.push(source);
+  }
   // The client is made only when there is something to upload, so a bad spec is reported
   // without needing a server.
-  return prepareSpec(source, (f) => uploadThrough(env.client(), env.io)(f));
+  const prepared: PreparedSpec[] = [];
+  for (const source of sources) prepared.push(await prepareSpec(source, (f) => uploadThrough(env.client(), env.io)(f)));
+  return prepared;
 }
 
 export const plan: CommandModule = (parent, env) => {
   parent
     .command('plan')
     .description('show what applying a spec would change on each node (changes nothing)')
-    .requiredOption('-f, --file <spec>', 'spec file (YAML); - reads standard input')
-    .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'))
+    .requiredOption('-f, --file <spec>', 'spec file (YAML); - reads standard input; repeat for several specs', collectFiles)
+    .addOption(outputOption(['text', 'json'], 'text'))
     .addHelpText(
       'after',
       `
@@ -39,14 +63,21 @@ what it has:
 
 + create or install, - remove, ~ change, ! failed.
 
+Several -f plan several specs, one after the other; every file is validated before any is sent.
+With -o json and several files, stdout holds a JSON array with one plan per file.
+
 Exit status: 0 when every reachable node could be planned, 1 when the spec is invalid or any
 node failed to plan, 2 for usage errors.`,
     )
-    .action(async (opts: { file: string; output: string }) => {
-      const spec = await specForServer(env, opts.file);
-      const result = await env.client().call('planSpec', { yaml: spec.yaml, fileName: spec.fileName, detach: false });
-      if (opts.output === 'json') printJson(env.io, result);
-      else env.io.stdout.write(planLines(result).join('\n') + '\n');
-      if (result.nodes.some(planFailed)) env.exitCode = Math.max(env.exitCode, 1);
+    .action(async (opts: { file: string[]; output: string }) => {
+      const specs = await specsForServer(env, opts.file);
+      const results = [];
+      for (const [i, spec] of specs.entries()) {
+        const result = await env.client().call('planSpec', { yaml: spec.yaml, fileName: spec.fileName, detach: false });
+        results.push(result);
+        if (opts.output !== 'json') env.io.stdout.write(`${i > 0 ? '\n' : ''}${planLines(result).join('\n')}\n`);
+        if (result.nodes.some(planFailed)) env.exitCode = Math.max(env.exitCode, 1);
+      }
+      if (opts.output === 'json') printJson(env.io, results.length === 1 ? results[0] : results);
     });
 };

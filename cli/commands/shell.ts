@@ -4,7 +4,6 @@
 import { spawnSync } from 'node:child_process';
 import type { ServiceError } from '@grpc/grpc-js';
 import type { ShellServerFrame } from '../../proto/gen/fleet/v1/control';
-import { fromGrpcError, isServiceError } from '../../transport';
 import type { CommandModule } from '../env';
 import { UserError } from '../errors';
 
@@ -22,7 +21,8 @@ export const shell: CommandModule = (parent, env) => {
       const stdout = process.stdout;
       const tty = stdin.isTTY === true && stdout.isTTY === true;
       const argv = env.trailing ?? [];
-      const call = env.client().shell();
+      const client = env.client();
+      const call = await client.shell();
       let consumed = 0;
       let acked = 0;
       let ackScheduled = false;
@@ -76,7 +76,7 @@ export const shell: CommandModule = (parent, env) => {
             if (exitCode < 0) env.io.stderr.write(`${tty ? '\r\n' : ''}fleet: shell ended: ${b.value.reason || 'unknown reason'}\n`);
           }
         });
-        call.on('error', (err: ServiceError) => reject(isServiceError(err) ? fromGrpcError(err) : err));
+        call.on('error', (err: ServiceError) => reject(client.toError(err)));
         call.on('end', () => (exitCode === undefined ? reject(new UserError('the server ended the shell without an exit status')) : resolve(exitCode)));
         call.write({ body: { $case: 'start', value: { node, size: size(), argv, pty: tty, term: process.env.TERM || 'xterm-256color' } } });
       }).finally(restore);

@@ -3,13 +3,14 @@
 import type { CommandModule } from '../env';
 import { ago, oneLine, parseOutputFormat, printStructured, printTable } from '../output';
 import { checkName } from './health';
+import { outputOption } from '../options';
 
 export const state: CommandModule = (parent, env) => {
   parent
     .command('state')
     .description('a node\'s desired state: specs, revisions, resources and health checks')
     .argument('<node>', 'node name or id')
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml'], 'table'))
     .addHelpText(
       'after',
       `

@@ -86,7 +86,7 @@ export const jobPage: Page = async (main, ctx) => {
             o.chunks.length
               ? h('pre', {}, ...o.chunks.map((c) => (c.stream === 'err' ? h('span', { class: 'stderr' }, c.text) : c.text)))
               : h('p', { class: 'muted' }, 'no output'),
-            o.truncated ? h('p', { class: 'muted' }, 'output truncated (use `fleet jobs get` for all of it)') : null,
+            o.truncated ? h('p', { class: 'muted' }, `output truncated (\`fleet jobs show ${id}\` has all of it)`) : null,
           ),
         ),
       );

@@ -2,16 +2,16 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../../../common/duration';
 import type { UpgradeEvent } from '../../../proto/gen/fleet/v1/control';
-import { fromGrpcError, isServiceError } from '../../../transport';
 import type { CliEnv } from '../../env';
 import { UsageError } from '../../errors';
+import { selectorOption } from '../../options';
 
 export const upgradeAgents = (agents: Command, env: CliEnv) => {
   agents
     .command('upgrade')
     .description('upgrade agents to another version, batch by batch; a node that does not come back healthy rolls back by itself')
     .argument('[nodes...]', 'node names or ids')
-    .option('-l, --selector <selector>', 'label selector')
+    .addOption(selectorOption())
     .option('--all', 'every node')
     .requiredOption('--version <version>', 'agent version the server offers (see DATA/releases)')
     .option('--batch <n>', 'nodes per batch: N or N%', '100%')
@@ -20,7 +20,8 @@ export const upgradeAgents = (agents: Command, env: CliEnv) => {
       if (!opts.all && !opts.selector && nodes.length === 0) throw new UsageError('say which nodes: name them, use -l SELECTOR, or --all');
       const deadlineMs = parseDuration(opts.deadline);
       if (deadlineMs < 5000 || deadlineMs > 3_600_000) throw new UsageError('--deadline must be between 5s and 1h');
-      const stream = env.client().upgradeAgents({ selector: opts.selector ?? '', nodes, all: opts.all === true, version: opts.version, batch: opts.batch, deadlineMs });
+      const client = env.client();
+      const stream = await client.upgradeAgents({ selector: opts.selector ?? '', nodes, all: opts.all === true, version: opts.version, batch: opts.batch, deadlineMs });
       const failed = await new Promise<number>((resolve, reject) => {
         let result = -1;
         stream.on('data', (event: UpgradeEvent) => {
@@ -35,7 +36,7 @@ export const upgradeAgents = (agents: Command, env: CliEnv) => {
             result = b.value.failed;
           }
         });
-        stream.on('error', (err) => reject(isServiceError(err) ? fromGrpcError(err) : err));
+        stream.on('error', (err) => reject(client.toError(err)));
         stream.on('end', () => (result >= 0 ? resolve(result) : reject(new Error('the server ended the upgrade stream early'))));
       });
       if (failed > 0) env.exitCode = Math.max(env.exitCode, 1);

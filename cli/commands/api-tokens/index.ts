@@ -3,6 +3,7 @@
 import { Option } from 'commander';
 import type { CommandModule } from '../../env';
 import { parseOutputFormat, printStructured, printTable } from '../../output';
+import { outputOption } from '../../options';
 
 export const apiTokens: CommandModule = (parent, env) => {
   const cmd = parent
@@ -32,7 +33,7 @@ Example: fleet users create --role operator --scope env=dev -d "dev team CI"`,
   cmd
     .command('list')
     .description('list API tokens (never their secrets)')
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml'], 'table'))
     .option('--all', 'include revoked tokens')
     .action(async (opts: { output: string; all?: boolean }) => {
       const format = parseOutputFormat(opts.output, ['table', 'json', 'yaml']);

@@ -3,6 +3,7 @@ import { parseDuration } from '../../../common/duration';
 import type { CommandModule } from '../../env';
 import { UsageError } from '../../errors';
 import { parseOutputFormat, printStructured, printTable } from '../../output';
+import { outputOption } from '../../options';
 
 export const audit: CommandModule = (parent, env) => {
   parent
@@ -11,7 +12,7 @@ export const audit: CommandModule = (parent, env) => {
     .option('--action <action>', 'only this action, e.g. node.enroll, job.start, token.create')
     .option('--since <when>', 'only entries since a duration ago (30m, 24h, 7d) or a time (2026-11-24T10:00:00Z)')
     .option('--limit <n>', 'how many entries at most', '50')
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml'], 'table'))
     .action(async (opts: { action?: string; since?: string; limit: string; output: string }) => {
       const format = parseOutputFormat(opts.output, ['table', 'json', 'yaml']);
       const limit = Number(opts.limit);

@@ -5,6 +5,7 @@ import type { CliEnv } from '../../env';
 import { UsageError } from '../../errors';
 import { jobView } from '../../job-view';
 import { ago, parseOutputFormat, printStructured, printTable } from '../../output';
+import { outputOption } from '../../options';
 
 function commandText(job: Job): string {
   const text = job.shell || job.argv.join(' ');
@@ -22,7 +23,7 @@ export const listJobs = (jobs: Command, env: CliEnv) => {
     .command('list')
     .description('recent jobs, newest first')
     .option('--limit <n>', 'how many', '20')
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml'], 'table'))
     .action(async (opts: { limit: string; output: string }) => {
       const format = parseOutputFormat(opts.output, ['table', 'json', 'yaml']);
       const limit = Number(opts.limit);

@@ -5,6 +5,7 @@ import type { CliEnv } from '../../env';
 import { UsageError } from '../../errors';
 import { identityText, machineView, parseMac, parseUuid } from '../../machine-view';
 import { parseOutputFormat, printJson } from '../../output';
+import { outputOption } from '../../options';
 
 export const addMachine = (machines: Command, env: CliEnv) => {
   machines
@@ -16,7 +17,7 @@ export const addMachine = (machines: Command, env: CliEnv) => {
     .requiredOption('--name <name>', 'the node name it enrolls with')
     .option('--profile <profile>', 'PXE profile to boot (default: the best-matching group in the PXE config)')
     .option('-l, --label <k=v>', 'label for the node it becomes (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(outputOption(['text', 'json'], 'text'))
     .addHelpText(
       'after',
       `

@@ -4,6 +4,7 @@ import type { Machine } from '../../../proto/gen/fleet/v1/control';
 import type { CliEnv } from '../../env';
 import { machineName, machineView, profileText, reportedText } from '../../machine-view';
 import { ago, formatLabels, parseOutputFormat, printStructured, printTable } from '../../output';
+import { outputOption } from '../../options';
 
 function lastBoot(m: Machine, wide: boolean): string {
   if (!m.lastBootUnixMs) return '-';
@@ -15,7 +16,7 @@ export const listMachines = (machines: Command, env: CliEnv) => {
     .command('list')
     .description('list machines: state, boot profile, node and last network boot')
     .option('--pending', 'only machines waiting for approval')
-    .option('-o, --output <format>', 'table, wide, json or yaml', 'table')
+    .addOption(outputOption(['table', 'wide', 'json', 'yaml'], 'table'))
     .addHelpText(
       'after',
       `

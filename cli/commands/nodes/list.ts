@@ -4,6 +4,7 @@ import type { Node } from '../../../proto/gen/fleet/v1/control';
 import type { CommandModule } from '../../env';
 import { ago, formatBytes, formatLabels, parseOutputFormat, printStructured, printTable } from '../../output';
 import { healthSummary } from '../health';
+import { outputOption, selectorOption } from '../../options';
 
 /** A node as users see it in JSON/YAML: plain values, bytes as numbers. */
 export function nodeView(n: Node): Record<string, unknown> {
@@ -28,11 +29,11 @@ function addresses(n: Node): string {
 
 export const listNodes = (nodes: Command, env: Parameters<CommandModule>[1]) => {
   nodes
-    .option('-l, --selector <selector>', 'label selector, e.g. role=web,env!=dev,zone in (a,b)', '')
-    .option('-o, --output <format>', 'table, wide, json or yaml', 'table')
-    .action(async (opts: { selector: string; output: string }) => {
+    .addOption(selectorOption('label selector, e.g. role=web,env!=dev,zone in (a,b) (repeat to AND)'))
+    .addOption(outputOption(['table', 'wide', 'json', 'yaml'], 'table'))
+    .action(async (opts: { selector?: string; output: string }) => {
       const format = parseOutputFormat(opts.output);
-      const { nodes: list } = await env.client().call('listNodes', { selector: opts.selector });
+      const { nodes: list } = await env.client().call('listNodes', { selector: opts.selector ?? '' });
       if (printStructured(env.io, format, list.map(nodeView))) return;
       const os = (n: Node) => (n.facts?.os ? `${n.facts.os.distro} ${n.facts.os.release}`.trim() : '-');
       if (format === 'wide') {

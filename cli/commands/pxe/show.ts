@@ -6,6 +6,7 @@ import type { PxeConfig } from '../../../proto/gen/fleet/v1/control';
 import type { CliEnv } from '../../env';
 import { parseOutputFormat, printStructured } from '../../output';
 import { plural } from '../../rollout-view';
+import { outputOption } from '../../options';
 
 /** "PXE config: 2 profiles (a, b), 1 group, 1 rule". */
 export function pxeSummary(c: PxeConfig): string {
@@ -27,7 +28,7 @@ export const showPxe = (pxe: Command, env: CliEnv) => {
   pxe
     .command('show')
     .description('print the PXE configuration as last set, and whether PXE and the discovery image are available')
-    .option('-o, --output <format>', 'text, json or yaml', 'text')
+    .addOption(outputOption(['text', 'json', 'yaml'], 'text'))
     .addHelpText(
       'after',
       `

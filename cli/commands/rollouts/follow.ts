@@ -1,15 +1,11 @@
 // Follows a rollout to its end through WatchRollout (`fleet apply`, `fleet rollouts rollback`),
 // printing each node's outcome, and reconnects when the server restarts mid-rollout (the rollout
 // carries on there, so following it again picks up where it is).
-import { status } from '@grpc/grpc-js';
 import type { Rollout } from '../../../proto/gen/fleet/v1/control';
-import { RemoteError, fromGrpcError, isServiceError } from '../../../transport';
 import type { CliEnv } from '../../env';
 import { UserError } from '../../errors';
+import { RECONNECT_FOR_MS, serverWentAway } from '../../reconnect';
 import { RolloutProgress, TERMINAL_ROLLOUT_STATES, rolloutVerdict } from '../../rollout-view';
-
-/** How long to keep trying to reach a server that went away. */
-const RECONNECT_FOR_MS = 120_000;
 
 export interface FollowOptions {
   /** Text mode: node lines and the verdict on stdout. JSON mode: nothing on stdout. */
@@ -34,7 +30,7 @@ export async function followRollout(env: CliEnv, id: string, options: FollowOpti
         progress.update(r);
       });
     } catch (err) {
-      if (!(err instanceof RemoteError && err.grpcCode === status.UNAVAILABLE)) throw err;
+      if (!serverWentAway(err)) throw err;
     }
     if (last && TERMINAL_ROLLOUT_STATES.includes(last.state)) {
       if (!options.json) io.stdout.write(`${rolloutVerdict(last)}\n`);
@@ -47,19 +43,21 @@ export async function followRollout(env: CliEnv, id: string, options: FollowOpti
       throw new UserError(`lost the server while following rollout ${id}; it carries on there: see \`fleet rollouts show ${id}\``, 'ROLLOUT_FOLLOW_LOST');
     }
     await new Promise((r) => setTimeout(r, 1000));
+    env.resetClient();
   }
 }
 
 /** One WatchRollout call: resolves with the last snapshot when the server ends the stream. */
-function watchOnce(env: CliEnv, id: string, onSnapshot: (r: Rollout) => void): Promise<Rollout | undefined> {
-  return new Promise((resolve, reject) => {
+async function watchOnce(env: CliEnv, id: string, onSnapshot: (r: Rollout) => void): Promise<Rollout | undefined> {
+  const client = env.client();
+  const stream = await client.watchRollout(id);
+  return await new Promise((resolve, reject) => {
     let last: Rollout | undefined;
-    const stream = env.client().watchRollout(id);
     stream.on('data', (r: Rollout) => {
       last = r;
       onSnapshot(r);
     });
-    stream.on('error', (err) => reject(isServiceError(err) ? fromGrpcError(err) : err));
+    stream.on('error', (err) => reject(client.toError(err)));
     stream.on('end', () => resolve(last));
   });
 }

@@ -4,6 +4,7 @@ import type { CliEnv } from '../../env';
 import { UsageError } from '../../errors';
 import { ago, parseOutputFormat, printStructured, printTable } from '../../output';
 import { batchText } from '../../rollout-view';
+import { outputOption } from '../../options';
 
 export const listRollouts = (rollouts: Command, env: CliEnv) => {
   rollouts
@@ -11,7 +12,7 @@ export const listRollouts = (rollouts: Command, env: CliEnv) => {
     .description('recent rollouts, newest first')
     .option('--spec <name>', 'only this spec\'s rollouts')
     .option('--limit <n>', 'how many', '20')
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml'], 'table'))
     .action(async (opts: { spec?: string; limit: string; output: string }) => {
       const format = parseOutputFormat(opts.output, ['table', 'json', 'yaml']);
       const limit = Number(opts.limit);

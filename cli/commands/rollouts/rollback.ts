@@ -1,10 +1,11 @@
 // fleet rollouts rollback ID [--detach] [-o json]: returns the nodes a rollout touched to the
 // revision they had before it, as a new rollout, and follows it like `fleet apply`.
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { CliEnv } from '../../env';
 import { printJson } from '../../output';
 import { plural } from '../../rollout-view';
 import { followRollout, rolloutExitCode } from './follow';
+import { outputOption } from '../../options';
 
 export const rollbackRollout = (rollouts: Command, env: CliEnv) => {
   rollouts
@@ -12,7 +13,7 @@ export const rollbackRollout = (rollouts: Command, env: CliEnv) => {
     .description('return the nodes a rollout touched to the revision before it (a new rollout)')
     .argument('<id>', 'the rollout to undo')
     .option('--detach', 'print the new rollout\'s id and return at once')
-    .addOption(new Option('-o, --output <format>', 'text (streamed) or json (at the end)').choices(['text', 'json']).default('text'))
+    .addOption(outputOption(['text', 'json'], 'text', 'text is streamed as it comes, json printed at the end'))
     .addHelpText(
       'after',
       `

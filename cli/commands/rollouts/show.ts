@@ -5,6 +5,7 @@ import type { Rollout, RolloutNode } from '../../../proto/gen/fleet/v1/control';
 import type { CliEnv } from '../../env';
 import { ago, oneLine, parseOutputFormat, printStructured, printTable } from '../../output';
 import { batchText, changedResources, plural } from '../../rollout-view';
+import { outputOption } from '../../options';
 
 /** The DETAIL column: the error, or what changed. */
 function detail(n: RolloutNode): string {
@@ -40,7 +41,7 @@ export const showRollout = (rollouts: Command, env: CliEnv) => {
     .command('show')
     .description('one rollout: its settings and each node\'s state')
     .argument('<id>', 'rollout id (r-…)')
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml'], 'table'))
     .action(async (id: string, opts: { output: string }) => {
       const format = parseOutputFormat(opts.output, ['table', 'json', 'yaml']);
       const r = await env.client().call('getRollout', { id });

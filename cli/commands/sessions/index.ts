@@ -1,18 +1,19 @@
 // fleet sessions list | play ID
 import type { Command } from 'commander';
 import { formatDuration, parseDuration } from '../../../common/duration';
-import { fromGrpcError, isServiceError } from '../../../transport';
 import { parseCast, play } from '../../asciicast';
 import type { CliEnv, CommandModule } from '../../env';
 import { UsageError, UserError } from '../../errors';
 import { ago, parseOutputFormat, printStructured, printTable } from '../../output';
+import { outputOption } from '../../options';
 
 async function fetchRecording(env: CliEnv, id: string): Promise<string> {
+  const client = env.client();
+  const stream = await client.getRecording(id);
   return await new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const stream = env.client().getRecording(id);
     stream.on('data', (c: { data: Buffer }) => chunks.push(Buffer.from(c.data)));
-    stream.on('error', (err) => reject(isServiceError(err) ? fromGrpcError(err) : err));
+    stream.on('error', (err) => reject(client.toError(err)));
     stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
   });
 }
@@ -23,7 +24,7 @@ const list = (sessions: Command, env: CliEnv) =>
     .description('recorded shell sessions, newest first')
     .option('--node <node>', 'only this node')
     .option('--limit <n>', 'how many', '20')
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml'], 'table'))
     .action(async (opts: { node?: string; limit: string; output: string }) => {
       const format = parseOutputFormat(opts.output, ['table', 'json', 'yaml']);
       const limit = Number(opts.limit);

@@ -7,6 +7,7 @@ import type { CliEnv } from '../../env';
 import { UsageError } from '../../errors';
 import { formatLabels, parseOutputFormat, printJson } from '../../output';
 import { installCommand } from '../../install-command';
+import { outputOption } from '../../options';
 
 export const createToken = (tokens: Command, env: CliEnv) => {
   tokens
@@ -16,7 +17,7 @@ export const createToken = (tokens: Command, env: CliEnv) => {
     .option('--uses <n>', 'how many agents may enroll with it', '1')
     .option('-l, --label <k=v>', 'label every node enrolled with this token (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('-d, --description <text>', 'what the token is for', '')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(outputOption(['text', 'json'], 'text'))
     .action(async (opts: { ttl: string; uses: string; label: string[]; description: string; output: string }) => {
       const format = parseOutputFormat(opts.output === 'text' ? 'table' : opts.output, ['table', 'json']);
       const uses = Number(opts.uses);
@@ -34,7 +35,7 @@ export const createToken = (tokens: Command, env: CliEnv) => {
       const me = await env.client().call('whoAmI', {});
       env.io.stderr.write(
         `join token ${res.info!.id}: ${uses} use${uses === 1 ? '' : 's'}, expires ${new Date(res.info!.expiresUnixMs).toISOString()}, labels ${formatLabels(res.info!.labels)}\n` +
-          `install an agent with:\n  ${installCommand(me, server, '<token>')}\n`,
+          `install an agent with:\n  ${installCommand(me, server, res.token)}\n`,
       );
     });
 };

@@ -2,12 +2,13 @@
 import type { Command } from 'commander';
 import type { CliEnv } from '../../env';
 import { formatLabels, parseOutputFormat, printStructured, printTable } from '../../output';
+import { outputOption } from '../../options';
 
 export const listTokens = (tokens: Command, env: CliEnv) => {
   tokens
     .command('list')
     .description('list join tokens (never their secrets)')
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .addOption(outputOption(['table', 'json', 'yaml'], 'table'))
     .action(async (opts: { output: string }) => {
       const format = parseOutputFormat(opts.output, ['table', 'json', 'yaml']);
       const { tokens: list } = await env.client().call('listJoinTokens', {});
