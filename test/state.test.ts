@@ -508,7 +508,11 @@ checks:
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(readFileSync(join(root('first-2'), 'etc/first/first.conf'), 'utf8')).toBe('first\n');
     expect(debInstalled('first-2', 'fleet-first')).toBe('1.0');
-    for (const name of names) await agents.get(name)!.kill();
+    for (const name of names) {
+      await agents.get(name)!.kill();
+      // The supervised service outlives its agent by design: stop it here.
+      process.kill((JSON.parse(readFileSync(service(name), 'utf8')) as { pid: number }).pid);
+    }
   });
 
   it('rolls a failing first revision back to nothing by itself, and the nodes end clean, not applying', async () => {
