@@ -1,11 +1,12 @@
 // The agent's side of desired state: takes signed apply commands (plans are dry runs), applies
 // one spec at a time with its progress saved on disk (an agent killed mid-apply finishes it when
 // it starts again), re-checks every spec on an interval and reports drift, and runs the specs'
-// health checks, reporting every change.
+// health checks, reporting every change. A removal (revision 0) takes away what the spec's last
+// revision installed, then forgets the spec.
 import { get } from 'node:https';
 import { createWriteStream } from 'node:fs';
 import type { Logger } from 'pino';
-import { desiredState, type DesiredState, type ResourceResult } from '../common/spec/schema';
+import { desiredState, isRemoval, resourceId, ResourceStatus, type DesiredState, type ResourceResult } from '../common/spec/schema';
 import { parseServerAddress } from '../common/address';
 import type { AgentMessage, ApplyCommand, StateReport } from '../proto/gen/fleet/v1/agent';
 import { SERVER_NAME } from '../transport';
@@ -63,6 +64,15 @@ async function downloadUrl(url: string, dest: string): Promise<void> {
 
 function toResources(results: ResourceResult[]): StateReport['resources'] {
   return results.map((r) => ({ id: r.id, status: r.status, changes: r.changes, error: r.error ?? '' }));
+}
+
+/**
+ * What a stored spec has installed on this node, to prune from: its desired state — or, while a
+ * removal of it has not fully succeeded, the revision the removal is taking away.
+ */
+function installedBy(stored: StoredState | undefined): DesiredState | undefined {
+  if (!stored) return undefined;
+  return isRemoval(stored.desired) ? stored.previous : stored.desired;
 }
 
 export class DesiredStateRunner {
@@ -135,7 +145,7 @@ export class DesiredStateRunner {
       if (!previous.pending) this.#o.send({ $case: 'stateReport', value: this.#report(previous, { recheck: false }) });
       return;
     }
-    this.#enqueue(desired.spec, () => this.#apply(desired, previous?.desired, apply.rolloutId, commandId, apply.httpsPort));
+    this.#enqueue(desired.spec, () => this.#apply(desired, installedBy(previous), apply.rolloutId, commandId, apply.httpsPort));
   }
 
   #emptyReport(commandId: string, apply: ApplyCommand): StateReport {
@@ -165,10 +175,21 @@ export class DesiredStateRunner {
     });
   }
 
+  /** Resource ids the other specs on this node list: pruning `spec` leaves them alone. */
+  #listedByOthers(spec: string): Set<string> {
+    const others = this.#store.load().filter((s) => s.desired.spec !== spec);
+    return new Set(others.flatMap((s) => s.desired.resources.map(resourceId)));
+  }
+
+  /** Prunes what `previous` installed that `desired` drops, then converges `desired`. */
+  async #converge(desired: DesiredState, previous: DesiredState | undefined, options: ReconcileOptions): Promise<ResourceResult[]> {
+    const pruned = previous ? await prune(previous, desired, options, this.#listedByOthers(desired.spec)) : [];
+    return [...pruned, ...(await reconcile(desired, options))];
+  }
+
   async #plan(commandId: string, apply: ApplyCommand, desired: DesiredState): Promise<void> {
     const options = this.#options(true);
-    const previous = this.#store.get(desired.spec)?.desired;
-    const results = [...(previous ? await prune(previous, desired, options) : []), ...(await reconcile(desired, options))];
+    const results = await this.#converge(desired, installedBy(this.#store.get(desired.spec)), options);
     this.#o.send({
       $case: 'stateReport',
       value: { ...this.#emptyReport(commandId, apply), spec: desired.spec, revision: desired.revision, resources: toResources(results) },
@@ -180,14 +201,23 @@ export class DesiredStateRunner {
     const base = { desired, previous, rolloutId, commandId, httpsPort: this.#httpsPort };
     this.#store.save({ ...base, results: [], appliedUnixMs: Date.now(), pending: true });
     this.#o.log.info({ spec: desired.spec, revision: desired.revision, rollout: rolloutId || undefined }, 'applying desired state');
-    const options = this.#options(false);
-    const results = [...(previous ? await prune(previous, desired, options) : []), ...(await reconcile(desired, options))];
+    const results = await this.#converge(desired, previous, this.#options(false));
     const stored: StoredState = { ...base, results, appliedUnixMs: Date.now(), pending: false };
-    this.#store.save(stored);
-    this.#health.set(desired.spec, desired.checks);
-    const failed = results.filter((r) => r.status === 'failed');
-    this.#o.log.info({ spec: desired.spec, revision: desired.revision, changed: results.filter((r) => r.status !== 'ok').length, failed: failed.length }, 'desired state applied');
+    this.#settle(stored);
+    const failed = results.filter((r) => r.status === ResourceStatus.Failed);
+    this.#o.log.info({ spec: desired.spec, revision: desired.revision, changed: results.filter((r) => r.status !== 'ok').length, failed: failed.length }, isRemoval(desired) ? 'spec removed' : 'desired state applied');
     this.#o.send({ $case: 'stateReport', value: this.#report(stored, { recheck: false }) });
+  }
+
+  /**
+   * Keeps the outcome of an apply: saved, with the spec's checks running. A removal that fully
+   * succeeded is forgotten instead; one that did not stays saved, so the re-check tries again.
+   */
+  #settle(stored: StoredState): void {
+    const spec = stored.desired.spec;
+    this.#health.set(spec, stored.desired.checks);
+    if (isRemoval(stored.desired) && !stored.results.some((r) => r.status === ResourceStatus.Failed)) this.#store.remove(spec);
+    else this.#store.save(stored);
   }
 
   #recheckAll(): void {
@@ -197,16 +227,18 @@ export class DesiredStateRunner {
     }
   }
 
-  /** Converges one spec again; reports when anything had drifted or fails. */
+  /** Converges one spec again (a removal that failed is tried again); reports when anything had drifted or fails. */
   async #recheck(spec: string): Promise<void> {
     const stored = this.#store.get(spec);
     if (!stored || stored.pending) return;
-    const results = await reconcile(stored.desired, this.#options(false, true));
+    const results = isRemoval(stored.desired)
+      ? await this.#converge(stored.desired, stored.previous, this.#options(false))
+      : await reconcile(stored.desired, this.#options(false, true));
     const notable = results.some((r) => r.status !== 'ok');
     const wasFailing = stored.results.some((r) => r.status === 'failed');
     if (!notable && !wasFailing) return;
     const next: StoredState = { ...stored, results, appliedUnixMs: Date.now() };
-    this.#store.save(next);
+    this.#settle(next);
     if (notable) this.#o.log.warn({ spec, resources: results.filter((r) => r.status !== 'ok').map((r) => `${r.id}: ${r.status}`) }, 're-check found drift');
     this.#o.send({ $case: 'stateReport', value: this.#report(next, { recheck: true }) });
   }

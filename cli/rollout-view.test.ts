@@ -103,6 +103,18 @@ describe('rollout progress', () => {
     expect(out).toEqual(['web-1: unhealthy: health checks not passing for 1 s (http: HTTP 500)', 'web-1: rolled-back (it was health checks not passing for 1 s (http: HTTP 500))']);
   });
 
+  it('names the files a node kept because they were edited since fleet wrote them', () => {
+    const out: string[] = [];
+    const p = new RolloutProgress((l) => out.push(l), () => {}, { hasChecks: false });
+    p.update(
+      rollout({ state: 'succeeded', currentBatch: 1 }, [
+        { state: 'applied', resources: [res('file:/a', 'changed', ['delete']), res('file:/b', 'skipped', [], 'edited since fleet wrote it')] },
+        { state: 'failed', error: 'file:/x: permission denied', resources: [res('service:s', 'skipped', [], 'watched /x failed')] },
+      ]),
+    );
+    expect(out).toEqual(['web-1: applied (1 changed), kept file:/b (edited since fleet wrote it)', 'web-2: failed: file:/x: permission denied']);
+  });
+
   it('sums up a successful rollout, and says so when nothing changed', () => {
     const ok = rollout({ state: 'succeeded', currentBatch: 3 }, [{ state: 'healthy', resources: [res('file:/a', 'changed')] }, { state: 'unchanged', resources: [res('file:/a', 'ok')] }, { state: 'applied', resources: [res('file:/a', 'changed')] }]);
     expect(rolloutVerdict(ok)).toBe('rollout r-1 succeeded: 3 nodes, 2 changed, 1 unchanged');

@@ -102,21 +102,31 @@ export function planLines(plan: PlanResponse): string[] {
   return lines;
 }
 
+/**
+ * Resources left in place on a node that did not fail: files that no spec lists any more but were
+ * edited by hand since fleet wrote them. `, kept file:/etc/x (edited since fleet wrote it)`.
+ */
+function keptText(n: RolloutNode): string {
+  if (FAILED_NODE_STATES.includes(n.state)) return '';
+  const kept = n.resources.filter((r) => r.status === 'skipped');
+  return kept.map((r) => `, kept ${r.id}${r.error ? ` (${r.error})` : ''}`).join('');
+}
+
 /** A node's outcome in a rollout: "applied (2 changed)", "unchanged", "failed: file:/x: permission denied". */
 export function nodeOutcome(n: RolloutNode): string {
   const changed = changedResources(n.resources).length;
   const withError = (word: string) => (n.error ? `${word}: ${n.error}` : word);
   switch (n.state) {
     case 'applied':
-      return `applied (${changed} changed)`;
+      return `applied (${changed} changed)${keptText(n)}`;
     case 'healthy':
-      return changed > 0 ? `applied (${changed} changed), healthy` : 'unchanged, healthy';
+      return `${changed > 0 ? `applied (${changed} changed), healthy` : 'unchanged, healthy'}${keptText(n)}`;
     case 'offline':
       return n.error.startsWith('offline') ? n.error : withError('offline');
     case 'rolled-back':
-      return n.error ? `rolled-back (it was ${n.error})` : 'rolled-back';
+      return `${n.error ? `rolled-back (it was ${n.error})` : 'rolled-back'}${keptText(n)}`;
     default:
-      return withError(n.state);
+      return withError(n.state) + keptText(n);
   }
 }
 

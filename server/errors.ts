@@ -112,6 +112,17 @@ export class RolloutNotFoundError extends FleetError {
   }
 }
 
+/** A rollout names a revision the store does not hold. */
+export class RevisionNotFoundError extends FleetError {
+  constructor(
+    readonly spec: string,
+    readonly revision: number,
+  ) {
+    super(`spec ${spec} has no revision ${revision}`, 'REVISION_NOT_FOUND', ErrorKind.NotFound);
+    this.name = 'RevisionNotFoundError';
+  }
+}
+
 /** A rollout of the same spec is still going, or the rollout is not in a state that allows the request. */
 export class RolloutConflictError extends FleetError {
   constructor(message: string) {

@@ -1,6 +1,7 @@
 // Desired state end to end with real agents, each converging inside its own temporary root:
 // plan/apply/drift, binaries and rollback, a kill -9 in the middle of an apply, a gated rollout
-// that rolls itself back and alerts a webhook, a .deb package, and refused specs.
+// that rolls itself back and alerts a webhook, a .deb package, first revisions rolled back to
+// nothing (by hand and by themselves), rollbacks that fail and say so, and refused specs.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -41,9 +42,9 @@ describe('desired state', () => {
   const servers: Server[] = [];
 
   /** Starts (or restarts) an agent converging inside its own root, re-checking every second. */
-  const startAgent = (name: string, token?: string, labels: string[] = []) => {
+  const startAgent = (name: string, token?: string, labels: string[] = [], env: Record<string, string> = {}) => {
     mkdirSync(root(name), { recursive: true });
-    const proc = fleet.startAgent(name, token, labels.flatMap((l) => ['--label', l]), { FLEET_AGENT_ROOT: root(name), FLEET_AGENT_RECONCILE_INTERVAL: '1s' });
+    const proc = fleet.startAgent(name, token, labels.flatMap((l) => ['--label', l]), { FLEET_AGENT_ROOT: root(name), FLEET_AGENT_RECONCILE_INTERVAL: '1s', ...env });
     agents.set(name, proc);
     return proc;
   };
@@ -54,6 +55,35 @@ describe('desired state', () => {
   };
   const rollout = (id: string) => fleet.json<RolloutView>(['rollouts', 'show', id]);
   const rolloutId = (output: string) => /rollout (r-\w+)/.exec(output)?.[1] ?? '';
+  /** Builds a one-file .deb package named `name` into the spec directory; returns its path. */
+  const buildDeb = (name: string) => {
+    const dir = join(fleet.dir, 'deb', name);
+    mkdirSync(join(dir, 'DEBIAN'), { recursive: true });
+    mkdirSync(join(dir, `usr/share/${name}`), { recursive: true });
+    writeFileSync(join(dir, 'DEBIAN/control'), `Package: ${name}\nVersion: 1.0\nArchitecture: all\nMaintainer: fleet tests <test@example.invalid>\nDescription: fleet test package\n`);
+    writeFileSync(join(dir, `usr/share/${name}/${name}.txt`), `${name}\n`);
+    mkdirSync(specDir, { recursive: true });
+    const deb = join(specDir, `${name}_1.0_all.deb`);
+    execFileSync('dpkg-deb', ['--root-owner-group', '--build', dir, deb], { stdio: 'ignore' });
+    return deb;
+  };
+  /** The version of `pkg` installed inside a node's root, or null. */
+  const debInstalled = (node: string, pkg: string) => {
+    try {
+      const out = execFileSync('dpkg-query', [`--admindir=${join(root(node), 'var/lib/dpkg')}`, '-W', '-f', '${Status} ${Version}', pkg], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+      return out.startsWith('install ok installed ') ? out.slice('install ok installed '.length) : null;
+    } catch {
+      return null;
+    }
+  };
+  /** Whether a process with this pid is alive (and not a zombie). */
+  const alive = (pid: number) => {
+    try {
+      return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
 
   beforeAll(async () => {
     fleet.options.serverEnv = { FLEET_WEBHOOKS: '' };
@@ -373,6 +403,213 @@ resources:
     expect(history.stdout).toMatch(/late-2\s+applied\s+server \(node joined the selector\)/);
     await agents.get('late-1')!.kill();
     await agents.get('late-2')!.kill();
+  });
+
+  it('rolls a first revision back to nothing: its files, binary link, service and the package it installed go, edited files and packages it found stay', async () => {
+    // Agents that re-check rarely, so a hand edit is still there when the rollback comes.
+    const token = await fleet.token(['--uses', '2']);
+    const names = ['first-1', 'first-2'];
+    for (const name of names) startAgent(name, token, ['role=first'], { FLEET_AGENT_RECONCILE_INTERVAL: '1h' });
+    await fleet.waitOnline(names);
+    const tool = '#!/bin/sh\necho tool 1\n';
+    const http = createServer((_req, res) => res.writeHead(200).end(tool));
+    servers.push(http);
+    const port = await listen(http);
+    const ours = readFileSync(buildDeb('fleet-first'));
+    const theirs = buildDeb('fleet-found');
+    // A package the node had before the spec: fleet did not install it, so it never removes it.
+    for (const name of names) {
+      for (const d of ['info', 'updates', 'triggers']) mkdirSync(join(root(name), 'var/lib/dpkg', d), { recursive: true });
+      for (const f of ['status', 'available']) writeFileSync(join(root(name), 'var/lib/dpkg', f), '');
+      execFileSync('dpkg', [`--root=${root(name)}`, '--force-not-root', '--force-script-chrootless', '-i', theirs], { stdio: 'ignore' });
+      expect(debInstalled(name, 'fleet-found')).toBe('1.0');
+    }
+    const spec = writeSpec(
+      'first.yaml',
+      `name: first
+selector: role=first
+resources:
+  - type: file
+    path: /etc/first/first.conf
+    content: "first\\n"
+  - type: file
+    path: /etc/first/edited.conf
+    content: "as fleet wrote it\\n"
+  - type: binary
+    name: first-tool
+    version: "1"
+    url: http://127.0.0.1:${port}/tool
+    sha256: ${sha256(tool)}
+  - type: package
+    name: fleet-first
+    deb:
+      file: ./fleet-first_1.0_all.deb
+      sha256: ${sha256(ours)}
+  - type: package
+    name: fleet-found
+    deb:
+      file: ./fleet-found_1.0_all.deb
+      sha256: ${sha256(readFileSync(theirs))}
+  - type: service
+    name: first-svc
+    command: exec sleep 3600
+checks:
+  - name: conf
+    cmd: test -e etc/first/first.conf
+    interval: 500ms
+`,
+    );
+    const applied = await fleet.cli(['apply', '-f', spec]);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    const original = rolloutId(applied.stdout + applied.stderr);
+    const service = (name: string) => join(fleet.agentDir(name), 'services/first-svc.json');
+    const pids = new Map<string, number>();
+    for (const name of names) {
+      expect(readFileSync(join(root(name), 'etc/first/first.conf'), 'utf8')).toBe('first\n');
+      expect(execFileSync(join(root(name), 'opt/fleet/bin/first-tool')).toString()).toBe('tool 1\n');
+      expect(debInstalled(name, 'fleet-first')).toBe('1.0');
+      const pid = (JSON.parse(readFileSync(service(name), 'utf8')) as { pid: number }).pid;
+      expect(alive(pid)).toBe(true);
+      pids.set(name, pid);
+    }
+    await waitFor('the check to report', async () => (await fleet.json<StateView>(['state', 'first-1'])).checks.some((c) => c.name === 'conf'));
+    writeFileSync(join(root('first-1'), 'etc/first/edited.conf'), 'edited by hand\n');
+
+    const back = await fleet.cli(['rollouts', 'rollback', original]);
+    expect(back.code, back.stdout + back.stderr).toBe(0);
+    expect(back.stdout).toMatch(/to no revision/);
+    expect(back.stdout).toMatch(/rollout r-\w+ succeeded/);
+    expect(back.stdout).toMatch(/first-1: .*kept file:\/etc\/first\/edited\.conf \(edited since fleet wrote it\)/);
+    for (const name of names) {
+      expect(existsSync(join(root(name), 'etc/first/first.conf')), name).toBe(false);
+      expect(existsSync(join(root(name), 'opt/fleet/bin/first-tool')), name).toBe(false);
+      expect(debInstalled(name, 'fleet-first'), name).toBeNull();
+      expect(existsSync(join(root(name), 'usr/share/fleet-first/fleet-first.txt')), name).toBe(false);
+      expect(debInstalled(name, 'fleet-found'), name).toBe('1.0');
+      expect(existsSync(service(name)), name).toBe(false);
+      expect(alive(pids.get(name)!), name).toBe(false);
+    }
+    expect(existsSync(join(root('first-2'), 'etc/first/edited.conf'))).toBe(false);
+    expect(readFileSync(join(root('first-1'), 'etc/first/edited.conf'), 'utf8')).toBe('edited by hand\n');
+
+    // The spec is gone from the nodes, checks and all, and the original is marked rolled back.
+    const state = await waitFor('the spec and its checks to be gone from first-1', async () => {
+      const s = await fleet.json<StateView>(['state', 'first-1']);
+      return !s.specs.some((x) => x.spec === 'first') && !s.checks.some((c) => c.name === 'conf') && s;
+    });
+    expect(state.specs).toEqual([]);
+    const text = await fleet.cli(['state', 'first-2']);
+    expect(text.stdout).toContain('no spec has been applied to this node');
+    expect((await rollout(original)).state).toBe('rolled-back');
+    await waitFor('the rollback to be recorded in the history', async () => (await fleet.cli(['history', '--spec', 'first'])).stdout.match(/first-2\s+rolled-back/));
+
+    // Applying it again installs everything again, from nothing.
+    const again = await fleet.cli(['apply', '-f', spec]);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(readFileSync(join(root('first-2'), 'etc/first/first.conf'), 'utf8')).toBe('first\n');
+    expect(debInstalled('first-2', 'fleet-first')).toBe('1.0');
+    for (const name of names) {
+      await agents.get(name)!.kill();
+      // The supervised service outlives its agent by design: stop it here.
+      process.kill((JSON.parse(readFileSync(service(name), 'utf8')) as { pid: number }).pid);
+    }
+  });
+
+  it('rolls a failing first revision back to nothing by itself, and the nodes end clean, not applying', async () => {
+    const spec = writeSpec(
+      'gate-one.yaml',
+      `name: gate-one
+selector: role=cfg
+resources:
+  - type: file
+    path: /etc/gate-one.conf
+    content: "one"
+  - type: service
+    name: gate-one
+    command: exec sleep 3600
+checks:
+  - name: never
+    cmd: exit 7
+    interval: 500ms
+rollout:
+  batch: 2
+  healthGate: 1s
+  autoRollback: true
+`,
+    );
+    const applied = await fleet.cli(['apply', '-f', spec]);
+    expect(applied.code).toBe(1);
+    expect(applied.stdout).toMatch(/rollout r-\w+ rolled-back: .*2 of 2 node\(s\) rolled back/);
+    const r = await rollout(rolloutId(applied.stdout + applied.stderr));
+    expect(r.state).toBe('rolled-back');
+    for (const n of r.nodes) {
+      expect(n.state, n.nodeName).toBe('rolled-back');
+      // The reason it was rolled back stays with the node.
+      expect(n.error, n.nodeName).toMatch(/health checks not passing .*never: exit 7/);
+    }
+    for (const node of ['cfg-1', 'cfg-2']) {
+      expect(existsSync(join(root(node), 'etc/gate-one.conf')), node).toBe(false);
+      expect(existsSync(join(fleet.agentDir(node), 'services/gate-one.json')), node).toBe(false);
+      const s = await waitFor(`gate-one to be gone from ${node}`, async () => {
+        const v = await fleet.json<StateView>(['state', node]);
+        return !v.specs.some((x) => x.spec === 'gate-one') && !v.checks.some((c) => c.name === 'never') && v;
+      });
+      expect(s.specs.map((x) => x.status)).not.toContain('applying');
+    }
+  });
+
+  it('reports a rollback whose nodes fail as failed, exits 1, and does not mark the original rolled back', async () => {
+    const spec = (revision: number) =>
+      revision === 1
+        ? `name: fragile
+selector: role=cfg
+resources:
+  - type: exec
+    name: needs-key
+    command: test -e fragile.key
+`
+        : `name: fragile
+selector: role=cfg
+resources:
+  - type: file
+    path: /etc/fragile.conf
+    content: "two"
+checks:
+  - name: broken
+    cmd: exit 3
+    interval: 500ms
+rollout:
+  batch: 2
+  healthGate: 1s
+  autoRollback: true
+`;
+    for (const node of ['cfg-1', 'cfg-2']) writeFileSync(join(root(node), 'fragile.key'), 'k');
+    const one = await fleet.cli(['apply', '-f', writeSpec('fragile.yaml', spec(1))]);
+    expect(one.code, one.stdout + one.stderr).toBe(0);
+    // Revision 1 cannot be applied again once the key is gone: both rollbacks below must fail.
+    for (const node of ['cfg-1', 'cfg-2']) execFileSync('rm', [join(root(node), 'fragile.key')]);
+
+    // Automatic: revision 2 fails its health gate, and going back to revision 1 fails too.
+    const two = await fleet.cli(['apply', '-f', writeSpec('fragile.yaml', spec(2))]);
+    expect(two.code).toBe(1);
+    const id = rolloutId(two.stdout + two.stderr);
+    expect(two.stdout).toMatch(new RegExp(`rollout ${id} failed: .*rollback failed on 2 of 2 node\\(s\\)`));
+    const auto = await rollout(id);
+    expect(auto.state).toBe('failed');
+    for (const n of auto.nodes) {
+      expect(n.state, n.nodeName).toBe('failed');
+      // Both what went wrong first and why the rollback failed.
+      expect(n.error, n.nodeName).toMatch(/health checks not passing .*broken: exit 3.*rollback failed: exec:needs-key: .*exit 1/);
+    }
+
+    // By hand: the rollback rollout fails on every node, says so and exits 1.
+    const manual = await fleet.cli(['rollouts', 'rollback', id]);
+    expect(manual.code, manual.stdout + manual.stderr).toBe(1);
+    expect(manual.stdout).not.toMatch(/succeeded/);
+    expect(manual.stdout).toMatch(/rollout r-\w+ failed: rollback failed on 2 of 2 node\(s\)/);
+    const after = await rollout(id);
+    expect(after.state).toBe('failed');
+    expect(after.reason).toMatch(/rollback r-\w+ failed/);
   });
 
   it('refuses paths escaping the root, unknown resource kinds and bad YAML, clearly, and changes nothing', async () => {

@@ -1,9 +1,9 @@
 // Journey 4, web side: a real Chromium (Debian's, driven by playwright-core) against a real
 // server and agent. Sign-in, the nodes page, health checks and desired state on the node pages,
-// rollouts, the web terminal (typing, resize, a dropped socket that resumes without losing or
-// doubling output), playback of the recording, the viewer role, CSRF, the cookie's flags and the
-// sign-in rate limit.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// rollouts (a rollback's page shows the failure it undoes), the web terminal (typing, resize, a
+// dropped socket that resumes without losing or doubling output), playback of the recording, the
+// viewer role, CSRF, the cookie's flags and the sign-in rate limit.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -416,5 +416,51 @@ checks:
     expect(audit.filter((e) => e.ok).length).toBeGreaterThanOrEqual(2);
     expect(audit.filter((e) => !e.ok).length).toBe(earlier.length + allowed);
     expect(audit[0]).toMatchObject({ ok: false, target: '127.0.0.1' });
+  });
+
+  it('shows on a rollback\'s page the failure it undoes, and keeps each node\'s first error when a rollout rolls itself back', async () => {
+    // Undo the failed first revision of web-health (from the checks test above): back to nothing.
+    const [original] = await fleet.json<{ id: string; state: string }[]>(['rollouts', 'list', '--spec', 'web-health']);
+    expect(original!.state).toBe('failed');
+    const back = await fleet.cli(['rollouts', 'rollback', original!.id, '--detach']);
+    expect(back.code, back.stdout + back.stderr).toBe(0);
+    const id = back.stdout.trim();
+    await page.goto(`${fleet.installUrl}/#/rollouts/${id}`);
+    await expect.poll(() => page.locator('h1 .rollout-state').innerText(), { timeout: 30_000 }).toBe('succeeded');
+    const undone = page.locator('section.undone');
+    await expect.poll(() => undone.innerText()).toContain(original!.id);
+    expect(await undone.innerText()).toMatch(/health checks not passing/);
+    expect(await undone.locator('tr[data-node="web-1"]').innerText()).toMatch(/^web-1\s+1\s+unhealthy\s+.*always-bad: exit 3/);
+    // The spec is gone from the node: no desired state and no checks left behind.
+    await page.goto(`${fleet.installUrl}/#/nodes/web-1`);
+    await expect.poll(() => page.locator('#health').innerText(), { timeout: 15_000 }).toContain('No health checks.');
+
+    // A first revision that fails its health gate rolls itself back; each node still says why.
+    const specFile = join(fleet.dir, 'web-auto.yaml');
+    writeFileSync(
+      specFile,
+      `name: web-auto
+selector: ""
+resources:
+  - type: file
+    path: /etc/web-auto.conf
+    content: "auto"
+checks:
+  - name: always-bad
+    cmd: "exit 3"
+    interval: 1s
+    timeout: 1s
+rollout:
+  healthGate: 1s
+  autoRollback: true
+`,
+    );
+    const applied = await fleet.cli(['apply', '-f', specFile, '--detach']);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    const auto = applied.stdout.trim();
+    await page.goto(`${fleet.installUrl}/#/rollouts/${auto}`);
+    await expect.poll(() => page.locator('h1 .rollout-state').innerText(), { timeout: 30_000 }).toBe('rolled-back');
+    expect(await page.locator('table.rollout-nodes tr[data-node="web-1"]').innerText()).toMatch(/^web-1\s+1\s+rolled-back\s+.*always-bad: exit 3/);
+    expect(existsSync(join(fleet.dir, 'root-web-1/etc/web-auto.conf'))).toBe(false);
   });
 });

@@ -26,6 +26,20 @@ function describeKind(st: Stats): string {
   return st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : 'special file';
 }
 
+/**
+ * Why a file fleet wrote for `r` may not be removed, or null when it may: it still holds the content
+ * fleet wrote (the comparison the drift re-check makes; a changed mode or owner alone does not
+ * count). A file edited by hand, or replaced by something that is not a file, is somebody's work
+ * and is left in place. Nothing there at all: null (there is nothing to remove).
+ */
+export async function editedSinceWritten(r: FileResource, options: ReconcileOptions): Promise<string | null> {
+  const target = await resolveInRoot(options.root, r.path);
+  const current = await lstatOrNull(target);
+  if (!current) return null;
+  if (!current.isFile()) return `replaced by a ${describeKind(current)} since fleet wrote it`;
+  return sha256(await readFile(target)) === sha256(Buffer.from(r.content ?? '')) ? null : 'edited since fleet wrote it';
+}
+
 /** Converges one file resource; returns the changes made (or, in a dry run, planned). */
 export async function convergeFile(r: FileResource, options: ReconcileOptions): Promise<string[]> {
   const target = await resolveInRoot(options.root, r.path);

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { reconcile } from './index';
+import { prune, reconcile } from './index';
 import { desired, TestNode } from './test-node';
 
 let build: string;
@@ -49,6 +49,22 @@ describe('package resources under a test root', () => {
     expect(absent).toEqual([{ id: 'package:fleet-test', status: 'changed', changes: ['remove fleet-test 1.0'] }]);
     expect(existsSync(join(node.root, 'usr/share/fleet-test/hello.txt'))).toBe(false);
     expect(dpkgStatus()).not.toMatch(/installed/);
+  });
+
+  it('removes a package no spec lists any more only when fleet installed it', async () => {
+    const spec = desired([{ type: 'package', name: 'fleet-test', deb: node.artifact('fleet-test.deb', deb) }]);
+    const removal = { ...spec, revision: 0, resources: [] };
+    await reconcile(spec, node.options());
+    expect(dpkgStatus()).toBe('install ok installed\t1.0');
+    expect(await prune(spec, removal, node.options({ dryRun: true }))).toEqual([{ id: 'package:fleet-test', status: 'pending', changes: ['remove fleet-test 1.0'] }]);
+    expect(await prune(spec, removal, node.options())).toEqual([{ id: 'package:fleet-test', status: 'changed', changes: ['remove fleet-test 1.0'] }]);
+    expect(dpkgStatus()).not.toMatch(/installed/);
+
+    // Installed before any spec listed it (here by hand): a spec that lists it did not install it.
+    execFileSync('dpkg', [`--root=${node.root}`, '--force-not-root', '--force-script-chrootless', '-i', join(build, 'fleet-test.deb')], { stdio: 'ignore' });
+    expect((await reconcile(spec, node.options()))[0]).toMatchObject({ status: 'ok' });
+    expect(await prune(spec, removal, node.options())).toEqual([{ id: 'package:fleet-test', status: 'ok', changes: [] }]);
+    expect(dpkgStatus()).toBe('install ok installed\t1.0');
   });
 
   it('refuses a .deb with the wrong sha256, and a repository install outside root /', async () => {

@@ -1,13 +1,15 @@
 // The `package` resource: a distribution package present (optionally at a version, optionally from
 // a pinned .deb) or absent. At root '/' the host's manager is used (apt, dnf or apk); under another
-// root only dpkg can work, with --root, and installing needs a .deb.
+// root only dpkg can work, with --root, and installing needs a .deb. The agent remembers which
+// packages it installed itself (STATE/packages/NAME.json): only those are removed when no spec
+// lists them any more.
 import { accessSync, constants } from 'node:fs';
 import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import type { PackageResource } from '../../common/spec/schema';
 import { ChecksumMismatchError, DownloadFailedError, PackageVersionError, ResourceUnsupportedError } from '../errors';
-import { lstatOrNull, sha256File } from './disk';
+import { lstatOrNull, sha256File, writeFileAtomic } from './disk';
 import type { ReconcileOptions } from './options';
 import { resolveInRoot } from './paths';
 import { run, runChecked } from './run';
@@ -37,6 +39,8 @@ interface PackageManager {
   /** Installs from the configured repositories; absent where that is impossible (another root). */
   install?(name: string, version: string | undefined): Promise<void>;
   remove(name: string): Promise<void>;
+  /** Removes just this package, refusing (and failing) when another installed package needs it. */
+  removeAlone(name: string): Promise<void>;
   /** dpkg's leading arguments, for managers that can install a .deb. */
   dpkgArgs?: string[];
 }
@@ -59,6 +63,9 @@ async function dpkgInRoot(root: string): Promise<PackageManager> {
     remove: async (name) => {
       await runChecked('dpkg', [...dpkgArgs, '-r', name], { env: managerEnv() });
     },
+    removeAlone: async (name) => {
+      await runChecked('dpkg', [...dpkgArgs, '-r', name], { env: managerEnv() });
+    },
     dpkgArgs,
   };
 }
@@ -70,6 +77,10 @@ const apt: PackageManager = {
   },
   remove: async (name) => {
     await runChecked('apt-get', ['remove', '-y', name], { env: managerEnv() });
+  },
+  // apt-get would also remove every package that depends on it; dpkg refuses instead.
+  removeAlone: async (name) => {
+    await runChecked('dpkg', ['-r', name], { env: managerEnv() });
   },
   dpkgArgs: [],
 };
@@ -85,6 +96,10 @@ const dnf: PackageManager = {
   remove: async (name) => {
     await runChecked('dnf', ['remove', '-y', name], { env: managerEnv() });
   },
+  // dnf would also remove every package that depends on it; rpm refuses instead.
+  removeAlone: async (name) => {
+    await runChecked('rpm', ['-e', name], { env: managerEnv() });
+  },
 };
 
 const apk: PackageManager = {
@@ -98,6 +113,10 @@ const apk: PackageManager = {
     await runChecked('apk', ['add', version === undefined ? name : `${name}=${version}`], { env: managerEnv() });
   },
   remove: async (name) => {
+    await runChecked('apk', ['del', name], { env: managerEnv() });
+  },
+  // Without -r, apk keeps a package that another installed package still needs.
+  removeAlone: async (name) => {
     await runChecked('apk', ['del', name], { env: managerEnv() });
   },
 };
@@ -149,6 +168,11 @@ async function installDeb(r: PackageResource, dpkgArgs: string[], options: Recon
   }
 }
 
+/** Where the agent notes that it installed a package itself (it was not there before). */
+function installedByFleetPath(name: string, options: ReconcileOptions): string {
+  return join(options.stateDir, 'packages', `${name}.json`);
+}
+
 /** Converges one package resource; returns the changes made (or, in a dry run, planned). */
 export async function convergePackage(r: PackageResource, options: ReconcileOptions): Promise<string[]> {
   const manager = await detectManager(options.root);
@@ -156,7 +180,10 @@ export async function convergePackage(r: PackageResource, options: ReconcileOpti
 
   if (r.state === 'absent') {
     if (installed === null) return [];
-    if (!options.dryRun) await manager.remove(r.name);
+    if (!options.dryRun) {
+      await manager.remove(r.name);
+      await rm(installedByFleetPath(r.name, options), { force: true });
+    }
     return [`remove ${r.name} ${installed}`];
   }
 
@@ -173,5 +200,24 @@ export async function convergePackage(r: PackageResource, options: ReconcileOpti
   else await manager.install!(r.name, r.version);
   const now = await manager.installed(r.name);
   if (now === null || (r.version !== undefined && !versionMatches(now, r.version))) throw new PackageVersionError(r.name, r.version ?? 'installed', now);
+  if (installed === null) {
+    await mkdir(dirname(installedByFleetPath(r.name, options)), { recursive: true, mode: 0o700 });
+    writeFileAtomic(installedByFleetPath(r.name, options), `${JSON.stringify({ name: r.name, version: now, installedUnixMs: Date.now() })}\n`, { mode: 0o600 });
+  }
   return [change];
+}
+
+/**
+ * Removes a package that no spec on the node lists any more — only when fleet installed it (it was
+ * not there before fleet's apply). One the node already had is left alone, and so are packages
+ * another installed package needs: the removal then fails, naming them, rather than taking them too.
+ */
+export async function prunePackage(name: string, options: ReconcileOptions): Promise<string[]> {
+  const record = installedByFleetPath(name, options);
+  if (!(await lstatOrNull(record))) return [];
+  const manager = await detectManager(options.root);
+  const installed = await manager.installed(name);
+  if (installed !== null && !options.dryRun) await manager.removeAlone(name);
+  if (!options.dryRun) await rm(record, { force: true });
+  return installed === null ? [] : [`remove ${name} ${installed}`];
 }

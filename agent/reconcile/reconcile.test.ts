@@ -93,6 +93,45 @@ describe('file resources', () => {
   });
 });
 
+describe('pruning what a spec no longer lists', () => {
+  it('deletes a file only while it holds what fleet wrote; an edited one stays and says why', async () => {
+    const state = desired([
+      { type: 'file', path: '/etc/app/kept.conf', content: 'fleet\n' },
+      { type: 'file', path: '/etc/app/gone.conf', content: 'fleet\n', mode: '0600' },
+      { type: 'file', path: '/etc/app/dir', content: 'fleet\n' },
+    ]);
+    await reconcile(state, node.options());
+    writeFileSync(join(node.root, 'etc/app/kept.conf'), 'edited by hand\n');
+    // A mode changed by hand is not an edit: the content is still fleet's.
+    chmodSync(join(node.root, 'etc/app/gone.conf'), 0o644);
+    rmSync(join(node.root, 'etc/app/dir'));
+    mkdirSync(join(node.root, 'etc/app/dir'));
+    const removal = { ...state, revision: 0, resources: [] };
+
+    const plan = await prune(state, removal, node.options({ dryRun: true }));
+    expect(plan).toEqual([
+      { id: 'file:/etc/app/dir', status: 'skipped', changes: [], error: 'replaced by a directory since fleet wrote it' },
+      { id: 'file:/etc/app/gone.conf', status: 'pending', changes: ['delete'] },
+      { id: 'file:/etc/app/kept.conf', status: 'skipped', changes: [], error: 'edited since fleet wrote it' },
+    ]);
+    expect(await prune(state, removal, node.options())).toEqual(plan.map((r) => (r.status === 'pending' ? { ...r, status: 'changed' } : r)));
+    expect(existsSync(join(node.root, 'etc/app/gone.conf'))).toBe(false);
+    expect(readFileSync(join(node.root, 'etc/app/kept.conf'), 'utf8')).toBe('edited by hand\n');
+    expect(statSync(join(node.root, 'etc/app/dir')).isDirectory()).toBe(true);
+  });
+
+  it('leaves what another spec on the node still lists', async () => {
+    const state = desired([
+      { type: 'file', path: '/etc/shared.conf', content: 'x' },
+      { type: 'file', path: '/etc/own.conf', content: 'y' },
+    ]);
+    await reconcile(state, node.options());
+    const results = await prune(state, { ...state, revision: 0, resources: [] }, node.options(), new Set(['file:/etc/shared.conf']));
+    expect(results).toEqual([{ id: 'file:/etc/own.conf', status: 'changed', changes: ['delete'] }]);
+    expect(existsSync(join(node.root, 'etc/shared.conf'))).toBe(true);
+  });
+});
+
 describe('path containment', () => {
   let outside: string;
   beforeEach(() => {

@@ -3,9 +3,9 @@
 import { resourceId, ResourceStatus, type DesiredState, type Resource, type ResourceResult } from '../../common/spec/schema';
 import { convergeBinary, unlinkBinary } from './binary';
 import { convergeExec } from './exec';
-import { convergeFile } from './file';
+import { convergeFile, editedSinceWritten } from './file';
 import type { ReconcileOptions } from './options';
-import { convergePackage } from './package';
+import { convergePackage, prunePackage } from './package';
 import { convergeService, removeService } from './service';
 
 const CHANGED = new Set<ResourceStatus>([ResourceStatus.Pending, ResourceStatus.Changed, ResourceStatus.Drifted]);
@@ -70,20 +70,35 @@ export async function reconcile(desired: DesiredState, options: ReconcileOptions
 }
 
 /**
- * Removes what `previous` installed that `next` no longer lists, last resource first: a file is
- * deleted, a binary is unlinked from /opt/fleet/bin (its versions stay), a service is stopped and
- * disabled. Packages and exec steps are left alone and not reported.
+ * Removes what `previous` installed that `next` no longer lists, last resource first. `others`
+ * holds the resource ids other specs on this node still list: those stay. Only what fleet put
+ * there goes:
+ * - a file is deleted only while it still holds the content fleet wrote; one edited by hand since
+ *   is left in place and reported 'skipped' with the reason;
+ * - a binary is unlinked from /opt/fleet/bin (its versions stay, so a re-apply needs no download);
+ * - a service is stopped and disabled (its unit file, or the agent's record of it, removed);
+ * - a package is removed only when fleet installed it; one the node already had is left alone.
+ * Exec steps cannot be undone and are not reported.
  */
-export async function prune(previous: DesiredState, next: DesiredState, options: ReconcileOptions): Promise<ResourceResult[]> {
+export async function prune(previous: DesiredState, next: DesiredState, options: ReconcileOptions, others: ReadonlySet<string> = new Set()): Promise<ResourceResult[]> {
   const kept = new Set(next.resources.map(resourceId));
   const results: ResourceResult[] = [];
   for (const r of [...previous.resources].reverse()) {
     const id = resourceId(r);
-    if (kept.has(id)) continue;
+    if (kept.has(id) || others.has(id)) continue;
     let work: (() => Promise<string[]>) | undefined;
-    if (r.type === 'file' && r.state === 'present') work = () => convergeFile({ ...r, state: 'absent' }, options);
-    else if (r.type === 'binary') work = () => unlinkBinary(r.name, options);
+    if (r.type === 'file' && r.state === 'present') {
+      const edited = await editedSinceWritten(r, options).catch(() => null);
+      if (edited !== null) {
+        const result: ResourceResult = { id, status: ResourceStatus.Skipped, changes: [], error: edited };
+        logResult(result, options);
+        results.push(result);
+        continue;
+      }
+      work = () => convergeFile({ ...r, state: 'absent' }, options);
+    } else if (r.type === 'binary') work = () => unlinkBinary(r.name, options);
     else if (r.type === 'service') work = () => removeService(r.name, options);
+    else if (r.type === 'package' && r.state === 'present') work = () => prunePackage(r.name, options);
     if (work === undefined) continue;
     const result = await outcome(id, options, work);
     logResult(result, options);

@@ -9,8 +9,9 @@ import { writeFileAtomic } from './disk';
 
 /** One spec's desired state on this node and the outcome of its last apply. */
 export interface StoredState {
+  /** Revision 0 is a removal that has not fully succeeded yet (a successful one is forgotten). */
   desired: DesiredState;
-  /** The desired state before this one, for pruning what it installed. */
+  /** The desired state before this one, for pruning what it installed (for a removal: what it removes). */
   previous?: DesiredState;
   results: ResourceResult[];
   appliedUnixMs: number;

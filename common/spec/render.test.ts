@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TemplateError } from '../errors';
 import { loadSpec } from './load';
 import { renderForNode } from './render';
-import { desiredState } from './schema';
+import { desiredState, isRemoval, removalOf } from './schema';
 
 const node = { id: 'n-7f3a', name: 'web-1', labels: { role: 'web', port: '8080', 'example.com/zone': 'a' }, facts: { os: 'debian', ip: '10.0.0.7' } };
 
@@ -97,5 +97,23 @@ describe('renderForNode', () => {
     const s = loadSpec('name: web\nchecks:\n  - name: up\n    http: "http://{{ labels.host }}/"\n', 'web.yaml');
     const err = templateError(() => renderForNode(s, 1, { ...node, labels: { host: 'bad host' } }));
     expect(err.message).toBe('check up: invalid for node web-1 once its values are filled in: http: an http:// or https:// URL');
+  });
+});
+
+describe('the removal of a spec', () => {
+  it('is revision 0 naming the spec and nothing else, and is a valid desired state', () => {
+    const removal = removalOf('web');
+    expect(removal).toEqual({ spec: 'web', revision: 0, resources: [], checks: [] });
+    expect(desiredState.parse(removal)).toEqual(removal);
+    expect(isRemoval(removal)).toBe(true);
+    expect(isRemoval(renderForNode(spec, 1, node))).toBe(false);
+  });
+
+  it('cannot list resources or checks, and a spec is never rendered as revision 0', () => {
+    const withFile = { ...removalOf('web'), resources: [{ type: 'file', path: '/etc/x', content: 'x' }] };
+    expect(desiredState.safeParse(withFile).error?.issues.map((i) => i.message)).toEqual(['revision 0 removes the spec from the node, so it lists no resources and no checks']);
+    // A nameless removal is refused as before: that was the "malformed desired state" of issue 12.
+    expect(desiredState.safeParse({ ...removalOf('web'), spec: '' }).success).toBe(false);
+    expect(() => renderForNode(spec, 0, node)).toThrow(RangeError);
   });
 });

@@ -30,7 +30,8 @@ const VARIABLE_RE = /^(?:node\.(name|id)|(labels|facts)\.([^\s{}]+))$/;
  *   or a filled-in value that makes a field invalid (say a label with a space inside a URL).
  */
 export function renderForNode(spec: Spec, revision: number, node: RenderNode): DesiredState {
-  if (!Number.isInteger(revision) || revision < 0) throw new RangeError(`revision must be a whole number ≥ 0, not ${revision}`);
+  // Revision 0 is no spec at all: see removalOf.
+  if (!Number.isInteger(revision) || revision < 1) throw new RangeError(`revision must be a whole number ≥ 1, not ${revision}`);
 
   const resources = spec.resources.map((r) => renderResource(r, node));
   const checks = spec.checks.map((c): Check => {

@@ -175,14 +175,34 @@ export type Rollout = z.infer<typeof rollout>;
 /**
  * What one node is told to converge to: a spec's resources and checks with templates filled in
  * for that node. Sent (as JSON inside a signed command) to the agent, which validates it again.
+ * Revision 0 is the removal of the spec (see `removalOf`): it lists nothing.
  */
-export const desiredState = z.strictObject({
-  spec: name,
-  revision: z.number().int().min(0),
-  resources: z.array(resource),
-  checks: z.array(check),
-});
+export const desiredState = z
+  .strictObject({
+    spec: name,
+    revision: z.number().int().min(0),
+    resources: z.array(resource),
+    checks: z.array(check),
+  })
+  .refine((d) => d.revision > 0 || (d.resources.length === 0 && d.checks.length === 0), {
+    message: 'revision 0 removes the spec from the node, so it lists no resources and no checks',
+    path: ['revision'],
+  });
 export type DesiredState = z.infer<typeof desiredState>;
+
+/**
+ * The desired state that takes `spec` off a node: what the agent's last revision of it installed
+ * is removed (see `prune` on the agent), its checks stop, and the agent forgets the spec. Sent
+ * when a rollout goes back to "no revision", such as the rollback of a spec's first revision.
+ */
+export function removalOf(spec: string): DesiredState {
+  return { spec, revision: 0, resources: [], checks: [] };
+}
+
+/** True for a desired state made by `removalOf`. */
+export function isRemoval(d: DesiredState): boolean {
+  return d.revision === 0;
+}
 
 /** A resource's stable id within a spec: "file:/etc/app.conf", "binary:hello", "service:web". */
 export function resourceId(r: Resource): string {
@@ -200,7 +220,10 @@ export const ResourceStatus = {
   /** A periodic re-check found it changed by hand and (re)applied it. */
   Drifted: 'drifted',
   Failed: 'failed',
-  /** Not attempted because an earlier step failed. */
+  /**
+   * Not done: a resource it watches failed, or (when removing what a spec no longer lists) it was
+   * changed by hand since fleet wrote it, so it is left in place; `error` says which.
+   */
   Skipped: 'skipped',
 } as const;
 export type ResourceStatus = (typeof ResourceStatus)[keyof typeof ResourceStatus];

@@ -2,11 +2,12 @@
 // commands (plans are dry runs of the same), takes the agents' state and health reports into the
 // store, and alerts webhooks when a check changes.
 import type { Logger } from 'pino';
-import { loadSpec, renderForNode, specDigest, type DesiredState, type Spec } from '../../common/spec';
+import { loadSpec, removalOf, renderForNode, specDigest, type DesiredState, type Spec } from '../../common/spec';
 import { Command, type ApplyCommand, type HealthReport, type StateReport } from '../../proto/gen/fleet/v1/agent';
 import type { ResourceState } from '../../proto/gen/fleet/v1/common';
 import type { NodePlan, PlanResponse } from '../../proto/gen/fleet/v1/control';
 import type { AgentHub } from '../agent-hub';
+import { RevisionNotFoundError } from '../errors';
 import { newId } from '../ids';
 import type { AuditLog } from '../store/audit-log';
 import type { NodeRecord, NodeStore } from '../store/node-store';
@@ -89,10 +90,21 @@ export class DesiredStateService {
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** What `spec` becomes on `node` at `revision`; revision 0 means "nothing" (everything removed). */
-  render(spec: Spec | undefined, revision: number, node: NodeRecord): DesiredState {
-    if (!spec || revision === 0) return { spec: spec?.name ?? '', revision: 0, resources: [], checks: [] };
+  /** What `spec` becomes on `node` at `revision` (1 or more). */
+  render(spec: Spec, revision: number, node: NodeRecord): DesiredState {
     return renderForNode(spec, revision, { id: node.id, name: node.name, labels: node.labels, facts: flattenFacts(node.facts) });
+  }
+
+  /**
+   * What a rollout sends `node` for stored `revision` of spec `name`; revision 0 means no revision
+   * at all: the spec's removal.
+   * @throws RevisionNotFoundError, or TemplateError when the node lacks what a template needs.
+   */
+  desiredFor(name: string, revision: number, node: NodeRecord): DesiredState {
+    if (revision === 0) return removalOf(name);
+    const stored = this.#d.store.revision(name, revision);
+    if (!stored) throw new RevisionNotFoundError(name, revision);
+    return this.render(this.specOf(stored), revision, node);
   }
 
   /** The stored spec of a revision. */
@@ -223,6 +235,11 @@ export class DesiredStateService {
     const node = this.#d.nodes.get(nodeId);
     if (!node) return;
     const status = reportStatus(report);
+    // Revision 0 is a removal: once it went through, the node no longer has the spec at all.
+    if (report.revision === 0 && status !== 'failed' && !report.inProgress) {
+      this.#d.store.forgetNodeSpec(nodeId, report.spec);
+      return;
+    }
     const resources = report.resources.map((r) => ({ id: r.id.slice(0, 300), status: r.status.slice(0, 20), changes: r.changes.slice(0, 50).map((c) => c.slice(0, 500)), error: r.error.slice(0, 2000) }));
     const drifted = report.recheck && resources.some((r) => r.status === 'drifted');
     this.#d.store.setReported(nodeId, report.spec.slice(0, 100), report.revision, status, resources, Date.now(), drifted);

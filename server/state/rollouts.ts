@@ -1,9 +1,10 @@
 // The rollout engine: takes a spec revision to its nodes batch by batch. Each batch is applied,
 // then must pass the spec's health checks for the health gate before the next one starts. Past
-// maxErrors the rollout stops and, with autoRollback, returns every node it touched to the revision
-// it had before. Every step is stored, so a restarted server carries on where it stopped.
+// maxErrors (or when every node failed) the rollout stops and, with autoRollback, returns every node
+// it touched to the revision it had before — revision 0 meaning the spec's removal. Every step is
+// stored, so a restarted server carries on where it stopped.
 import type { Logger } from 'pino';
-import type { Spec } from '../../common/spec';
+import type { DesiredState, Spec } from '../../common/spec';
 import { parseDuration } from '../../common/duration';
 import type { Rollout } from '../../proto/gen/fleet/v1/control';
 import type { StateReport } from '../../proto/gen/fleet/v1/agent';
@@ -37,6 +38,46 @@ export interface RolloutDeps {
 export function batchSize(batch: number | string, total: number): number {
   if (typeof batch === 'number') return Math.max(1, batch);
   return Math.max(1, Math.ceil((total * Number(batch.replace('%', ''))) / 100));
+}
+
+/** Where a rollout stands after one of its batches. */
+export interface BatchTally {
+  /** Nodes of the rollout failed so far (failed, unhealthy, offline), in every batch done. */
+  errors: number;
+  /** Nodes in the rollout. */
+  total: number;
+  maxErrors: number;
+  /** The batch just done (zero-based) and how many there are. */
+  batch: number;
+  batches: number;
+  /** A rollback rollout (`fleet rollouts rollback`). */
+  rollback: boolean;
+}
+
+/**
+ * Why the rollout stops after this batch, or null when it goes on. maxErrors is how many failed
+ * nodes a rollout may carry and still go on — never a way to succeed with nothing deployed: once
+ * every node has failed, the rollout has failed. A rollback tolerates no failure at all: a node
+ * it could not return is left broken, which is not a successful rollback.
+ */
+export function stopReason(t: BatchTally): string | null {
+  if (t.rollback) return t.errors > 0 ? `rollback failed on ${t.errors} of ${t.total} node(s)` : null;
+  if (t.errors > t.maxErrors) return `${t.errors} node(s) failed in batch ${t.batch + 1} of ${t.batches} (maxErrors ${t.maxErrors})`;
+  if (t.batch + 1 >= t.batches && t.total > 0 && t.errors === t.total) return `all ${t.total} node(s) failed`;
+  return null;
+}
+
+/** Why a node's report is a failure (its error, or its failed resources), or null when it is not one. */
+export function reportFailure(report: StateReport | null, timeoutMs: number): string | null {
+  if (!report) return `no answer within ${timeoutMs / 60_000} min`;
+  const failed = report.resources.filter((x) => x.status === 'failed');
+  if (report.error || failed.length > 0) return report.error || failed.map((x) => `${x.id}: ${x.error}`).join('; ');
+  return null;
+}
+
+/** A node's error once its rollback failed: what went wrong first, then why the rollback failed. */
+export function rollbackError(original: string, why: string): string {
+  return original ? `${original}; rollback failed: ${why}` : `rollback failed: ${why}`;
 }
 
 export class RolloutEngine {
@@ -112,7 +153,8 @@ export class RolloutEngine {
       reason: '',
       batchSize: touched.length,
       currentBatch: 0,
-      maxErrors: touched.length,
+      // Every node is tried (one batch), and any that cannot be returned fails the rollback.
+      maxErrors: 0,
       healthGateMs: 0,
       autoRollback: false,
       rollbackOf: id,
@@ -209,7 +251,20 @@ export class RolloutEngine {
     if (state !== RolloutState.Succeeded) {
       this.#d.webhooks.notify({ type: 'rollout', rollout: id, spec: r.spec, revision: r.revision, state, reason, at: new Date().toISOString() });
     }
-    if (state === RolloutState.Succeeded && r.rollbackOf) this.#d.store.updateRollout(r.rollbackOf, { state: RolloutState.RolledBack, reason: `rolled back by ${id}` });
+    if (r.rollbackOf) this.#settleUndone(r.rollbackOf, id, state === RolloutState.Succeeded);
+    this.#changed(id);
+  }
+
+  /**
+   * After rollback `by` of rollout `id` ended: `id` is rolled back only when the rollback
+   * succeeded; either way its reason keeps why it failed and says what became of the rollback.
+   */
+  #settleUndone(id: string, by: string, succeeded: boolean): void {
+    const original = this.#d.store.rollout(id);
+    if (!original) return;
+    const said = original.reason ? `${original.reason}; ` : '';
+    if (succeeded) this.#d.store.updateRollout(id, { state: RolloutState.RolledBack, reason: `${said}rolled back by ${by}` });
+    else this.#d.store.updateRollout(id, { reason: `${said}rollback ${by} failed` });
     this.#changed(id);
   }
 
@@ -247,12 +302,12 @@ export class RolloutEngine {
     const revision = this.#d.store.revision(r.spec, r.revision);
     const spec = revision && this.#d.state.specOf(revision);
     const batch = nodes.filter((n) => n.batch === r.currentBatch);
-    await Promise.all(batch.filter((n) => n.state === NodeRolloutState.Waiting || n.state === NodeRolloutState.Applying).map((n) => this.#applyNode(r, n, spec)));
+    await Promise.all(batch.filter((n) => n.state === NodeRolloutState.Waiting || n.state === NodeRolloutState.Applying).map((n) => this.#applyNode(r, n)));
     if (spec && spec.checks.length > 0) await this.#healthGate(r, spec);
     const all = this.#d.store.rolloutNodes(r.id);
     const errors = all.filter((n) => FAILED_STATES.includes(n.state)).length;
-    if (errors > r.maxErrors) {
-      const reason = `${errors} node(s) failed in batch ${r.currentBatch + 1} of ${batches} (maxErrors ${r.maxErrors})`;
+    const reason = stopReason({ errors, total: all.length, maxErrors: r.maxErrors, batch: r.currentBatch, batches, rollback: r.rollbackOf !== '' });
+    if (reason !== null) {
       if (r.autoRollback) {
         this.#d.store.updateRollout(r.id, { state: RolloutState.RollingBack, reason });
         this.#changed(r.id);
@@ -276,7 +331,7 @@ export class RolloutEngine {
     return false;
   }
 
-  async #applyNode(r: RolloutRecord, n: RolloutNodeRecord, spec: Spec | undefined): Promise<void> {
+  async #applyNode(r: RolloutRecord, n: RolloutNodeRecord): Promise<void> {
     const node = this.#d.nodes.get(n.nodeId);
     if (!node) return this.#setNode(r, n, NodeRolloutState.Failed, null, 'node was removed');
     this.#setNode(r, n, NodeRolloutState.Applying);
@@ -284,9 +339,9 @@ export class RolloutEngine {
       this.#record(r, n, 'failed', 'offline');
       return this.#setNode(r, n, NodeRolloutState.Offline, null, `offline for ${OFFLINE_WAIT_MS / 1000} s`);
     }
-    let desired;
+    let desired: DesiredState;
     try {
-      desired = this.#d.state.render(spec, n.toRevision, node);
+      desired = this.#d.state.desiredFor(r.spec, n.toRevision, node);
     } catch (err) {
       this.#record(r, n, 'failed', (err as Error).message);
       return this.#setNode(r, n, NodeRolloutState.Failed, null, (err as Error).message);
@@ -294,18 +349,13 @@ export class RolloutEngine {
     this.#d.store.setDesired(n.nodeId, r.spec, n.toRevision);
     this.#appliedAt.set(n.nodeId, Date.now());
     const report = await this.#d.state.send(n.nodeId, desired, { dryRun: false, rolloutId: r.id, timeoutMs: APPLY_TIMEOUT_MS });
-    if (!report) {
-      this.#record(r, n, 'failed', 'no report in time');
-      return this.#setNode(r, n, NodeRolloutState.Failed, null, `no answer within ${APPLY_TIMEOUT_MS / 60_000} min`);
-    }
-    const failed = report.resources.filter((x) => x.status === 'failed');
-    if (report.error || failed.length > 0) {
-      const why = report.error || failed.map((x) => `${x.id}: ${x.error}`).join('; ');
-      this.#record(r, n, 'failed', why);
-      return this.#setNode(r, n, NodeRolloutState.Failed, report, why);
+    const why = reportFailure(report, APPLY_TIMEOUT_MS);
+    if (!report || why !== null) {
+      this.#record(r, n, 'failed', report ? why! : 'no report in time');
+      return this.#setNode(r, n, NodeRolloutState.Failed, report, why!);
     }
     const changed = report.resources.some((x) => x.status !== 'ok');
-    this.#record(r, n, changed ? 'applied' : 'unchanged', report.resources.filter((x) => x.status !== 'ok').map((x) => x.id).join(', '));
+    this.#record(r, n, r.rollbackOf ? 'rolled-back' : changed ? 'applied' : 'unchanged', report.resources.filter((x) => x.status !== 'ok').map((x) => x.id).join(', '));
     this.#setNode(r, n, changed ? NodeRolloutState.Applied : NodeRolloutState.Unchanged, report);
   }
 
@@ -354,32 +404,46 @@ export class RolloutEngine {
     }
   }
 
-  /** Returns every node the rollout touched to the revision it had before. */
+  /**
+   * Returns every node the rollout touched to the revision it had before (its removal, for a
+   * node that had none). The rollout ends rolled-back only when every node went back; otherwise
+   * failed, and each node that could not go back keeps its first error beside the rollback's.
+   */
   async #rollBack(r: RolloutRecord): Promise<void> {
     const nodes = this.#d.store.rolloutNodes(r.id).filter((n) => n.batch <= r.currentBatch && TOUCHED_STATES.includes(n.state));
     let failures = 0;
     await Promise.all(
       nodes.map(async (n) => {
-        const node = this.#d.nodes.get(n.nodeId);
         this.#d.store.updateRolloutNode(r.id, n.nodeId, NodeRolloutState.RollingBack, undefined, n.error);
         this.#changed(r.id);
-        const revision = n.fromRevision ? this.#d.store.revision(r.spec, n.fromRevision) : undefined;
-        const report =
-          node && (await this.#waitOnline(n.nodeId))
-            ? await this.#d.state.send(n.nodeId, this.#d.state.render(revision && this.#d.state.specOf(revision), n.fromRevision, node), {
-                dryRun: false,
-                rolloutId: r.id,
-                timeoutMs: APPLY_TIMEOUT_MS,
-              })
-            : null;
-        const ok = report && !report.error && !report.resources.some((x) => x.status === 'failed');
-        if (ok) this.#d.store.setDesired(n.nodeId, r.spec, n.fromRevision);
-        else failures++;
-        this.#d.store.recordDeployment({ spec: r.spec, revision: n.fromRevision, nodeId: n.nodeId, nodeName: n.nodeName, rolloutId: r.id, actor: r.createdBy, outcome: ok ? 'rolled-back' : 'failed', detail: ok ? `from revision ${n.toRevision}` : 'rollback failed' });
-        this.#setNode(r, n, ok ? NodeRolloutState.RolledBack : NodeRolloutState.Failed, report, ok ? n.error : `rollback failed: ${report?.error || 'no answer'}`);
+        const why = await this.#returnNode(r, n);
+        if (why !== null) failures++;
+        this.#d.store.recordDeployment({ spec: r.spec, revision: n.fromRevision, nodeId: n.nodeId, nodeName: n.nodeName, rolloutId: r.id, actor: r.createdBy, outcome: why === null ? 'rolled-back' : 'failed', detail: why === null ? `from revision ${n.toRevision}` : `rollback failed: ${why}`.slice(0, 2000) });
       }),
     );
-    const reason = `${r.reason}; ${nodes.length - failures} of ${nodes.length} node(s) rolled back${failures ? `, ${failures} failed` : ''}`;
-    this.#finish(r.id, RolloutState.RolledBack, reason);
+    if (failures === 0) this.#finish(r.id, RolloutState.RolledBack, `${r.reason}; ${nodes.length} of ${nodes.length} node(s) rolled back`);
+    else this.#finish(r.id, RolloutState.Failed, `${r.reason}; rollback failed on ${failures} of ${nodes.length} node(s)${failures < nodes.length ? ` (${nodes.length - failures} rolled back)` : ''}`);
+  }
+
+  /** Sends one node the revision it had before the rollout; returns why that failed, or null. */
+  async #returnNode(r: RolloutRecord, n: RolloutNodeRecord): Promise<string | null> {
+    const node = this.#d.nodes.get(n.nodeId);
+    let why: string | null;
+    let report: StateReport | null = null;
+    if (!node) why = 'node was removed';
+    else if (!(await this.#waitOnline(n.nodeId))) why = `offline for ${OFFLINE_WAIT_MS / 1000} s`;
+    else {
+      try {
+        const desired = this.#d.state.desiredFor(r.spec, n.fromRevision, node);
+        this.#d.store.setDesired(n.nodeId, r.spec, n.fromRevision);
+        report = await this.#d.state.send(n.nodeId, desired, { dryRun: false, rolloutId: r.id, timeoutMs: APPLY_TIMEOUT_MS });
+        why = reportFailure(report, APPLY_TIMEOUT_MS);
+      } catch (err) {
+        why = (err as Error).message;
+      }
+    }
+    if (why === null) this.#setNode(r, n, NodeRolloutState.RolledBack, report, n.error);
+    else this.#setNode(r, n, NodeRolloutState.Failed, report, rollbackError(n.error, why));
+    return why;
   }
 }

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { flattenFacts, reportStatus } from './desired-state';
-import { batchSize } from './rollouts';
+import { batchSize, reportFailure, rollbackError, stopReason } from './rollouts';
 import { Webhooks, type Alert } from './webhooks';
 
 const report = (statuses: string[], extra: { error?: string; inProgress?: boolean } = {}) => ({
@@ -24,6 +24,40 @@ describe('rollout batches', () => {
     expect(batchSize('25%', 6)).toBe(2);
     expect(batchSize('10%', 3)).toBe(1);
     expect(batchSize('100%', 7)).toBe(7);
+  });
+});
+
+describe('when a rollout stops', () => {
+  const tally = { errors: 0, total: 4, maxErrors: 1, batch: 0, batches: 2, rollback: false };
+
+  it('goes on within maxErrors and stops past it', () => {
+    expect(stopReason(tally)).toBeNull();
+    expect(stopReason({ ...tally, errors: 1 })).toBeNull();
+    expect(stopReason({ ...tally, errors: 2 })).toBe('2 node(s) failed in batch 1 of 2 (maxErrors 1)');
+  });
+
+  it('has failed when every node failed, however large maxErrors is', () => {
+    const all = { ...tally, total: 2, maxErrors: 2, batches: 1 };
+    expect(stopReason({ ...all, errors: 1 })).toBeNull();
+    expect(stopReason({ ...all, errors: 2 })).toBe('all 2 node(s) failed');
+    // Before the last batch there are nodes still to try.
+    expect(stopReason({ ...tally, total: 4, maxErrors: 4, errors: 2 })).toBeNull();
+  });
+
+  it('fails a rollback at its first node that could not be returned', () => {
+    expect(stopReason({ ...tally, rollback: true, maxErrors: 2, batches: 1 })).toBeNull();
+    expect(stopReason({ ...tally, rollback: true, maxErrors: 2, batches: 1, errors: 1 })).toBe('rollback failed on 1 of 4 node(s)');
+  });
+
+  it('says why a report is a failure, and keeps a node\'s first error beside its rollback\'s', () => {
+    expect(reportFailure(null, 15 * 60_000)).toBe('no answer within 15 min');
+    expect(reportFailure(report(['ok', 'changed']), 1000)).toBeNull();
+    expect(reportFailure(report(['ok'], { error: 'malformed' }), 1000)).toBe('malformed');
+    const failed = report(['ok', 'failed']);
+    failed.resources[1]!.error = 'exit 1';
+    expect(reportFailure(failed, 1000)).toBe('file:/1: exit 1');
+    expect(rollbackError('health checks not passing', 'file:/1: exit 1')).toBe('health checks not passing; rollback failed: file:/1: exit 1');
+    expect(rollbackError('', 'no answer')).toBe('rollback failed: no answer');
   });
 });
 

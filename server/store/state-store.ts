@@ -274,6 +274,14 @@ export class StateStore {
       .run(nodeId, spec, revision);
   }
 
+  /** The node no longer has the spec (it was removed there): forgets where it stood and its checks. */
+  forgetNodeSpec(nodeId: string, spec: string): void {
+    this.#db.transaction(() => {
+      this.#db.prepare('DELETE FROM node_specs WHERE node_id = ? AND spec = ?').run(nodeId, spec);
+      this.#db.prepare('DELETE FROM node_checks WHERE node_id = ? AND spec = ?').run(nodeId, spec);
+    })();
+  }
+
   /** Records what the agent reported. */
   setReported(nodeId: string, spec: string, revision: number, status: string, resources: ResourceState[], at: number, drift: boolean): void {
     this.#db

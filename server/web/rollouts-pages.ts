@@ -1,5 +1,6 @@
 // The Rollouts page (newest first) and the page of one rollout: its nodes by batch, each with its
-// state and error. Both refresh while a rollout is still going.
+// state and error — and, for a rollback, the rollout it undoes with each node's error there. Both
+// refresh while a rollout is still going.
 import { ApiError, getJson } from './api';
 import { ago, errorBox, h, replace, when } from './dom';
 import type { Page } from './page';
@@ -69,11 +70,54 @@ export const rolloutsPage: Page = async (main, ctx) => {
   });
 };
 
+/** Each node of a rollout: batch, state and error. */
+function nodesTable(nodes: RolloutDetail['nodes']): HTMLElement {
+  if (nodes.length === 0) return h('p', { class: 'muted' }, 'No nodes matched the selector.');
+  return h(
+    'table',
+    { class: 'rollout-nodes' },
+    h('thead', {}, h('tr', {}, ...['Node', 'Batch', 'State', 'Error'].map((t) => h('th', {}, t)))),
+    h(
+      'tbody',
+      {},
+      ...nodes.map((n) =>
+        h(
+          'tr',
+          { 'data-node': n.node },
+          h('td', {}, h('a', { href: `#/nodes/${encodeURIComponent(n.node)}` }, n.node)),
+          h('td', {}, n.batch + 1),
+          h('td', {}, h('span', { class: `node-state ${n.state}` }, n.state)),
+          h('td', {}, n.error ? h('span', { class: 'error' }, n.error) : ''),
+        ),
+      ),
+    ),
+  );
+}
+
+/** For a rollback: the rollout it undoes, with why it failed there, node by node. */
+async function undoneSection(id: string, signal: AbortSignal): Promise<HTMLElement> {
+  const link = h('a', { href: `#/rollouts/${encodeURIComponent(id)}` }, id);
+  try {
+    const o = await getJson<RolloutDetail>(`/api/rollouts/${encodeURIComponent(id)}`, signal);
+    return h(
+      'section',
+      { class: 'undone' },
+      h('h2', {}, 'What it rolls back'),
+      h('p', {}, link, ` (${o.spec} revision ${o.revision}) `, rolloutState(o.state), o.reason ? `: ${o.reason}` : ''),
+      nodesTable(o.nodes),
+    );
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    return h('section', { class: 'undone' }, h('h2', {}, 'What it rolls back'), h('p', {}, link, ': ', err.message));
+  }
+}
+
 export const rolloutPage: Page = async (main, ctx) => {
   const id = ctx.params[0] ?? '';
   return refreshing(ctx, async () => {
     try {
       const r = await getJson<RolloutDetail>(`/api/rollouts/${encodeURIComponent(id)}`, ctx.signal);
+      const undone = r.rollbackOf ? await undoneSection(r.rollbackOf, ctx.signal) : null;
       replace(
         main,
         h('h1', {}, `Rollout ${r.id} `, rolloutState(r.state)),
@@ -93,27 +137,8 @@ export const rolloutPage: Page = async (main, ctx) => {
           ] as [string, Node | string][]).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
         ),
         h('h2', {}, 'Nodes'),
-        r.nodes.length
-          ? h(
-              'table',
-              { class: 'rollout-nodes' },
-              h('thead', {}, h('tr', {}, ...['Node', 'Batch', 'State', 'Error'].map((t) => h('th', {}, t)))),
-              h(
-                'tbody',
-                {},
-                ...r.nodes.map((n) =>
-                  h(
-                    'tr',
-                    { 'data-node': n.node },
-                    h('td', {}, h('a', { href: `#/nodes/${encodeURIComponent(n.node)}` }, n.node)),
-                    h('td', {}, n.batch + 1),
-                    h('td', {}, h('span', { class: `node-state ${n.state}` }, n.state)),
-                    h('td', {}, n.error ? h('span', { class: 'error' }, n.error) : ''),
-                  ),
-                ),
-              ),
-            )
-          : h('p', { class: 'muted' }, 'No nodes matched the selector.'),
+        nodesTable(r.nodes),
+        undone,
       );
       return GOING.includes(r.state);
     } catch (err) {

@@ -18,7 +18,12 @@ export const rollbackRollout = (rollouts: Command, env: CliEnv) => {
       'after',
       `
 Binaries go back by relinking the old version, which stays on the nodes. A rollout of a spec's
-first revision rolls back to nothing: what it created is removed.
+first revision rolls back to no revision: the spec is removed from the nodes with what fleet put
+there — files still as fleet wrote them (hand-edited ones are kept), binary links, services, and
+packages fleet itself installed.
+
+A node that cannot be returned fails the rollback (it tolerates no failed node); only a rollback
+that succeeded marks the original rollout rolled-back.
 
 Exit status: 0 when the rollback succeeded (or was started, with --detach), 1 otherwise.`,
     )
