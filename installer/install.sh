@@ -31,11 +31,13 @@ main() {
 
 	read_environment
 	parse_args "$@"
+	# Every tool needed from here to the end, checked before anything changes: finding one missing
+	# after enrolling would spend a use of the join token and leave an offline node behind.
+	need_tools
 	if [ "$(id -u)" != 0 ]; then
 		die "run as root (curl … | sudo sh -s -- …)"
 	fi
 	check_inputs
-	need_tools
 	detect_arch
 	detect_init
 	set_paths
@@ -436,13 +438,15 @@ parse_url() {
 	base_url=https://$host:$port
 }
 
+# The tools this script, the launcher and the uninstaller run (coreutils or busybox have them all).
+# setsid, timeout and gzip are used when they are there; nohup is not used at all (busybox may
+# lack it): the background loop ignores SIGHUP itself.
 need_tools() {
-	for t in curl sha256sum base64 awk grep tr sort mktemp uname; do
+	for t in curl sha256sum base64 awk grep tr sort mktemp uname id cat cp mv rm ln chmod mkdir rmdir sleep date env; do
 		if ! command -v "$t" >/dev/null 2>&1; then
 			case $t in
-			curl) die "curl is missing: install it (apt-get install curl, dnf install curl, apk add curl) and run again" ;;
-			sha256sum | base64) die "$t is missing: install coreutils (or busybox) and run again" ;;
-			*) die "$t is missing: install it and run again" ;;
+			curl) die "curl is missing: install it (apt-get install curl, dnf install curl, apk add curl) and run again; nothing was changed" ;;
+			*) die "$t is missing: install coreutils (or busybox) and run again; nothing was changed" ;;
 			esac
 		fi
 	done
@@ -1028,13 +1032,14 @@ start_supervisor() {
 	fi
 	s_script=$(supervisor_script)
 	s_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+	s_setsid=
 	if command -v setsid >/dev/null 2>&1; then
-		env -i PATH="$s_path" setsid nohup sh -c "$s_script" fleet-agent-supervisor \
-			"$root$env_file" "$root$launcher" "$root$pid_file" </dev/null >>"$root$log_file" 2>&1 &
-	else
-		env -i PATH="$s_path" nohup sh -c "$s_script" fleet-agent-supervisor \
-			"$root$env_file" "$root$launcher" "$root$pid_file" </dev/null >>"$root$log_file" 2>&1 &
+		s_setsid=setsid
 	fi
+	# SIGHUP ignored here is ignored by the loop and the launcher after exec too (what nohup does).
+	# shellcheck disable=SC2086 # $s_setsid is one word or none
+	(trap '' HUP && exec env -i PATH="$s_path" $s_setsid sh -c "$s_script" fleet-agent-supervisor \
+		"$root$env_file" "$root$launcher" "$root$pid_file") </dev/null >>"$root$log_file" 2>&1 &
 	n=0
 	while [ ! -s "$root$pid_file" ] && [ "$n" -lt 50 ]; do
 		sleep 0.1 2>/dev/null || sleep 1
