@@ -49,6 +49,9 @@ main() {
 		enrolled=yes
 	fi
 	choose_pin
+	if [ -n "$enrolled" ] && [ -n "$new_identity" ]; then
+		warn "--new-identity only matters when enrolling, and this machine is enrolled already (in $root$state_dir); to enroll it as a new node, uninstall first ($root$uninstaller)"
+	fi
 	if [ -z "$enrolled" ] && [ -z "$token" ]; then
 		die "this machine is not enrolled yet: pass a join token with --token fj1_… (from 'fleet tokens create')"
 	fi
@@ -169,6 +172,9 @@ Options (each also read from the environment variable in brackets; options win):
   --name NAME         node name to ask for at enrollment [FLEET_NODE_NAME]
   --label KEY=VALUE   label to ask for at enrollment; repeatable
                       [FLEET_LABELS, comma-separated: k1=v1,k2=v2]
+  --new-identity      enroll as a new node even if this machine's hardware matches an offline
+                      node (by default a reinstalled machine takes its node back: same name,
+                      labels and history) [INSTALL_FLEET_NEW_IDENTITY=1]
   --bin-dir DIR       where the binaries go (default: /opt/fleet/bin) [INSTALL_FLEET_BIN_DIR]
   --init SYSTEM       systemd, openrc or none (default: detected) [INSTALL_FLEET_INIT]
   --skip-enable       do not enable the service at boot [INSTALL_FLEET_SKIP_ENABLE=1]
@@ -203,6 +209,7 @@ read_environment() {
 	version=${INSTALL_FLEET_VERSION:-}
 	skip_start=$(truthy "${INSTALL_FLEET_SKIP_START:-}")
 	skip_enable=$(truthy "${INSTALL_FLEET_SKIP_ENABLE:-}")
+	new_identity=$(truthy "${INSTALL_FLEET_NEW_IDENTITY:-}")
 	bin_dir=${INSTALL_FLEET_BIN_DIR:-}
 	server=${FLEET_SERVER:-}
 	node_name=${FLEET_NODE_NAME:-}
@@ -228,15 +235,15 @@ parse_args() {
 			usage
 			exit 0
 			;;
-		--skip-start | --skip-enable)
+		--skip-start | --skip-enable | --new-identity)
 			if [ -n "$has_value" ]; then
 				usage_error "$opt takes no value"
 			fi
-			if [ "$opt" = --skip-start ]; then
-				skip_start=1
-			else
-				skip_enable=1
-			fi
+			case $opt in
+			--skip-start) skip_start=1 ;;
+			--skip-enable) skip_enable=1 ;;
+			--new-identity) new_identity=1 ;;
+			esac
 			;;
 		--url | --token | --token-file | --ca-pin | --version | --server | --name | --label | --bin-dir | --root | --init)
 			if [ -z "$has_value" ]; then
@@ -830,6 +837,9 @@ enroll() {
 	if [ -n "$node_name" ]; then
 		set -- "$@" --name "$node_name"
 	fi
+	if [ -n "$new_identity" ]; then
+		set -- "$@" --new-identity
+	fi
 	rest=$labels
 	while [ -n "$rest" ]; do
 		set -- "$@" --label "${rest%%,*}"
@@ -1152,14 +1162,16 @@ generate_uninstaller() {
 	cat <<'EOF'
 #!/bin/sh
 # fleet-agent-uninstall.sh: written by the fleet installer (install.sh) with this machine's paths.
-# Stops the fleet agent, then removes everything the installer wrote (listed in its manifest),
-# the agent's state, and the directories the installer created if they are left empty.
-# Running it again is harmless.
+# Stops the fleet agent, tells the fleet server that this node leaves the fleet (unless
+# --keep-node), then removes everything the installer wrote (listed in its manifest), the agent's
+# state, and the directories the installer created if they are left empty. Running it again is
+# harmless.
 
 main() {
 	set -u
 EOF
 	printf "\tinit='%s'\n" "$init"
+	printf "\tbin='%s'\n" "$run_root$bin"
 	printf "\tbin_dir='%s'\n" "$run_root$bin_dir"
 	printf "\tetc_dir='%s'\n" "$run_root$etc_dir"
 	printf "\tmanifest='%s'\n" "$run_root$manifest"
@@ -1173,11 +1185,31 @@ EOF
 	printf "\tknown_files='%s'\n" "$run_root$bin $run_root$bin.prev $run_root$bin.new $run_root$launcher $run_root$uninstaller $run_root$env_file $run_root$ca_file$u_service $run_root$pid_file $run_root$log_file $run_root$manifest"
 	cat <<'EOF'
 
+	keep_node=
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--keep-node) keep_node=--keep-node ;;
+		-h | --help)
+			echo "Usage: $0 [--keep-node]"
+			echo "Stops fleet-agent, tells the fleet server that this node leaves the fleet, and removes"
+			echo "everything the installer wrote. --keep-node: do not tell the server, so that the node"
+			echo "stays listed (offline) and a reinstall of this machine takes it over."
+			exit 0
+			;;
+		*)
+			echo "fleet uninstall: unknown option: $1 (try --help)" >&2
+			exit 2
+			;;
+		esac
+		shift
+	done
+
 	if [ "$(id -u)" != 0 ]; then
 		echo "fleet uninstall: run as root (sudo $0)" >&2
 		exit 1
 	fi
 	stop_agent
+	leave_fleet
 	# Read the whole manifest first: it is one of the files to go.
 	entries=
 	if [ -f "$manifest" ]; then
@@ -1245,6 +1277,21 @@ stop_agent() {
 	esac
 	# The background loop (init none), also left over from an earlier installation.
 	stop_supervisor
+}
+
+# Tells the fleet server that this node leaves the fleet (it is removed there), unless --keep-node.
+leave_fleet() {
+	[ -f "$state_dir/node.json" ] && [ -x "$bin" ] || return 0
+	l_name=$(awk -F'"' '$2 == "nodeName" { print $4; exit }' "$state_dir/node.json")
+	if [ -n "$keep_node" ]; then
+		echo "${l_name:-this node} stays listed in the fleet, offline (--keep-node): reinstalling this machine takes it over"
+		return 0
+	fi
+	if l_out=$(FLEET_LOG=silent "$bin" leave --state-dir "$state_dir" --reason "the agent was uninstalled (fleet-agent-uninstall.sh)" 2>&1); then
+		echo "$l_out"
+	else
+		echo "fleet uninstall: warning: could not tell the fleet server that ${l_name:-this node} leaves the fleet (${l_out#fleet-agent: }); remove it there with: fleet nodes remove ${l_name:-NODE}" >&2
+	fi
 }
 
 is_supervisor() {

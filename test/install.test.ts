@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Fleet, waitFor } from './harness';
+import { Fleet } from './harness';
 import { TestHost } from './netns';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -68,7 +68,9 @@ describe('curl | sh installer', () => {
     const uninstall = await host.run(join(root, 'opt/fleet/bin/fleet-agent-uninstall.sh'));
     expect(uninstall.code, uninstall.output).toBe(0);
     expect(filesUnder(root)).toEqual([]);
-    await waitFor('fresh-1 offline', async () => (await fleet.nodes()).find((n) => n.name === 'fresh-1')?.online === false);
+    // The node told the server it is leaving: not listed any more (rather than offline forever).
+    expect(uninstall.output).toMatch(/^fresh-1 left the fleet/m);
+    expect((await fleet.nodes()).map((n) => n.name)).not.toContain('fresh-1');
   });
 
   it('refuses clearly: not root, http, wrong URL, bad pin, malformed token, refused token', async () => {
