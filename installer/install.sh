@@ -449,7 +449,7 @@ parse_url() {
 # setsid, timeout and gzip are used when they are there; nohup is not used at all (busybox may
 # lack it): the background loop ignores SIGHUP itself.
 need_tools() {
-	for t in curl sha256sum base64 awk grep tr sort mktemp uname id cat cp mv rm ln chmod mkdir rmdir sleep date env; do
+	for t in curl sha256sum base64 awk grep tr sort mktemp uname id cat cp mv rm ln chmod mkdir rmdir readlink sleep date env; do
 		if ! command -v "$t" >/dev/null 2>&1; then
 			case $t in
 			curl) die "curl is missing: install it (apt-get install curl, dnf install curl, apk add curl) and run again; nothing was changed" ;;
@@ -1166,6 +1166,11 @@ generate_uninstaller() {
 # --keep-node), then removes everything the installer wrote (listed in its manifest), the agent's
 # state, and the directories the installer created if they are left empty. Running it again is
 # harmless.
+#
+# Run by the agent itself (fleet exec NODE -- …/fleet-agent-uninstall.sh), stopping the agent
+# would kill it halfway (under systemd it runs in the agent's own cgroup) and lose the job's
+# result. So it hands the work over — to a transient systemd unit, or to a background process —
+# and says so; that part waits until the agent has delivered this job's result, then runs.
 
 main() {
 	set -u
@@ -1177,6 +1182,8 @@ EOF
 	printf "\tmanifest='%s'\n" "$run_root$manifest"
 	printf "\tstate_dir='%s'\n" "$run_root$state_dir"
 	printf "\tpid_file='%s'\n" "$run_root$pid_file"
+	printf "\tuninstaller='%s'\n" "$run_root$uninstaller"
+	printf "\tuninstall_log='%s'\n" "$run_root/var/log/fleet-agent-uninstall.log"
 	u_service=
 	case $init in
 	systemd) u_service=" $run_root$unit_file" ;;
@@ -1186,9 +1193,15 @@ EOF
 	cat <<'EOF'
 
 	keep_node=
+	after_pid=
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--keep-node) keep_node=--keep-node ;;
+		# Internal: the handed-over part, started by the part the agent ran (process $2).
+		--after)
+			after_pid=${2:-}
+			shift
+			;;
 		-h | --help)
 			echo "Usage: $0 [--keep-node]"
 			echo "Stops fleet-agent, tells the fleet server that this node leaves the fleet, and removes"
@@ -1207,6 +1220,13 @@ EOF
 	if [ "$(id -u)" != 0 ]; then
 		echo "fleet uninstall: run as root (sudo $0)" >&2
 		exit 1
+	fi
+	if [ -z "$after_pid" ] && run_by_agent; then
+		hand_over
+		exit $?
+	fi
+	if [ -n "$after_pid" ]; then
+		wait_for_delivery
 	fi
 	stop_agent
 	leave_fleet
@@ -1256,22 +1276,86 @@ remove_file() {
 	fi
 }
 
+# Is this the agent's own doing: inside fleet-agent.service's cgroup, or a descendant of the
+# agent's process?
+run_by_agent() {
+	if [ "$init" = systemd ] && grep -Eq '/fleet-agent\.service(/|$)' /proc/self/cgroup 2>/dev/null; then
+		return 0
+	fi
+	p=$PPID
+	while [ -n "$p" ] && [ "$p" -gt 1 ] 2>/dev/null; do
+		case $(readlink "/proc/$p/exe" 2>/dev/null) in
+		"$bin" | "$bin (deleted)") return 0 ;;
+		esac
+		p=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+	done
+	return 1
+}
+
+# Starts the rest of the uninstall where stopping the agent cannot kill it, and says so (this is
+# what the job that ran us reports).
+hand_over() {
+	if [ "$init" = systemd ] && [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
+		h_err=$(systemd-run --unit=fleet-agent-uninstall --description="fleet-agent uninstall" --collect --quiet \
+			/bin/sh "$uninstaller" --after "$$" $keep_node 2>&1) || {
+			echo "fleet uninstall: cannot continue outside fleet-agent.service (systemd-run: $h_err); nothing was changed. Run $uninstaller from a shell on this machine instead." >&2
+			return 1
+		}
+		echo "fleet uninstall: started by the agent, inside fleet-agent.service; the uninstall continues outside fleet-agent.service, as the transient unit fleet-agent-uninstall.service: once this job's result is delivered, it disables and stops fleet-agent, $(what_leaving), and removes every file the installer wrote. Its log: journalctl -u fleet-agent-uninstall"
+		return 0
+	fi
+	# No systemd: a process of its own, which stopping the agent does not touch.
+	(trap '' HUP && exec /bin/sh "$uninstaller" --after "$$" $keep_node) </dev/null >>"$uninstall_log" 2>&1 &
+	echo "fleet uninstall: started by the agent; the uninstall continues in the background (pid $!): once this job's result is delivered, it stops fleet-agent, $(what_leaving), and removes every file the installer wrote. Its log: $uninstall_log"
+}
+
+what_leaving() {
+	if [ -n "$keep_node" ]; then
+		printf 'keeps the node listed in the fleet (--keep-node)'
+	else
+		printf 'tells the fleet server that this node leaves the fleet'
+	fi
+}
+
+# Waits (60 s at most) until the part the agent ran has exited and the agent has delivered every
+# job result: its spool holds a job's file until the server has acknowledged the job's end.
+wait_for_delivery() {
+	n=0
+	while [ "$n" -lt 300 ]; do
+		if ! kill -s 0 "$after_pid" 2>/dev/null && ! spooled; then
+			return 0
+		fi
+		sleep 0.2 2>/dev/null || sleep 1
+		n=$((n + 1))
+	done
+	echo "fleet uninstall: the agent still holds undelivered job results after 60 s; going on"
+}
+
+spooled() {
+	for f in "$state_dir"/spool/*.jsonl; do
+		if [ -e "$f" ]; then
+			return 0
+		fi
+	done
+	return 1
+}
+
 stop_agent() {
 	case $init in
 	systemd)
 		if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-			echo "stopping and disabling fleet-agent.service"
-			systemctl stop fleet-agent.service 2>/dev/null || :
+			echo "disabling and stopping fleet-agent.service"
 			systemctl disable --quiet fleet-agent.service 2>/dev/null || :
+			systemctl stop fleet-agent.service 2>/dev/null || :
 		fi
 		;;
 	openrc)
-		if command -v rc-service >/dev/null 2>&1; then
-			echo "stopping fleet-agent and removing it from the default runlevel"
-			rc-service fleet-agent stop >/dev/null 2>&1 || :
-		fi
 		if command -v rc-update >/dev/null 2>&1; then
+			echo "removing fleet-agent from the default runlevel and stopping it"
 			rc-update del fleet-agent default >/dev/null 2>&1 || :
+		fi
+		if command -v rc-service >/dev/null 2>&1; then
+			rc-service fleet-agent stop >/dev/null 2>&1 || :
 		fi
 		;;
 	esac

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Fleet } from './harness';
+import { Fleet, waitFor } from './harness';
 import { TestHost } from './netns';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -71,6 +71,23 @@ describe('curl | sh installer', () => {
     // The node told the server it is leaving: not listed any more (rather than offline forever).
     expect(uninstall.output).toMatch(/^fresh-1 left the fleet/m);
     expect((await fleet.nodes()).map((n) => n.name)).not.toContain('fresh-1');
+  });
+
+  it('uninstalling through the agent itself (fleet exec) hands over to a background process and completes', async () => {
+    const token = await fleet.token();
+    const install = await host.run(curlSh(`--token ${token} --root ${root} --init none --name fresh-2`));
+    expect(install.code, install.output).toBe(0);
+    await fleet.waitOnline(['fresh-2']);
+    const job = await fleet.cli(['exec', 'fresh-2', '--', join(root, 'opt/fleet/bin/fleet-agent-uninstall.sh')]);
+    expect(job.code, job.stdout + job.stderr).toBe(0);
+    expect(job.stdout).toMatch(/^fresh-2: fleet uninstall: started by the agent; the uninstall continues in the background/m);
+    const log = join(root, 'var/log/fleet-agent-uninstall.log');
+    await waitFor('the uninstall to finish', () => existsSync(log) && /fleet-agent is uninstalled/.test(readFileSync(log, 'utf8')), 60_000);
+    expect(readFileSync(log, 'utf8')).toMatch(/^fresh-2 left the fleet/m);
+    // Only the uninstall's own log is left.
+    expect(filesUnder(root)).toEqual(['var/log/fleet-agent-uninstall.log']);
+    expect((await fleet.nodes()).map((n) => n.name)).not.toContain('fresh-2');
+    rmSync(join(root, 'var'), { recursive: true, force: true });
   });
 
   it('refuses clearly: not root, http, wrong URL, bad pin, malformed token, refused token', async () => {
