@@ -186,7 +186,8 @@ Options (each also read from the environment variable in brackets; options win):
 Files: BIN_DIR/fleet-agent, BIN_DIR/fleet-agent-launch, BIN_DIR/fleet-agent-uninstall.sh,
 /etc/fleet/{agent.env,ca.crt,install-manifest}, /var/lib/fleet-agent (the agent's state), and
 the systemd unit /etc/systemd/system/fleet-agent.service or /etc/init.d/fleet-agent.
-Remove them all with: sudo BIN_DIR/fleet-agent-uninstall.sh
+Remove them all with: sudo BIN_DIR/fleet-agent-uninstall.sh (it also takes the node out of the
+fleet; --keep-node leaves it listed, for a reinstall of this machine to take it over).
 EOF
 }
 
