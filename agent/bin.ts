@@ -9,15 +9,16 @@ import { parseLabelAssignments } from '../common/labels';
 import { createLogger } from '../common/logger';
 import { VERSION } from '../common/version';
 import { Agent, backoffDelay, defaultAgentOptions } from './agent';
-import { enroll } from './enroll';
+import { enroll, type Enrolled } from './enroll';
 import { natsTransportFactory } from './nats-link';
-import { parseNatsServers } from '../transport';
+import { parseServerAddress } from '../common/address';
+import { GrpcAgentTransport, parseNatsServers } from '../transport';
 import { addEmulateCommand } from './emulate-command';
 import { InvalidOptionError, NotEnrolledError } from './errors';
 import { ptySelfCheck } from './pty';
 import { UpgradeMarkers } from './upgrade';
 import { Spool } from './spool';
-import { AgentState, type AgentIdentity } from './state';
+import { AgentState } from './state';
 
 interface RunOptions {
   server?: string;
@@ -30,6 +31,14 @@ interface RunOptions {
   reconcileInterval: string;
   inventoryInterval: string;
   nats?: string;
+  newIdentity?: boolean;
+}
+
+const NEW_IDENTITY_HELP = 'at enrollment, never take over an offline node of this same machine (a reinstall): always make a new node';
+
+/** "enrolled as NAME (ID)", with what the server said about the node on the same line. */
+function enrolledLine(identity: Enrolled): string {
+  return `enrolled as ${identity.nodeName} (${identity.nodeId})${identity.notice ? `; ${identity.notice}` : ''}\n`;
 }
 
 const program = new Command('fleet-agent').description('The fleet agent: keeps one link to the fleet server and runs what it is asked.').version(VERSION, '-V, --version');
@@ -47,6 +56,7 @@ program
   .addOption(new Option('--reconcile-interval <duration>', 'how often desired state is re-checked for drift').env('FLEET_AGENT_RECONCILE_INTERVAL').default('5m'))
   .addOption(new Option('--inventory-interval <duration>', 'how often memory, addresses, disks and the OS release are re-read (CPU and fqdn hourly)').env('FLEET_AGENT_INVENTORY_INTERVAL').default('1m'))
   .addOption(new Option('--nats <urls>', 'link to the server over these NATS brokers (nats://a:4222,nats://b:4222) instead of gRPC; enrollment and renewal stay on --server').env('FLEET_AGENT_NATS'))
+  .option('--new-identity', NEW_IDENTITY_HELP)
   .addHelpText('after', '\nEnvironment: FLEET_SERVER, FLEET_TOKEN, FLEET_TOKEN_FILE, FLEET_AGENT_DIR, FLEET_NODE_NAME, FLEET_LOG,\nFLEET_AGENT_ROOT, FLEET_AGENT_RECONCILE_INTERVAL, FLEET_AGENT_INVENTORY_INTERVAL, FLEET_AGENT_NATS,\nFLEET_AGENT_RENEW_BEFORE_MS (renew the certificate when less than this is left; default 30 days).')
   .action(async (opts: RunOptions) => {
     const log = createLogger('fleet-agent');
@@ -92,6 +102,8 @@ program
   .addOption(new Option('--state-dir <dir>', 'where the identity lives').env('FLEET_AGENT_DIR').default('/var/lib/fleet-agent'))
   .addOption(new Option('-n, --name <name>', 'node name to ask for').env('FLEET_NODE_NAME'))
   .option('-l, --label <k=v>', 'label to ask for (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option('--new-identity', NEW_IDENTITY_HELP)
+  .addHelpText('after', '\nA machine enrolling again (reinstalled, its disk wiped) takes over its own offline node: same name,\nlabels and history. See docs/security.md, "Re-enrollment".')
   .action(async (opts: RunOptions) => {
     const log = createLogger('fleet-agent');
     try {
@@ -102,8 +114,29 @@ program
         process.stdout.write(`already enrolled as ${existing.nodeName} (${existing.nodeId})\n`);
         return;
       }
-      const identity = await enrollWithRetry(state, opts, log, 3);
-      process.stdout.write(`enrolled as ${identity.nodeName} (${identity.nodeId})\n`);
+      process.stdout.write(enrolledLine(await enrollWithRetry(state, opts, log, 3)));
+    } catch (err) {
+      process.stderr.write(`fleet-agent: ${err instanceof FleetError ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  });
+
+program
+  .command('leave')
+  .description('tell the server this machine leaves the fleet: its node is removed and its certificate refused (the uninstaller runs this)')
+  .addOption(new Option('--state-dir <dir>', 'where the identity lives').env('FLEET_AGENT_DIR').default('/var/lib/fleet-agent'))
+  .option('--reason <text>', 'why, for the server\'s audit log', 'left the fleet')
+  .action(async (opts: { stateDir: string; reason: string }) => {
+    try {
+      const identity = new AgentState(opts.stateDir).load();
+      if (!identity) throw new NotEnrolledError(opts.stateDir);
+      const transport = new GrpcAgentTransport({ address: parseServerAddress(identity.server), caPem: identity.caPem, keyPem: identity.keyPem, certPem: identity.certPem });
+      try {
+        const name = await transport.leave(opts.reason);
+        process.stdout.write(`${name} left the fleet (node ${identity.nodeId} is removed; its certificate is refused from now on)\n`);
+      } finally {
+        transport.close();
+      }
     } catch (err) {
       process.stderr.write(`fleet-agent: ${err instanceof FleetError ? err.message : String(err)}\n`);
       process.exitCode = 1;
@@ -134,13 +167,13 @@ program
   });
 
 /** Enrolls, retrying while the server is unreachable; refusals and bad tokens are final. */
-async function enrollWithRetry(state: AgentState, opts: RunOptions, log: ReturnType<typeof createLogger>, attempts = Infinity): Promise<AgentIdentity> {
+async function enrollWithRetry(state: AgentState, opts: RunOptions, log: ReturnType<typeof createLogger>, attempts = Infinity): Promise<Enrolled> {
   const token = opts.token ?? (opts.tokenFile ? readFileSync(opts.tokenFile, 'utf8').trim() : undefined);
   if (!opts.server || !token) throw new NotEnrolledError(state.dir);
   const labels = parseLabelAssignments(opts.label);
   for (let attempt = 0; ; attempt++) {
     try {
-      return await enroll(state, { server: opts.server, token, name: opts.name, labels }, log);
+      return await enroll(state, { server: opts.server, token, name: opts.name, labels, newIdentity: opts.newIdentity }, log);
     } catch (err) {
       // Only an unreachable server is worth waiting for; a refusal or a bad token is final.
       if (!(err instanceof FleetError) || err.kind !== 'unavailable' || attempt + 1 >= attempts) throw err;

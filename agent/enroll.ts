@@ -59,13 +59,18 @@ export interface EnrollOptions {
   identity?: MachineIdentity;
   /** The server's CA, already pinned against this token's CA hash; default: fetched and checked now. */
   caPem?: string;
+  /** Never take over an offline node of this machine (docs/security.md, "Re-enrollment"). */
+  newIdentity?: boolean;
 }
+
+/** An enrolled identity, with what the server had to say about the node (empty: nothing). */
+export type Enrolled = AgentIdentity & { notice: string };
 
 /**
  * Enrolls this machine and saves its identity in `state`.
  * @throws MalformedJoinTokenError, CaMismatchError, ServerUnreachableError, EnrollmentRefusedError
  */
-export async function enroll(state: AgentState, options: EnrollOptions, log: Logger): Promise<AgentIdentity> {
+export async function enroll(state: AgentState, options: EnrollOptions, log: Logger): Promise<Enrolled> {
   const token = parseJoinToken(options.token);
   const address = parseServerAddress(options.server);
   const caPem = options.caPem ?? (await fetchPinnedCa(address, token.caHash));
@@ -84,6 +89,7 @@ export async function enroll(state: AgentState, options: EnrollOptions, log: Log
       requestedName: options.name ?? '',
       labels: options.labels ?? {},
       natsPublicKey: nkey.getPublicKey(),
+      newIdentity: options.newIdentity ?? false,
     });
     const result: AgentIdentity = {
       nodeId: response.nodeId,
@@ -97,8 +103,8 @@ export async function enroll(state: AgentState, options: EnrollOptions, log: Log
     // Before node.json (written last by save): an enrolled agent always has its NATS credentials.
     if (response.natsUserJwt) state.saveNatsCredentials(new TextDecoder().decode(fmtCreds(response.natsUserJwt, nkey)));
     state.save(result);
-    log.info({ node: result.nodeName, id: result.nodeId }, 'enrolled');
-    return result;
+    log.info({ node: result.nodeName, id: result.nodeId, notice: response.notice || undefined }, 'enrolled');
+    return { ...result, notice: response.notice };
   } catch (err) {
     if (err instanceof RemoteError && (err.kind === 'unauthenticated' || err.kind === 'invalid' || err.kind === 'forbidden')) {
       throw new EnrollmentRefusedError(err.message, err.code, err);

@@ -31,11 +31,13 @@ main() {
 
 	read_environment
 	parse_args "$@"
+	# Every tool needed from here to the end, checked before anything changes: finding one missing
+	# after enrolling would spend a use of the join token and leave an offline node behind.
+	need_tools
 	if [ "$(id -u)" != 0 ]; then
 		die "run as root (curl … | sudo sh -s -- …)"
 	fi
 	check_inputs
-	need_tools
 	detect_arch
 	detect_init
 	set_paths
@@ -47,6 +49,9 @@ main() {
 		enrolled=yes
 	fi
 	choose_pin
+	if [ -n "$enrolled" ] && [ -n "$new_identity" ]; then
+		warn "--new-identity only matters when enrolling, and this machine is enrolled already (in $root$state_dir); to enroll it as a new node, uninstall first ($root$uninstaller)"
+	fi
 	if [ -z "$enrolled" ] && [ -z "$token" ]; then
 		die "this machine is not enrolled yet: pass a join token with --token fj1_… (from 'fleet tokens create')"
 	fi
@@ -167,6 +172,9 @@ Options (each also read from the environment variable in brackets; options win):
   --name NAME         node name to ask for at enrollment [FLEET_NODE_NAME]
   --label KEY=VALUE   label to ask for at enrollment; repeatable
                       [FLEET_LABELS, comma-separated: k1=v1,k2=v2]
+  --new-identity      enroll as a new node even if this machine's hardware matches an offline
+                      node (by default a reinstalled machine takes its node back: same name,
+                      labels and history) [INSTALL_FLEET_NEW_IDENTITY=1]
   --bin-dir DIR       where the binaries go (default: /opt/fleet/bin) [INSTALL_FLEET_BIN_DIR]
   --init SYSTEM       systemd, openrc or none (default: detected) [INSTALL_FLEET_INIT]
   --skip-enable       do not enable the service at boot [INSTALL_FLEET_SKIP_ENABLE=1]
@@ -178,7 +186,8 @@ Options (each also read from the environment variable in brackets; options win):
 Files: BIN_DIR/fleet-agent, BIN_DIR/fleet-agent-launch, BIN_DIR/fleet-agent-uninstall.sh,
 /etc/fleet/{agent.env,ca.crt,install-manifest}, /var/lib/fleet-agent (the agent's state), and
 the systemd unit /etc/systemd/system/fleet-agent.service or /etc/init.d/fleet-agent.
-Remove them all with: sudo BIN_DIR/fleet-agent-uninstall.sh
+Remove them all with: sudo BIN_DIR/fleet-agent-uninstall.sh (it also takes the node out of the
+fleet; --keep-node leaves it listed, for a reinstall of this machine to take it over).
 EOF
 }
 
@@ -201,6 +210,7 @@ read_environment() {
 	version=${INSTALL_FLEET_VERSION:-}
 	skip_start=$(truthy "${INSTALL_FLEET_SKIP_START:-}")
 	skip_enable=$(truthy "${INSTALL_FLEET_SKIP_ENABLE:-}")
+	new_identity=$(truthy "${INSTALL_FLEET_NEW_IDENTITY:-}")
 	bin_dir=${INSTALL_FLEET_BIN_DIR:-}
 	server=${FLEET_SERVER:-}
 	node_name=${FLEET_NODE_NAME:-}
@@ -226,15 +236,15 @@ parse_args() {
 			usage
 			exit 0
 			;;
-		--skip-start | --skip-enable)
+		--skip-start | --skip-enable | --new-identity)
 			if [ -n "$has_value" ]; then
 				usage_error "$opt takes no value"
 			fi
-			if [ "$opt" = --skip-start ]; then
-				skip_start=1
-			else
-				skip_enable=1
-			fi
+			case $opt in
+			--skip-start) skip_start=1 ;;
+			--skip-enable) skip_enable=1 ;;
+			--new-identity) new_identity=1 ;;
+			esac
 			;;
 		--url | --token | --token-file | --ca-pin | --version | --server | --name | --label | --bin-dir | --root | --init)
 			if [ -z "$has_value" ]; then
@@ -436,13 +446,15 @@ parse_url() {
 	base_url=https://$host:$port
 }
 
+# The tools this script, the launcher and the uninstaller run (coreutils or busybox have them all).
+# setsid, timeout and gzip are used when they are there; nohup is not used at all (busybox may
+# lack it): the background loop ignores SIGHUP itself.
 need_tools() {
-	for t in curl sha256sum base64 awk grep tr sort mktemp uname; do
+	for t in curl sha256sum base64 awk grep tr sort mktemp uname id cat cp mv rm ln chmod mkdir rmdir readlink sleep date env; do
 		if ! command -v "$t" >/dev/null 2>&1; then
 			case $t in
-			curl) die "curl is missing: install it (apt-get install curl, dnf install curl, apk add curl) and run again" ;;
-			sha256sum | base64) die "$t is missing: install coreutils (or busybox) and run again" ;;
-			*) die "$t is missing: install it and run again" ;;
+			curl) die "curl is missing: install it (apt-get install curl, dnf install curl, apk add curl) and run again; nothing was changed" ;;
+			*) die "$t is missing: install coreutils (or busybox) and run again; nothing was changed" ;;
 			esac
 		fi
 	done
@@ -826,6 +838,9 @@ enroll() {
 	if [ -n "$node_name" ]; then
 		set -- "$@" --name "$node_name"
 	fi
+	if [ -n "$new_identity" ]; then
+		set -- "$@" --new-identity
+	fi
 	rest=$labels
 	while [ -n "$rest" ]; do
 		set -- "$@" --label "${rest%%,*}"
@@ -1028,13 +1043,14 @@ start_supervisor() {
 	fi
 	s_script=$(supervisor_script)
 	s_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+	s_setsid=
 	if command -v setsid >/dev/null 2>&1; then
-		env -i PATH="$s_path" setsid nohup sh -c "$s_script" fleet-agent-supervisor \
-			"$root$env_file" "$root$launcher" "$root$pid_file" </dev/null >>"$root$log_file" 2>&1 &
-	else
-		env -i PATH="$s_path" nohup sh -c "$s_script" fleet-agent-supervisor \
-			"$root$env_file" "$root$launcher" "$root$pid_file" </dev/null >>"$root$log_file" 2>&1 &
+		s_setsid=setsid
 	fi
+	# SIGHUP ignored here is ignored by the loop and the launcher after exec too (what nohup does).
+	# shellcheck disable=SC2086 # $s_setsid is one word or none
+	(trap '' HUP && exec env -i PATH="$s_path" $s_setsid sh -c "$s_script" fleet-agent-supervisor \
+		"$root$env_file" "$root$launcher" "$root$pid_file") </dev/null >>"$root$log_file" 2>&1 &
 	n=0
 	while [ ! -s "$root$pid_file" ] && [ "$n" -lt 50 ]; do
 		sleep 0.1 2>/dev/null || sleep 1
@@ -1147,19 +1163,28 @@ generate_uninstaller() {
 	cat <<'EOF'
 #!/bin/sh
 # fleet-agent-uninstall.sh: written by the fleet installer (install.sh) with this machine's paths.
-# Stops the fleet agent, then removes everything the installer wrote (listed in its manifest),
-# the agent's state, and the directories the installer created if they are left empty.
-# Running it again is harmless.
+# Stops the fleet agent, tells the fleet server that this node leaves the fleet (unless
+# --keep-node), then removes everything the installer wrote (listed in its manifest), the agent's
+# state, and the directories the installer created if they are left empty. Running it again is
+# harmless.
+#
+# Run by the agent itself (fleet exec NODE -- …/fleet-agent-uninstall.sh), stopping the agent
+# would kill it halfway (under systemd it runs in the agent's own cgroup) and lose the job's
+# result. So it hands the work over — to a transient systemd unit, or to a background process —
+# and says so; that part waits until the agent has delivered this job's result, then runs.
 
 main() {
 	set -u
 EOF
 	printf "\tinit='%s'\n" "$init"
+	printf "\tbin='%s'\n" "$run_root$bin"
 	printf "\tbin_dir='%s'\n" "$run_root$bin_dir"
 	printf "\tetc_dir='%s'\n" "$run_root$etc_dir"
 	printf "\tmanifest='%s'\n" "$run_root$manifest"
 	printf "\tstate_dir='%s'\n" "$run_root$state_dir"
 	printf "\tpid_file='%s'\n" "$run_root$pid_file"
+	printf "\tuninstaller='%s'\n" "$run_root$uninstaller"
+	printf "\tuninstall_log='%s'\n" "$run_root/var/log/fleet-agent-uninstall.log"
 	u_service=
 	case $init in
 	systemd) u_service=" $run_root$unit_file" ;;
@@ -1168,11 +1193,44 @@ EOF
 	printf "\tknown_files='%s'\n" "$run_root$bin $run_root$bin.prev $run_root$bin.new $run_root$launcher $run_root$uninstaller $run_root$env_file $run_root$ca_file$u_service $run_root$pid_file $run_root$log_file $run_root$manifest"
 	cat <<'EOF'
 
+	keep_node=
+	after_pid=
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--keep-node) keep_node=--keep-node ;;
+		# Internal: the handed-over part, started by the part the agent ran (process $2).
+		--after)
+			after_pid=${2:-}
+			shift
+			;;
+		-h | --help)
+			echo "Usage: $0 [--keep-node]"
+			echo "Stops fleet-agent, tells the fleet server that this node leaves the fleet, and removes"
+			echo "everything the installer wrote. --keep-node: do not tell the server, so that the node"
+			echo "stays listed (offline) and a reinstall of this machine takes it over."
+			exit 0
+			;;
+		*)
+			echo "fleet uninstall: unknown option: $1 (try --help)" >&2
+			exit 2
+			;;
+		esac
+		shift
+	done
+
 	if [ "$(id -u)" != 0 ]; then
 		echo "fleet uninstall: run as root (sudo $0)" >&2
 		exit 1
 	fi
+	if [ -z "$after_pid" ] && run_by_agent; then
+		hand_over
+		exit $?
+	fi
+	if [ -n "$after_pid" ]; then
+		wait_for_delivery
+	fi
 	stop_agent
+	leave_fleet
 	# Read the whole manifest first: it is one of the files to go.
 	entries=
 	if [ -f "$manifest" ]; then
@@ -1219,27 +1277,106 @@ remove_file() {
 	fi
 }
 
+# Is this the agent's own doing: inside fleet-agent.service's cgroup, or a descendant of the
+# agent's process?
+run_by_agent() {
+	if [ "$init" = systemd ] && grep -Eq '/fleet-agent\.service(/|$)' /proc/self/cgroup 2>/dev/null; then
+		return 0
+	fi
+	p=$PPID
+	while [ -n "$p" ] && [ "$p" -gt 1 ] 2>/dev/null; do
+		case $(readlink "/proc/$p/exe" 2>/dev/null) in
+		"$bin" | "$bin (deleted)") return 0 ;;
+		esac
+		p=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+	done
+	return 1
+}
+
+# Starts the rest of the uninstall where stopping the agent cannot kill it, and says so (this is
+# what the job that ran us reports).
+hand_over() {
+	if [ "$init" = systemd ] && [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
+		h_err=$(systemd-run --unit=fleet-agent-uninstall --description="fleet-agent uninstall" --collect --quiet \
+			/bin/sh "$uninstaller" --after "$$" $keep_node 2>&1) || {
+			echo "fleet uninstall: cannot continue outside fleet-agent.service (systemd-run: $h_err); nothing was changed. Run $uninstaller from a shell on this machine instead." >&2
+			return 1
+		}
+		echo "fleet uninstall: started by the agent, inside fleet-agent.service; the uninstall continues outside fleet-agent.service, as the transient unit fleet-agent-uninstall.service: once this job's result is delivered, it disables and stops fleet-agent, $(what_leaving), and removes every file the installer wrote. Its log: journalctl -u fleet-agent-uninstall"
+		return 0
+	fi
+	# No systemd: a process of its own, which stopping the agent does not touch.
+	(trap '' HUP && exec /bin/sh "$uninstaller" --after "$$" $keep_node) </dev/null >>"$uninstall_log" 2>&1 &
+	echo "fleet uninstall: started by the agent; the uninstall continues in the background (pid $!): once this job's result is delivered, it stops fleet-agent, $(what_leaving), and removes every file the installer wrote. Its log: $uninstall_log"
+}
+
+what_leaving() {
+	if [ -n "$keep_node" ]; then
+		printf 'keeps the node listed in the fleet (--keep-node)'
+	else
+		printf 'tells the fleet server that this node leaves the fleet'
+	fi
+}
+
+# Waits (60 s at most) until the part the agent ran has exited and the agent has delivered every
+# job result: its spool holds a job's file until the server has acknowledged the job's end.
+wait_for_delivery() {
+	n=0
+	while [ "$n" -lt 300 ]; do
+		if ! kill -s 0 "$after_pid" 2>/dev/null && ! spooled; then
+			return 0
+		fi
+		sleep 0.2 2>/dev/null || sleep 1
+		n=$((n + 1))
+	done
+	echo "fleet uninstall: the agent still holds undelivered job results after 60 s; going on"
+}
+
+spooled() {
+	for f in "$state_dir"/spool/*.jsonl; do
+		if [ -e "$f" ]; then
+			return 0
+		fi
+	done
+	return 1
+}
+
 stop_agent() {
 	case $init in
 	systemd)
 		if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-			echo "stopping and disabling fleet-agent.service"
-			systemctl stop fleet-agent.service 2>/dev/null || :
+			echo "disabling and stopping fleet-agent.service"
 			systemctl disable --quiet fleet-agent.service 2>/dev/null || :
+			systemctl stop fleet-agent.service 2>/dev/null || :
 		fi
 		;;
 	openrc)
-		if command -v rc-service >/dev/null 2>&1; then
-			echo "stopping fleet-agent and removing it from the default runlevel"
-			rc-service fleet-agent stop >/dev/null 2>&1 || :
-		fi
 		if command -v rc-update >/dev/null 2>&1; then
+			echo "removing fleet-agent from the default runlevel and stopping it"
 			rc-update del fleet-agent default >/dev/null 2>&1 || :
+		fi
+		if command -v rc-service >/dev/null 2>&1; then
+			rc-service fleet-agent stop >/dev/null 2>&1 || :
 		fi
 		;;
 	esac
 	# The background loop (init none), also left over from an earlier installation.
 	stop_supervisor
+}
+
+# Tells the fleet server that this node leaves the fleet (it is removed there), unless --keep-node.
+leave_fleet() {
+	[ -f "$state_dir/node.json" ] && [ -x "$bin" ] || return 0
+	l_name=$(awk -F'"' '$2 == "nodeName" { print $4; exit }' "$state_dir/node.json")
+	if [ -n "$keep_node" ]; then
+		echo "${l_name:-this node} stays listed in the fleet, offline (--keep-node): reinstalling this machine takes it over"
+		return 0
+	fi
+	if l_out=$(FLEET_LOG=silent "$bin" leave --state-dir "$state_dir" --reason "the agent was uninstalled (fleet-agent-uninstall.sh)" 2>&1); then
+		echo "$l_out"
+	else
+		echo "fleet uninstall: warning: could not tell the fleet server that ${l_name:-this node} leaves the fleet (${l_out#fleet-agent: }); remove it there with: fleet nodes remove ${l_name:-NODE}" >&2
+	fi
 }
 
 is_supervisor() {

@@ -21,11 +21,16 @@ const NEEDED = {
   strace: 'strace',
   // Brokers for the NATS transport tests (test/nats.ts); Debian's 2.9 has clustering and JWT auth.
   'nats-server': 'nats-server',
+  // A real systemd as PID 1 for the installer (test/nspawn.ts): the container runner, and the tool
+  // that builds its Debian root (faster than debootstrap).
+  'systemd-nspawn': 'systemd-container',
+  mmdebstrap: 'mmdebstrap',
 };
 
 /** Packages needed for files rather than a command of their own, checked with dpkg. */
 const NEEDED_PACKAGES = [
-  // The discovery image's static /bin/busybox (the `busybox` package's is dynamically linked).
+  // The discovery image's static /bin/busybox (the `busybox` package's is dynamically linked), also
+  // the only tools of the busybox-only root in test/install-busybox.test.ts.
   'busybox-static',
 ];
 

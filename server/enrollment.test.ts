@@ -31,7 +31,7 @@ describe('Enrollment', () => {
     const pki = await loadOrCreatePki(dir, []);
     const tokens = new TokenStore(db);
     const nodes = new NodeStore(db);
-    const enrollment = new Enrollment({ pki, tokens, nodes, audit: new AuditLog(db), log: silentLogger(), transaction: (fn) => db.transaction(fn)() });
+    const enrollment = new Enrollment({ pki, tokens, nodes, audit: new AuditLog(db), log: silentLogger(), transaction: (fn) => db.transaction(fn)(), links: { isOnline: () => false, disconnect: () => {} } });
     const { id, secret } = newTokenSecret();
     tokens.insertJoin({ id, secretHash: hashSecret(secret), description: '', labels: {}, createdAt: Date.now(), createdBy: 'test', expiresAt: Date.now() + 60_000, maxUses: 2, used: 0, revokedAt: null });
     const token = formatJoinToken({ id, secret, caHash: pki.caHash });
@@ -43,6 +43,7 @@ describe('Enrollment', () => {
       requestedName: name,
       labels: {},
       natsPublicKey: '',
+      newIdentity: false,
     });
     const key = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     const first = await enrollment.enroll(await request(key, 'web-1'), '127.0.0.1:1');

@@ -1,5 +1,7 @@
 // Enrollment: checks a join token (format, CA, secret, revocation, expiry, uses), signs the
-// agent's CSR, creates the node and audits the attempt either way.
+// agent's CSR, creates the node — or gives a reinstalled machine its offline node back
+// (server/node-identity.ts) — and audits the attempt either way. Also a node's own renewal and
+// its leaving the fleet (the uninstaller).
 import type { Logger } from 'pino';
 import { FleetError } from '../common/errors';
 import { parseJoinToken, secretMatches } from '../common/join-token';
@@ -7,7 +9,7 @@ import { validateLabels, type Labels } from '../common/labels';
 import type { EnrollRequest, EnrollResponse } from '../proto/gen/fleet/v1/agent';
 import type { MachineIdentity } from '../proto/gen/fleet/v1/common';
 import { peerAddress } from './auth';
-import { AgentRefusedError, InvalidEnrollmentError, JoinTokenRefusedError, TooManySignInsError } from './errors';
+import { AgentRefusedError, EnrollmentConflictError, InvalidEnrollmentError, JoinTokenRefusedError, NodeRemovedError, TooManySignInsError } from './errors';
 import { SignInLimiter } from './sign-in-limiter';
 import type { AgentPeer } from '../transport';
 import { newId } from './ids';
@@ -18,6 +20,8 @@ import type { TokenStore } from './store/token-store';
 import type { Machines } from './pxe/machines';
 import type { Metrics } from './metrics';
 import { isUserKey, type NatsAuthority } from './nats-authority';
+import { earlierNodes, normalizedMacs, sharedMacs } from './node-identity';
+import type { NodeRecord } from './store/node-store';
 
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
 /** How long the answer to an enrollment is kept for a retry of it (the agent gave up waiting). */
@@ -36,10 +40,36 @@ export function toNodeName(text: string): string {
 
 function checkIdentity(identity: MachineIdentity | undefined): MachineIdentity {
   const id = identity ?? { hostname: '', macs: [], dmiUuid: '', serial: '' };
-  if (id.hostname.length > 253 || id.dmiUuid.length > 64 || id.serial.length > 128 || id.macs.length > 64) {
+  if (id.hostname.length > 253 || id.dmiUuid.length > 64 || id.serial.length > 128 || id.macs.length > 64 || id.macs.some((m) => m.length > 64)) {
     throw new InvalidEnrollmentError('machine identity fields are too long');
   }
-  return id;
+  return { ...id, macs: normalizedMacs(id) };
+}
+
+/** What the audit log and the person enrolling learn about the node's machine (empty: nothing). */
+function describeEarlier(earlier: { offline: NodeRecord | undefined; online: NodeRecord[] }, takenOver: boolean, identity: MachineIdentity): { audit: string; notice: string } {
+  const parts: string[] = [];
+  const notices: string[] = [];
+  const old = earlier.offline;
+  if (old && takenOver) {
+    const uuid = identity.dmiUuid && identity.dmiUuid === old.identity.dmiUuid ? `, DMI UUID ${identity.dmiUuid}` : '';
+    parts.push(`took over offline node ${old.name} (${old.id}): same machine (MAC ${sharedMacs(old.identity, identity).join(' ')}${uuid}); its previous certificate is refused from now on`);
+    notices.push(`took over the offline node ${old.name} of this machine: its name, labels and history are kept`);
+  } else if (old) {
+    parts.push(`a new identity was asked for; offline node ${old.name} (${old.id}) of this machine was left as it is`);
+  }
+  for (const n of earlier.online) {
+    parts.push(`matches online node ${n.name} (${n.id}), which was not taken over`);
+    notices.push(`${n.name} has the same hardware but is online, so it was left alone`);
+  }
+  return { audit: parts.map((p) => `; ${p}`).join(''), notice: notices.join('; ') };
+}
+
+/** What enrollment needs to know of agent links (the AgentHub). */
+export interface EnrollmentLinks {
+  isOnline(nodeId: string): boolean;
+  /** Closes the node's link, if it has one, telling the agent why. */
+  disconnect(nodeId: string, reason: Error): void;
 }
 
 /** Refusals that a token guesser gets (rather than a real token that expired or ran out). */
@@ -55,6 +85,7 @@ export class Enrollment {
   readonly #machines: Machines | undefined;
   readonly #nats: NatsAuthority | undefined;
   readonly #metrics: Pick<Metrics, 'enrollment'> | undefined;
+  readonly #links: EnrollmentLinks;
   /**
    * Recent enrollments by join token and CSR key. An agent whose call timed out after the server
    * had enrolled it (an overloaded server, a lost answer) retries with the same key: it gets the
@@ -64,7 +95,21 @@ export class Enrollment {
   /** Join-token guesses (malformed, unknown or another server's) per address. */
   readonly #guesses: SignInLimiter;
 
-  constructor(deps: { pki: Pki; tokens: TokenStore; nodes: NodeStore; audit: AuditLog; log: Logger; transaction: <T>(fn: () => T) => T; machines?: Machines; nats?: NatsAuthority; metrics?: Pick<Metrics, 'enrollment'>; guessesPerMinute?: number }) {
+  constructor(deps: {
+    pki: Pki;
+    tokens: TokenStore;
+    nodes: NodeStore;
+    audit: AuditLog;
+    log: Logger;
+    transaction: <T>(fn: () => T) => T;
+    /** Which nodes are online (never taken over), and closing a link whose node changed. */
+    links: EnrollmentLinks;
+    machines?: Machines;
+    nats?: NatsAuthority;
+    metrics?: Pick<Metrics, 'enrollment'>;
+    guessesPerMinute?: number;
+  }) {
+    this.#links = deps.links;
     this.#machines = deps.machines;
     this.#guesses = new SignInLimiter({ max: deps.guessesPerMinute ?? 20 });
     this.#metrics = deps.metrics;
@@ -91,9 +136,9 @@ export class Enrollment {
         }
       })();
       actor = `token:${token.id}`;
-      const response = await this.#enrollWith(token, request, remoteAddress);
-      this.#audit.record({ actor, action: 'node.enroll', target: `${response.nodeName} (${response.nodeId})`, ok: true, detail: `from ${remoteAddress}, host ${request.identity?.hostname ?? '?'}` });
-      this.#log.info({ node: response.nodeName, id: response.nodeId, from: remoteAddress }, 'node enrolled');
+      const { response, about } = await this.#enrollWith(token, request, remoteAddress);
+      this.#audit.record({ actor, action: 'node.enroll', target: `${response.nodeName} (${response.nodeId})`, ok: true, detail: `from ${remoteAddress}, host ${request.identity?.hostname ?? '?'}${about}` });
+      this.#log.info({ node: response.nodeName, id: response.nodeId, from: remoteAddress, notice: response.notice || undefined }, 'node enrolled');
       this.#metrics?.enrollment(true);
       return response;
     } catch (err) {
@@ -125,7 +170,28 @@ export class Enrollment {
     return issued.certPem;
   }
 
-  async #enrollWith(token: { id: string; secret: string; caHash: string }, request: EnrollRequest, remoteAddress: string): Promise<EnrollResponse> {
+  /**
+   * A node leaves the fleet at its own request (its agent is being uninstalled), proving itself
+   * with its certificate: removed as by `fleet nodes remove`, so it is no longer listed and its
+   * certificate is refused from now on; jobs, sessions and audit keep its name. Audited either way.
+   * @returns the node's name
+   */
+  async leave(peer: AgentPeer, reason: string): Promise<string> {
+    const node = this.#nodes.get(peer.nodeId);
+    if (!node || ![node.certFingerprint, node.prevCertFingerprint].includes(peer.credentialFingerprint)) {
+      this.#audit.record({ actor: `node:${peer.nodeId}`, action: 'node.leave', ok: false, detail: `from ${peer.remoteAddress}: not the certificate on record` });
+      throw new AgentRefusedError('this certificate is not the one on record for the node (removed already, or enrolled again)');
+    }
+    const why = reason.replace(/[\x00-\x1f\x7f]+/g, ' ').trim().slice(0, 200) || 'no reason given';
+    const at = Date.now();
+    this.#nodes.remove(node, `node:${node.id}`, at);
+    this.#links.disconnect(node.id, new NodeRemovedError(node.name, at));
+    this.#audit.record({ actor: `node:${node.id}`, action: 'node.leave', target: node.name, ok: true, detail: `from ${peer.remoteAddress}: ${why}; node ${node.id} removed, its certificate is refused from now on` });
+    this.#log.info({ node: node.name, reason: why }, 'node left the fleet');
+    return node.name;
+  }
+
+  async #enrollWith(token: { id: string; secret: string; caHash: string }, request: EnrollRequest, remoteAddress: string): Promise<{ response: EnrollResponse; about: string }> {
     if (token.caHash !== this.#pki.caHash) {
       throw new JoinTokenRefusedError('the join token was issued by a different fleet server (its CA fingerprint does not match)', 'TOKEN_WRONG_SERVER');
     }
@@ -145,7 +211,7 @@ export class Enrollment {
     const earlier = keyHash ? this.#recent.get(retryKey) : undefined;
     if (earlier && now - earlier.at < RETRY_WINDOW_MS && this.#nodes.get(earlier.response.nodeId)?.joinTokenId === record.id) {
       this.#log.info({ node: earlier.response.nodeName }, 'enrollment retried with the same key: same node');
-      return earlier.response;
+      return { response: earlier.response, about: '' };
     }
     if (record.used >= record.maxUses) {
       throw new JoinTokenRefusedError(`join token ${record.id} has been used ${record.used} of ${record.maxUses} times`, 'TOKEN_USED_UP');
@@ -164,37 +230,58 @@ export class Enrollment {
     // A token minted for one PXE machine: only that machine, only once approved, under its name.
     const machine = record.machineId ? this.#machines?.admit(record, identity, remoteAddress) : undefined;
     if (record.machineId && !machine) throw new JoinTokenRefusedError('machine-bound tokens need PXE, which this server has not set up', 'TOKEN_MACHINE_GONE');
-    const nodeId = newId('n');
+    // A machine enrolling again takes its offline node back (docs/security.md, "Re-enrollment").
+    const askedName = machine?.name || request.requestedName ? toNodeName(machine?.name || request.requestedName) : '';
+    const sameMachine = earlierNodes(this.#nodes.withMacs(identity.macs), identity, askedName, (id) => this.#links.isOnline(id));
+    const previous = request.newIdentity ? undefined : sameMachine.offline;
+    const nodeId = previous?.id ?? newId('n');
     const issued = await this.#pki.issueAgentCertificate(request.csrPem, nodeId);
     const natsUserJwt = request.natsPublicKey && this.#nats ? await this.#nats.issueAgent(nodeId, request.natsPublicKey) : '';
-    const labels = { ...requested, ...record.labels, ...(machine?.labels ?? {}) };
-    const baseName = toNodeName(machine?.name || request.requestedName || identity.hostname || nodeId);
-    let name = baseName;
-    for (let i = 2; this.#nodes.nameTaken(name); i++) name = `${baseName}-${i}`;
+    // Labels the operator set on the node outlive a reinstall; the token's (and machine's) still win.
+    const labels = { ...requested, ...(previous?.labels ?? {}), ...record.labels, ...(machine?.labels ?? {}) };
+    let name = previous?.name ?? '';
+    if (!previous) {
+      const baseName = toNodeName(machine?.name || request.requestedName || identity.hostname || nodeId);
+      name = baseName;
+      for (let i = 2; this.#nodes.nameTaken(name); i++) name = `${baseName}-${i}`;
+    }
 
-    // Counting the use and creating the node happen together or not at all.
+    // Counting the use and creating (or taking over) the node happen together or not at all.
     const created = this.#transaction(() => {
       if (!this.#tokens.consumeJoin(record.id)) return false;
-      this.#nodes.insert({
-        id: nodeId,
-        name,
-        labels,
-        facts: undefined,
-        identity,
-        certFingerprint: issued.fingerprint,
-        prevCertFingerprint: null,
-        certNotAfter: issued.notAfter,
-        agentVersion: request.agentVersion.slice(0, 64),
-        joinTokenId: record.id,
-        enrolledAt: now,
-        lastSeenAt: null,
-      });
+      if (previous) {
+        // Back online, removed, renamed or enrolled again since it was looked up: undo, and let
+        // the agent retry (it then sees what the node is now).
+        const current = this.#nodes.get(previous.id);
+        if (!current || current.name !== previous.name || current.certFingerprint !== previous.certFingerprint || this.#links.isOnline(previous.id)) {
+          throw new EnrollmentConflictError(previous.name);
+        }
+        this.#nodes.reenroll(previous.id, { identity, labels, certFingerprint: issued.fingerprint, certNotAfter: issued.notAfter, agentVersion: request.agentVersion.slice(0, 64), joinTokenId: record.id, enrolledAt: now });
+      } else {
+        this.#nodes.insert({
+          id: nodeId,
+          name,
+          labels,
+          facts: undefined,
+          identity,
+          certFingerprint: issued.fingerprint,
+          prevCertFingerprint: null,
+          certNotAfter: issued.notAfter,
+          agentVersion: request.agentVersion.slice(0, 64),
+          joinTokenId: record.id,
+          enrolledAt: now,
+          lastSeenAt: null,
+        });
+      }
       if (machine) this.#machines!.provisioned(machine.machine.id, nodeId);
       return true;
     });
     if (!created) {
       throw new JoinTokenRefusedError(`join token ${record.id} has been used ${record.maxUses} of ${record.maxUses} times`, 'TOKEN_USED_UP');
     }
+    // A link with the old certificate that is still being set up (no Hello yet) is closed.
+    if (previous) this.#links.disconnect(previous.id, new AgentRefusedError(`node ${previous.name} was enrolled again from its machine; this certificate is no longer valid`));
+    const { audit, notice } = describeEarlier(sameMachine, previous !== undefined, identity);
     const response = {
       nodeId,
       nodeName: name,
@@ -203,9 +290,10 @@ export class Enrollment {
       commandSigningKey: this.#pki.commandSigningKey,
       labels,
       natsUserJwt,
+      notice,
     };
     if (keyHash) this.#remember(retryKey, response, now);
-    return response;
+    return { response, about: audit };
   }
 
   #remember(key: string, response: EnrollResponse, now: number): void {

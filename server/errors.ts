@@ -28,6 +28,14 @@ export class InvalidEnrollmentError extends FleetError {
   }
 }
 
+/** The offline node a machine was taking over changed meanwhile (it came back, or was removed): try again. */
+export class EnrollmentConflictError extends FleetError {
+  constructor(node: string) {
+    super(`node ${node} changed while this machine was enrolling (it came back online, or was removed); enroll again`, 'ENROLLMENT_CONFLICT', ErrorKind.Unavailable);
+    this.name = 'EnrollmentConflictError';
+  }
+}
+
 export class AgentRefusedError extends FleetError {
   constructor(message: string) {
     super(message, 'AGENT_REFUSED', ErrorKind.Unauthenticated);

@@ -108,7 +108,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     pxePort: () => pxeInfo.port,
   });
   const natsAuthority = await NatsAuthority.loadOrCreate(options.dataDir);
-  const enrollment = new Enrollment({ pki, tokens, nodes, audit, log: log.child({ part: 'enroll' }), transaction: (fn) => db.transaction(fn)(), machines, nats: natsAuthority, metrics, guessesPerMinute: 2 * options.signInFailures });
+  const enrollment = new Enrollment({ pki, tokens, nodes, audit, log: log.child({ part: 'enroll' }), transaction: (fn) => db.transaction(fn)(), links: hub, machines, nats: natsAuthority, metrics, guessesPerMinute: 2 * options.signInFailures });
 
   // Undecodable requests are answered INVALID_ARGUMENT, not grpc-js's INTERNAL (transport/grpc/request-decoding.ts);
   // every Control call is logged with its request id.
@@ -120,7 +120,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   });
   const transport = new GrpcServerAgentTransport(grpcServer, log.child({ part: 'grpc' }));
   const shells = new ShellSessions({ nodes, hub, signCommand: pki.signCommand, store: new SessionStore(db), audit, log: log.child({ part: 'shells' }), dataDir: options.dataDir, limits: options.shell });
-  const agentHandlers: AgentTransportHandlers = { enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn), channel: (conn) => shells.channel(conn), renew: (peer, csr) => enrollment.renew(peer, csr) };
+  const agentHandlers: AgentTransportHandlers = { enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn), channel: (conn) => shells.channel(conn), renew: (peer, csr) => enrollment.renew(peer, csr), leave: (peer, reason) => enrollment.leave(peer, reason) };
   transport.start(agentHandlers);
   // NATS beside gRPC: the same hub and shells, so one job may mix agents of both (docs/scale-out.md).
   const natsTransport = options.nats

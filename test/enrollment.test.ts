@@ -103,7 +103,7 @@ describe('enrollment', () => {
     // Garbage sent straight to the Enroll RPC (bypassing the agent's own check) is refused and audited.
     const raw = new AgentServiceClient(`127.0.0.1:${fleet.port}`, credentials.createSsl(readFileSync(`${fleet.dataDir}/pki/ca.crt`)), CLIENT_CHANNEL_OPTIONS);
     const rawErr = await new Promise<ServiceError | null>((resolve) =>
-      raw.enroll({ token: 'garbage\u0000\u00ff', csrPem: 'nope', identity: undefined, agentVersion: '', requestedName: '', labels: {}, natsPublicKey: '' }, (e) => resolve(e)),
+      raw.enroll({ token: 'garbage\u0000\u00ff', csrPem: 'nope', identity: undefined, agentVersion: '', requestedName: '', labels: {}, natsPublicKey: '', newIdentity: false }, (e) => resolve(e)),
     );
     raw.close();
     expect(rawErr?.code).toBe(status.INVALID_ARGUMENT);

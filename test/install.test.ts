@@ -68,7 +68,26 @@ describe('curl | sh installer', () => {
     const uninstall = await host.run(join(root, 'opt/fleet/bin/fleet-agent-uninstall.sh'));
     expect(uninstall.code, uninstall.output).toBe(0);
     expect(filesUnder(root)).toEqual([]);
-    await waitFor('fresh-1 offline', async () => (await fleet.nodes()).find((n) => n.name === 'fresh-1')?.online === false);
+    // The node told the server it is leaving: not listed any more (rather than offline forever).
+    expect(uninstall.output).toMatch(/^fresh-1 left the fleet/m);
+    expect((await fleet.nodes()).map((n) => n.name)).not.toContain('fresh-1');
+  });
+
+  it('uninstalling through the agent itself (fleet exec) hands over to a background process and completes', async () => {
+    const token = await fleet.token();
+    const install = await host.run(curlSh(`--token ${token} --root ${root} --init none --name fresh-2`));
+    expect(install.code, install.output).toBe(0);
+    await fleet.waitOnline(['fresh-2']);
+    const job = await fleet.cli(['exec', 'fresh-2', '--', join(root, 'opt/fleet/bin/fleet-agent-uninstall.sh')]);
+    expect(job.code, job.stdout + job.stderr).toBe(0);
+    expect(job.stdout).toMatch(/^fresh-2: fleet uninstall: started by the agent; the uninstall continues in the background/m);
+    const log = join(root, 'var/log/fleet-agent-uninstall.log');
+    await waitFor('the uninstall to finish', () => existsSync(log) && /fleet-agent is uninstalled/.test(readFileSync(log, 'utf8')), 60_000);
+    expect(readFileSync(log, 'utf8')).toMatch(/^fresh-2 left the fleet/m);
+    // Only the uninstall's own log is left.
+    expect(filesUnder(root)).toEqual(['var/log/fleet-agent-uninstall.log']);
+    expect((await fleet.nodes()).map((n) => n.name)).not.toContain('fresh-2');
+    rmSync(join(root, 'var'), { recursive: true, force: true });
   });
 
   it('prints an install line and a login line that work, exactly as printed, from another machine', async () => {

@@ -39,6 +39,8 @@ export interface AgentTransportHandlers {
   channel(connection: ChannelConnection): void;
   /** Issues a new client certificate for an authenticated agent's CSR; returns it (PEM). */
   renew(peer: AgentPeer, csrPem: string): Promise<string>;
+  /** Removes an authenticated agent's node at its own request; returns the node's name. */
+  leave(peer: AgentPeer, reason: string): Promise<string>;
 }
 
 /** Who an authenticated agent call came from. */

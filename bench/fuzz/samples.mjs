@@ -76,13 +76,14 @@ export function enrollRequest(token) {
   return cat(str(1, token), str(2, '-----BEGIN CERTIFICATE REQUEST-----\nnot a csr\n-----END CERTIFICATE REQUEST-----\n'), msg(3, str(1, 'fuzz-host'), str(2, '52:54:00:aa:bb:cc'), str(3, 'uuid'), str(4, 'serial')), str(4, '0.1.0'), str(5, 'fuzz-enroll'), map(6, 'a', 'b'));
 }
 
-/** Agent-service requests: Connect (AgentMessage), OpenChannel (ChannelFrame), Renew. */
+/** Agent-service requests: Connect (AgentMessage), OpenChannel (ChannelFrame), Renew, Leave. */
 export function agentSamples(joinToken) {
   return {
     Enroll: [enrollRequest(joinToken)],
     Connect: [msg(1, str(1, '0.1.0'), str(2, 'j-1')), msg(2, num(1, Date.now())), msg(3, msg(1, str(1, 'host'))), msg(4, str(1, 'j-nope'))],
     OpenChannel: [msg(1, str(1, 'c-nope')), lenField(2, Buffer.from('data')), msg(3, num(1, 80), num(2, 24)), msg(4, num(1, 0)), num(5, 10), num(7, 1)],
     Renew: [str(1, '-----BEGIN CERTIFICATE REQUEST-----\nnot a csr\n-----END CERTIFICATE REQUEST-----\n')],
+    Leave: [str(1, 'fuzz')],
   };
 }
 

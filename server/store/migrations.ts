@@ -244,4 +244,16 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX removed_nodes_cert ON removed_nodes (cert_fingerprint);
   `,
+  // 7: the hardware addresses each node enrolled with, so that a reinstalled machine is recognised
+  // (server/node-identity.ts); filled in for the nodes enrolled so far.
+  `
+  CREATE TABLE node_macs (
+    mac     TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    PRIMARY KEY (mac, node_id)
+  );
+  CREATE INDEX node_macs_node ON node_macs (node_id);
+  INSERT OR IGNORE INTO node_macs (mac, node_id)
+    SELECT lower(m.value), n.id FROM nodes n, json_each(n.identity, '$.macs') m WHERE m.type = 'text' AND m.value <> '';
+  `,
 ];

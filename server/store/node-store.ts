@@ -1,4 +1,5 @@
-// Nodes: identity, labels, facts and the fingerprint of the certificate each agent must present.
+// Nodes: identity, labels, facts and the fingerprint of the certificate each agent must present;
+// the MAC addresses each enrolled with are indexed (node_macs) to recognise a reinstalled machine.
 import { Facts, MachineIdentity } from '../../proto/gen/fleet/v1/common';
 import type { Labels } from '../../common/labels';
 import type { Db } from './database';
@@ -95,6 +96,21 @@ export class NodeStore {
     return this.#byName.get(name) !== undefined;
   }
 
+  /** Nodes that enrolled with any of these MAC addresses (lower-case), by name. */
+  withMacs(macs: readonly string[]): NodeRecord[] {
+    if (macs.length === 0) return [];
+    const rows = this.#db
+      .prepare(`SELECT * FROM nodes WHERE id IN (SELECT node_id FROM node_macs WHERE mac IN (${macs.map(() => '?').join(', ')})) ORDER BY name`)
+      .all(...macs) as NodeRow[];
+    return rows.map(fromRow);
+  }
+
+  #indexMacs(id: string, identity: MachineIdentity): void {
+    this.#db.prepare('DELETE FROM node_macs WHERE node_id = ?').run(id);
+    const add = this.#db.prepare('INSERT OR IGNORE INTO node_macs (mac, node_id) VALUES (?, ?)');
+    for (const mac of identity.macs) if (mac) add.run(mac.toLowerCase(), id);
+  }
+
   insert(n: NodeRecord): void {
     this.#db
       .prepare(
@@ -114,6 +130,22 @@ export class NodeStore {
         n.enrolledAt,
         n.lastSeenAt,
       );
+    this.#indexMacs(n.id, n.identity);
+  }
+
+  /**
+   * A machine enrolled again and takes this node over (server/node-identity.ts): its identity,
+   * labels, agent version and join token are replaced, and only the new certificate is accepted
+   * from now on (the old one, and any it renewed from, are refused). Name, id and history stay.
+   */
+  reenroll(id: string, n: Pick<NodeRecord, 'identity' | 'labels' | 'certFingerprint' | 'certNotAfter' | 'agentVersion' | 'joinTokenId' | 'enrolledAt'>): void {
+    this.#db
+      .prepare(
+        `UPDATE nodes SET identity = ?, labels = ?, cert_fingerprint = ?, prev_cert_fingerprint = NULL, cert_not_after = ?, agent_version = ?, join_token_id = ?, enrolled_at = ?
+         WHERE id = ?`,
+      )
+      .run(JSON.stringify(MachineIdentity.toJSON(n.identity)), JSON.stringify(n.labels), n.certFingerprint, n.certNotAfter, n.agentVersion, n.joinTokenId, n.enrolledAt, id);
+    this.#indexMacs(id, n.identity);
   }
 
   /**
@@ -141,6 +173,7 @@ export class NodeStore {
         .run(node.id, node.name, node.certFingerprint, node.prevCertFingerprint, at, by);
       this.#db.prepare('DELETE FROM node_checks WHERE node_id = ?').run(node.id);
       this.#db.prepare('DELETE FROM node_specs WHERE node_id = ?').run(node.id);
+      this.#db.prepare('DELETE FROM node_macs WHERE node_id = ?').run(node.id);
       this.#db.prepare('DELETE FROM nodes WHERE id = ?').run(node.id);
     })();
   }

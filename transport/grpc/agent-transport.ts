@@ -114,6 +114,16 @@ export class GrpcAgentTransport implements AgentTransport {
     });
   }
 
+  /** Tells the server this machine leaves the fleet (its node is removed); resolves with the node's name. */
+  leave(reason: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.#client.leave({ reason }, new Metadata(), { deadline: Date.now() + 30_000 }, (err, response) => {
+        if (err) reject(isServiceError(err) ? fromGrpcError(err) : err);
+        else resolve(response.nodeName);
+      });
+    });
+  }
+
   openChannel(handlers: ChannelLinkHandlers): ChannelLink {
     return duplex<ChannelFrame, ChannelFrame>(this.#client.openChannel(), handlers.onFrame, handlers.onClose);
   }

@@ -10,6 +10,8 @@ import {
   type ChannelFrame,
   type EnrollRequest,
   type EnrollResponse,
+  type LeaveRequest,
+  type LeaveResponse,
   type RenewRequest,
   type RenewResponse,
   type ServerMessage,
@@ -138,6 +140,17 @@ export class GrpcServerAgentTransport implements ServerAgentTransport {
         handlers.renew(peer, call.request.csrPem).then(
           (certificatePem) => callback(null, { certificatePem }),
           (err: unknown) => callback(fail(err, 'renew')),
+        );
+      },
+      leave: (call: ServerUnaryCall<LeaveRequest, LeaveResponse>, callback: sendUnaryData<LeaveResponse>) => {
+        const peer = peerOf(call);
+        if (!peer) {
+          log.warn({ peer: call.getPeer() }, 'refused Leave without a valid client certificate');
+          return callback(fail(new FleetError('Leave needs the client certificate of the node that leaves', 'CLIENT_CERT_REQUIRED', ErrorKind.Unauthenticated), 'leave'));
+        }
+        handlers.leave(peer, call.request.reason).then(
+          (nodeName) => callback(null, { nodeName }),
+          (err: unknown) => callback(fail(err, 'leave')),
         );
       },
       openChannel: (call: ServerDuplexStream<ChannelFrame, ChannelFrame>) => {

@@ -110,7 +110,10 @@ function grpcTarget(name, service, samplesOf, authModes) {
     },
     async runCase(ctx, rng, i, verdict, state) {
       const method = state.methods[i % state.methods.length];
-      const mode = authModes[rng.int(authModes.length)];
+      const drawn = authModes[rng.int(authModes.length)];
+      // Leave with the lender's certificate is a valid call: it removes the lender's node, which
+      // would end the fuzzer's reach into Connect, OpenChannel and Renew. It goes without one.
+      const mode = drawn === 'cert' && method.name === 'Leave' ? 'none' : drawn;
       const [how, messages] = payloads(rng, i, state.samples, method, ctx);
       const client = mode === 'cert' ? state.withCert : state.plain;
       const status = await call(client, method, messages, metadataFor(rng, mode, ctx.fleet.adminToken));

@@ -39,6 +39,15 @@ export const protobufFileName = "fleet/v1/agent.proto";
  * then keep one Connect stream open, and open extra OpenChannel streams when the server asks.
  */
 
+export interface LeaveRequest {
+  /** Why, for the audit log ("uninstalled"); at most 200 characters. */
+  reason: string;
+}
+
+export interface LeaveResponse {
+  nodeName: string;
+}
+
 export interface RenewRequest {
   /** PKCS#10 request for the agent's new key pair, PEM. */
   csrPem: string;
@@ -64,6 +73,11 @@ export interface EnrollRequest {
    * Empty: the agent wants no NATS credentials.
    */
   natsPublicKey: string;
+  /**
+   * Never take over an offline node of this same machine (docs/security.md, "Re-enrollment"):
+   * always make a new node.
+   */
+  newIdentity: boolean;
 }
 
 export interface EnrollRequest_LabelsEntry {
@@ -86,6 +100,11 @@ export interface EnrollResponse {
    * subjects (docs/scale-out.md). Empty when the agent sent no key.
    */
   natsUserJwt: string;
+  /**
+   * For the person enrolling, when there is something to know about the node this became: it took
+   * over an offline node of this machine, or a node with this hardware is online and was left alone.
+   */
+  notice: string;
 }
 
 export interface EnrollResponse_LabelsEntry {
@@ -332,6 +351,146 @@ export interface HealthReport {
   checks: CheckState[];
 }
 
+function createBaseLeaveRequest(): LeaveRequest {
+  return { reason: "" };
+}
+
+export const LeaveRequest: MessageFns<LeaveRequest> = {
+  encode(message: LeaveRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaveRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaveRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LeaveRequest {
+    return { reason: isSet(object.reason) ? globalThis.String(object.reason) : "" };
+  },
+
+  toJSON(message: LeaveRequest): unknown {
+    const obj: any = {};
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LeaveRequest>): LeaveRequest {
+    return LeaveRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaveRequest>): LeaveRequest {
+    const message = createBaseLeaveRequest();
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseLeaveResponse(): LeaveResponse {
+  return { nodeName: "" };
+}
+
+export const LeaveResponse: MessageFns<LeaveResponse> = {
+  encode(message: LeaveResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeName !== "") {
+      writer.uint32(10).string(message.nodeName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaveResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaveResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LeaveResponse {
+    return {
+      nodeName: isSet(object.nodeName)
+        ? globalThis.String(object.nodeName)
+        : isSet(object.node_name)
+        ? globalThis.String(object.node_name)
+        : "",
+    };
+  },
+
+  toJSON(message: LeaveResponse): unknown {
+    const obj: any = {};
+    if (message.nodeName !== "") {
+      obj.nodeName = message.nodeName;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LeaveResponse>): LeaveResponse {
+    return LeaveResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaveResponse>): LeaveResponse {
+    const message = createBaseLeaveResponse();
+    message.nodeName = object.nodeName ?? "";
+    return message;
+  },
+};
+
 function createBaseRenewRequest(): RenewRequest {
   return { csrPem: "" };
 }
@@ -487,6 +646,7 @@ function createBaseEnrollRequest(): EnrollRequest {
     requestedName: "",
     labels: {},
     natsPublicKey: "",
+    newIdentity: false,
   };
 }
 
@@ -512,6 +672,9 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
     });
     if (message.natsPublicKey !== "") {
       writer.uint32(58).string(message.natsPublicKey);
+    }
+    if (message.newIdentity !== false) {
+      writer.uint32(64).bool(message.newIdentity);
     }
     return writer;
   },
@@ -588,6 +751,14 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
             message.natsPublicKey = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.newIdentity = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -638,6 +809,11 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
         : isSet(object.nats_public_key)
         ? globalThis.String(object.nats_public_key)
         : "",
+      newIdentity: isSet(object.newIdentity)
+        ? globalThis.Boolean(object.newIdentity)
+        : isSet(object.new_identity)
+        ? globalThis.Boolean(object.new_identity)
+        : false,
     };
   },
 
@@ -670,6 +846,9 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
     if (message.natsPublicKey !== "") {
       obj.natsPublicKey = message.natsPublicKey;
     }
+    if (message.newIdentity !== false) {
+      obj.newIdentity = message.newIdentity;
+    }
     return obj;
   },
 
@@ -695,6 +874,7 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
       {},
     );
     message.natsPublicKey = object.natsPublicKey ?? "";
+    message.newIdentity = object.newIdentity ?? false;
     return message;
   },
 };
@@ -793,6 +973,7 @@ function createBaseEnrollResponse(): EnrollResponse {
     commandSigningKey: Buffer.alloc(0),
     labels: {},
     natsUserJwt: "",
+    notice: "",
   };
 }
 
@@ -818,6 +999,9 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
     });
     if (message.natsUserJwt !== "") {
       writer.uint32(58).string(message.natsUserJwt);
+    }
+    if (message.notice !== "") {
+      writer.uint32(66).string(message.notice);
     }
     return writer;
   },
@@ -894,6 +1078,14 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
             message.natsUserJwt = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.notice = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -952,6 +1144,7 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
         : isSet(object.nats_user_jwt)
         ? globalThis.String(object.nats_user_jwt)
         : "",
+      notice: isSet(object.notice) ? globalThis.String(object.notice) : "",
     };
   },
 
@@ -984,6 +1177,9 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
     if (message.natsUserJwt !== "") {
       obj.natsUserJwt = message.natsUserJwt;
     }
+    if (message.notice !== "") {
+      obj.notice = message.notice;
+    }
     return obj;
   },
 
@@ -1007,6 +1203,7 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
       {},
     );
     message.natsUserJwt = object.natsUserJwt ?? "";
+    message.notice = object.notice ?? "";
     return message;
   },
 };
@@ -4283,6 +4480,19 @@ export const AgentServiceService = {
     responseSerialize: (value: RenewResponse): Buffer => Buffer.from(RenewResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RenewResponse => RenewResponse.decode(value),
   },
+  /**
+   * The machine leaves the fleet (its agent is being uninstalled): the node is removed and its
+   * certificate refused from then on, as with `fleet nodes remove` (over mutual TLS).
+   */
+  leave: {
+    path: "/fleet.v1.AgentService/Leave" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LeaveRequest): Buffer => Buffer.from(LeaveRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaveRequest => LeaveRequest.decode(value),
+    responseSerialize: (value: LeaveResponse): Buffer => Buffer.from(LeaveResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaveResponse => LeaveResponse.decode(value),
+  },
 } as const;
 
 export interface AgentServiceServer extends UntypedServiceImplementation {
@@ -4300,6 +4510,11 @@ export interface AgentServiceServer extends UntypedServiceImplementation {
    * The old certificate stops working once the new one is issued.
    */
   renew: handleUnaryCall<RenewRequest, RenewResponse>;
+  /**
+   * The machine leaves the fleet (its agent is being uninstalled): the node is removed and its
+   * certificate refused from then on, as with `fleet nodes remove` (over mutual TLS).
+   */
+  leave: handleUnaryCall<LeaveRequest, LeaveResponse>;
 }
 
 export interface AgentServiceClient extends Client {
@@ -4348,6 +4563,25 @@ export interface AgentServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RenewResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The machine leaves the fleet (its agent is being uninstalled): the node is removed and its
+   * certificate refused from then on, as with `fleet nodes remove` (over mutual TLS).
+   */
+  leave(
+    request: LeaveRequest,
+    callback: (error: ServiceError | null, response: LeaveResponse) => void,
+  ): ClientUnaryCall;
+  leave(
+    request: LeaveRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LeaveResponse) => void,
+  ): ClientUnaryCall;
+  leave(
+    request: LeaveRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LeaveResponse) => void,
   ): ClientUnaryCall;
 }
 
