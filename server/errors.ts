@@ -1,5 +1,6 @@
 // Failures of the server's own logic. Each maps to a transport status by its kind.
 import { ErrorKind, FleetError } from '../common/errors';
+import { quote } from '../common/format';
 
 export class JoinTokenRefusedError extends FleetError {
   constructor(
@@ -51,21 +52,21 @@ export class ForbiddenError extends FleetError {
 
 export class NodeNotFoundError extends FleetError {
   constructor(readonly node: string) {
-    super(`no node named or with id "${node}"`, 'NODE_NOT_FOUND', ErrorKind.NotFound);
+    super(`no node named or with id ${quote(node)}`, 'NODE_NOT_FOUND', ErrorKind.NotFound);
     this.name = 'NodeNotFoundError';
   }
 }
 
 export class JobNotFoundError extends FleetError {
   constructor(readonly job: string) {
-    super(`no job "${job}"`, 'JOB_NOT_FOUND', ErrorKind.NotFound);
+    super(`no job ${quote(job)}`, 'JOB_NOT_FOUND', ErrorKind.NotFound);
     this.name = 'JobNotFoundError';
   }
 }
 
 export class TokenNotFoundError extends FleetError {
   constructor(readonly token: string) {
-    super(`no join token "${token}"`, 'TOKEN_NOT_FOUND', ErrorKind.NotFound);
+    super(`no join token ${quote(token)}`, 'TOKEN_NOT_FOUND', ErrorKind.NotFound);
     this.name = 'TokenNotFoundError';
   }
 }
@@ -93,14 +94,14 @@ export class StartupError extends FleetError {
 
 export class SessionNotFoundError extends FleetError {
   constructor(readonly session: string) {
-    super(`no session "${session}"`, 'SESSION_NOT_FOUND', ErrorKind.NotFound);
+    super(`no session ${quote(session)}`, 'SESSION_NOT_FOUND', ErrorKind.NotFound);
     this.name = 'SessionNotFoundError';
   }
 }
 
 export class RolloutNotFoundError extends FleetError {
   constructor(readonly rollout: string) {
-    super(`no rollout "${rollout}"`, 'ROLLOUT_NOT_FOUND', ErrorKind.NotFound);
+    super(`no rollout ${quote(rollout)}`, 'ROLLOUT_NOT_FOUND', ErrorKind.NotFound);
     this.name = 'RolloutNotFoundError';
   }
 }
@@ -123,7 +124,7 @@ export class HostedFileError extends FleetError {
 
 export class MachineNotFoundError extends FleetError {
   constructor(readonly machine: string) {
-    super(`no machine named, with id or with MAC "${machine}" (fleet machines list)`, 'MACHINE_NOT_FOUND', ErrorKind.NotFound);
+    super(`no machine named, with id or with MAC ${quote(machine)} (fleet machines list)`, 'MACHINE_NOT_FOUND', ErrorKind.NotFound);
     this.name = 'MachineNotFoundError';
   }
 }

@@ -2,6 +2,7 @@
 // profile with a single-use, short-lived token bound to it, the discovery image, or `exit` once
 // provisioned), its cloud-init data, and the enrollment policy for machine-bound tokens. MAC, UUID,
 // serial and source address are hints; the token is the proof.
+import { quote } from '../../common/format';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -134,12 +135,12 @@ export class Machines {
 
   add(req: { name: string; mac: string; uuid: string; serial: string; profile: string; labels: Labels }, actor: string): MachineRecord {
     const mac = req.mac ? normalizeMac(req.mac) : '';
-    if (req.mac && !mac) throw new InvalidRequestError(`"${req.mac}" is not a MAC address (such as 52:54:00:12:34:56)`);
+    if (req.mac && !mac) throw new InvalidRequestError(`${quote(req.mac)} is not a MAC address (such as 52:54:00:12:34:56)`);
     if (!mac && !req.uuid && !req.serial) throw new InvalidRequestError('give at least one of --mac, --uuid or --serial');
-    if (!MACHINE_NAME.test(req.name)) throw new InvalidRequestError(`machine name "${req.name}" is not valid (lower-case letters, digits, "-" and ".")`);
+    if (!MACHINE_NAME.test(req.name)) throw new InvalidRequestError(`machine name ${quote(req.name)} is not valid (lower-case letters, digits, "-" and ".")`);
     validateLabels(req.labels);
     if (req.profile && req.profile !== DISCOVERY_PROFILE && !this.config().profiles.some((p) => p.name === req.profile)) {
-      throw new InvalidRequestError(`no profile named "${req.profile}" in the PXE config (fleet pxe show)`);
+      throw new InvalidRequestError(`no profile named ${quote(req.profile)} in the PXE config (fleet pxe show)`);
     }
     if (this.#d.machines.nameTaken(req.name)) throw new MachineConflictError(`a machine named ${req.name} exists already`);
     if (mac && this.#d.machines.find(mac)) throw new MachineConflictError(`a machine with MAC ${mac} exists already (${this.#d.machines.find(mac)!.name})`);
@@ -174,7 +175,7 @@ export class Machines {
     const m = this.find(key);
     if (m.state !== MachineState.Pending && m.state !== MachineState.Rejected) throw new MachineConflictError(`machine ${m.name} is ${m.state}; only pending or rejected machines are approved`);
     validateLabels(change.labels);
-    if (change.name && !MACHINE_NAME.test(change.name)) throw new InvalidRequestError(`machine name "${change.name}" is not valid`);
+    if (change.name && !MACHINE_NAME.test(change.name)) throw new InvalidRequestError(`machine name ${quote(change.name)} is not valid`);
     if (change.name && change.name !== m.name && this.#d.machines.nameTaken(change.name)) throw new MachineConflictError(`a machine named ${change.name} exists already`);
     const updated = this.#d.machines.update(m.id, {
       state: MachineState.Approved,
