@@ -1,14 +1,18 @@
 // A promise-based Control client built from a context: TLS pinned to the context's CA, the API
-// token as a bearer header on every call, and server errors turned into FleetErrors.
+// token as a bearer header on every call, requests checked against the server's limits before
+// they are sent (common/limits.ts), and server errors turned into FleetErrors.
 import { Metadata, credentials, type ClientDuplexStream, type ClientReadableStream, type ClientWritableStream, type ServiceError } from '@grpc/grpc-js';
 import { formatHostPort, parseServerAddress } from '../common/address';
+import { checkRequest } from '../common/limits';
 import {
   ControlServiceClient,
+  ControlServiceService,
   type JobEvent,
   type RecordingChunk,
   type Rollout,
   type ShellClientFrame,
   type ShellServerFrame,
+  type ShellStart,
   type UpgradeAgentsRequest,
   type UpgradeEvent,
   type UploadFileFrame,
@@ -34,10 +38,14 @@ export class ControlClient {
     this.#metadata.set('authorization', `Bearer ${context.token}`);
   }
 
-  /** Calls a unary method by name, e.g. `client.call('listNodes', { selector: '' })`. */
+  /**
+   * Calls a unary method by name, e.g. `client.call('listNodes', { selector: '' })`.
+   * @throws FieldTooLongError (before sending) when a text field is over the server's limit
+   */
   call<K extends UnaryMethod>(method: K, request: RequestOf<K>): Promise<NonNullable<ResponseOf<K>>> {
     const fn = (this.#client[method] as unknown as Unary<unknown, unknown>).bind(this.#client);
     return new Promise((resolve, reject) => {
+      check(method, request);
       fn(request, this.#metadata, (err, res) => {
         if (err) reject(isServiceError(err) ? fromGrpcError(err) : err);
         else resolve(res as never);
@@ -47,26 +55,34 @@ export class ControlClient {
 
   /** Follows a job; events arrive until `done`. */
   watchJob(id: string): ClientReadableStream<JobEvent> {
+    check('watchJob', { id });
     return this.#client.watchJob({ id }, this.#metadata);
   }
 
   /** Starts an upgrade and follows it; events arrive until `done`. */
   upgradeAgents(request: UpgradeAgentsRequest): ClientReadableStream<UpgradeEvent> {
+    check('upgradeAgents', request);
     return this.#client.upgradeAgents(request, this.#metadata);
   }
 
-  /** Opens a shell stream; the first frame written must be `start`. */
-  shell(): ClientDuplexStream<ShellClientFrame, ShellServerFrame> {
-    return this.#client.shell(this.#metadata);
+  /** Opens a shell stream and sends its `start` frame. */
+  shell(start: ShellStart): ClientDuplexStream<ShellClientFrame, ShellServerFrame> {
+    const frame: ShellClientFrame = { body: { $case: 'start', value: start } };
+    check('shell', frame);
+    const call = this.#client.shell(this.#metadata);
+    call.write(frame);
+    return call;
   }
 
   /** Streams a session's asciicast recording. */
   getRecording(id: string): ClientReadableStream<RecordingChunk> {
+    check('getRecording', { id });
     return this.#client.getRecording({ id }, this.#metadata);
   }
 
   /** Follows a rollout: its state now, then again at every change, until it ends. */
   watchRollout(id: string): ClientReadableStream<Rollout> {
+    check('watchRollout', { id });
     return this.#client.watchRollout({ id }, this.#metadata);
   }
 
@@ -76,6 +92,7 @@ export class ControlClient {
    */
   uploadFile(info: UploadFileInfo, chunks: AsyncIterable<Buffer>): Promise<UploadFileResponse> {
     return new Promise((resolve, reject) => {
+      check('uploadFile', { body: { $case: 'info', value: info } });
       let done = false;
       let answered!: () => void;
       const answer = new Promise<void>((r) => (answered = r));
@@ -108,4 +125,9 @@ export class ControlClient {
   close(): void {
     this.#client.close();
   }
+}
+
+/** Refuses a request the server would refuse for a text field over its limit, with the same message minus the method. */
+function check(method: keyof typeof ControlServiceService, request: unknown): void {
+  checkRequest(ControlServiceService[method].path, request, '');
 }
