@@ -144,6 +144,7 @@ export class MachinePendingError extends FleetError {
   }
 }
 
+/** A wrong token from an address held back after too many of them (a valid token is never refused). */
 export class TooManySignInsError extends FleetError {
   constructor(readonly retryAfterSeconds: number) {
     super(`too many failed sign-ins from this address (wrong or revoked tokens); try again in ${retryAfterSeconds} s`, 'TOO_MANY_SIGN_INS', ErrorKind.Exhausted);

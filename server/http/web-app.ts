@@ -29,6 +29,7 @@ import { Role, type TokenStore } from '../store/token-store';
 import { BadRequestBodyError, BodyTooLargeError, CrossOriginError, MethodNotAllowedError, NotSignedInError, RouteNotFoundError, TooManySignInsError } from './errors';
 import { httpStatus, requestUrl, sameOrigin, SECURITY_HEADERS } from './web-common';
 import { jobDetail, jobSummary, nodeDetail, nodeSummary, rolloutDetail, rolloutSummary, sessionView } from './web-api';
+import { HELD_BACK_PAUSE_MS } from '../sign-in-limiter';
 import { sessionCookie, SignInLimiter, WebSessions, type WebSession } from './web-sessions';
 import { ShellSockets } from './websocket-shell';
 
@@ -189,13 +190,14 @@ export function createWebApp(d: WebAppDeps): WebApp {
 
   async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const address = remoteAddress(req);
-    limiter.check(address);
     const parsed = loginBody.safeParse(await readJsonBody(req));
     let principal: Principal;
     try {
       if (!parsed.success) throw new BadRequestBodyError(parsed.error.issues[0]?.message ?? 'expected {"token": "fa1_…"}');
       principal = d.auth.check(parsed.data.token);
     } catch (err) {
+      // A held-back address gets TooManySignInsError here (not audited again: its failures are);
+      // a valid token from it was accepted above all the same.
       limiter.failed(address);
       d.audit.record({ actor: `web:${address}`, action: 'web.login', target: address, ok: false, detail: err instanceof FleetError ? err.code : 'error' });
       throw err;
@@ -347,7 +349,9 @@ export function createWebApp(d: WebAppDeps): WebApp {
     if (err instanceof MethodNotAllowedError) headers.allow = 'GET, POST';
     if (err instanceof BodyTooLargeError) headers.connection = 'close';
     const body = err instanceof FleetError && status !== 500 ? { error: err.message, code: err.code } : { error: 'internal server error (see the server log)', code: 'INTERNAL' };
-    sendJson(res, status, body, headers);
+    // A held-back address waits for its refusal: a guesser that ignores Retry-After is slowed.
+    if (err instanceof TooManySignInsError) setTimeout(() => !res.destroyed && sendJson(res, status, body, headers), HELD_BACK_PAUSE_MS);
+    else sendJson(res, status, body, headers);
   };
 
   return {
