@@ -66,7 +66,7 @@ describe('malformed gRPC requests', () => {
     stream.on('data', () => {});
     stream.on('error', () => {});
     const done = new Promise<{ code: number; details: string }>((ok) => stream.on('status', ok));
-    stream.write(Buffer.from(ShellClientFrame.encode({ body: { $case: 'start', value: { node: 'n'.repeat(300), argv: [], pty: false, term: '' } } }).finish()));
+    stream.write(Buffer.from(ShellClientFrame.encode({ body: { $case: 'start', value: { node: 'n'.repeat(300), size: undefined, argv: [], pty: false, term: '' } } }).finish()));
     stream.end();
     expect(await done).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^Shell: start\.node is 300 characters long; the limit is 253 /) });
     expect(seen).toEqual([]);
