@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { descriptorSetBase64 } from '../proto/gen/descriptor-set';
 import { FieldTooLongError } from './errors';
-import { checkRequest, checkText, LIMITS, REQUEST_FIELDS, type Fields, type Shape } from './limits';
+import { checkRequest, checkText, fitRequest, LIMITS, REQUEST_FIELDS, type Fields, type Shape } from './limits';
 
 type Skeleton = 'text' | { list: Skeleton } | { map: Skeleton } | { message: Record<string, Skeleton> } | { oneof: Record<string, Skeleton> };
 
@@ -116,5 +116,21 @@ describe('request limits', () => {
     expect(() => checkRequest('/fleet.v1.AgentService/Connect', { body: { $case: 'execEvent', value: { jobId: 'j', body: { $case: 'output', value: { data: Buffer.alloc(1 << 20) } } } } })).not.toThrow();
     expect(() => checkRequest('/other.Service/Method', { anything: 'x'.repeat(1 << 20) })).not.toThrow();
     expect(() => checkText('selector', 'x'.repeat(4097), LIMITS.selector)).toThrow(FieldTooLongError);
+  });
+
+  it('cut a sender\'s own over-long text to its limit, copying only what changes', () => {
+    const path = '/fleet.v1.AgentService/Connect';
+    const ok = { body: { $case: 'stateReport', value: { commandId: 'c', spec: 's', rolloutId: '', resources: [{ id: 'file:/a', status: 'failed', changes: [], error: 'short' }], error: '' } } };
+    expect(fitRequest(path, ok)).toBe(ok);
+    const long = { ...ok, body: { ...ok.body, value: { ...ok.body.value, resources: [ok.body.value.resources[0]!, { id: 'exec:x', status: 'failed', changes: [], error: 'e'.repeat(200_000) }] } } };
+    const fitted = fitRequest(path, long);
+    expect(() => checkRequest(path, fitted)).not.toThrow();
+    const error = fitted.body.value.resources[1]!.error;
+    expect(error).toHaveLength(65_536);
+    expect(error.endsWith('…')).toBe(true);
+    expect(fitted.body.value.resources[0]).toBe(ok.body.value.resources[0]);
+    expect(long.body.value.resources[1]!.error).toHaveLength(200_000);
+    const labels = fitRequest('/fleet.v1.AgentService/Enroll', { token: 't', labels: { role: 'v'.repeat(100) } });
+    expect(labels.labels).toEqual({ role: `${'v'.repeat(62)}…` });
   });
 });

@@ -198,3 +198,53 @@ export function checkRequest(path: string, request: unknown, context = path.slic
 export function checkText(field: string, value: string, limit: TextLimit, context = ''): void {
   if (value.length > limit.max) throw new FieldTooLongError(field, value.length, limit.max, context);
 }
+
+/** A string cut to exactly `max` characters, ending in an ellipsis. */
+const cut = (text: string, max: number) => `${text.slice(0, max - 1)}…`;
+
+function fit(shape: Shape, value: unknown): unknown {
+  if (value === undefined || value === null) return value;
+  switch (shape.kind) {
+    case 'text':
+      return typeof value === 'string' && value.length > shape.max ? cut(value, shape.max) : value;
+    case 'list': {
+      if (!Array.isArray(value)) return value;
+      const out = value.map((v) => fit(shape.of, v));
+      return out.some((v, i) => v !== value[i]) ? out : value;
+    }
+    case 'map': {
+      if (typeof value !== 'object') return value;
+      const before = Object.entries(value);
+      const after = before.map(([k, v]) => [fit(shape.key, k) as string, fit(shape.value, v)] as const);
+      return after.some(([k, v], i) => k !== before[i]![0] || v !== before[i]![1]) ? Object.fromEntries(after) : value;
+    }
+    case 'message': {
+      if (typeof value !== 'object') return value;
+      let out: Record<string, unknown> | undefined;
+      for (const [name, field] of Object.entries(shape.fields)) {
+        const v = (value as Record<string, unknown>)[name];
+        const f = fit(field, v);
+        if (f !== v) (out ??= { ...(value as Record<string, unknown>) })[name] = f;
+      }
+      return out ?? value;
+    }
+    case 'oneof': {
+      const chosen = value as { $case?: string; value?: unknown };
+      const field = chosen.$case === undefined ? undefined : shape.cases[chosen.$case];
+      if (!field) return value;
+      const f = fit(field, chosen.value);
+      return f === chosen.value ? value : { ...chosen, value: f };
+    }
+  }
+}
+
+/**
+ * The request with every text field over its limit cut to it (the rest, and the request itself
+ * when nothing is too long, unchanged): for a sender's own messages, so that an agent's unusually
+ * long error text never gets its stream refused by checkRequest on the server.
+ * @example link.send(fitRequest('/fleet.v1.AgentService/Connect', message))
+ */
+export function fitRequest<T>(path: string, request: T): T {
+  const fields = REQUEST_FIELDS.get(path);
+  return fields ? (fit({ kind: 'message', fields }, request) as T) : request;
+}
