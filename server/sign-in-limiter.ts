@@ -37,7 +37,7 @@ export class SignInLimiter {
   /**
    * Counts a failed sign-in from the address, or, once the address is held back, throws
    * TooManySignInsError for the caller to answer instead of its own refusal (that failure is not
-   * counted, so the address is free again a window after its last counted one).
+   * counted: the address is free again as its counted failures age out).
    * @example catch (err) { limiter.failed(address); throw err; }
    */
   failed(address: string): void {

@@ -1,8 +1,8 @@
 // Agent self-upgrades, server side: resolve the targets, then batch by batch send each node a
 // signed UpgradeCommand and wait for it to come back: with the new version (upgraded), or with a
 // rollback report / the old version (rolled back), or not at all before the deadline (failed).
-import { quote } from '../common/format';
 import type { Logger } from 'pino';
+import { quote } from '../common/format';
 import { Command, type Hello } from '../proto/gen/fleet/v1/agent';
 import type { UpgradeAgentsRequest, UpgradeEvent, UpgradeNodeResult } from '../proto/gen/fleet/v1/control';
 import type { AgentHub } from './agent-hub';

@@ -3,7 +3,6 @@
 // /api/jobs, /api/rollouts, /api/sessions, recordings) and the terminal WebSocket (/api/shell, see
 // websocket-shell.ts). Every API call needs the session cookie; state-changing calls also need
 // the CSRF token in `x-csrf-token` and a same-origin request. Errors are JSON `{error, code}`.
-import { quote } from '../../common/format';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -12,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { FleetError } from '../../common/errors';
+import { quote } from '../../common/format';
 import { parseSelector } from '../../common/labels';
 import { checkText, LIMITS } from '../../common/limits';
 import type { CheckState } from '../../proto/gen/fleet/v1/common';

@@ -2,10 +2,10 @@
 // profile with a single-use, short-lived token bound to it, the discovery image, or `exit` once
 // provisioned), its cloud-init data, and the enrollment policy for machine-bound tokens. MAC, UUID,
 // serial and source address are hints; the token is the proof.
-import { quote } from '../../common/format';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { quote } from '../../common/format';
 import { formatJoinToken, hashSecret, newTokenSecret } from '../../common/join-token';
 import { validateLabels, type Labels } from '../../common/labels';
 import type { MachineIdentity } from '../../proto/gen/fleet/v1/common';
