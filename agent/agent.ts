@@ -8,6 +8,7 @@ import { Command, type ServerMessage } from '../proto/gen/fleet/v1/agent';
 import type { Facts } from '../proto/gen/fleet/v1/common';
 import { VERSION } from '../common/version';
 import { parseServerAddress } from '../common/address';
+import { fitRequest } from '../common/limits';
 import { GrpcAgentTransport, type AgentLink, type AgentTransport } from '../transport';
 import { CommandRefusedError } from './errors';
 import { runCommand, type CommandRunner } from './exec';
@@ -202,7 +203,7 @@ export class Agent {
         this.#log.warn({ afterMs: this.#options.welcomeTimeoutMs }, 'no Welcome from the server; connecting again');
         link.close();
       }, this.#options.welcomeTimeoutMs);
-      const link = this.#transport.connect({
+      const link = withinLimits(this.#transport.connect({
         onMessage: (message) => {
           lastHeard = Date.now();
           if (message.body?.$case === 'welcome' && !this.#welcomed) {
@@ -248,7 +249,7 @@ export class Agent {
           this.#link = null;
           resolve(error);
         },
-      });
+      }));
       this.#link = link;
       link.send({ body: { $case: 'hello', value: { agentVersion: VERSION, knownJobIds: this.#spool.knownJobIds(), upgrade: this.#markers.report() } } });
     });
@@ -373,4 +374,13 @@ export class Agent {
       if (this.#welcomed) this.#link?.send({ body: { $case: 'execEvent', value: event } });
     }).finally(() => this.#running.delete(exec.jobId));
   }
+}
+
+/**
+ * The link with every message's text cut to the server's limits (common/limits.ts): an unusually
+ * long error text of ours is shortened rather than get the link refused (and the spooled result
+ * sent again and refused again at every reconnect).
+ */
+function withinLimits(link: AgentLink): AgentLink {
+  return { send: (message) => link.send(fitRequest('/fleet.v1.AgentService/Connect', message)), close: () => link.close() };
 }

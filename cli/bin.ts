@@ -25,7 +25,26 @@ function exit(code: number): void {
   process.stdout.write('', () => process.exit(code));
 }
 
-main(process.argv.slice(2)).then(exit, (err: unknown) => {
-  process.stderr.write(`fleet: ${String(err)}\n`);
+let finished = false;
+// Node would exit, with code 0, once nothing is left to wait for, even while a command still waits
+// for a server answer that can no longer come (grpc-js leaves a call pending for ever when its own
+// HTTP/2 layer refuses the answer, as with a 100 KB error message). That is a failure, never a
+// silent success.
+process.on('beforeExit', () => {
+  if (finished) return;
+  finished = true;
+  process.stderr.write('fleet: the connection to the server ended without an answer (the command did not finish; see the server log)\n');
   exit(1);
 });
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    finished = true;
+    exit(code);
+  },
+  (err: unknown) => {
+    finished = true;
+    process.stderr.write(`fleet: ${String(err)}\n`);
+    exit(1);
+  },
+);

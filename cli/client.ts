@@ -1,16 +1,20 @@
 // A promise-based Control client built from a context: TLS pinned to the context's CA, the API
-// token as a bearer header on every call, a deadline on every unary call, and failures turned into
+// token as a bearer header on every call, requests checked against the server's limits before
+// they are sent (common/limits.ts), a deadline on every unary call, and failures turned into
 // FleetErrors that say what failed, where, and what to check.
 import { Metadata, connectivityState, credentials, status, type ClientDuplexStream, type ClientReadableStream, type ClientWritableStream, type ServiceError } from '@grpc/grpc-js';
 import { formatHostPort, parseServerAddress } from '../common/address';
 import { formatDuration } from '../common/duration';
+import { checkRequest } from '../common/limits';
 import {
   ControlServiceClient,
+  ControlServiceService,
   type JobEvent,
   type RecordingChunk,
   type Rollout,
   type ShellClientFrame,
   type ShellServerFrame,
+  type ShellStart,
   type UpgradeAgentsRequest,
   type UpgradeEvent,
   type UploadFileFrame,
@@ -64,10 +68,12 @@ export class ControlClient {
 
   /**
    * Calls a unary method by name, e.g. `client.call('listNodes', { selector: '' })`.
-   * @throws ServerUnreachableError or ServerNotAnsweringError when the server cannot be reached,
+   * @throws FieldTooLongError (before sending) when a text field is over the server's limit;
+   *   ServerUnreachableError or ServerNotAnsweringError when the server cannot be reached,
    *   RequestTimeoutError past the deadline, RemoteError for what the server refused.
    */
   async call<K extends UnaryMethod>(method: K, request: RequestOf<K>): Promise<NonNullable<ResponseOf<K>>> {
+    check(method, request);
     await this.#connect();
     const timeoutMs = this.#requestTimeoutMs ?? SLOW_CALL_TIMEOUT_MS[method] ?? DEFAULT_REQUEST_TIMEOUT_MS;
     const fn = (this.#client[method] as unknown as Unary<unknown, unknown>).bind(this.#client);
@@ -115,30 +121,38 @@ export class ControlClient {
 
   /** Follows a job; events arrive until `done`. */
   async watchJob(id: string): Promise<ClientReadableStream<JobEvent>> {
+    check('watchJob', { id });
     await this.#connect();
     return this.#client.watchJob({ id }, this.#metadata);
   }
 
   /** Starts an upgrade and follows it; events arrive until `done`. */
   async upgradeAgents(request: UpgradeAgentsRequest): Promise<ClientReadableStream<UpgradeEvent>> {
+    check('upgradeAgents', request);
     await this.#connect();
     return this.#client.upgradeAgents(request, this.#metadata);
   }
 
-  /** Opens a shell stream; the first frame written must be `start`. */
-  async shell(): Promise<ClientDuplexStream<ShellClientFrame, ShellServerFrame>> {
+  /** Opens a shell stream and sends its `start` frame. */
+  async shell(start: ShellStart): Promise<ClientDuplexStream<ShellClientFrame, ShellServerFrame>> {
+    const frame: ShellClientFrame = { body: { $case: 'start', value: start } };
+    check('shell', frame);
     await this.#connect();
-    return this.#client.shell(this.#metadata);
+    const call = this.#client.shell(this.#metadata);
+    call.write(frame);
+    return call;
   }
 
   /** Streams a session's asciicast recording. */
   async getRecording(id: string): Promise<ClientReadableStream<RecordingChunk>> {
+    check('getRecording', { id });
     await this.#connect();
     return this.#client.getRecording({ id }, this.#metadata);
   }
 
   /** Follows a rollout: its state now, then again at every change, until it ends. */
   async watchRollout(id: string): Promise<ClientReadableStream<Rollout>> {
+    check('watchRollout', { id });
     await this.#connect();
     return this.#client.watchRollout({ id }, this.#metadata);
   }
@@ -148,6 +162,7 @@ export class ControlClient {
    * frames. Stops sending early when the server answers before the end (it already had the file).
    */
   async uploadFile(info: UploadFileInfo, chunks: AsyncIterable<Buffer>): Promise<UploadFileResponse> {
+    check('uploadFile', { body: { $case: 'info', value: info } });
     await this.#connect();
     return await new Promise((resolve, reject) => {
       let done = false;
@@ -182,4 +197,9 @@ export class ControlClient {
   close(): void {
     this.#client.close();
   }
+}
+
+/** Refuses a request the server would refuse for a text field over its limit, with the same message minus the method. */
+function check(method: keyof typeof ControlServiceService, request: unknown): void {
+  checkRequest(ControlServiceService[method].path, request, '');
 }

@@ -1,5 +1,6 @@
 // Errors shared by every component: input that does not parse or validate (durations, selectors, labels,
-// join tokens, specs and their templates).
+// join tokens, specs and their templates, text fields over their limit).
+import { quote } from './format';
 
 /**
  * What sort of failure an error is, independent of any transport; the gRPC layer maps each kind to
@@ -31,7 +32,7 @@ export class FleetError extends Error {
 
 export class InvalidDurationError extends FleetError {
   constructor(readonly input: string) {
-    super(`invalid duration "${input}": use forms like 500ms, 30s, 10m, 1h30m`, 'INVALID_DURATION');
+    super(`invalid duration ${quote(input)}: use forms like 500ms, 30s, 10m, 1h30m`, 'INVALID_DURATION');
     this.name = 'InvalidDurationError';
   }
 }
@@ -41,7 +42,7 @@ export class InvalidSelectorError extends FleetError {
     readonly input: string,
     detail: string,
   ) {
-    super(`invalid selector "${input}": ${detail}`, 'INVALID_SELECTOR');
+    super(`invalid selector ${quote(input)}: ${detail}`, 'INVALID_SELECTOR');
     this.name = 'InvalidSelectorError';
   }
 }
@@ -51,7 +52,7 @@ export class InvalidLabelError extends FleetError {
     readonly input: string,
     detail: string,
   ) {
-    super(`invalid label "${input}": ${detail}`, 'INVALID_LABEL');
+    super(`invalid label ${quote(input)}: ${detail}`, 'INVALID_LABEL');
     this.name = 'InvalidLabelError';
   }
 }
@@ -60,6 +61,24 @@ export class MalformedJoinTokenError extends FleetError {
   constructor() {
     super('this is not a fleet join token (expected fj1_<id>_<secret>_<ca-hash>, as printed by `fleet tokens create`)', 'MALFORMED_JOIN_TOKEN');
     this.name = 'MalformedJoinTokenError';
+  }
+}
+
+/**
+ * A text field longer than its limit (common/limits.ts, documented in docs/protocol.md). The
+ * message names the field and the limit, never the value.
+ */
+export class FieldTooLongError extends FleetError {
+  constructor(
+    /** The field as the request names it, such as `node` or `start.argv[2]`. */
+    readonly field: string,
+    readonly length: number,
+    readonly limit: number,
+    /** Where it was sent (the gRPC method), put in front of the message when given. */
+    context = '',
+  ) {
+    super(`${context ? `${context}: ` : ''}${field} is ${length} characters long; the limit is ${limit} (see "Limits" in docs/protocol.md)`, 'FIELD_TOO_LONG', ErrorKind.Invalid);
+    this.name = 'FieldTooLongError';
   }
 }
 

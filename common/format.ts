@@ -12,3 +12,12 @@ export function formatBytes(n: number): string {
   }
   return `${v.toFixed(v >= 10 || i === 0 ? 0 : 1)}${units[i]}`;
 }
+
+/**
+ * A value to quote in an error or log message: the whole of it when short, otherwise its first
+ * `max` characters and its length, so no message ever carries a huge value.
+ * @example quote('web-1') === '"web-1"'; quote('a'.repeat(500), 3) === '"aaa"… (500 characters)'
+ */
+export function quote(text: string, max = 100): string {
+  return text.length <= max ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, max))}… (${text.length} characters)`;
+}

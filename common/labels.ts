@@ -1,5 +1,6 @@
 // Labels and kubectl-style label selectors: `role=web,env!=dev,zone in (a,b),!legacy`.
 import { InvalidLabelError, InvalidSelectorError } from './errors';
+import { quote } from './format';
 
 export type Labels = Record<string, string>;
 
@@ -134,13 +135,13 @@ export function parseSelector(text: string): Selector {
 
 function checkKey(text: string, key: string): string {
   const problem = labelKeyProblem(key);
-  if (problem) throw new InvalidSelectorError(text, `bad key "${key}": ${problem}`);
+  if (problem) throw new InvalidSelectorError(text, `bad key ${quote(key)}: ${problem}`);
   return key;
 }
 
 function checkValue(text: string, value: string): string {
   const problem = labelValueProblem(value);
-  if (problem) throw new InvalidSelectorError(text, `bad value "${value}": ${problem}`);
+  if (problem) throw new InvalidSelectorError(text, `bad value ${quote(value)}: ${problem}`);
   return value;
 }
 
@@ -149,7 +150,7 @@ function parseRequirement(text: string, part: string): Requirement {
   if (set) {
     const values = set[3]!.split(',').map((v) => checkValue(text, v.trim()));
     if (values.length === 0 || (values.length === 1 && values[0] === '')) {
-      throw new InvalidSelectorError(text, `"${part}" needs at least one value`);
+      throw new InvalidSelectorError(text, `${quote(part)} needs at least one value`);
     }
     return { op: set[2] as 'in' | 'notin', key: checkKey(text, set[1]!), values };
   }
@@ -161,5 +162,5 @@ function parseRequirement(text: string, part: string): Requirement {
   }
   if (part.startsWith('!')) return { op: 'not-exists', key: checkKey(text, part.slice(1).trim()) };
   if (/^[^\s=!(),]+$/.test(part)) return { op: 'exists', key: checkKey(text, part) };
-  throw new InvalidSelectorError(text, `cannot understand "${part}" (use k=v, k!=v, k in (a,b), k notin (a,b), k or !k)`);
+  throw new InvalidSelectorError(text, `cannot understand ${quote(part)} (use k=v, k!=v, k in (a,b), k notin (a,b), k or !k)`);
 }

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { peerAddress } from './auth';
+import { ApiAuth, peerAddress } from './auth';
+import { NotAuthenticatedError, TooManySignInsError } from './errors';
+import { SignInLimiter } from './sign-in-limiter';
+import { openDatabase } from './store/database';
+import { Role, TokenStore } from './store/token-store';
 
 describe('peerAddress', () => {
   it('takes the address out of the forms grpc-js reports peers in', () => {
@@ -9,5 +13,27 @@ describe('peerAddress', () => {
     expect(peerAddress('[fe80::1]:443')).toBe('fe80::1');
     expect(peerAddress('unix:/run/fleet.sock')).toBe('unix:/run/fleet.sock');
     expect(peerAddress('')).toBe('');
+  });
+});
+
+describe('ApiAuth sign-in limit', () => {
+  it('holds back wrong tokens from an address past its limit, but never refuses a valid one from it', () => {
+    const auth = new ApiAuth(new TokenStore(openDatabase(':memory:')), new SignInLimiter({ max: 3 }));
+    const valid = auth.createToken(Role.Viewer, 'ci').token;
+    const wrong = valid.replace(/.$/, (c) => (c === '0' ? '1' : '0'));
+    const attempt = (token: string) => {
+      try {
+        return auth.check(token, '10.0.0.1');
+      } catch (err) {
+        return err;
+      }
+    };
+    for (let i = 0; i < 3; i++) expect(attempt(wrong)).toBeInstanceOf(NotAuthenticatedError);
+    expect(attempt(wrong)).toBeInstanceOf(TooManySignInsError);
+    expect(attempt(valid)).toMatchObject({ role: Role.Viewer, description: 'ci' });
+    expect(attempt(wrong)).toBeInstanceOf(TooManySignInsError);
+    // No token at all is not a guess, and another address is not held back.
+    expect(attempt('')).toBeInstanceOf(NotAuthenticatedError);
+    expect(auth.check(valid, '10.0.0.2')).toMatchObject({ role: Role.Viewer });
   });
 });

@@ -1,7 +1,7 @@
 // Operator authentication: API tokens with a role (viewer < operator < admin), optionally limited
 // to the nodes matching a label selector (the token's scope, enforced by server/access.ts), checked
-// on every Control call and web route. Failed sign-ins are counted per address and refused past a
-// limit.
+// on every Control call and web route. Failed sign-ins are counted per address; past a limit the
+// address's wrong tokens are held back, its valid ones never (server/sign-in-limiter.ts).
 import type { Metadata } from '@grpc/grpc-js';
 import { formatApiToken, hashSecret, newTokenSecret, parseApiToken, secretMatches } from '../common/join-token';
 import { parseSelector } from '../common/labels';
@@ -47,8 +47,8 @@ export class ApiAuth {
   }
 
   /**
-   * Checks the bearer token in a call's metadata; the caller's address is refused for a while
-   * after too many failures.
+   * Checks the bearer token in a call's metadata. A wrong one from an address held back after
+   * too many failures is answered TooManySignInsError; a valid one is always accepted.
    * @throws NotAuthenticatedError, TooManySignInsError
    */
   authenticate(call: { metadata: Metadata; getPeer(): string }): Principal {
@@ -61,7 +61,6 @@ export class ApiAuth {
    * @throws NotAuthenticatedError, TooManySignInsError
    */
   check(text: string, address = ''): Principal {
-    if (address) this.#limiter.check(address);
     try {
       const parsed = parseApiToken(text);
       if (!parsed) throw new NotAuthenticatedError(text ? 'the API token is malformed (expected fa1_…)' : undefined);
@@ -71,7 +70,8 @@ export class ApiAuth {
       }
       return { tokenId: record.id, role: record.role, description: record.description, scope: record.scope };
     } catch (err) {
-      // No token at all is a client that forgot to log in, not a guess.
+      // No token at all is a client that forgot to log in, not a guess. Past the limit, this
+      // throws TooManySignInsError instead.
       if (address && text) this.#limiter.failed(address);
       throw err;
     }

@@ -29,8 +29,9 @@ export interface ServerOptions {
   /** How often agents send heartbeats. FLEET_HEARTBEAT_MS, default 5000. */
   heartbeatMs: number;
   /**
-   * Failed API-token checks one address may make in a minute before it is held back (join-token
-   * guesses at enrollment: twice that). FLEET_SIGNIN_FAILURES, default 10.
+   * Failed API-token checks one address may make in a minute before its wrong tokens are held
+   * back (its valid ones never are; join-token guesses at enrollment: twice that).
+   * FLEET_SIGNIN_FAILURES, default 10.
    */
   signInFailures: number;
   /** Per-node job timeout when a job names none. Default 30 s. */

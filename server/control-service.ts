@@ -12,6 +12,7 @@ import { ERROR_CODE_TRAILER, toGrpcStatus } from '../transport';
 import type { AgentHub } from './agent-hub';
 import type { Access } from './access';
 import { peerAddress, type ApiAuth, type Principal } from './auth';
+import { HELD_BACK_PAUSE_MS } from './sign-in-limiter';
 import { ApiTokenNotFoundError, InvalidRequestError, JobNotFoundError, NodeNotFoundError, NodeRemovedError, SessionNotFoundError, TokenNotFoundError } from './errors';
 import type { JobDispatcher } from './jobs/dispatcher';
 import type { AgentUpgrades } from './upgrades';
@@ -448,7 +449,8 @@ export function createControlService(d: ControlDeps): UntypedServiceImplementati
 
 /**
  * Wraps every method so that each refusal (no or a wrong token, too many failures, a role too
- * low, a node outside the token's scope) lands in the audit log with the method and the caller.
+ * low, a node outside the token's scope) lands in the audit log with the method and the caller,
+ * and a held-back address waits HELD_BACK_PAUSE_MS for its refusal.
  */
 function auditRefusals(service: UntypedServiceImplementation, d: ControlDeps): UntypedServiceImplementation {
   const refused = new Set<number>([status.UNAUTHENTICATED, status.PERMISSION_DENIED, status.RESOURCE_EXHAUSTED]);
@@ -463,7 +465,7 @@ function auditRefusals(service: UntypedServiceImplementation, d: ControlDeps): U
       if (!e || e.code === undefined || !refused.has(e.code)) return;
       const address = peerAddress(call.getPeer());
       if (e.code === status.RESOURCE_EXHAUSTED) {
-        if (e.metadata?.get(ERROR_CODE_TRAILER)[0] !== 'TOO_MANY_SIGN_INS') return;
+        if (!isHeldBack(e)) return;
         // A held-back guesser gets one row a minute, so it cannot fill the log.
         const now = Date.now();
         if (now - (heldBack.get(address) ?? 0) < 60_000) return;
@@ -478,18 +480,29 @@ function auditRefusals(service: UntypedServiceImplementation, d: ControlDeps): U
       if (callback) {
         return fn(call, (err, value, ...rest) => {
           report(call, err);
-          return (callback as (...args: unknown[]) => void)(err, value, ...rest);
+          const answer = () => (callback as (...args: unknown[]) => void)(err, value, ...rest);
+          if (isHeldBack(err)) setTimeout(answer, HELD_BACK_PAUSE_MS);
+          else answer();
         });
       }
       const emit = call.emit.bind(call);
       call.emit = (event: string, ...args: unknown[]) => {
-        if (event === 'error') report(call, args[0]);
-        return emit(event, ...args);
+        if (event !== 'error') return emit(event, ...args);
+        report(call, args[0]);
+        if (!isHeldBack(args[0])) return emit(event, ...args);
+        setTimeout(() => emit(event, ...args), HELD_BACK_PAUSE_MS);
+        return true;
       };
       return fn(call);
     }) as UntypedServiceImplementation[string];
   }
   return wrapped;
+}
+
+/** True for the status of a wrong token from an address held back after too many (TooManySignInsError). */
+function isHeldBack(err: unknown): boolean {
+  const e = err as { code?: number; metadata?: Metadata } | null;
+  return e?.code === status.RESOURCE_EXHAUSTED && e.metadata?.get(ERROR_CODE_TRAILER)[0] === 'TOO_MANY_SIGN_INS';
 }
 
 /** The token id a caller claims (not verified: for the audit log of a refusal). */

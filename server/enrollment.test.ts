@@ -65,4 +65,21 @@ describe('Enrollment', () => {
     expect((await enrollment.enroll(await request(other, 'web-1'), '127.0.0.1:2')).nodeId).toBe(second.nodeId);
     db.close();
   });
+
+  it('holds back join-token guesses from an address, but still enrolls a valid token from it', async () => {
+    const db = openDatabase(':memory:');
+    const pki = await loadOrCreatePki(dir, []);
+    const tokens = new TokenStore(db);
+    const enrollment = new Enrollment({ pki, tokens, nodes: new NodeStore(db), audit: new AuditLog(db), log: silentLogger(), transaction: (fn) => db.transaction(fn)(), links: { isOnline: () => false, disconnect: () => {} }, guessesPerMinute: 2 });
+    const { id, secret } = newTokenSecret();
+    tokens.insertJoin({ id, secretHash: hashSecret(secret), description: '', labels: {}, createdAt: Date.now(), createdBy: 'test', expiresAt: Date.now() + 60_000, maxUses: 1, used: 0, revokedAt: null });
+    const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const request = async (token: string) => ({ token, csrPem: await csrFor(keys), identity: { hostname: 'ci-1', macs: [], dmiUuid: '', serial: '' }, agentVersion: '1', requestedName: 'ci-1', labels: {}, natsPublicKey: '', newIdentity: false });
+    const guess = formatJoinToken({ id: newTokenSecret().id, secret: newTokenSecret().secret, caHash: pki.caHash });
+    for (let i = 0; i < 2; i++) await expect(enrollment.enroll(await request(guess), '10.0.0.9:1')).rejects.toMatchObject({ code: 'TOKEN_UNKNOWN' });
+    await expect(enrollment.enroll(await request(guess), '10.0.0.9:2')).rejects.toMatchObject({ code: 'TOO_MANY_SIGN_INS' });
+    // A CI runner behind the same NAT, with the real token.
+    expect((await enrollment.enroll(await request(formatJoinToken({ id, secret, caHash: pki.caHash })), '10.0.0.9:3')).nodeName).toBe('ci-1');
+    db.close();
+  });
 });

@@ -1,5 +1,6 @@
 // Failures of the server's own logic. Each maps to a transport status by its kind.
 import { ErrorKind, FleetError } from '../common/errors';
+import { quote } from '../common/format';
 
 export class JoinTokenRefusedError extends FleetError {
   constructor(
@@ -59,21 +60,21 @@ export class ForbiddenError extends FleetError {
 
 export class NodeNotFoundError extends FleetError {
   constructor(readonly node: string) {
-    super(`no node named or with id "${node}"`, 'NODE_NOT_FOUND', ErrorKind.NotFound);
+    super(`no node named or with id ${quote(node)}`, 'NODE_NOT_FOUND', ErrorKind.NotFound);
     this.name = 'NodeNotFoundError';
   }
 }
 
 export class JobNotFoundError extends FleetError {
   constructor(readonly job: string) {
-    super(`no job "${job}"`, 'JOB_NOT_FOUND', ErrorKind.NotFound);
+    super(`no job ${quote(job)}`, 'JOB_NOT_FOUND', ErrorKind.NotFound);
     this.name = 'JobNotFoundError';
   }
 }
 
 export class TokenNotFoundError extends FleetError {
   constructor(readonly token: string) {
-    super(`no join token "${token}"`, 'TOKEN_NOT_FOUND', ErrorKind.NotFound);
+    super(`no join token ${quote(token)}`, 'TOKEN_NOT_FOUND', ErrorKind.NotFound);
     this.name = 'TokenNotFoundError';
   }
 }
@@ -108,14 +109,14 @@ export class StartupError extends FleetError {
 
 export class SessionNotFoundError extends FleetError {
   constructor(readonly session: string) {
-    super(`no session "${session}"`, 'SESSION_NOT_FOUND', ErrorKind.NotFound);
+    super(`no session ${quote(session)}`, 'SESSION_NOT_FOUND', ErrorKind.NotFound);
     this.name = 'SessionNotFoundError';
   }
 }
 
 export class RolloutNotFoundError extends FleetError {
   constructor(readonly rollout: string) {
-    super(`no rollout "${rollout}"`, 'ROLLOUT_NOT_FOUND', ErrorKind.NotFound);
+    super(`no rollout ${quote(rollout)}`, 'ROLLOUT_NOT_FOUND', ErrorKind.NotFound);
     this.name = 'RolloutNotFoundError';
   }
 }
@@ -149,7 +150,7 @@ export class HostedFileError extends FleetError {
 
 export class MachineNotFoundError extends FleetError {
   constructor(readonly machine: string) {
-    super(`no machine named, with id or with MAC "${machine}" (fleet machines list)`, 'MACHINE_NOT_FOUND', ErrorKind.NotFound);
+    super(`no machine named, with id or with MAC ${quote(machine)} (fleet machines list)`, 'MACHINE_NOT_FOUND', ErrorKind.NotFound);
     this.name = 'MachineNotFoundError';
   }
 }
@@ -169,6 +170,7 @@ export class MachinePendingError extends FleetError {
   }
 }
 
+/** A wrong token from an address held back after too many of them (a valid token is never refused). */
 export class TooManySignInsError extends FleetError {
   constructor(readonly retryAfterSeconds: number) {
     super(`too many failed sign-ins from this address (wrong or revoked tokens); try again in ${retryAfterSeconds} s`, 'TOO_MANY_SIGN_INS', ErrorKind.Exhausted);

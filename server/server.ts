@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ControlServiceService } from '../proto/gen/fleet/v1/control';
 import { descriptorSetBase64 } from '../proto/gen/descriptor-set';
-import { createServerCredentials, GrpcServerAgentTransport, malformedRequestInterceptor, NatsServerAgentTransport, tolerantDecoding, type AgentTransportHandlers } from '../transport';
+import { createServerCredentials, GrpcServerAgentTransport, malformedRequestInterceptor, NatsServerAgentTransport, tolerantDecoding, tolerantServer, type AgentTransportHandlers } from '../transport';
 import { VERSION } from '../common/version';
 import { AgentHub } from './agent-hub';
 import { findInstallScript, startInstallServer } from './http/install-server';
@@ -110,7 +110,8 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const natsAuthority = await NatsAuthority.loadOrCreate(options.dataDir);
   const enrollment = new Enrollment({ pki, tokens, nodes, audit, log: log.child({ part: 'enroll' }), transaction: (fn) => db.transaction(fn)(), links: hub, machines, nats: natsAuthority, metrics, guessesPerMinute: 2 * options.signInFailures });
 
-  // Undecodable requests are answered INVALID_ARGUMENT, not grpc-js's INTERNAL (transport/grpc/request-decoding.ts);
+  // Undecodable requests, and requests with a text field over its limit (common/limits.ts), are
+  // answered INVALID_ARGUMENT before any handler, on every service (transport/grpc/request-decoding.ts);
   // every Control call is logged with its request id.
   const grpcServer = new Server({
     'grpc.max_receive_message_length': 16 << 20,
@@ -138,7 +139,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     tolerantDecoding(ControlServiceService),
     createControlService({ auth, access, nodes, tokens, hub, dispatcher, upgrades, shells, audit, desired, rollouts, files, stateStore, machines, pxePort: () => pxeInfo.port, caHash: pki.caHash, install: installInfo, log: log.child({ part: 'control' }) }),
   );
-  new ReflectionService(loadFileDescriptorSetFromBuffer(Buffer.from(descriptorSetBase64, 'base64'))).addToServer(grpcServer);
+  new ReflectionService(loadFileDescriptorSetFromBuffer(Buffer.from(descriptorSetBase64, 'base64'))).addToServer(tolerantServer(grpcServer));
 
   const creds = createServerCredentials({ caPem: pki.caPem, certChainPem: pki.serverCertChainPem, keyPem: pki.serverKeyPem });
   const bindHost = options.listenHost.includes(':') ? `[${options.listenHost}]` : options.listenHost;

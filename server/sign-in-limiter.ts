@@ -1,10 +1,17 @@
 // Failed sign-ins per remote address (API tokens on gRPC calls and the web page, join tokens at
-// enrollment), so tokens cannot be guessed at network speed.
+// enrollment). An address past its limit is held back: its wrong tokens are answered "too many
+// failed sign-ins, try again in N s" (after a pause, without a check being counted) instead of
+// "not valid". A valid token is never refused, whatever its address did: many people share an
+// address (a bastion, a NAT, CI runners), and a 160-bit secret cannot be guessed anyway, so
+// locking the address would only let anyone there keep the owner out.
 import { TooManySignInsError } from './errors';
+
+/** How long a held-back address waits for each refusal: slows a guesser that ignores Retry-After. */
+export const HELD_BACK_PAUSE_MS = 1000;
 
 /**
  * Failed sign-ins per remote address in a sliding window: after `max` failures within `windowMs`
- * the address is refused (TooManySignInsError with Retry-After) until the oldest one ages out.
+ * the address is held back (TooManySignInsError with Retry-After) until the oldest one ages out.
  */
 export class SignInLimiter {
   readonly #failures = new Map<string, number[]>();
@@ -27,18 +34,17 @@ export class SignInLimiter {
     return list;
   }
 
-  /** Throws TooManySignInsError when the address has used up its failures. */
-  check(address: string): void {
-    const recent = this.#recent(address);
-    if (recent.length >= this.#max) {
-      const wait = Math.max(1, Math.ceil((recent[0]! + this.#windowMs - this.#now()) / 1000));
-      throw new TooManySignInsError(wait);
-    }
-  }
-
-  /** Counts a failure for the address (and now and then forgets addresses that stopped failing). */
+  /**
+   * Counts a failed sign-in from the address, or, once the address is held back, throws
+   * TooManySignInsError for the caller to answer instead of its own refusal (that failure is not
+   * counted: the address is free again as its counted failures age out).
+   * @example catch (err) { limiter.failed(address); throw err; }
+   */
   failed(address: string): void {
     const recent = this.#recent(address);
+    if (recent.length >= this.#max) {
+      throw new TooManySignInsError(Math.max(1, Math.ceil((recent[0]! + this.#windowMs - this.#now()) / 1000)));
+    }
     recent.push(this.#now());
     this.#failures.set(address, recent);
     if (++this.#counted % 1000 === 0) this.sweep();

@@ -2,6 +2,7 @@
 // signed UpgradeCommand and wait for it to come back: with the new version (upgraded), or with a
 // rollback report / the old version (rolled back), or not at all before the deadline (failed).
 import type { Logger } from 'pino';
+import { quote } from '../common/format';
 import { Command, type Hello } from '../proto/gen/fleet/v1/agent';
 import type { UpgradeAgentsRequest, UpgradeEvent, UpgradeNodeResult } from '../proto/gen/fleet/v1/control';
 import type { AgentHub } from './agent-hub';
@@ -60,7 +61,7 @@ export class AgentUpgrades {
 
   /** Checks the request and resolves targets (throws on bad input), then returns the runner. */
   prepare(request: UpgradeAgentsRequest, actor: string): (emit: (e: UpgradeEvent) => void) => Promise<void> {
-    if (!validVersion(request.version)) throw new InvalidRequestError(`"${request.version}" is not a valid version`);
+    if (!validVersion(request.version)) throw new InvalidRequestError(`${quote(request.version)} is not a valid version`);
     if (this.#releases.files(request.version).length === 0) {
       throw new InvalidRequestError(`the server has no agent release ${request.version} (available: ${this.#releases.versions().join(', ') || 'none'})`);
     }

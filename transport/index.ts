@@ -4,7 +4,7 @@ export { SERVER_NAME, certificateHash, derToPem, fetchPinnedCa, readPresentedCha
 export { GrpcServerAgentTransport } from './grpc/server-transport';
 export { GrpcAgentTransport, CLIENT_CHANNEL_OPTIONS, type GrpcAgentTransportOptions } from './grpc/agent-transport';
 export { createServerCredentials, type ServerTlsMaterial } from './grpc/server-credentials';
-export { tolerantDecoding, malformedRequestInterceptor } from './grpc/request-decoding';
+export { tolerantDecoding, tolerantServer, malformedRequestInterceptor } from './grpc/request-decoding';
 export { MalformedRequestError } from './grpc/errors';
 export { toGrpcStatus, fromGrpcError, isServiceError, RemoteError, ERROR_CODE_TRAILER } from './grpc/status';
 export { NatsServerAgentTransport, type NatsServerTransportOptions } from './nats/server-transport';

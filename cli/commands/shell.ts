@@ -21,8 +21,9 @@ export const shell: CommandModule = (parent, env) => {
       const stdout = process.stdout;
       const tty = stdin.isTTY === true && stdout.isTTY === true;
       const argv = env.trailing ?? [];
+      const size = () => ({ cols: stdout.columns || 80, rows: stdout.rows || 24 });
       const client = env.client();
-      const call = await client.shell();
+      const call = await client.shell({ node, size: size(), argv, pty: tty, term: process.env.TERM || 'xterm-256color' });
       let consumed = 0;
       let acked = 0;
       let ackScheduled = false;
@@ -40,7 +41,6 @@ export const shell: CommandModule = (parent, env) => {
           setTimeout(ack, 20);
         }
       };
-      const size = () => ({ cols: stdout.columns || 80, rows: stdout.rows || 24 });
       const onResize = () => call.write({ body: { $case: 'resize', value: size() } });
       const onInput = (data: Buffer) => call.write({ body: { $case: 'input', value: data } });
       const onEnd = () => call.write({ body: { $case: 'eof', value: true } });
@@ -78,7 +78,6 @@ export const shell: CommandModule = (parent, env) => {
         });
         call.on('error', (err: ServiceError) => reject(client.toError(err)));
         call.on('end', () => (exitCode === undefined ? reject(new UserError('the server ended the shell without an exit status')) : resolve(exitCode)));
-        call.write({ body: { $case: 'start', value: { node, size: size(), argv, pty: tty, term: process.env.TERM || 'xterm-256color' } } });
       }).finally(restore);
       env.exitCode = code < 0 ? 1 : code;
     });

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import type { ApiAuth, Principal } from '../auth';
 import { TooManySignInsError } from '../errors';
+import { HELD_BACK_PAUSE_MS } from '../sign-in-limiter';
 import type { AuditLog } from '../store/audit-log';
 import type { Metrics } from '../metrics';
 
@@ -42,7 +43,7 @@ export function createMetricsRoute(d: { auth: ApiAuth; audit: AuditLog; metrics:
       principal = d.auth.check(header.replace(/^Bearer\s+/i, ''), address);
     } catch (err) {
       if (err instanceof TooManySignInsError) {
-        send(res, 429, `${err.message}\n`, { 'retry-after': String(err.retryAfterSeconds) });
+        setTimeout(() => !res.destroyed && send(res, 429, `${err.message}\n`, { 'retry-after': String(err.retryAfterSeconds) }), HELD_BACK_PAUSE_MS);
         return true;
       }
       d.audit.record({ actor: 'anonymous', action: 'access.denied', target: 'web GET /metrics', ok: false, detail: `from ${address}: ${(err as Error).message}` });

@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { FleetError } from '../../common/errors';
+import { quote } from '../../common/format';
 import { parseSelector } from '../../common/labels';
+import { checkText, LIMITS } from '../../common/limits';
 import type { CheckState } from '../../proto/gen/fleet/v1/common';
 import type { AgentHub } from '../agent-hub';
 import type { Access } from '../access';
@@ -27,6 +29,7 @@ import { Role, type TokenStore } from '../store/token-store';
 import { BadRequestBodyError, BodyTooLargeError, CrossOriginError, MethodNotAllowedError, NotSignedInError, RouteNotFoundError, TooManySignInsError } from './errors';
 import { httpStatus, requestUrl, sameOrigin, SECURITY_HEADERS } from './web-common';
 import { jobDetail, jobSummary, nodeDetail, nodeSummary, rolloutDetail, rolloutSummary, sessionView } from './web-api';
+import { HELD_BACK_PAUSE_MS } from '../sign-in-limiter';
 import { sessionCookie, SignInLimiter, WebSessions, type WebSession } from './web-sessions';
 import { ShellSockets } from './websocket-shell';
 
@@ -126,13 +129,26 @@ function limitParam(url: URL, fallback: number, max: number): number {
   return n;
 }
 
-/** A path segment, decoded; malformed escapes are the client's mistake, not a server error. */
-function segment(text: string): string {
+/**
+ * A path segment (a node name, a job, rollout or session id), decoded and within the limit for
+ * names; malformed escapes are the client's mistake, not a server error.
+ */
+function segment(text: string, field: string): string {
+  let decoded: string;
   try {
-    return decodeURIComponent(text);
+    decoded = decodeURIComponent(text);
   } catch {
-    throw new InvalidRequestError(`malformed path segment "${text.slice(0, 100)}"`);
+    throw new InvalidRequestError(`malformed path segment ${quote(text)}`);
   }
+  checkText(field, decoded, LIMITS.name);
+  return decoded;
+}
+
+/** A query parameter ('' when absent), within its limit. */
+function param(url: URL, name: string, limit = LIMITS.name): string {
+  const value = url.searchParams.get(name) ?? '';
+  checkText(name, value, limit);
+  return value;
 }
 
 /** Builds the web app; the HTTPS install server hands it requests and upgrades. */
@@ -174,13 +190,14 @@ export function createWebApp(d: WebAppDeps): WebApp {
 
   async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const address = remoteAddress(req);
-    limiter.check(address);
     const parsed = loginBody.safeParse(await readJsonBody(req));
     let principal: Principal;
     try {
       if (!parsed.success) throw new BadRequestBodyError(parsed.error.issues[0]?.message ?? 'expected {"token": "fa1_…"}');
       principal = d.auth.check(parsed.data.token);
     } catch (err) {
+      // A held-back address gets TooManySignInsError here (not audited again: its failures are);
+      // a valid token from it was accepted above all the same.
       limiter.failed(address);
       d.audit.record({ actor: `web:${address}`, action: 'web.login', target: address, ok: false, detail: err instanceof FleetError ? err.code : 'error' });
       throw err;
@@ -224,7 +241,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
 
     if (path === '/api/me') return sendJson(res, 200, me(session));
     if (path === '/api/nodes') {
-      const selector = parseSelector(url.searchParams.get('selector') ?? '');
+      const selector = parseSelector(param(url, 'selector', LIMITS.selector));
       const list = d.nodes.list().filter((n) => selector.matches(n.labels) && d.access.sees(principal, n));
       // One query for every node's checks rather than one per node.
       const checks = new Map<string, CheckState[]>();
@@ -237,7 +254,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     }
     const nodeMatch = /^\/api\/nodes\/([^/]+)$/.exec(path);
     if (nodeMatch) {
-      const name = segment(nodeMatch[1]!);
+      const name = segment(nodeMatch[1]!, 'node');
       const node = findNode(name);
       if (!d.access.sees(principal, node)) throw new NodeNotFoundError(name);
       const recent = d.dispatcher
@@ -253,7 +270,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     }
     const jobMatch = /^\/api\/jobs\/([^/]+)$/.exec(path);
     if (jobMatch) {
-      const id = segment(jobMatch[1]!);
+      const id = segment(jobMatch[1]!, 'job');
       const job = d.dispatcher.describe(id);
       if (!seesRuns(job.runs)) throw new JobNotFoundError(id);
       // Read lazily: jobDetail keeps at most its cap per node, so a huge job stays small here.
@@ -266,7 +283,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     }
     const rolloutMatch = /^\/api\/rollouts\/([^/]+)$/.exec(path);
     if (rolloutMatch) {
-      const id = segment(rolloutMatch[1]!);
+      const id = segment(rolloutMatch[1]!, 'rollout');
       const rollout = d.rollouts.toProto(id);
       if (!seesRuns(rollout.nodes)) throw new RolloutNotFoundError(id);
       return sendJson(res, 200, rolloutDetail(rollout));
@@ -275,7 +292,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     // Recordings hold everything a shell printed: the same operator role as on the gRPC side.
     if (path === '/api/sessions') {
       d.auth.require(principal, Role.Operator);
-      const nodeName = url.searchParams.get('node');
+      const nodeName = param(url, 'node');
       const nodeId = nodeName ? findNode(nodeName).id : undefined;
       const list = d.access.newestVisible(principal, limitParam(url, 50, 500), (n) => d.shells.history(n, nodeId), (s) => [s.nodeId]);
       return sendJson(res, 200, { sessions: list.map((s) => sessionView(s, d.shells.get(s.id) !== undefined)) });
@@ -283,7 +300,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     const recMatch = /^\/api\/sessions\/([^/]+)\/recording$/.exec(path);
     if (recMatch) {
       d.auth.require(principal, Role.Operator);
-      const id = segment(recMatch[1]!);
+      const id = segment(recMatch[1]!, 'session');
       const record = /^[A-Za-z0-9_-]{1,64}$/.test(id) ? d.shells.record(id) : undefined;
       if (!record || !seesRuns([record])) throw new SessionNotFoundError(id);
       const file = d.shells.recordingFile(id);
@@ -332,7 +349,9 @@ export function createWebApp(d: WebAppDeps): WebApp {
     if (err instanceof MethodNotAllowedError) headers.allow = 'GET, POST';
     if (err instanceof BodyTooLargeError) headers.connection = 'close';
     const body = err instanceof FleetError && status !== 500 ? { error: err.message, code: err.code } : { error: 'internal server error (see the server log)', code: 'INTERNAL' };
-    sendJson(res, status, body, headers);
+    // A held-back address waits for its refusal: a guesser that ignores Retry-After is slowed.
+    if (err instanceof TooManySignInsError) setTimeout(() => !res.destroyed && sendJson(res, status, body, headers), HELD_BACK_PAUSE_MS);
+    else sendJson(res, status, body, headers);
   };
 
   return {

@@ -30,6 +30,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
+import { LIMITS } from '../../common/limits';
 import { FleetError } from '../../common/errors';
 import type { Access } from '../access';
 import type { ApiAuth } from '../auth';
@@ -50,7 +51,7 @@ const MAX_MESSAGE_BYTES = 1 << 20;
 
 const size = { cols: z.number().int().min(1).max(1000), rows: z.number().int().min(1).max(1000) };
 const firstMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('open'), node: z.string().min(1).max(256), csrf: z.string().max(200), ...size }),
+  z.object({ type: z.literal('open'), node: z.string().min(1).max(LIMITS.name.max), csrf: z.string().max(200), ...size }),
   z.object({ type: z.literal('resume'), session: z.string().min(1).max(64), have: z.number().int().min(0), csrf: z.string().max(200), ...size }),
 ]);
 const laterMessage = z.discriminatedUnion('type', [

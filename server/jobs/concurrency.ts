@@ -1,4 +1,5 @@
 // Parses --max-concurrency: "N" nodes at a time or "N%" of the targeted nodes.
+import { quote } from '../../common/format';
 import { InvalidRequestError } from '../errors';
 
 /**
@@ -12,7 +13,7 @@ export function concurrencyLimit(spec: string, total: number): number {
   const m = /^(\d+)(%?)$/.exec(text);
   const n = m ? Number(m[1]) : NaN;
   if (!m || n < 1 || (m[2] === '%' && n > 100)) {
-    throw new InvalidRequestError(`invalid max concurrency "${spec}": use a whole number of nodes (e.g. 5) or a percentage from 1% to 100%`);
+    throw new InvalidRequestError(`invalid max concurrency ${quote(spec)}: use a whole number of nodes (e.g. 5) or a percentage from 1% to 100%`);
   }
   return m[2] === '%' ? Math.max(1, Math.floor((total * n) / 100)) : n;
 }

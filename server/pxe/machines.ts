@@ -5,6 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { quote } from '../../common/format';
 import { formatJoinToken, hashSecret, newTokenSecret } from '../../common/join-token';
 import { validateLabels, type Labels } from '../../common/labels';
 import type { MachineIdentity } from '../../proto/gen/fleet/v1/common';
@@ -128,19 +129,19 @@ export class Machines {
 
   add(req: { name: string; mac: string; uuid: string; serial: string; profile: string; labels: Labels }, actor: string): MachineRecord {
     const mac = req.mac ? normalizeMac(req.mac) : '';
-    if (req.mac && !mac) throw new InvalidRequestError(`"${req.mac}" is not a MAC address (such as 52:54:00:12:34:56)`);
+    if (req.mac && !mac) throw new InvalidRequestError(`${quote(req.mac)} is not a MAC address (such as 52:54:00:12:34:56)`);
     for (const [kind, value] of [
       ['uuid', req.uuid],
       ['serial', req.serial],
     ] as const) {
-      if (value && isPlaceholder(kind, value)) throw new InvalidRequestError(`${kind} "${value}" is a placeholder that many machines report; register this machine by another identity (--mac)`);
+      if (value && isPlaceholder(kind, value)) throw new InvalidRequestError(`${kind} ${quote(value)} is a placeholder that many machines report; register this machine by another identity (--mac)`);
     }
     const serial = req.serial.trim();
     if (!mac && !req.uuid && !serial) throw new InvalidRequestError('give at least one of --mac, --uuid or --serial');
-    if (!MACHINE_NAME.test(req.name)) throw new InvalidRequestError(`machine name "${req.name}" is not valid (lower-case letters, digits, "-" and ".")`);
+    if (!MACHINE_NAME.test(req.name)) throw new InvalidRequestError(`machine name ${quote(req.name)} is not valid (lower-case letters, digits, "-" and ".")`);
     validateLabels(req.labels);
     if (req.profile && req.profile !== DISCOVERY_PROFILE && !this.config().profiles.some((p) => p.name === req.profile)) {
-      throw new InvalidRequestError(`no profile named "${req.profile}" in the PXE config (fleet pxe show)`);
+      throw new InvalidRequestError(`no profile named ${quote(req.profile)} in the PXE config (fleet pxe show)`);
     }
     if (this.#d.machines.nameTaken(req.name)) throw new MachineConflictError(`a machine named ${req.name} exists already`);
     if (mac && this.#d.machines.find(mac)) throw new MachineConflictError(`a machine with MAC ${mac} exists already (${this.#d.machines.find(mac)!.name})`);
@@ -175,7 +176,7 @@ export class Machines {
     const m = this.find(key);
     if (m.state !== MachineState.Pending && m.state !== MachineState.Rejected) throw new MachineConflictError(`machine ${m.name} is ${m.state}; only pending or rejected machines are approved`);
     validateLabels(change.labels);
-    if (change.name && !MACHINE_NAME.test(change.name)) throw new InvalidRequestError(`machine name "${change.name}" is not valid`);
+    if (change.name && !MACHINE_NAME.test(change.name)) throw new InvalidRequestError(`machine name ${quote(change.name)} is not valid`);
     if (change.name && change.name !== m.name && this.#d.machines.nameTaken(change.name)) throw new MachineConflictError(`a machine named ${change.name} exists already`);
     const updated = this.#d.machines.update(m.id, {
       state: MachineState.Approved,

@@ -1,9 +1,10 @@
-// A request whose bytes are not its protobuf type is answered INVALID_ARGUMENT naming the method
-// (not grpc-js's INTERNAL), on unary and streaming calls, and the handler never sees it; valid
-// requests are untouched. Real grpc-js server and client on loopback, bytes sent as-is.
+// A request whose bytes are not its protobuf type, or that has a text field over its limit, is
+// answered INVALID_ARGUMENT naming the method (not grpc-js's INTERNAL, not the handler's answer
+// echoing the value), on unary and streaming calls, and the handler never sees it; valid requests
+// are untouched. Real grpc-js server and client on loopback, bytes sent as-is.
 import { Client, Metadata, Server, ServerCredentials, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ControlServiceService, ListNodesRequest } from '../../proto/gen/fleet/v1/control';
+import { ControlServiceService, ListNodesRequest, ShellClientFrame } from '../../proto/gen/fleet/v1/control';
 import { malformedRequestInterceptor, tolerantDecoding } from './request-decoding';
 
 const identity = (b: Buffer) => b;
@@ -54,6 +55,21 @@ describe('malformed gRPC requests', () => {
     const r = await unary(Buffer.from(ListNodesRequest.encode({ selector: 'role=web' }).finish()));
     expect(r.code).toBe(status.OK);
     expect(seen).toEqual([{ selector: 'role=web' }]);
+  });
+
+  it('answers a text field over its limit INVALID_ARGUMENT, naming the field and the limit, without calling the handler', async () => {
+    seen.length = 0;
+    const r = await unary(Buffer.from(ListNodesRequest.encode({ selector: 's'.repeat(1 << 20) }).finish()));
+    expect(r).toEqual({ code: status.INVALID_ARGUMENT, details: 'ListNodes: selector is 1048576 characters long; the limit is 4096 (see "Limits" in docs/protocol.md)' });
+    expect(seen).toEqual([]);
+    const stream = client.makeBidiStreamRequest('/fleet.v1.ControlService/Shell', identity, identity, new Metadata());
+    stream.on('data', () => {});
+    stream.on('error', () => {});
+    const done = new Promise<{ code: number; details: string }>((ok) => stream.on('status', ok));
+    stream.write(Buffer.from(ShellClientFrame.encode({ body: { $case: 'start', value: { node: 'n'.repeat(300), size: undefined, argv: [], pty: false, term: '' } } }).finish()));
+    stream.end();
+    expect(await done).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^Shell: start\.node is 300 characters long; the limit is 253 /) });
+    expect(seen).toEqual([]);
   });
 
   it('ends a stream with INVALID_ARGUMENT at its first undecodable frame', async () => {

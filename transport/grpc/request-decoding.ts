@@ -1,20 +1,26 @@
-// Requests whose bytes do not decode. grpc-js answers them with INTERNAL "Error deserializing
-// request", which reads as a server bug; they are the client's mistake. Services registered
-// through `tolerantDecoding` hand such a request on as a marker instead of throwing, and
-// `malformedRequestInterceptor` answers the marker with INVALID_ARGUMENT naming the method,
-// before any handler sees it. Used for both the Control and the Agent service.
-import { ServerInterceptingCall, type ServerInterceptor, type ServiceDefinition } from '@grpc/grpc-js';
+// Requests refused before any handler sees them. grpc-js answers bytes that do not decode with
+// INTERNAL "Error deserializing request", which reads as a server bug; they are the client's
+// mistake. And a request that decodes may still carry a text field far over its limit
+// (common/limits.ts): answered with the whole value echoed, a 16 MiB name made an error trailer
+// no HTTP/2 client accepts (the call was never answered, and the server kept the connection).
+// Services registered through `tolerantDecoding` hand such a request on as a marker instead, and
+// `malformedRequestInterceptor` answers the marker with INVALID_ARGUMENT naming the method (and
+// the field and its limit). Used for the Control, Agent and reflection services.
+import { ServerInterceptingCall, type Server, type ServerInterceptor, type ServiceDefinition } from '@grpc/grpc-js';
+import { FieldTooLongError } from '../../common/errors';
+import { checkRequest } from '../../common/limits';
 import { MalformedRequestError } from './errors';
 import { toGrpcStatus } from './status';
 
-/** Stands in for a request message that did not decode. */
-class Undecodable {
-  constructor(readonly error: MalformedRequestError) {}
+/** Stands in for a request message that did not decode or has a field over its limit. */
+class Refused {
+  constructor(readonly error: MalformedRequestError | FieldTooLongError) {}
 }
 
 /**
  * The same service definition with every request deserializer made total: bytes that do not
- * decode become a marker for `malformedRequestInterceptor` instead of an exception.
+ * decode, or decode to a text field over its limit, become a marker for
+ * `malformedRequestInterceptor` instead of an exception or a request.
  * @example server.addService(tolerantDecoding(ControlServiceService), implementation)
  */
 export function tolerantDecoding<T extends ServiceDefinition>(service: T): T {
@@ -23,24 +29,40 @@ export function tolerantDecoding<T extends ServiceDefinition>(service: T): T {
     out[name] = {
       ...method,
       requestDeserialize: (bytes: Buffer) => {
+        let request: unknown;
         try {
-          return method.requestDeserialize(bytes);
+          request = method.requestDeserialize(bytes);
         } catch (err) {
-          return new Undecodable(new MalformedRequestError(method.path, err));
+          return new Refused(new MalformedRequestError(method.path, err));
         }
+        try {
+          checkRequest(method.path, request);
+        } catch (err) {
+          if (err instanceof FieldTooLongError) return new Refused(err);
+          throw err;
+        }
+        return request;
       },
     };
   }
   return out as T;
 }
 
-/** Answers a request that did not decode with INVALID_ARGUMENT (give it to the Server's `interceptors`). */
+/**
+ * A server for libraries that register their own services (@grpc/reflection's `addToServer`):
+ * every service they add goes through `tolerantDecoding`.
+ */
+export function tolerantServer(server: Pick<Server, 'addService'>): Pick<Server, 'addService'> {
+  return { addService: (service, implementation) => server.addService(tolerantDecoding(service), implementation) };
+}
+
+/** Answers a refused request with INVALID_ARGUMENT (give it to the Server's `interceptors`). */
 export const malformedRequestInterceptor: ServerInterceptor = (_method, call) =>
   new ServerInterceptingCall(call, {
     start(next) {
       next({
         onReceiveMessage(message, pass) {
-          if (message instanceof Undecodable) return call.sendStatus(toGrpcStatus(message.error).status);
+          if (message instanceof Refused) return call.sendStatus(toGrpcStatus(message.error).status);
           pass(message);
         },
       });

@@ -13,6 +13,12 @@ import type { AgentConnection, AgentTransportHandlers, ChannelConnection, Server
 import { checkHelloProof } from './hello-proof';
 import { CONTROL_CLOSE, HEADER, SERVER_QUEUE, isSubjectToken, parseAgentSubject, subjects } from './subjects';
 import { NatsLinkLostError } from './errors';
+import { FieldTooLongError } from '../../common/errors';
+import { checkRequest } from '../../common/limits';
+
+/** The gRPC methods whose messages NATS carries, for their limits (common/limits.ts). */
+const CONNECT = '/fleet.v1.AgentService/Connect';
+const OPEN_CHANNEL = '/fleet.v1.AgentService/OpenChannel';
 
 export interface NatsServerTransportOptions {
   /** Broker URLs (nats://host:port); the client fails over between them. */
@@ -279,8 +285,10 @@ export class NatsServerAgentTransport implements ServerAgentTransport {
     let message: AgentMessage;
     try {
       message = AgentMessage.decode(msg.data);
-    } catch {
-      this.#log.warn({ nodeId }, 'ignored an undecodable agent message on NATS');
+      checkRequest(CONNECT, message);
+    } catch (err) {
+      // A text field over its limit (common/limits.ts) is refused as bytes that do not decode are.
+      this.#log.warn({ nodeId, reason: err instanceof FieldTooLongError ? err.message : 'undecodable' }, 'ignored an agent message on NATS');
       return;
     }
     if (message.body?.$case === 'hello') return this.#hello(nodeId, linkId, msg, message);
@@ -347,8 +355,9 @@ export class NatsServerAgentTransport implements ServerAgentTransport {
     let frame: ChannelFrame;
     try {
       frame = ChannelFrame.decode(msg.data);
-    } catch {
-      this.#log.warn({ nodeId, channelId }, 'ignored an undecodable channel frame on NATS');
+      checkRequest(OPEN_CHANNEL, frame);
+    } catch (err) {
+      this.#log.warn({ nodeId, channelId, reason: err instanceof FieldTooLongError ? err.message : 'undecodable' }, 'ignored a channel frame on NATS');
       return;
     }
     if (existing) {
