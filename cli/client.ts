@@ -21,9 +21,9 @@ import {
   type UploadFileInfo,
   type UploadFileResponse,
 } from '../proto/gen/fleet/v1/control';
-import { CLIENT_CHANNEL_OPTIONS, ERROR_CODE_TRAILER, ServerUnreachableError, fromGrpcError, isServiceError } from '../transport';
+import { CLIENT_CHANNEL_OPTIONS, ERROR_CODE_TRAILER, ServerUnreachableError, droppedMidCall, fromGrpcError, isServiceError } from '../transport';
 import type { Context } from './context';
-import { RequestTimeoutError, ServerNotAnsweringError } from './errors';
+import { ConnectionLostError, RequestTimeoutError, ServerNotAnsweringError } from './errors';
 
 type Unary<Req, Res> = (request: Req, metadata: Metadata, options: { deadline?: number }, callback: (err: ServiceError | null, res: Res) => void) => unknown;
 type UnaryMethod = Exclude<keyof ControlServiceClient, 'watchJob' | 'upgradeAgents' | 'shell' | 'getRecording' | 'watchRollout' | 'uploadFile' | keyof import('@grpc/grpc-js').Client>;
@@ -94,8 +94,11 @@ export class ControlClient {
    */
   toError(err: unknown): Error {
     if (!isServiceError(err)) return err as Error;
-    // grpc-js's own UNAVAILABLE (no fleet error code): the connection, not the server, failed.
-    if (err.code === status.UNAVAILABLE && !err.metadata?.get(ERROR_CODE_TRAILER).length) return new ServerUnreachableError(this.#address, err.details || err.message);
+    // grpc-js's own statuses (no fleet error code): the connection, not the server, failed.
+    if (!err.metadata?.get(ERROR_CODE_TRAILER).length) {
+      if ((err.code === status.UNAVAILABLE || err.code === status.CANCELLED) && droppedMidCall(err.details)) return new ConnectionLostError(this.#address);
+      if (err.code === status.UNAVAILABLE) return new ServerUnreachableError(this.#address, err.details || err.message);
+    }
     return fromGrpcError(err);
   }
 

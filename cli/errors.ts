@@ -27,6 +27,14 @@ export class ServerNotAnsweringError extends FleetError {
   }
 }
 
+/** A connection that was up went away before the server's answer came. */
+export class ConnectionLostError extends FleetError {
+  constructor(address: string) {
+    super(`the connection to fleet-server at ${address} ended without an answer (the server may have restarted, or sent an answer this client refused; see the server log)`, 'CONNECTION_LOST', ErrorKind.Unavailable);
+    this.name = 'ConnectionLostError';
+  }
+}
+
 /** A call the server did not answer within the request timeout. */
 export class RequestTimeoutError extends FleetError {
   constructor(address: string, method: string, waited: string) {

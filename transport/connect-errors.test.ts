@@ -1,6 +1,6 @@
 // The texts Node, OpenSSL and grpc-js give for failed connections, and what fleet says instead.
 import { describe, expect, it } from 'vitest';
-import { explainConnectFailure } from './connect-errors';
+import { droppedMidCall, explainConnectFailure } from './connect-errors';
 
 describe('explainConnectFailure', () => {
   const grpc = (last: string) => `No connection established. Last error: Error: ${last}. Resolution note: `;
@@ -22,5 +22,12 @@ describe('explainConnectFailure', () => {
     const { reason } = explainConnectFailure(grpc('0A0000C1:SSL routines:ssl_something:no shared cipher:../deps/openssl/openssl/ssl/x.c:12:\nmore'), 7443);
     expect(reason).toBe('0A0000C1:SSL routines:ssl_something:no shared cipher');
     expect(explainConnectFailure('x'.repeat(500), 7443).reason.length).toBeLessThanOrEqual(160);
+  });
+
+  it('tells a connection that went away mid-call from one that never came up', () => {
+    expect(droppedMidCall('Connection dropped')).toBe(true);
+    expect(droppedMidCall('Call cancelled')).toBe(true);
+    expect(droppedMidCall('Received RST_STREAM with code 2 (Call ended without gRPC status)')).toBe(true);
+    expect(droppedMidCall('No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1. Resolution note: ')).toBe(false);
   });
 });

@@ -31,6 +31,15 @@ export function explainConnectFailure(text: string, port: number): ConnectFailur
   return { reason: rawReason(t), hint: 'check the server address in the context (fleet login --server …)' };
 }
 
+/**
+ * True when grpc-js ended a call because a connection that was up went away before the answer
+ * (the server restarted, or this client's HTTP/2 layer refused what came): not a failure to
+ * connect, and worth retrying for a stream that follows a job.
+ */
+export function droppedMidCall(details: string): boolean {
+  return /^(Connection dropped|Call cancelled)$|^Received RST_STREAM/.test(details);
+}
+
 /** The useful part of a grpc-js/OpenSSL message: the last error, one line, no source paths. */
 function rawReason(text: string): string {
   const last = /Last error: (?:Error: )?([\s\S]*?)(?:\. Resolution note:|$)/.exec(text)?.[1] ?? text;

@@ -1,5 +1,6 @@
 // Public surface of the transport folder: the link interfaces and the gRPC and NATS implementations.
 export type * from './types';
+export { droppedMidCall, explainConnectFailure } from './connect-errors';
 export { SERVER_NAME, certificateHash, derToPem, fetchPinnedCa, readPresentedChain, CaMismatchError, ServerUnreachableError } from './tls';
 export { GrpcServerAgentTransport } from './grpc/server-transport';
 export { GrpcAgentTransport, CLIENT_CHANNEL_OPTIONS, type GrpcAgentTransportOptions } from './grpc/agent-transport';

@@ -1,25 +1,15 @@
 // jobDetail: what the job page shows of each node's output.
 import { describe, expect, it } from 'vitest';
 import { OutputStream } from '../../proto/gen/fleet/v1/common';
-import { RunState, type Job } from '../../proto/gen/fleet/v1/control';
+import { Job, RunState } from '../../proto/gen/fleet/v1/control';
 import { jobDetail } from './web-api';
 
-const job: Job = {
+const job = Job.fromPartial({
   id: 'j-1',
-  createdUnixMs: 0,
-  createdBy: 'api:x',
   argv: ['true'],
-  shell: '',
-  selector: '',
-  nodes: [],
-  maxConcurrency: '',
-  maxErrors: 0,
-  timeoutMs: 30000,
-  queueTtlMs: 0,
   done: true,
-  finishedUnixMs: 2,
-  runs: [{ nodeId: 'n-a', nodeName: 'a', state: RunState.RUN_STATE_SUCCEEDED, exitCode: 0, signal: '', error: '', startedUnixMs: 1, finishedUnixMs: 2 }],
-};
+  runs: [{ nodeId: 'n-a', nodeName: 'a', state: RunState.RUN_STATE_SUCCEEDED, startedUnixMs: 1, finishedUnixMs: 2 }],
+});
 const out = (data: Buffer, stream: OutputStream = OutputStream.OUTPUT_STREAM_STDOUT) => ({ nodeId: 'n-a', nodeName: 'a', stream, data });
 
 describe('jobDetail', () => {
