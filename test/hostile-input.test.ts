@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnrollRequest } from '../proto/gen/fleet/v1/agent';
+import { AgentMessage, EnrollRequest } from '../proto/gen/fleet/v1/agent';
 import { ControlServiceService, GetNodeRequest, LabelNodeRequest, ListNodesRequest, ListSessionsRequest, StartJobRequest } from '../proto/gen/fleet/v1/control';
 import { Fleet, waitFor } from './harness';
 
@@ -209,6 +209,52 @@ describe('gRPC reflection', () => {
     const long = await reflect('v1', [Buffer.concat([Buffer.from([0x22, 0xa0, 0x8d, 0x06]), symbol])]);
     expect(status[long.code]).toBe('INVALID_ARGUMENT');
     expect(long.details).toMatch(/file_containing_symbol is 100000 characters long; the limit is \d+/);
+  });
+});
+
+describe('a streaming call that turns malformed after the server has answered', () => {
+  const fleet = new Fleet();
+  afterAll(() => fleet.stop());
+
+  // Found by the fuzzer (seed 228782301): on Connect, a Hello and a Heartbeat (both answered),
+  // then a message that does not decode. The refusal went out while the Heartbeat's reply still
+  // waited behind the Welcome; the reply was written after the status, and from then on nothing
+  // more got through that connection: the next call on it was never answered.
+  it('answers INVALID_ARGUMENT and nothing after it, and the connection stays usable', async () => {
+    await fleet.startServer();
+    const agent = fleet.startAgent('lender', await fleet.token());
+    await fleet.waitOnline(['lender']);
+    await agent.kill('SIGKILL');
+    const dir = fleet.agentDir('lender');
+    const read = (f: string) => readFileSync(join(dir, f));
+    const client = new Client(`127.0.0.1:${fleet.port}`, credentials.createSsl(read('ca.crt'), read('agent.key'), read('agent.crt')));
+    // The fuzzer's Hello carried 29 540 empty unknown fields (59 KB): it arrives in several frames.
+    const hello = Buffer.concat([
+      AgentMessage.encode({ body: { $case: 'hello', value: { agentVersion: '0.1.0', knownJobIds: ['j-1'], upgrade: undefined } } }).finish(),
+      Buffer.alloc(59_080, Buffer.from([0x5a, 0x00])),
+    ]);
+    const heartbeat = Buffer.from(AgentMessage.encode({ body: { $case: 'heartbeat', value: { sentUnixMs: Date.now() } } } as AgentMessage).finish());
+    // Inventory whose facts claim 931 bytes and hold 6.
+    const truncated = Buffer.from('1a080aa307d587060a04686f7374', 'hex');
+    try {
+      for (let round = 0; round < 10; round++) {
+        const answer = await new Promise<{ code: number; details: string; replies: number }>((resolve) => {
+          let replies = 0;
+          const stream = client.makeBidiStreamRequest('/fleet.v1.AgentService/Connect', identity, identity, new Metadata(), { deadline: Date.now() + 10_000 });
+          stream.on('data', () => replies++);
+          stream.on('error', () => {});
+          stream.on('status', (s) => resolve({ code: s.code, details: s.details, replies }));
+          for (const m of [hello, heartbeat, truncated]) stream.write(m);
+          stream.end();
+        });
+        expect({ round, code: status[answer.code] }).toEqual({ round, code: 'INVALID_ARGUMENT' });
+        expect(answer.details).toMatch(/^malformed request to \/fleet\.v1\.AgentService\/Connect: /);
+      }
+      // Each refused link ended on the server too: the node is not left online.
+      await waitFor('lender offline', async () => (await fleet.nodes()).some((n) => n.name === 'lender' && !n.online), 10_000);
+    } finally {
+      client.close();
+    }
   });
 });
 

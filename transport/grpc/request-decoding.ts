@@ -56,15 +56,34 @@ export function tolerantServer(server: Pick<Server, 'addService'>): Pick<Server,
   return { addService: (service, implementation) => server.addService(tolerantDecoding(service), implementation) };
 }
 
-/** Answers a refused request with INVALID_ARGUMENT (give it to the Server's `interceptors`). */
-export const malformedRequestInterceptor: ServerInterceptor = (_method, call) =>
-  new ServerInterceptingCall(call, {
+/**
+ * Answers a refused request with INVALID_ARGUMENT (give it to the Server's `interceptors`), and
+ * nothing after it. On a bidirectional stream the handler may still have answers queued behind
+ * one being written (a Heartbeat's reply): those are dropped, as is anything the handler sends
+ * later. One written after the status reached HTTP/2 after the stream's end and left the
+ * connection unusable for every other call on it.
+ */
+export const malformedRequestInterceptor: ServerInterceptor = (_method, call) => {
+  let refused = false;
+  return new ServerInterceptingCall(call, {
     start(next) {
       next({
         onReceiveMessage(message, pass) {
-          if (message instanceof Refused) return call.sendStatus(toGrpcStatus(message.error).status);
-          pass(message);
+          if (!(message instanceof Refused)) {
+            if (!refused) pass(message);
+            return;
+          }
+          if (refused) return;
+          refused = true;
+          call.sendStatus(toGrpcStatus(message.error).status);
         },
       });
     },
+    sendMessage(message, next) {
+      if (!refused) next(message);
+    },
+    sendStatus(status, next) {
+      if (!refused) next(status);
+    },
   });
+};
