@@ -22,6 +22,7 @@ import { SessionStore } from './store/session-store';
 import { ApiAuth } from './auth';
 import type { ServerOptions } from './config';
 import { createControlService } from './control-service';
+import { createServices } from './services';
 import { Access } from './access';
 import { SignInLimiter } from './sign-in-limiter';
 import { Enrollment } from './enrollment';
@@ -135,9 +136,10 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const rollouts = new RolloutEngine({ store: stateStore, nodes, hub, state: desired, audit, webhooks, log: log.child({ part: 'rollouts' }) });
   const files = new HostedFiles(options.dataDir, stateStore);
   const upgrades = new AgentUpgrades({ nodes, hub, releases, signCommand: pki.signCommand, audit, log: log.child({ part: 'upgrades' }), httpsPort: () => installInfo.port });
+  const services = createServices({ auth, access, audit, nodes, tokens, stateStore, hub, dispatcher, upgrades, shells, desired, rollouts, files, machines, pxePort: () => pxeInfo.port, caHash: pki.caHash, install: installInfo });
   grpcServer.addService(
     tolerantDecoding(ControlServiceService),
-    createControlService({ auth, access, nodes, tokens, hub, dispatcher, upgrades, shells, audit, desired, rollouts, files, stateStore, machines, pxePort: () => pxeInfo.port, caHash: pki.caHash, install: installInfo, log: log.child({ part: 'control' }) }),
+    createControlService({ services, log: log.child({ part: 'control' }) }),
   );
   new ReflectionService(loadFileDescriptorSetFromBuffer(Buffer.from(descriptorSetBase64, 'base64'))).addToServer(tolerantServer(grpcServer));
 

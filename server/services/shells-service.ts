@@ -1,0 +1,74 @@
+// Shells: open an interactive shell (or a command) on a node, list past and open sessions, read a
+// session's recording. Operator role: recordings hold everything a shell printed.
+import { existsSync } from 'node:fs';
+import type { GetRecordingRequest, ListSessionsRequest, ListSessionsResponse, Session, ShellStart } from '../../proto/gen/fleet/v1/control';
+import { SessionNotFoundError } from '../errors';
+import type { ShellSession, ShellSessions } from '../shells/sessions';
+import { Role } from '../store/token-store';
+import { actorOf, type Caller } from './caller';
+import type { Gate } from './gate';
+import type { NodesService } from './nodes-service';
+
+/** The most sessions one list answers. */
+const MAX_SESSIONS = 500;
+/** What a session id looks like (anything else is not one). */
+const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export interface ShellsDeps {
+  gate: Gate;
+  shells: ShellSessions;
+  nodes: NodesService;
+}
+
+export class ShellsService {
+  readonly #d: ShellsDeps;
+
+  constructor(d: ShellsDeps) {
+    this.#d = d;
+  }
+
+  /** Opens a shell on a node the caller may see; the adapter attaches to the session it returns. */
+  async shell(caller: Caller, start: ShellStart, source: 'cli' | 'web'): Promise<ShellSession> {
+    this.#d.gate.require(caller, Role.Operator);
+    this.#d.nodes.visible(caller, start.node, 'Shell');
+    return this.#d.shells.open({
+      node: start.node,
+      user: actorOf(caller),
+      source,
+      cols: start.size?.cols ?? 80,
+      rows: start.size?.rows ?? 24,
+      argv: start.argv,
+      pty: start.pty,
+      term: start.term,
+    });
+  }
+
+  async listSessions(caller: Caller, req: ListSessionsRequest): Promise<ListSessionsResponse> {
+    this.#d.gate.require(caller, Role.Operator);
+    const nodeId = req.node ? this.#d.nodes.visible(caller, req.node, 'ListSessions').id : undefined;
+    const limit = Math.min(req.limit || 20, MAX_SESSIONS);
+    return { sessions: this.#d.gate.access.newestVisible(caller.principal, limit, (n) => this.#d.shells.history(n, nodeId), (s) => [s.nodeId]) };
+  }
+
+  /** True while a session can still be attached to. */
+  isOpen(id: string): boolean {
+    return this.#d.shells.get(id) !== undefined;
+  }
+
+  /**
+   * A session's record and the file holding its asciicast recording.
+   * @throws SessionNotFoundError for an unknown session, one outside the scope, or no recording
+   */
+  async getRecording(caller: Caller, req: GetRecordingRequest): Promise<{ session: Session; file: string }> {
+    this.#d.gate.require(caller, Role.Operator);
+    const session = SESSION_ID.test(req.id) ? this.#d.shells.record(req.id) : undefined;
+    if (!session) throw new SessionNotFoundError(req.id);
+    if (!this.#d.gate.access.seesIds(caller.principal, [session.nodeId])) {
+      this.#d.gate.hidden(caller, 'GetRecording', `session ${session.id}`);
+      throw new SessionNotFoundError(req.id);
+    }
+    const file = this.#d.shells.recordingFile(session.id);
+    if (!existsSync(file)) throw new SessionNotFoundError(req.id);
+    return { session, file };
+  }
+}

@@ -1,0 +1,150 @@
+// Tokens and users: who the caller is, join tokens (to enroll nodes) and API tokens (the users of
+// the CLI, the web page and scripts, each with a role and an optional scope). Admin only, but
+// WhoAmI, which every role may ask.
+import { formatJoinToken, hashSecret, newTokenSecret } from '../../common/join-token';
+import { parseSelector, validateLabels } from '../../common/labels';
+import { VERSION } from '../../common/version';
+import type {
+  CreateApiTokenRequest,
+  CreateApiTokenResponse,
+  CreateJoinTokenRequest,
+  CreateJoinTokenResponse,
+  JoinToken,
+  ListApiTokensResponse,
+  ListJoinTokensResponse,
+  RevokeApiTokenRequest,
+  RevokeApiTokenResponse,
+  RevokeJoinTokenRequest,
+  WhoAmIResponse,
+} from '../../proto/gen/fleet/v1/control';
+import type { ApiAuth } from '../auth';
+import { ApiTokenNotFoundError, InvalidRequestError, TokenNotFoundError } from '../errors';
+import type { AuditLog } from '../store/audit-log';
+import { Role, type JoinTokenRecord, type TokenStore } from '../store/token-store';
+import { actorOf, type Caller } from './caller';
+import type { Gate } from './gate';
+
+const DEFAULT_TOKEN_TTL_MS = 3_600_000;
+const MAX_TOKEN_TTL_MS = 365 * 86_400_000;
+/** Longest description of a token. */
+const MAX_DESCRIPTION = 200;
+
+function toJoinToken(t: JoinTokenRecord): JoinToken {
+  return {
+    id: t.id,
+    description: t.description,
+    createdUnixMs: t.createdAt,
+    expiresUnixMs: t.expiresAt,
+    maxUses: t.maxUses,
+    used: t.used,
+    revoked: t.revokedAt !== null,
+    labels: t.labels,
+  };
+}
+
+export interface TokensDeps {
+  gate: Gate;
+  auth: ApiAuth;
+  tokens: TokenStore;
+  audit: AuditLog;
+  caHash: string;
+  /** The HTTPS install port and its key pin (filled in once the port is bound). */
+  install: { port: number; pin: string };
+}
+
+export class TokensService {
+  readonly #d: TokensDeps;
+
+  constructor(d: TokensDeps) {
+    this.#d = d;
+  }
+
+  async whoAmI(caller: Caller): Promise<WhoAmIResponse> {
+    this.#d.gate.require(caller, Role.Viewer);
+    const p = caller.principal;
+    return {
+      tokenId: p.tokenId,
+      role: p.role,
+      serverVersion: VERSION,
+      description: p.description,
+      installPort: this.#d.install.port,
+      installPin: this.#d.install.pin,
+      caHash: this.#d.caHash,
+      scope: p.scope,
+    };
+  }
+
+  async createJoinToken(caller: Caller, req: CreateJoinTokenRequest): Promise<CreateJoinTokenResponse> {
+    this.#d.gate.require(caller, Role.Admin);
+    validateLabels(req.labels);
+    const ttl = Number(req.ttlMs) || DEFAULT_TOKEN_TTL_MS;
+    if (ttl > MAX_TOKEN_TTL_MS) throw new InvalidRequestError('a join token may live at most 365 days');
+    if (req.description.length > MAX_DESCRIPTION) throw new InvalidRequestError(`the description is longer than ${MAX_DESCRIPTION} characters`);
+    const { id, secret } = newTokenSecret();
+    const now = Date.now();
+    const record: JoinTokenRecord = {
+      id,
+      secretHash: hashSecret(secret),
+      description: req.description,
+      labels: req.labels,
+      createdAt: now,
+      createdBy: actorOf(caller),
+      expiresAt: now + ttl,
+      maxUses: req.maxUses || 1,
+      used: 0,
+      revokedAt: null,
+    };
+    this.#d.tokens.insertJoin(record);
+    this.#d.audit.record({ actor: actorOf(caller), action: 'token.create', target: id, ok: true, detail: `uses ${record.maxUses}, expires ${new Date(record.expiresAt).toISOString()}` });
+    return { info: toJoinToken(record), token: formatJoinToken({ id, secret, caHash: this.#d.caHash }) };
+  }
+
+  async listJoinTokens(caller: Caller): Promise<ListJoinTokensResponse> {
+    this.#d.gate.require(caller, Role.Admin);
+    return { tokens: this.#d.tokens.listJoin().map(toJoinToken) };
+  }
+
+  async revokeJoinToken(caller: Caller, req: RevokeJoinTokenRequest): Promise<JoinToken> {
+    this.#d.gate.require(caller, Role.Admin);
+    const record = this.#d.tokens.getJoin(req.id);
+    if (!record) throw new TokenNotFoundError(req.id);
+    this.#d.tokens.revokeJoin(record.id, Date.now());
+    this.#d.audit.record({ actor: actorOf(caller), action: 'token.revoke', target: record.id, ok: true });
+    return toJoinToken(this.#d.tokens.getJoin(record.id)!);
+  }
+
+  async createApiToken(caller: Caller, req: CreateApiTokenRequest): Promise<CreateApiTokenResponse> {
+    this.#d.gate.require(caller, Role.Admin);
+    if (!(Object.values(Role) as string[]).includes(req.role)) throw new InvalidRequestError(`role must be one of ${Object.values(Role).join(', ')}`);
+    if (req.description.length > MAX_DESCRIPTION) throw new InvalidRequestError(`the description is longer than ${MAX_DESCRIPTION} characters`);
+    const scope = req.scope.trim();
+    if (scope && req.role === Role.Admin) throw new InvalidRequestError('an admin token manages the whole fleet and cannot be limited to a selector; give the limited token the operator or viewer role');
+    if (scope && parseSelector(scope).empty) throw new InvalidRequestError('the scope selector is empty');
+    const created = this.#d.auth.createToken(req.role as Role, req.description, scope);
+    this.#d.audit.record({ actor: actorOf(caller), action: 'token.api.create', target: created.id, ok: true, detail: `role ${req.role}${scope ? `, limited to ${scope}` : ''}` });
+    return created;
+  }
+
+  async listApiTokens(caller: Caller): Promise<ListApiTokensResponse> {
+    this.#d.gate.require(caller, Role.Admin);
+    return {
+      tokens: this.#d.tokens.listApi().map((t) => ({
+        id: t.id,
+        role: t.role,
+        description: t.description,
+        scope: t.scope,
+        createdUnixMs: t.createdAt,
+        revoked: t.revokedAt !== null,
+        revokedUnixMs: t.revokedAt ?? 0,
+      })),
+    };
+  }
+
+  async revokeApiToken(caller: Caller, req: RevokeApiTokenRequest): Promise<RevokeApiTokenResponse> {
+    this.#d.gate.require(caller, Role.Admin);
+    // Revoking a revoked token again is not an error (scripts may retry); an unknown id is.
+    if (!this.#d.tokens.revokeApi(req.id, Date.now()) && !this.#d.tokens.listApi().some((t) => t.id === req.id)) throw new ApiTokenNotFoundError(req.id);
+    this.#d.audit.record({ actor: actorOf(caller), action: 'token.api.revoke', target: req.id, ok: true });
+    return {};
+  }
+}
