@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { SERVER_NAME, certificateHash } from '../transport';
 import { InvalidEnrollmentError } from './errors';
+import { localSigner, type CommandSigner } from './commands';
 
 x509.cryptoProvider.set(webcrypto as never);
 
@@ -31,8 +32,8 @@ export interface Pki {
   serverKeyPem: string;
   /** Ed25519 public key (SPKI DER) agents pin to verify commands. */
   commandSigningKey: Buffer;
-  /** Signs bytes with the command-signing key. */
-  signCommand(payload: Buffer): Buffer;
+  /** Signs commands with the command-signing key. */
+  commandSigner: CommandSigner;
   /** Verifies an agent's CSR and issues its client certificate. */
   issueAgentCertificate(csrPem: string, nodeId: string): Promise<{ certPem: string; fingerprint: string; notAfter: number }>;
 }
@@ -157,7 +158,7 @@ export async function loadOrCreatePki(dataDir: string, extraNames: string[]): Pr
     serverCertChainPem: readFileSync(join(dir, 'server.crt'), 'utf8') + caPem,
     serverKeyPem: readFileSync(join(dir, 'server.key'), 'utf8'),
     commandSigningKey: createPublicKey(signingKey).export({ format: 'der', type: 'spki' }),
-    signCommand: (payload) => sign(null, payload, signingKey),
+    commandSigner: localSigner(signingKey),
     async issueAgentCertificate(csrPem, nodeId) {
       let csr: x509.Pkcs10CertificateRequest;
       try {

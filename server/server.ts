@@ -13,6 +13,7 @@ import { descriptorSetBase64 } from '../proto/gen/descriptor-set';
 import { createServerCredentials, GrpcServerAgentTransport, malformedRequestInterceptor, NatsServerAgentTransport, tolerantDecoding, tolerantServer, type AgentTransportHandlers } from '../transport';
 import { VERSION } from '../common/version';
 import { AgentHub } from './agent-hub';
+import { CommandSender } from './commands';
 import { findInstallScript, startInstallServer } from './http/install-server';
 import { createWebApp } from './http/web-app';
 import { Releases } from './releases';
@@ -92,7 +93,8 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
 
   const metrics = new Metrics({ nodes: () => ({ enrolled: nodes.count(), online: hub.onlineCount() }), openShells: () => shells.openCount });
   const hub = new AgentHub({ nodes, audit, log: log.child({ part: 'agents' }), offlineAfterMs: options.offlineAfterMs, heartbeatMs: options.heartbeatMs });
-  const dispatcher = new JobDispatcher({ jobs, nodes, hub, audit, log: log.child({ part: 'jobs' }), signCommand: pki.signCommand, defaultTimeoutMs: options.defaultJobTimeoutMs, metrics });
+  const commands = new CommandSender({ link: hub, signer: pki.commandSigner, log: log.child({ part: 'commands' }) });
+  const dispatcher = new JobDispatcher({ jobs, nodes, hub, audit, log: log.child({ part: 'jobs' }), commands, defaultTimeoutMs: options.defaultJobTimeoutMs, metrics });
   hub.addListener(dispatcher);
   const pxeInfo = { port: 0 };
   const installInfo = { port: 0, pin: pubkeyPin(pki.serverCertChainPem) };
@@ -121,7 +123,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     interceptors: [controlRequestInterceptor(log.child({ part: 'control' }), metrics), malformedRequestInterceptor],
   });
   const transport = new GrpcServerAgentTransport(grpcServer, log.child({ part: 'grpc' }));
-  const shells = new ShellSessions({ nodes, hub, signCommand: pki.signCommand, store: new SessionStore(db), audit, log: log.child({ part: 'shells' }), dataDir: options.dataDir, limits: options.shell });
+  const shells = new ShellSessions({ nodes, hub, commands, store: new SessionStore(db), audit, log: log.child({ part: 'shells' }), dataDir: options.dataDir, limits: options.shell });
   const agentHandlers: AgentTransportHandlers = { enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn), channel: (conn) => shells.channel(conn), renew: (peer, csr) => enrollment.renew(peer, csr), leave: (peer, reason) => enrollment.leave(peer, reason) };
   transport.start(agentHandlers);
   // NATS beside gRPC: the same hub and shells, so one job may mix agents of both (docs/scale-out.md).
@@ -132,10 +134,10 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const releases = new Releases(options.releasesDir);
   const stateStore = new StateStore(db);
   const webhooks = new Webhooks(options.webhooks, log.child({ part: 'webhooks' }));
-  const desired = new DesiredStateService({ store: stateStore, nodes, hub, audit, webhooks, signCommand: pki.signCommand, httpsPort: () => installInfo.port, log: log.child({ part: 'state' }) });
+  const desired = new DesiredStateService({ store: stateStore, nodes, hub, audit, webhooks, commands, httpsPort: () => installInfo.port, log: log.child({ part: 'state' }) });
   const rollouts = new RolloutEngine({ store: stateStore, nodes, hub, state: desired, audit, webhooks, log: log.child({ part: 'rollouts' }) });
   const files = new HostedFiles(options.dataDir, stateStore);
-  const upgrades = new AgentUpgrades({ nodes, hub, releases, signCommand: pki.signCommand, audit, log: log.child({ part: 'upgrades' }), httpsPort: () => installInfo.port });
+  const upgrades = new AgentUpgrades({ nodes, hub, releases, commands, audit, log: log.child({ part: 'upgrades' }), httpsPort: () => installInfo.port });
   const services = createServices({ auth, access, audit, nodes, tokens, stateStore, hub, dispatcher, upgrades, shells, desired, rollouts, files, machines, pxePort: () => pxeInfo.port, caHash: pki.caHash, install: installInfo });
   grpcServer.addService(
     tolerantDecoding(ControlServiceService),

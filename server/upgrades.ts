@@ -3,12 +3,12 @@
 // rollback report / the old version (rolled back), or not at all before the deadline (failed).
 import type { Logger } from 'pino';
 import { quote } from '../common/format';
-import { Command, type Hello } from '../proto/gen/fleet/v1/agent';
+import type { Hello } from '../proto/gen/fleet/v1/agent';
 import type { UpgradeAgentsRequest, UpgradeEvent, UpgradeNodeResult } from '../proto/gen/fleet/v1/control';
 import type { AgentHub } from './agent-hub';
 import { InvalidRequestError } from './errors';
 import { concurrencyLimit } from './jobs/concurrency';
-import { COMMAND_TTL_MS } from './jobs/dispatcher';
+import type { CommandSender } from './commands';
 import { validVersion, type Releases } from './releases';
 import type { AuditLog } from './store/audit-log';
 import type { NodeRecord, NodeStore } from './store/node-store';
@@ -28,17 +28,17 @@ export class AgentUpgrades {
   readonly #nodes: NodeStore;
   readonly #hub: AgentHub;
   readonly #releases: Releases;
-  readonly #sign: (payload: Buffer) => Buffer;
+  readonly #commands: CommandSender;
   readonly #audit: AuditLog;
   readonly #log: Logger;
   readonly #httpsPort: () => number;
   readonly #waiting = new Map<string, Waiter>();
 
-  constructor(deps: { nodes: NodeStore; hub: AgentHub; releases: Releases; signCommand: (p: Buffer) => Buffer; audit: AuditLog; log: Logger; httpsPort: () => number }) {
+  constructor(deps: { nodes: NodeStore; hub: AgentHub; releases: Releases; commands: CommandSender; audit: AuditLog; log: Logger; httpsPort: () => number }) {
     this.#nodes = deps.nodes;
     this.#hub = deps.hub;
     this.#releases = deps.releases;
-    this.#sign = deps.signCommand;
+    this.#commands = deps.commands;
     this.#audit = deps.audit;
     this.#log = deps.log;
     this.#httpsPort = deps.httpsPort;
@@ -108,17 +108,11 @@ export class AgentUpgrades {
       });
     });
     this.#hub.expectRestart(node.id, Date.now() + deadlineMs + GRACE_MS);
-    const command: Command = {
-      id: commandId,
-      nodeId: node.id,
-      notAfterUnixMs: Date.now() + COMMAND_TTL_MS,
-      body: { $case: 'upgrade', value: { version, sha256: file.sha256, size: file.size, httpsPort: this.#httpsPort(), path: `/agent/${version}/linux-${arch}`, deadlineMs } },
-    };
-    const payload = Buffer.from(Command.encode(command).finish());
     this.#log.info({ node: node.name, version }, 'sending upgrade');
-    if (!this.#hub.send(node.id, { body: { $case: 'command', value: { payload, signature: this.#sign(payload) } } })) {
-      this.#waiting.get(node.id)?.resolve({ outcome: 'offline', version: current, detail: 'node went offline' });
-    }
+    const body = { $case: 'upgrade' as const, value: { version, sha256: file.sha256, size: file.size, httpsPort: this.#httpsPort(), path: `/agent/${version}/linux-${arch}`, deadlineMs } };
+    void this.#commands.send(node.id, commandId, body).then((sent) => {
+      if (!sent) this.#waiting.get(node.id)?.resolve({ outcome: 'offline', version: current, detail: 'node went offline' });
+    });
     return result;
   }
 }

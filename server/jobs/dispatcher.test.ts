@@ -55,7 +55,10 @@ function setup(nodeCount: number) {
     hub: hub as unknown as AgentHub,
     audit: new AuditLog(db),
     log: silentLogger(),
-    signCommand: () => Buffer.alloc(64),
+    // Sent at once (the real sender signs asynchronously), so each step's commands can be counted.
+    commands: {
+      send: async (nodeId, id, body) => hub.send(nodeId, { body: { $case: 'command', value: { payload: Buffer.from(Command.encode({ id, nodeId, notAfterUnixMs: 0, body }).finish()), signature: Buffer.alloc(64) } } }),
+    },
     defaultTimeoutMs: 30_000,
   });
   return { db, hub, dispatcher };

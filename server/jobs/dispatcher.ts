@@ -4,7 +4,8 @@
 // watchers. Unfinished jobs are picked up again after a server restart.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { Command, type CommandRejected, type ExecEvent } from '../../proto/gen/fleet/v1/agent';
+import type { CommandRejected, ExecEvent } from '../../proto/gen/fleet/v1/agent';
+import type { CommandSender } from '../commands';
 import { OutputStream } from '../../proto/gen/fleet/v1/common';
 import { RunState, type Job, type JobEvent, type NodeOutput, type NodeRun, type StartJobRequest } from '../../proto/gen/fleet/v1/control';
 import type { AgentHub, AgentHubListener } from '../agent-hub';
@@ -20,8 +21,6 @@ import { concurrencyLimit } from './concurrency';
 
 /** A dispatched run with no result this long after its timeout is marked LOST. */
 export const LOST_GRACE_MS = 30_000;
-/** How long a signed command stays valid; agents refuse it afterwards. */
-export const COMMAND_TTL_MS = 5 * 60_000;
 const MAX_COMMAND_BYTES = 64 * 1024;
 const MAX_TIMEOUT_MS = 7 * 86_400_000;
 /** Stored output chunks read per query when replaying a job. */
@@ -69,7 +68,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
   readonly #hub: AgentHub;
   readonly #audit: AuditLog;
   readonly #log: Logger;
-  readonly #sign: (payload: Buffer) => Buffer;
+  readonly #commands: Pick<CommandSender, 'send'>;
   readonly #defaultTimeoutMs: number;
   readonly #metrics: Pick<Metrics, 'jobStarted' | 'runDispatched' | 'runFinished'> | undefined;
   readonly #active = new Map<string, ActiveJob>();
@@ -84,7 +83,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     hub: AgentHub;
     audit: AuditLog;
     log: Logger;
-    signCommand: (payload: Buffer) => Buffer;
+    commands: Pick<CommandSender, 'send'>;
     defaultTimeoutMs: number;
     metrics?: Pick<Metrics, 'jobStarted' | 'runDispatched' | 'runFinished'>;
   }) {
@@ -94,7 +93,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     this.#hub = deps.hub;
     this.#audit = deps.audit;
     this.#log = deps.log;
-    this.#sign = deps.signCommand;
+    this.#commands = deps.commands;
     this.#defaultTimeoutMs = deps.defaultTimeoutMs;
     this.#events.setMaxListeners(0);
   }
@@ -380,16 +379,13 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     }
   }
 
-  #sendCommand(active: ActiveJob, run: RunRecord): boolean {
+  /**
+   * Sends a run's exec command. A run whose command the link does not take (the node dropped
+   * meanwhile) stays in flight: it is sent again when the node comes back, or given up as lost.
+   */
+  #sendCommand(active: ActiveJob, run: RunRecord): void {
     const { spec } = active.job;
-    const command: Command = {
-      id: `${active.job.id}/${run.nodeId}`,
-      nodeId: run.nodeId,
-      notAfterUnixMs: Date.now() + COMMAND_TTL_MS,
-      body: { $case: 'exec', value: { jobId: active.job.id, argv: spec.argv, shell: spec.shell, timeoutMs: spec.timeoutMs } },
-    };
-    const payload = Buffer.from(Command.encode(command).finish());
-    return this.#hub.send(run.nodeId, { body: { $case: 'command', value: { payload, signature: this.#sign(payload) } } });
+    void this.#commands.send(run.nodeId, `${active.job.id}/${run.nodeId}`, { $case: 'exec', value: { jobId: active.job.id, argv: spec.argv, shell: spec.shell, timeoutMs: spec.timeoutMs } });
   }
 
   /**
@@ -416,7 +412,8 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
           } else if (!this.#hub.isOnline(run.nodeId)) {
             this.#offline(active, run, now);
           } else if (active.inFlight < active.limit) {
-            if (this.#sendCommand(active, run)) this.#setRun(active, run, { state: RunState.RUN_STATE_DISPATCHED, dispatchedAt: now });
+            this.#sendCommand(active, run);
+            this.#setRun(active, run, { state: RunState.RUN_STATE_DISPATCHED, dispatchedAt: now });
           } else if (!all) {
             break;
           }

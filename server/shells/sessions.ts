@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { formatDuration } from '../../common/duration';
 import { ErrorKind, FleetError } from '../../common/errors';
-import { Command, type ChannelFrame } from '../../proto/gen/fleet/v1/agent';
+import type { ChannelFrame } from '../../proto/gen/fleet/v1/agent';
 import type { Session } from '../../proto/gen/fleet/v1/control';
 import type { ChannelConnection } from '../../transport';
 import type { AgentHub } from '../agent-hub';
 import { AgentRefusedError, NodeNotFoundError } from '../errors';
 import { newId } from '../ids';
-import { COMMAND_TTL_MS } from '../jobs/dispatcher';
+import type { CommandSender } from '../commands';
 import type { AuditLog } from '../store/audit-log';
 import type { NodeStore } from '../store/node-store';
 import type { SessionStore } from '../store/session-store';
@@ -211,7 +211,7 @@ export class ShellSessions {
   readonly limits: ShellLimits;
   readonly #nodes: NodeStore;
   readonly #hub: AgentHub;
-  readonly #sign: (payload: Buffer) => Buffer;
+  readonly #commands: CommandSender;
   readonly #store: SessionStore;
   readonly #audit: AuditLog;
   readonly #log: Logger;
@@ -221,10 +221,10 @@ export class ShellSessions {
   readonly #recentlyEnded = new Map<string, ShellSession>();
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(deps: { nodes: NodeStore; hub: AgentHub; signCommand: (p: Buffer) => Buffer; store: SessionStore; audit: AuditLog; log: Logger; dataDir: string; limits: ShellLimits }) {
+  constructor(deps: { nodes: NodeStore; hub: AgentHub; commands: CommandSender; store: SessionStore; audit: AuditLog; log: Logger; dataDir: string; limits: ShellLimits }) {
     this.#nodes = deps.nodes;
     this.#hub = deps.hub;
-    this.#sign = deps.signCommand;
+    this.#commands = deps.commands;
     this.#store = deps.store;
     this.#audit = deps.audit;
     this.#log = deps.log;
@@ -301,14 +301,7 @@ export class ShellSessions {
     this.#open.set(id, session);
     this.#store.start({ id, nodeId: node.id, nodeName: node.name, user: req.user, source: req.source, startedAt: session.startedAt });
     this.#audit.record({ actor: req.user, action: 'shell.open', target: node.name, ok: true, detail: `session ${id} (${req.source}${req.argv.length ? `: ${req.argv.join(' ')}` : ''})` });
-    const command: Command = {
-      id: `shell/${id}`,
-      nodeId: node.id,
-      notAfterUnixMs: Date.now() + COMMAND_TTL_MS,
-      body: { $case: 'shell', value: { channelId: id, cols, rows, argv: req.argv, pty: req.pty, term: req.term || 'xterm-256color' } },
-    };
-    const payload = Buffer.from(Command.encode(command).finish());
-    this.#hub.send(node.id, { body: { $case: 'command', value: { payload, signature: this.#sign(payload) } } });
+    void this.#commands.send(node.id, `shell/${id}`, { $case: 'shell', value: { channelId: id, cols, rows, argv: req.argv, pty: req.pty, term: req.term || 'xterm-256color' } });
     this.#pendingOpen.set(
       id,
       setTimeout(() => session.end(-1, 'the agent did not open the shell in time'), OPEN_TIMEOUT_MS),

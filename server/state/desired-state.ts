@@ -3,7 +3,8 @@
 // store, and alerts webhooks when a check changes.
 import type { Logger } from 'pino';
 import { loadSpec, removalOf, renderForNode, specDigest, type DesiredState, type Spec } from '../../common/spec';
-import { Command, type ApplyCommand, type HealthReport, type StateReport } from '../../proto/gen/fleet/v1/agent';
+import type { ApplyCommand, HealthReport, StateReport } from '../../proto/gen/fleet/v1/agent';
+import type { CommandSender } from '../commands';
 import type { ResourceState } from '../../proto/gen/fleet/v1/common';
 import type { NodePlan, PlanResponse } from '../../proto/gen/fleet/v1/control';
 import type { AgentHub } from '../agent-hub';
@@ -34,7 +35,7 @@ export interface DesiredStateDeps {
   hub: AgentHub;
   audit: AuditLog;
   webhooks: Webhooks;
-  signCommand: (payload: Buffer) => Buffer;
+  commands: CommandSender;
   httpsPort: () => number;
   log: Logger;
 }
@@ -174,9 +175,8 @@ export class DesiredStateService {
     });
   }
 
-  #sendCommand(nodeId: string, commandId: string, apply: ApplyCommand): boolean {
-    const payload = Buffer.from(Command.encode({ id: commandId, nodeId, notAfterUnixMs: Date.now() + COMMAND_TTL_MS, body: { $case: 'apply', value: apply } }).finish());
-    return this.#d.hub.send(nodeId, { body: { $case: 'command', value: { payload, signature: this.#d.signCommand(payload) } } });
+  #sendCommand(nodeId: string, commandId: string, apply: ApplyCommand): void {
+    void this.#d.commands.send(nodeId, commandId, { $case: 'apply', value: apply }, COMMAND_TTL_MS);
   }
 
   /** A node came back: send it the apply commands still waiting for it. */
