@@ -7,9 +7,8 @@ import type { Logger } from 'pino';
 import { Command, type ServerMessage } from '../proto/gen/fleet/v1/agent';
 import type { Facts } from '../proto/gen/fleet/v1/common';
 import { VERSION } from '../common/version';
-import { parseServerAddress } from '../common/address';
 import { fitRequest } from '../common/limits';
-import { GrpcAgentTransport, type AgentLink, type AgentTransport } from '../transport';
+import type { AgentLink, AgentTransport } from '../transport';
 import { CommandRefusedError } from './errors';
 import { runCommand, type CommandRunner } from './exec';
 import { Inventory, factsFingerprint } from './inventory';
@@ -20,6 +19,7 @@ import type { AgentIdentity, AgentState } from './state';
 import { newKeyAndCsr } from './enroll';
 import { DesiredStateRunner } from './desired-state';
 import { ReplayGuard } from './replay-guard';
+import type { AgentTransportMaker } from './transports';
 
 export interface AgentOptions {
   /** How often to re-read inventory (its cheap facts; slow ones hourly) and send it if it changed. */
@@ -69,8 +69,8 @@ export interface AgentDeps {
   collectFacts?: () => Promise<Facts>;
   /** False refuses self-upgrade commands (emulated agents share one executable). Default true. */
   selfUpgrade?: boolean;
-  /** Makes the link to the server for an identity (again after each renewal); default: gRPC to identity.server. */
-  transport?: (identity: AgentIdentity) => AgentTransport;
+  /** Makes the link to the server for an identity, again after each renewal (agent/transports.ts). */
+  transport: AgentTransportMaker;
 }
 
 export class Agent {
@@ -100,7 +100,7 @@ export class Agent {
   readonly #collectFacts: () => Promise<Facts>;
   readonly #inventory: Inventory | null;
   readonly #selfUpgrade: boolean;
-  readonly #makeTransport: ((identity: AgentIdentity) => AgentTransport) | undefined;
+  readonly #makeTransport: AgentTransportMaker;
   readonly #replay: ReplayGuard;
 
   constructor(deps: AgentDeps) {
@@ -118,7 +118,7 @@ export class Agent {
     this.#makeTransport = deps.transport;
     this.#replay = new ReplayGuard(deps.state.seenCommandsFile);
     this.#signingKey = createPublicKey({ key: deps.identity.commandSigningKey, format: 'der', type: 'spki' });
-    this.#transport = this.#newTransport();
+    this.#transport = this.#makeTransport(this.#identity);
     this.#desired = new DesiredStateRunner({
       root: this.#options.root,
       stateDir: deps.state.dir,
@@ -127,12 +127,6 @@ export class Agent {
       send: (body) => this.#link?.send({ body }) ?? false,
       log: deps.log.child({ part: 'state' }),
     });
-  }
-
-  #newTransport(): AgentTransport {
-    const id = this.#identity;
-    if (this.#makeTransport) return this.#makeTransport(id);
-    return new GrpcAgentTransport({ address: parseServerAddress(id.server), caPem: id.caPem, keyPem: id.keyPem, certPem: id.certPem });
   }
 
   /**
@@ -151,7 +145,7 @@ export class Agent {
     this.#state.saveCredentials(keyPem, certPem);
     this.#identity = { ...this.#identity, keyPem, certPem };
     void this.#transport.close();
-    this.#transport = this.#newTransport();
+    this.#transport = this.#makeTransport(this.#identity);
     this.#log.info({ validTo: new X509Certificate(certPem).validTo }, 'client certificate renewed');
     return true;
   }

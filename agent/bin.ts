@@ -10,9 +10,9 @@ import { createLogger } from '../common/logger';
 import { VERSION } from '../common/version';
 import { Agent, backoffDelay, defaultAgentOptions } from './agent';
 import { enroll, type Enrolled } from './enroll';
-import { natsTransportFactory } from './nats-link';
+import { createAgentTransport, linkOptionsFromFlags } from './transports';
 import { parseServerAddress } from '../common/address';
-import { GrpcAgentTransport, parseNatsServers } from '../transport';
+import { GrpcAgentTransport } from '../transport';
 import { addEmulateCommand } from './emulate-command';
 import { InvalidOptionError, NotEnrolledError } from './errors';
 import { ptySelfCheck } from './pty';
@@ -63,9 +63,9 @@ program
     try {
       const state = new AgentState(opts.stateDir);
       state.ensure();
-      const natsServers = opts.nats ? parseNatsServers(opts.nats) : undefined;
+      const link = linkOptionsFromFlags(opts);
       const identity = state.load() ?? (await enrollWithRetry(state, opts, log));
-      const transport = natsServers ? natsTransportFactory(natsServers, state, log) : undefined;
+      const transport = createAgentTransport(link, { state, log });
       const options = defaultAgentOptions();
       if (!isAbsolute(opts.root)) throw new InvalidOptionError('--root (FLEET_AGENT_ROOT) must be an absolute path');
       options.root = opts.root;

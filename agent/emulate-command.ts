@@ -6,7 +6,7 @@ import { FleetError } from '../common/errors';
 import { parseLabelAssignments } from '../common/labels';
 import { createLogger } from '../common/logger';
 import { InvalidOptionError } from './errors';
-import { parseNatsServers } from '../transport';
+import { linkOptionsFromFlags } from './transports';
 import { Emulator, currentOpenFilesLimit, defaultEmulatorOptions, filesNeeded, type EmulatorProgress } from './emulate';
 
 interface EmulateFlags {
@@ -81,7 +81,7 @@ Logs go to stderr at warn level (FLEET_LOG to change); progress too, about once 
             enrollConcurrency,
             synthetic: flags.synthetic === true,
             startSpreadMs: flags.startSpread === undefined ? Math.min(5000, count) : parseDuration(flags.startSpread),
-            nats: flags.nats ? parseNatsServers(flags.nats) : undefined,
+            link: linkOptionsFromFlags(flags),
           },
           log,
         );

@@ -16,7 +16,7 @@ import { fetchPinnedCa } from '../transport';
 import { Agent, backoffDelay, defaultAgentOptions } from './agent';
 import { enroll } from './enroll';
 import { EnrollmentRefusedError, NotEnrolledError } from './errors';
-import { natsTransportFactory } from './nats-link';
+import { createAgentTransport, type AgentLinkOptions, type AgentTransportMaker } from './transports';
 import type { CommandRunner } from './exec';
 import { Inventory } from './inventory';
 import { Spool } from './spool';
@@ -44,8 +44,8 @@ export interface EmulatorOptions {
   synthetic: boolean;
   /** Identities that are already enrolled start spread over this long, so N links do not open in one instant. */
   startSpreadMs: number;
-  /** Link over these NATS brokers instead of gRPC (each identity with its own NATS credentials). */
-  nats?: string[];
+  /** The transport every identity links over (NATS: each identity with its own NATS credentials). Default gRPC. */
+  link: AgentLinkOptions;
 }
 
 export const defaultEmulatorOptions = (): EmulatorOptions => ({
@@ -57,6 +57,7 @@ export const defaultEmulatorOptions = (): EmulatorOptions => ({
   enrollConcurrency: 50,
   synthetic: false,
   startSpreadMs: 5000,
+  link: { transport: 'grpc' },
 });
 
 /** Where the emulator stands, reported while it starts. */
@@ -249,11 +250,11 @@ export class Emulator {
     if (this.#stopped) return;
     const log = this.#log.child({ node: identity.nodeName });
     const facts = this.#facts().then((base) => emulatedFacts(base, identity.nodeName, index));
-    let transport;
+    let transport: AgentTransportMaker;
     try {
-      transport = this.#o.nats ? natsTransportFactory(this.#o.nats, state, log) : undefined;
+      transport = createAgentTransport(this.#o.link, { state, log });
     } catch (err) {
-      this.#log.error({ err, node: identity.nodeName }, 'cannot start this emulated agent on NATS');
+      this.#log.error({ err, node: identity.nodeName, transport: this.#o.link.transport }, 'cannot start this emulated agent on its transport');
       return;
     }
     const agent = new Agent({

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ControlServiceService } from '../proto/gen/fleet/v1/control';
 import { descriptorSetBase64 } from '../proto/gen/descriptor-set';
-import { createServerCredentials, GrpcServerAgentTransport, malformedRequestInterceptor, NatsServerAgentTransport, tolerantDecoding, tolerantServer, type AgentTransportHandlers } from '../transport';
+import { createServerCredentials, malformedRequestInterceptor, tolerantDecoding, tolerantServer, type AgentTransportHandlers } from '../transport';
 import { VERSION } from '../common/version';
 import { AgentHub } from './agent-hub';
 import { CommandSender } from './commands';
@@ -44,6 +44,7 @@ import { JobStore } from './store/job-store';
 import { NodeStore } from './store/node-store';
 import { TokenStore } from './store/token-store';
 import { NatsAuthority } from './nats-authority';
+import { createServerTransports } from './agent-transports';
 import { Metrics } from './metrics';
 import { controlRequestInterceptor, logHttpRequest } from './request-log';
 import { createMetricsRoute, startMetricsServer } from './http/metrics-endpoint';
@@ -122,15 +123,11 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     'grpc.http2.min_ping_interval_without_data_ms': 5000,
     interceptors: [controlRequestInterceptor(log.child({ part: 'control' }), metrics), malformedRequestInterceptor],
   });
-  const transport = new GrpcServerAgentTransport(grpcServer, log.child({ part: 'grpc' }));
   const shells = new ShellSessions({ nodes, hub, commands, store: new SessionStore(db), audit, log: log.child({ part: 'shells' }), dataDir: options.dataDir, limits: options.shell });
   const agentHandlers: AgentTransportHandlers = { enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn), channel: (conn) => shells.channel(conn), renew: (peer, csr) => enrollment.renew(peer, csr), leave: (peer, reason) => enrollment.leave(peer, reason) };
-  transport.start(agentHandlers);
-  // NATS beside gRPC: the same hub and shells, so one job may mix agents of both (docs/scale-out.md).
-  const natsTransport = options.nats
-    ? new NatsServerAgentTransport({ servers: options.nats.servers, creds: await natsAuthority.serverCredentials(), caPem: pki.caPem, log: log.child({ part: 'nats' }) })
-    : undefined;
-  natsTransport?.start(agentHandlers);
+  // Every configured transport (gRPC always, NATS beside it) serves the same hub and shells.
+  const transports = await createServerTransports(options, { grpcServer, caPem: pki.caPem, natsCredentials: () => natsAuthority.serverCredentials(), log });
+  for (const transport of transports) transport.start(agentHandlers);
   const releases = new Releases(options.releasesDir);
   const stateStore = new StateStore(db);
   const webhooks = new Webhooks(options.webhooks, log.child({ part: 'webhooks' }));
@@ -225,8 +222,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       await webhooks.drain();
       dispatcher.stop();
       hub.stop();
-      await transport.stop();
-      await natsTransport?.stop();
+      for (const transport of transports) await transport.stop();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           grpcServer.forceShutdown();

@@ -1,21 +1,17 @@
-// The journeys over NATS: exec, shells and desired state with one gRPC agent and two NATS agents
-// in the same jobs; the broker confining each agent to its own subjects; commands injected,
-// tampered with or replayed on an agent's subject refused and audited; and a broker dying in the
-// middle of a fan-out.
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+// What only NATS has: one gRPC agent and two NATS agents in the same jobs and rollouts; the broker
+// confining each agent to its own subjects; an agent switching transports; and a broker dying in
+// the middle of a fan-out. What every transport must do (shells, replay refusal, reconnecting) is
+// in transport-conformance.test.ts.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, credsAuthenticator, type MsgHdrs, type NatsConnection, type Status } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Command, ServerMessage } from '../proto/gen/fleet/v1/agent';
-import { NatsAuthority } from '../server/nats-authority';
-import { createUser, fmtCreds } from '@nats-io/jwt';
 import { Fleet, Proc, waitFor } from './harness';
-import { NatsBrokers, natsTrust } from './nats';
+import { NatsBrokers, natsClient, natsTrust } from './nats';
+import { applyMotd, expectMotd } from './specs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const FLEET = join(REPO, 'dist/fleet.js');
 
 interface RunView {
   node: string;
@@ -23,23 +19,6 @@ interface RunView {
   exitCode: number;
   stdout?: string;
   stderr?: string;
-}
-interface AuditView {
-  actor: string;
-  action: string;
-  target: string;
-  ok: boolean;
-  detail: string;
-}
-
-/** A NATS client with the given creds that records the broker's asynchronous errors. */
-async function client(url: string, creds: string): Promise<{ nc: NatsConnection; errors: Status[] }> {
-  const nc = await connect({ servers: url, authenticator: credsAuthenticator(new TextEncoder().encode(creds)), maxReconnectAttempts: 0 });
-  const errors: Status[] = [];
-  void (async () => {
-    for await (const s of nc.status()) if (s.type === 'error') errors.push(s);
-  })();
-  return { nc, errors };
 }
 
 describe('NATS transport beside gRPC', () => {
@@ -103,68 +82,17 @@ describe('NATS transport beside gRPC', () => {
     for (const run of (JSON.parse(r.stdout) as { runs: RunView[] }).runs) expect(run.stdout).toBe(`${'y'.repeat(3_000_000)}\nend\n`);
   });
 
-  it('runs `fleet shell NODE -- CMD` over NATS as a pipe, with the remote exit status and flow control', async () => {
-    const env = { ...process.env, FLEET_CONFIG: fleet.configFile };
-    const out = execFileSync('sh', ['-c', `printf 'echo hi-$((40+2))\\n' | ${process.execPath} ${FLEET} shell nats-1`], { env }).toString();
-    expect(out).toBe('hi-42\n');
-    const r = await fleet.cli(['shell', 'nats-2', '--', 'sh', '-c', 'echo to-stdout; echo to-stderr >&2; exit 5']);
-    expect(r).toMatchObject({ code: 5, stdout: 'to-stdout\n', stderr: 'to-stderr\n' });
-    // 16 MiB: sixteen times what the agent may have unacknowledged, so acks must flow over NATS.
-    const sum = execFileSync('sh', ['-c', `${process.execPath} ${FLEET} shell nats-2 -- sh -c 'head -c 16777216 /dev/zero | tr "\\0" z' | sha256sum`], { env, timeout: 90_000 }).toString();
-    expect(sum).toBe(execFileSync('sh', ['-c', `head -c 16777216 /dev/zero | tr '\\0' z | sha256sum`]).toString());
-  });
-
-  it('opens a real PTY over NATS (driven through tmux)', async () => {
-    const tmux = (...args: string[]) => execFileSync('tmux', ['-L', `fleet-nats-${process.pid}`, ...args]).toString();
-    const session = 'pty';
-    try {
-      tmux('-f', '/dev/null', 'new-session', '-d', '-s', session, '-x', '100', '-y', '30', `env FLEET_CONFIG=${fleet.configFile} ${process.execPath} ${FLEET} shell nats-1 -- sh; echo "EXIT=$?"; sleep 300`);
-      tmux('set', '-t', session, 'status', 'off');
-      const screen = () => tmux('capture-pane', '-p', '-t', session);
-      const type = (text: string) => tmux('send-keys', '-t', session, text, 'Enter');
-      type('echo ready-$((1+1)); tty');
-      await waitFor('the remote shell', () => screen().includes('ready-2'), 15_000);
-      expect(screen()).toMatch(/\/dev\/pts\/\d+/);
-      type('stty size');
-      const size = tmux('display', '-p', '-t', session, '#{pane_height} #{pane_width}').trim();
-      await waitFor(`stty size ${size}`, () => screen().includes(`\n${size}`), 10_000);
-      type('exit 7');
-      await waitFor('the CLI to exit with the remote status', () => screen().includes('EXIT=7'), 10_000);
-    } finally {
-      try {
-        tmux('kill-server');
-      } catch {
-        // already gone
-      }
-    }
-  });
-
   it('applies a file spec to gRPC and NATS agents in one rollout', async () => {
-    const dir = join(fleet.dir, 'specs');
-    mkdirSync(dir, { recursive: true });
-    const spec = join(dir, 'motd.yaml');
-    writeFileSync(spec, 'name: motd\nselector: role=mix\nresources:\n  - type: file\n    path: /etc/motd\n    template: true\n    content: |\n      welcome to {{ node.name }}\n    mode: "0644"\n');
-    const r = await fleet.cli(['apply', '-f', spec]);
+    const r = await applyMotd(fleet, 'role=mix');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    for (const n of names) {
-      const file = join(root(n), 'etc/motd');
-      expect(readFileSync(file, 'utf8')).toBe(`welcome to ${n}\n`);
-      expect(statSync(file).mode & 0o777).toBe(0o644);
-    }
-    // Drift on a NATS node is repaired and reported over NATS.
-    writeFileSync(join(root('nats-2'), 'etc/motd'), 'tampered\n');
-    await waitFor('the drift to be repaired', () => readFileSync(join(root('nats-2'), 'etc/motd'), 'utf8') === 'welcome to nats-2\n', 15_000);
-    await waitFor('the drift to be reported', async () => {
-      const s = await fleet.json<{ specs: { spec: string; driftUnixMs: number }[] }>(['state', 'nats-2']);
-      return s.specs.some((x) => x.spec === 'motd' && x.driftUnixMs > 0);
-    });
+    for (const n of names) expectMotd(root(n), n);
   });
 
   it("refuses an agent's credentials on another node's subjects (the broker's permission violation)", async () => {
     const creds = readFileSync(join(fleet.agentDir('nats-1'), 'nats.creds'), 'utf8');
     expect(statSync(join(fleet.agentDir('nats-1'), 'nats.creds')).mode & 0o777).toBe(0o600);
     const other = nodeId('nats-2');
-    const { nc, errors } = await client(brokers.urls, creds);
+    const { nc, errors } = await natsClient(brokers.urls, creds);
     try {
       // Its own subject is allowed.
       nc.subscribe(`fleet.v1.node.${nodeId('nats-1')}.chan.probe.in`);
@@ -188,82 +116,6 @@ describe('NATS transport beside gRPC', () => {
     } finally {
       await nc.close();
     }
-  });
-
-  it('refuses unsigned, tampered and replayed commands published straight onto an agent subject, and audits each', async () => {
-    const authority = await NatsAuthority.loadOrCreate(fleet.dataDir);
-    const target = nodeId('nats-1');
-    const marks = join(fleet.dir, 'injected');
-    // The server's own credentials: publish on any agent's .in subject.
-    const server = await client(brokers.urls, await authority.serverCredentials('attacker with the server credentials'));
-    // A broker-side observer (a shared or compromised broker sees everything).
-    const kp = createUser();
-    const observerJwt = await authority.issueUser('observer', kp.getPublicKey(), { pub: { allow: [] }, sub: { allow: ['fleet.v1.>'] } });
-    const observer = await client(brokers.urls, new TextDecoder().decode(fmtCreds(observerJwt, kp)));
-    try {
-      const captured: Uint8Array[] = [];
-      let capturedHeaders: MsgHdrs | undefined;
-      observer.nc.subscribe(`fleet.v1.node.${target}.in`, {
-        callback: (err, msg) => {
-          if (err || ServerMessage.decode(msg.data).body?.$case !== 'command') return;
-          captured.push(msg.data);
-          capturedHeaders = msg.headers;
-        },
-      });
-      await observer.nc.flush();
-      const real = await fleet.cli(['exec', 'nats-1', '--', 'sh', '-c', `echo ran >> ${marks}`]);
-      expect(real.code, real.stderr).toBe(0);
-      await waitFor('the real command to be seen on the broker', () => captured.length === 1);
-      const original = ServerMessage.decode(captured[0]!);
-      if (original.body?.$case !== 'command') throw new Error('not a command');
-      const signed = original.body.value;
-
-      // 1. Unsigned: a well-formed command with a signature that is not the server's.
-      const forged = Command.encode({
-        id: 'forged-1',
-        nodeId: target,
-        notAfterUnixMs: Date.now() + 60_000,
-        body: { $case: 'exec', value: { jobId: 'j-forged0001', argv: ['sh', '-c', `echo forged >> ${marks}`], shell: '', timeoutMs: 10_000 } },
-      }).finish();
-      server.nc.publish(`fleet.v1.node.${target}.in`, ServerMessage.encode({ body: { $case: 'command', value: { payload: Buffer.from(forged), signature: Buffer.alloc(64) } } }).finish());
-      // 2. Tampered: the real signed command with its argv changed.
-      const command = Command.decode(signed.payload);
-      if (command.body?.$case !== 'exec') throw new Error('not an exec');
-      command.body.value.argv = ['sh', '-c', `echo tampered >> ${marks}`];
-      command.body.value.jobId = 'j-tampered01';
-      server.nc.publish(`fleet.v1.node.${target}.in`, ServerMessage.encode({ body: { $case: 'command', value: { payload: Buffer.from(Command.encode(command).finish()), signature: signed.signature } } }).finish());
-      // 3. Replayed: the real message, byte for byte, and again with its NATS headers (link, sequence).
-      server.nc.publish(`fleet.v1.node.${target}.in`, captured[0]!);
-      server.nc.publish(`fleet.v1.node.${target}.in`, captured[0]!, { headers: capturedHeaders });
-      await server.nc.flush();
-
-      const audit = await waitFor('four audited refusals', async () => {
-        const entries = await fleet.json<AuditView[]>(['audit', '--action', 'command.rejected']);
-        return entries.length >= 4 && entries;
-      });
-      expect(audit).toHaveLength(4);
-      expect(audit.every((e) => e.target === 'nats-1' && e.ok === false && e.actor === `node:${target}`)).toBe(true);
-      const details = audit.map((e) => e.detail);
-      expect(details.filter((d) => /bad signature/.test(d))).toHaveLength(2);
-      expect(details.filter((d) => d.startsWith(`command ${command.id}: replayed command`))).toHaveLength(2);
-      // The command ran once, as the operator asked; nothing injected ran.
-      await new Promise((r) => setTimeout(r, 500));
-      expect(readFileSync(marks, 'utf8')).toBe('ran\n');
-      expect(server.errors).toEqual([]);
-      // The agent's link was not disturbed.
-      expect((await fleet.cli(['exec', 'nats-1', '--', 'echo', 'fine'])).stdout).toBe('nats-1: fine\n');
-    } finally {
-      await server.nc.close();
-      await observer.nc.close();
-    }
-  });
-
-  it('gets its NATS agents back after a server crash (they are told to say Hello again)', async () => {
-    await fleet.crashServer();
-    await fleet.startServer();
-    await fleet.waitOnline(names);
-    const r = await fleet.cli(['exec', '-l', 'role=mix', '--', 'echo', 'back']);
-    expect(r.stdout.split('\n').filter(Boolean).sort()).toEqual(names.map((n) => `${n}: back`));
   });
 
   it('lets an agent switch between gRPC and NATS without enrolling again', async () => {

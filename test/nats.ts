@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect, credsAuthenticator, type NatsConnection, type Status } from 'nats';
 import { Proc, waitFor } from './harness';
 
 const DIST = fileURLToPath(new URL('../dist', import.meta.url));
@@ -37,11 +38,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A NATS client with the given creds that records the broker's asynchronous errors. */
+export async function natsClient(url: string, creds: string): Promise<{ nc: NatsConnection; errors: Status[] }> {
+  const nc = await connect({ servers: url, authenticator: credsAuthenticator(new TextEncoder().encode(creds)), maxReconnectAttempts: 0 });
+  const errors: Status[] = [];
+  void (async () => {
+    for await (const s of nc.status()) if (s.type === 'error') errors.push(s);
+  })();
+  return { nc, errors };
+}
+
 export interface Broker {
   name: string;
   /** nats://127.0.0.1:PORT */
   url: string;
   monitorUrl: string;
+  /** Its configuration file (a restart reads it again: same ports, same trust). */
+  config: string;
   proc: Proc;
 }
 
@@ -81,8 +94,7 @@ export class NatsBrokers {
       ].join('\n');
       const file = join(dir, `${name}.conf`);
       writeFileSync(file, config);
-      const proc = new Proc(spawn(binary, ['-c', file], { stdio: ['ignore', 'pipe', 'pipe'] }));
-      set.brokers.push({ name, url: `nats://127.0.0.1:${p.client}`, monitorUrl: `http://127.0.0.1:${p.monitor}`, proc });
+      set.brokers.push({ name, url: `nats://127.0.0.1:${p.client}`, monitorUrl: `http://127.0.0.1:${p.monitor}`, config: file, proc: launch(binary, file) });
     }
     try {
       for (const b of set.brokers) await b.proc.waitForOutput(/Server is ready/, 15_000);
@@ -122,7 +134,18 @@ export class NatsBrokers {
     return undefined;
   }
 
+  /** Kills a broker (SIGKILL: every connection drops at once) and starts it again on the same ports. */
+  async restart(broker: Broker): Promise<void> {
+    await broker.proc.kill('SIGKILL');
+    broker.proc = launch(natsServerBinary(), broker.config);
+    await broker.proc.waitForOutput(/Server is ready/, 15_000);
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.brokers.map((b) => b.proc.kill('SIGKILL')));
   }
+}
+
+function launch(binary: string, config: string): Proc {
+  return new Proc(spawn(binary, ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] }));
 }

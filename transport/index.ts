@@ -1,5 +1,8 @@
-// Public surface of the transport folder: the link interfaces and the gRPC and NATS implementations.
+// Public surface of the transport folder: the link interfaces, the registry server and agent keep
+// their transport factories in, and the gRPC and NATS implementations.
 export type * from './types';
+export { TransportRegistry } from './registry';
+export { UnknownTransportError } from './errors';
 export { droppedMidCall, explainConnectFailure } from './connect-errors';
 export { SERVER_NAME, certificateHash, derToPem, fetchPinnedCa, readPresentedChain, CaMismatchError, ServerUnreachableError } from './tls';
 export { GrpcServerAgentTransport } from './grpc/server-transport';
