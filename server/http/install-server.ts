@@ -75,6 +75,12 @@ export async function createInstallApp(port: number, o: InstallServerOptions): P
     options: SHELL_SOCKET_OPTIONS,
     // The terminal sockets are closed by the web app (close()); nothing waits for them here.
     preClose: (done) => done(),
+    // A client's protocol error (bad frame, oversized message) is its own: ws closes the socket
+    // with the right code; only a socket still open after an error is dropped here.
+    errorHandler: (err, socket) => {
+      o.log.debug({ err }, 'terminal socket error');
+      if (socket.readyState === socket.OPEN) socket.terminate();
+    },
   });
   app.addHook('onRequest', async (request, reply) => {
     if (!request.ws) o.onRequest?.(request.raw, reply.raw);

@@ -120,7 +120,6 @@ export class ShellSockets {
     this.#sockets.add(ws);
     this.#alive.add(ws);
     ws.on('pong', () => this.#alive.add(ws));
-    ws.on('error', (err) => this.#log.debug({ err }, 'terminal socket error'));
     let session: ShellSession | undefined;
     let detach = () => {};
     const sendJson = (message: object) => {
