@@ -92,15 +92,22 @@ export function textErrorHandler(log: Logger, what: string) {
 
 /**
  * Starts listening on exactly the address given (Fastify's own listen() would bind every address
- * a name such as `localhost` resolves to); resolves with the bound port, rejects when it is taken.
+ * a name such as `localhost` resolves to); resolves with the app and the bound port. When the
+ * address is taken (or anything else fails) the app is closed and the error thrown.
  */
-export async function listen(app: HttpApp, host: string, port: number): Promise<number> {
-  await app.ready();
-  return new Promise<number>((resolve, reject) => {
-    app.server.once('error', reject);
-    app.server.listen(port, host, () => {
-      app.server.off('error', reject);
-      resolve((app.server.address() as { port: number }).port);
+export async function listen(app: HttpApp, host: string, port: number): Promise<{ app: HttpApp; port: number }> {
+  try {
+    await app.ready();
+    const bound = await new Promise<number>((resolve, reject) => {
+      app.server.once('error', reject);
+      app.server.listen(port, host, () => {
+        app.server.off('error', reject);
+        resolve((app.server.address() as { port: number }).port);
+      });
     });
-  });
+    return { app, port: bound };
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
 }

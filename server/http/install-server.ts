@@ -160,11 +160,5 @@ export async function createInstallApp(port: number, o: InstallServerOptions): P
 
 /** Starts the HTTPS front; resolves with the app and the bound port. */
 export async function startInstallServer(host: string, port: number, o: InstallServerOptions): Promise<{ app: HttpApp; port: number }> {
-  const app = await createInstallApp(port, o);
-  try {
-    return { app, port: await listen(app, host, port) };
-  } catch (err) {
-    await app.close();
-    throw err;
-  }
+  return listen(await createInstallApp(port, o), host, port);
 }

@@ -73,11 +73,5 @@ export function createMetricsApp(metrics: Metrics, log: Logger): HttpApp {
 
 /** Serves `/metrics` on a plain-HTTP address of its own; resolves with the app and the bound port. */
 export async function startMetricsServer(host: string, port: number, metrics: Metrics, log: Logger): Promise<{ app: HttpApp; port: number }> {
-  const app = createMetricsApp(metrics, log);
-  try {
-    return { app, port: await listen(app, host, port) };
-  } catch (err) {
-    await app.close();
-    throw err;
-  }
+  return listen(createMetricsApp(metrics, log), host, port);
 }

@@ -79,11 +79,5 @@ export function createPxeApp(machines: Machines, log: Logger): HttpApp {
 
 /** Starts the PXE port; resolves with the app and the bound port. */
 export async function startPxeServer(host: string, port: number, machines: Machines, log: Logger): Promise<{ app: HttpApp; port: number }> {
-  const app = createPxeApp(machines, log);
-  try {
-    return { app, port: await listen(app, host, port) };
-  } catch (err) {
-    await app.close();
-    throw err;
-  }
+  return listen(createPxeApp(machines, log), host, port);
 }
