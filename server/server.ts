@@ -213,9 +213,10 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     caHash: pki.caHash,
     firstAdminToken,
     async close() {
-      // Open connections are closed at once (forceCloseConnections), as before.
-      await Promise.all([pxe?.app.close(), metricsServer?.app.close(), install.app.close()]);
+      // Terminal sockets first: a server's close waits for every socket it accepted, upgraded ones
+      // included; open HTTP connections are closed at once (forceCloseConnections), as before.
       web.close();
+      await Promise.all([pxe?.app.close(), metricsServer?.app.close(), install.app.close()]);
       shells.stop();
       rollouts.stop();
       await webhooks.drain();
