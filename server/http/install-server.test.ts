@@ -110,6 +110,8 @@ describe('the HTTPS front', () => {
     expect([anonymous.statusCode, json(anonymous.body).code]).toEqual([401, 'NOT_SIGNED_IN']);
     const shell = await app.inject({ url: '/api/shell', headers: { cookie } });
     expect([shell.statusCode, json(shell.body).code]).toEqual([400, 'INVALID_REQUEST']);
+    const empty = await app.inject({ url: '/api/nodes/', headers: { cookie } });
+    expect([empty.statusCode, json(empty.body).code]).toEqual([404, 'ROUTE_NOT_FOUND']);
     const escape = await app.inject({ url: '/api/nodes/%zz', headers: { cookie } });
     expect([escape.statusCode, json(escape.body).code]).toEqual([400, 'INVALID_REQUEST']);
 

@@ -17,7 +17,8 @@ import type { RolloutEngine } from '../state/rollouts';
 import type { NodeStore } from '../store/node-store';
 import type { StateStore } from '../store/state-store';
 import { Role } from '../store/token-store';
-import { NotSignedInError } from './errors';
+import { NotSignedInError, RouteNotFoundError } from './errors';
+import { pathOf } from './fastify-app';
 import { jobDetail, jobSummary, nodeDetail, nodeSummary, rolloutDetail, rolloutSummary, sessionView, signedInView } from './web-api';
 import { requestUrl } from './web-common';
 import type { WebSession } from './web-sessions';
@@ -56,8 +57,12 @@ function limitParam(url: URL, fallback: number, max: number): number {
   return n;
 }
 
-/** A path segment (a node name, a job, rollout or session id; decoded by the router) within the limit for names. */
-function segment(decoded: string, field: string): string {
+/**
+ * A path segment (a node name, a job, rollout or session id; decoded by the router) within the
+ * limit for names; an empty one (`/api/nodes/`) names no route.
+ */
+function segment(request: FastifyRequest, decoded: string, field: string): string {
+  if (decoded === '') throw new RouteNotFoundError(pathOf(request.url));
   checkText(field, decoded, LIMITS.name);
   return decoded;
 }
@@ -104,7 +109,7 @@ export function webApiRoutes(d: WebApiDeps): FastifyPluginAsync {
 
     api.get<{ Params: { name: string } }>('/nodes/:name', async (request) => {
       const { principal } = sessionOf(request);
-      const name = segment(request.params.name, 'node');
+      const name = segment(request, request.params.name, 'node');
       const node = findNode(name);
       if (!d.access.sees(principal, node)) throw new NodeNotFoundError(name);
       const recent = d.dispatcher
@@ -123,7 +128,7 @@ export function webApiRoutes(d: WebApiDeps): FastifyPluginAsync {
     });
 
     api.get<{ Params: { id: string } }>('/jobs/:id', async (request) => {
-      const id = segment(request.params.id, 'job');
+      const id = segment(request, request.params.id, 'job');
       const job = d.dispatcher.describe(id);
       if (!seesRuns(request, job.runs)) throw new JobNotFoundError(id);
       // Read lazily: jobDetail keeps at most its cap per node, so a huge job stays small here.
@@ -137,7 +142,7 @@ export function webApiRoutes(d: WebApiDeps): FastifyPluginAsync {
     });
 
     api.get<{ Params: { id: string } }>('/rollouts/:id', async (request) => {
-      const id = segment(request.params.id, 'rollout');
+      const id = segment(request, request.params.id, 'rollout');
       const rollout = d.rollouts.toProto(id);
       if (!seesRuns(request, rollout.nodes)) throw new RolloutNotFoundError(id);
       return rolloutDetail(rollout);
@@ -156,7 +161,7 @@ export function webApiRoutes(d: WebApiDeps): FastifyPluginAsync {
 
     api.get<{ Params: { id: string } }>('/sessions/:id/recording', async (request, reply) => {
       d.auth.require(sessionOf(request).principal, Role.Operator);
-      const id = segment(request.params.id, 'session');
+      const id = segment(request, request.params.id, 'session');
       const record = /^[A-Za-z0-9_-]{1,64}$/.test(id) ? d.shells.record(id) : undefined;
       if (!record || !seesRuns(request, [record])) throw new SessionNotFoundError(id);
       const file = d.shells.recordingFile(id);

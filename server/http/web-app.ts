@@ -175,8 +175,8 @@ export function createWebApp(d: WebAppDeps): WebApp {
 
   const api: FastifyPluginAsync = async (app) => {
     app.addHook('onRequest', guard);
+    // The guard above runs for unknown paths too.
     app.setNotFoundHandler(async (request) => {
-      await guard(request);
       // Every /api path but sign-in and sign-out is read-only.
       if (request.method !== 'GET') throw new MethodNotAllowedError(request.method);
       throw new RouteNotFoundError(pathOf(request.url));
