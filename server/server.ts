@@ -47,7 +47,7 @@ import { NatsAuthority } from './nats-authority';
 import { createServerTransports } from './agent-transports';
 import { Metrics } from './metrics';
 import { controlRequestInterceptor, logHttpRequest } from './request-log';
-import { createMetricsRoute, startMetricsServer } from './http/metrics-endpoint';
+import { addMetricsRoute, startMetricsServer } from './http/metrics-endpoint';
 
 export interface RunningServer {
   /** The port actually bound (useful with port 0). */
@@ -153,7 +153,9 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   releases.importBuild(dirname(fileURLToPath(import.meta.url)), VERSION, log);
   const scriptPath = findInstallScript();
   const httpLog = log.child({ part: 'http' });
-  const web = createWebApp({ auth, access, tokens, nodes, hub, dispatcher, shells, audit, stateStore, rollouts, log: log.child({ part: 'web' }) });
+  // The web sign-in counts failures per address against the same FLEET_SIGNIN_FAILURES as the gRPC side.
+  const signInLimiter = new SignInLimiter({ max: options.signInFailures });
+  const web = createWebApp({ auth, access, tokens, nodes, hub, dispatcher, shells, audit, stateStore, rollouts, signInLimiter, log: log.child({ part: 'web' }) });
   const install = await startInstallServer(options.httpsHost, options.httpsPort, {
     scriptPath,
     certChainPem: pki.serverCertChainPem,
@@ -170,7 +172,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       return path && record ? { path, size: record.size } : undefined;
     },
     isAgentCertificate: (fingerprint) => nodes.hasCertificate(fingerprint),
-    metrics: createMetricsRoute({ auth, audit, metrics, log: log.child({ part: 'metrics' }) }),
+    metrics: (app) => addMetricsRoute(app, { auth, audit, metrics, log: log.child({ part: 'metrics' }) }),
     onRequest: (req, res) => logHttpRequest(httpLog, metrics, req, res),
   }).catch((err: Error) => {
     web.close();
@@ -180,8 +182,8 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   installInfo.port = install.port;
   grpcInfo.port = port;
   const pxe = options.pxe
-    ? await startPxeServer(options.pxe.host, options.pxe.port, machines, log.child({ part: 'pxe' })).catch((err: Error) => {
-        install.server.close();
+    ? await startPxeServer(options.pxe.host, options.pxe.port, machines, log.child({ part: 'pxe' })).catch(async (err: Error) => {
+        await install.app.close();
         web.close();
         grpcServer.forceShutdown();
         throw new StartupError(`cannot listen on ${options.pxe!.host}:${options.pxe!.port} (PXE): ${err.message}${inUseHint(err, '--pxe-listen', 'FLEET_PXE_LISTEN')}`, err);
@@ -189,9 +191,9 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     : undefined;
   pxeInfo.port = pxe?.port ?? 0;
   const metricsServer = options.metrics
-    ? await startMetricsServer(options.metrics.host, options.metrics.port, metrics, log.child({ part: 'metrics' })).catch((err: Error) => {
-        pxe?.server.close();
-        install.server.close();
+    ? await startMetricsServer(options.metrics.host, options.metrics.port, metrics, log.child({ part: 'metrics' })).catch(async (err: Error) => {
+        await pxe?.app.close();
+        await install.app.close();
         web.close();
         grpcServer.forceShutdown();
         throw new StartupError(`cannot listen on ${options.metrics!.host}:${options.metrics!.port} (metrics): ${err.message}${inUseHint(err, '--metrics-listen', 'FLEET_METRICS_LISTEN')}`, err);
@@ -212,11 +214,10 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     caHash: pki.caHash,
     firstAdminToken,
     async close() {
-      pxe?.server.close();
-      metricsServer?.server.close();
-      install.server.close();
-      install.server.closeAllConnections();
+      // Terminal sockets first: a server's close waits for every socket it accepted, upgraded ones
+      // included; open HTTP connections are closed at once (forceCloseConnections), as before.
       web.close();
+      await Promise.all([pxe?.app.close(), metricsServer?.app.close(), install.app.close()]);
       shells.stop();
       rollouts.stop();
       await webhooks.drain();

@@ -44,7 +44,8 @@ async function waitForLine(page: Page, what: string, matches: (line: string) => 
 }
 
 describe('web app', () => {
-  const fleet = new Fleet({ serverEnv: { FLEET_SHELL_GRACE_MS: '30000' } });
+  // Five failed sign-ins a minute, so the rate-limit test below needs only a few.
+  const fleet = new Fleet({ serverEnv: { FLEET_SHELL_GRACE_MS: '30000', FLEET_SIGNIN_FAILURES: '5' } });
   const profile = mkdtempSync(join(tmpdir(), 'fleet-chromium-'));
   let browser: Browser;
   let admin: BrowserContext;

@@ -1,76 +1,77 @@
 // GET /metrics in the Prometheus text format: on the HTTPS port behind an API token (any role,
 // `Authorization: Bearer fa1_…`), and optionally on a plain-HTTP address of its own
 // (--metrics-listen, off by default) for a scraper on the same host or a private network.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { ApiAuth, Principal } from '../auth';
 import { TooManySignInsError } from '../errors';
 import { HELD_BACK_PAUSE_MS } from '../sign-in-limiter';
 import type { AuditLog } from '../store/audit-log';
 import type { Metrics } from '../metrics';
+import { createHttpApp, listen, textErrorHandler, pathOf, sendText, type HttpApp } from './fastify-app';
 
-function send(res: ServerResponse, code: number, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(code, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers });
-  res.end(body);
-}
+/** The path of the metrics on both ports. */
+export const METRICS_PATH = '/metrics';
 
-function serve(metrics: Metrics, log: Logger, res: ServerResponse): void {
-  metrics.text().then(
-    (text) => send(res, 200, text, { 'content-type': metrics.contentType }),
-    (err: unknown) => {
-      log.error({ err }, 'collecting metrics failed');
-      send(res, 500, 'collecting metrics failed\n');
-    },
-  );
+async function serve(metrics: Metrics, log: Logger, reply: FastifyReply): Promise<FastifyReply> {
+  let text: string;
+  try {
+    text = await metrics.text();
+  } catch (err) {
+    log.error({ err }, 'collecting metrics failed');
+    return sendText(reply, 500, 'collecting metrics failed\n');
+  }
+  return sendText(reply, 200, text, metrics.contentType);
 }
 
 /**
- * Handles `/metrics` on the HTTPS port; returns false for any other path. Without a valid API
- * token the answer is 401 (and nothing about the fleet); failures count towards the address's
- * sign-in limit (429 once held back); a token limited to a selector gets 403.
+ * Adds `GET /metrics` to the HTTPS front. Without a valid API token the answer is 401 (and
+ * nothing about the fleet); failures count towards the address's sign-in limit (429 once held
+ * back); a token limited to a selector gets 403.
  */
-export function createMetricsRoute(d: { auth: ApiAuth; audit: AuditLog; metrics: Metrics; log: Logger }): (req: IncomingMessage, res: ServerResponse) => boolean {
-  return (req, res) => {
-    if ((req.url ?? '').split('?')[0] !== '/metrics') return false;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      send(res, 405, 'only GET\n');
-      return true;
-    }
-    const header = req.headers.authorization ?? '';
-    const address = req.socket.remoteAddress ?? '';
-    let principal: Principal;
-    try {
-      principal = d.auth.check(header.replace(/^Bearer\s+/i, ''), address);
-    } catch (err) {
-      if (err instanceof TooManySignInsError) {
-        setTimeout(() => !res.destroyed && send(res, 429, `${err.message}\n`, { 'retry-after': String(err.retryAfterSeconds) }), HELD_BACK_PAUSE_MS);
-        return true;
+export function addMetricsRoute(app: HttpApp, d: { auth: ApiAuth; audit: AuditLog; metrics: Metrics; log: Logger }): void {
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: METRICS_PATH,
+    handler: async (request, reply) => {
+      const header = request.headers.authorization ?? '';
+      const address = request.socket.remoteAddress ?? '';
+      let principal: Principal;
+      try {
+        principal = d.auth.check(header.replace(/^Bearer\s+/i, ''), address);
+      } catch (err) {
+        if (err instanceof TooManySignInsError) {
+          // A held-back address waits for its refusal: a guesser that ignores Retry-After is slowed.
+          await sleep(HELD_BACK_PAUSE_MS);
+          return sendText(reply.header('retry-after', String(err.retryAfterSeconds)), 429, `${err.message}\n`);
+        }
+        d.audit.record({ actor: 'anonymous', action: 'access.denied', target: 'web GET /metrics', ok: false, detail: `from ${address}: ${(err as Error).message}` });
+        return sendText(reply.header('www-authenticate', 'Bearer realm="fleet"'), 401, 'an API token is required: Authorization: Bearer fa1_…\n');
       }
-      d.audit.record({ actor: 'anonymous', action: 'access.denied', target: 'web GET /metrics', ok: false, detail: `from ${address}: ${(err as Error).message}` });
-      send(res, 401, 'an API token is required: Authorization: Bearer fa1_…\n', { 'www-authenticate': 'Bearer realm="fleet"' });
-      return true;
-    }
-    // Counts cover the whole fleet: not for a token limited to a selector.
-    if (principal.scope) {
-      d.audit.record({ actor: `api:${principal.tokenId}`, action: 'access.denied', target: 'web GET /metrics', ok: false, detail: `from ${address}: the metrics are fleet-wide and the token is limited to ${principal.scope}` });
-      send(res, 403, 'the metrics cover the whole fleet: use a token without a scope\n');
-      return true;
-    }
-    serve(d.metrics, d.log, res);
-    return true;
-  };
+      // Counts cover the whole fleet: not for a token limited to a selector.
+      if (principal.scope) {
+        d.audit.record({ actor: `api:${principal.tokenId}`, action: 'access.denied', target: 'web GET /metrics', ok: false, detail: `from ${address}: the metrics are fleet-wide and the token is limited to ${principal.scope}` });
+        return sendText(reply, 403, 'the metrics cover the whole fleet: use a token without a scope\n');
+      }
+      return serve(d.metrics, d.log, reply);
+    },
+  });
 }
 
-/** Serves `/metrics` without authentication on a plain-HTTP address of its own; resolves with the bound port. */
-export async function startMetricsServer(host: string, port: number, metrics: Metrics, log: Logger): Promise<{ server: Server; port: number }> {
-  const server = createServer((req, res) => {
-    if ((req.url ?? '').split('?')[0] !== '/metrics') return send(res, 404, 'only /metrics here\n');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'only GET\n');
-    serve(metrics, log, res);
-  });
-  const bound = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve((server.address() as { port: number }).port));
-  });
-  return { server, port: bound };
+/** Builds the plain-HTTP metrics app: `/metrics` without authentication, nothing else. */
+export function createMetricsApp(metrics: Metrics, log: Logger): HttpApp {
+  const app = createHttpApp({ serverFactory: (handler) => createServer(handler), log, badUrl: (_request, reply) => sendText(reply, 404, 'only /metrics here\n') });
+  app.route({ method: ['GET', 'HEAD'], url: METRICS_PATH, handler: (_request, reply) => serve(metrics, log, reply) });
+  app.setNotFoundHandler((request, reply) =>
+    pathOf(request.url) === METRICS_PATH ? sendText(reply, 405, 'only GET\n') : sendText(reply, 404, 'only /metrics here\n'),
+  );
+  app.setErrorHandler(textErrorHandler(log, 'metrics'));
+  return app;
+}
+
+/** Serves `/metrics` on a plain-HTTP address of its own; resolves with the app and the bound port. */
+export async function startMetricsServer(host: string, port: number, metrics: Metrics, log: Logger): Promise<{ app: HttpApp; port: number }> {
+  return listen(createMetricsApp(metrics, log), host, port);
 }

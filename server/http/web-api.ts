@@ -202,6 +202,11 @@ export function jobDetail(j: Job, output: Iterable<{ nodeId: string; nodeName: s
   return { ...jobSummary(j), argv: j.argv, shell: j.shell, timeoutMs: j.timeoutMs, runs: j.runs.map(runView), output: outputs };
 }
 
+/** Who is signed in (GET /api/me and the sign-in answer), with the CSRF token the page sends back. */
+export function signedInView(s: { principal: { tokenId: string; role: string; scope: string; description: string }; csrf: string; expiresAt: number }) {
+  return { tokenId: s.principal.tokenId, role: s.principal.role, scope: s.principal.scope, description: s.principal.description, csrf: s.csrf, expiresUnixMs: s.expiresAt };
+}
+
 /** A shell session as listed; `open` says whether it can still be attached to. */
 export function sessionView(s: Session, open: boolean) {
   return { ...s, open };

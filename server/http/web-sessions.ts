@@ -1,6 +1,6 @@
 // Browser sign-in state: cookie sessions kept in memory (an API token is exchanged once for a
-// random session id; the token itself is never stored), the CSRF token that goes with each
-// session, and the per-address limit on failed sign-ins.
+// random session id; the token itself is never stored) and the CSRF token that goes with each
+// session. The cookie itself is read and written by @fastify/cookie (web-app.ts).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Principal } from '../auth';
 import { CsrfError, NotSignedInError } from './errors';
@@ -19,22 +19,11 @@ export interface WebSession {
   expiresAt: number;
 }
 
-/** The value of a `Set-Cookie` header for a session id (or, with `null`, one that clears it). */
-export function sessionCookie(id: string | null, maxAgeMs = SESSION_TTL_MS): string {
-  const value = id ?? '';
-  const age = id ? Math.floor(maxAgeMs / 1000) : 0;
-  return `${SESSION_COOKIE}=${value}; Path=/; Max-Age=${age}; HttpOnly; Secure; SameSite=Strict`;
-}
-
-/** Reads one cookie from a `Cookie` header. */
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
+/**
+ * How the session cookie is set (with @fastify/cookie's `reply.setCookie`): only over HTTPS, never
+ * readable by scripts, never sent by another site; sign-out sets it empty with `maxAge: 0`.
+ */
+export const SESSION_COOKIE_OPTIONS = { path: '/', maxAge: SESSION_TTL_MS / 1000, httpOnly: true, secure: true, sameSite: 'strict' } as const;
 
 /** Constant-time comparison of two strings of any length. */
 export function sameSecret(a: string, b: string): boolean {
@@ -48,8 +37,8 @@ export function sameSecret(a: string, b: string): boolean {
  * compare secrets and a memory dump does not hold usable cookies.
  *
  * @example
- * const { id, session } = sessions.create(principal); // Set-Cookie with sessionCookie(id)
- * sessions.require(req.headers.cookie);               // → WebSession, or throws NotSignedInError
+ * const { id, session } = sessions.create(principal); // reply.setCookie(SESSION_COOKIE, id, SESSION_COOKIE_OPTIONS)
+ * sessions.require(request.cookies[SESSION_COOKIE]);  // → WebSession, or throws NotSignedInError
  */
 export class WebSessions {
   readonly #byHash = new Map<string, WebSession>();
@@ -74,9 +63,8 @@ export class WebSessions {
     return { id, session };
   }
 
-  /** The live session named by a `Cookie` header, if any. */
-  find(cookieHeader: string | undefined): WebSession | undefined {
-    const id = readCookie(cookieHeader, SESSION_COOKIE);
+  /** The live session with this id (the session cookie's value), if any. */
+  find(id: string | undefined): WebSession | undefined {
     if (!id || id.length > 100) return undefined;
     const key = hashId(id);
     const session = this.#byHash.get(key);
@@ -89,8 +77,8 @@ export class WebSessions {
   }
 
   /** Like find, but throws NotSignedInError when there is no live session. */
-  require(cookieHeader: string | undefined): WebSession {
-    const session = this.find(cookieHeader);
+  require(id: string | undefined): WebSession {
+    const session = this.find(id);
     if (!session) throw new NotSignedInError();
     return session;
   }
@@ -100,9 +88,8 @@ export class WebSessions {
     if (typeof given !== 'string' || !sameSecret(given, session.csrf)) throw new CsrfError();
   }
 
-  /** Ends the session named by a `Cookie` header (sign-out). */
-  delete(cookieHeader: string | undefined): void {
-    const id = readCookie(cookieHeader, SESSION_COOKIE);
+  /** Ends the session with this id (sign-out). */
+  delete(id: string | undefined): void {
     if (id) this.#byHash.delete(hashId(id));
   }
 
@@ -121,5 +108,3 @@ export class WebSessions {
 function hashId(id: string): string {
   return createHash('sha256').update(id).digest('base64url');
 }
-
-export { SignInLimiter } from '../sign-in-limiter';

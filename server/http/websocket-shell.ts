@@ -1,8 +1,9 @@
 // The web terminal's WebSocket (GET /api/shell, Upgrade: websocket) on the HTTPS port: connects
-// a browser to a ShellSession (server/shells/sessions.ts).
+// a browser to a ShellSession (server/shells/sessions.ts). @fastify/websocket takes the upgrade
+// (web-app.ts routes it); this module speaks the protocol on the socket.
 //
 // Before the upgrade is accepted the request must carry a live `fleet_session` cookie and come
-// from this origin (else plain HTTP 401/403). Then:
+// from this origin (else plain HTTP 401/403, from web-app.ts's checks). Then:
 //
 //   client → server, first message (text, JSON), within 10 s:
 //     {"type":"open",   "node": "<name or id>", "cols": 80, "rows": 24, "csrf": "<token>"}
@@ -25,10 +26,8 @@
 // A socket that drops without `close` leaves the shell running for the grace time
 // (FLEET_SHELL_GRACE_MS) so the page can `resume`. Only the role operator or higher may open or
 // resume a shell, only its own (same API token), and ShellSessions' per-user limit applies.
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import { z } from 'zod';
 import { LIMITS } from '../../common/limits';
 import { FleetError } from '../../common/errors';
@@ -39,7 +38,7 @@ import type { NodeStore } from '../store/node-store';
 import type { ShellSession, ShellSessions } from '../shells/sessions';
 import { Role } from '../store/token-store';
 import { CsrfError } from './errors';
-import { httpStatus, requestUrl, sameOrigin } from './web-common';
+import { httpStatus } from './web-common';
 import { sameSecret, type WebSession } from './web-sessions';
 
 /** The path of the terminal WebSocket. */
@@ -47,7 +46,9 @@ export const SHELL_SOCKET_PATH = '/api/shell';
 
 const FIRST_MESSAGE_TIMEOUT_MS = 10_000;
 const PING_EVERY_MS = 20_000;
-const MAX_MESSAGE_BYTES = 1 << 20;
+
+/** Options of the WebSocket server (ws) that takes the terminal's upgrades: 1 MiB messages, no compression. */
+export const SHELL_SOCKET_OPTIONS = { maxPayload: 1 << 20, perMessageDeflate: false } as const;
 
 const size = { cols: z.number().int().min(1).max(1000), rows: z.number().int().min(1).max(1000) };
 const firstMessage = z.discriminatedUnion('type', [
@@ -74,38 +75,28 @@ function closeReason(text: string): string {
   return bytes.length <= 123 ? text : `${bytes.subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '')}…`;
 }
 
-/** Answers an upgrade with a plain HTTP error and drops the connection. */
-function refuse(socket: Duplex, status: number, message: string): void {
-  const body = JSON.stringify({ error: message });
-  const title = status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : 'Bad Request';
-  socket.end(`HTTP/1.1 ${status} ${title}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-  socket.destroy();
-}
-
 /** The terminal WebSockets of one HTTPS server. */
 export class ShellSockets {
-  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
+  readonly #sockets = new Set<WebSocket>();
   readonly #shells: ShellSessions;
   readonly #auth: ApiAuth;
   readonly #access: Access;
   readonly #nodes: NodeStore;
-  readonly #signedIn: (req: IncomingMessage) => WebSession;
   readonly #log: Logger;
   /** The socket currently attached to each shell (a resume replaces it). */
   readonly #attached = new Map<string, WebSocket>();
   readonly #alive = new WeakSet<WebSocket>();
   readonly #pinger: NodeJS.Timeout;
 
-  constructor(deps: { shells: ShellSessions; auth: ApiAuth; access: Access; nodes: NodeStore; sessions: (req: IncomingMessage) => WebSession; log: Logger }) {
+  constructor(deps: { shells: ShellSessions; auth: ApiAuth; access: Access; nodes: NodeStore; log: Logger }) {
     this.#shells = deps.shells;
     this.#auth = deps.auth;
     this.#access = deps.access;
     this.#nodes = deps.nodes;
-    this.#signedIn = deps.sessions;
     this.#log = deps.log;
     // A socket that stops answering pings is dropped, which detaches its shell (grace time starts).
     this.#pinger = setInterval(() => {
-      for (const ws of this.#wss.clients) {
+      for (const ws of this.#sockets) {
         if (!this.#alive.has(ws)) {
           ws.terminate();
           continue;
@@ -117,33 +108,18 @@ export class ShellSockets {
     this.#pinger.unref();
   }
 
-  /** Takes an HTTP upgrade: checks the cookie and origin, then runs the protocol above. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => {});
-    // A target that does not parse is no path of ours (and must not throw: this runs in the server's 'upgrade' event).
-    const path = requestUrl(req.url, 'https://x')?.pathname;
-    if (path !== SHELL_SOCKET_PATH) return refuse(socket, 404, 'no WebSocket here');
-    if (!sameOrigin(req)) return refuse(socket, 403, 'cross-origin WebSockets are not accepted');
-    let web: WebSession;
-    try {
-      web = this.#signedIn(req);
-    } catch (err) {
-      return refuse(socket, 401, err instanceof FleetError ? err.message : 'not signed in');
-    }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#serve(ws, web));
-  }
-
   /** Closes every terminal socket (their shells wait out the grace time or the server's stop). */
   close(): void {
     clearInterval(this.#pinger);
-    for (const ws of this.#wss.clients) ws.terminate();
-    this.#wss.close();
+    for (const ws of this.#sockets) ws.terminate();
+    this.#sockets.clear();
   }
 
-  #serve(ws: WebSocket, web: WebSession): void {
+  /** Runs the protocol above on an accepted socket of a signed-in browser. */
+  serve(ws: WebSocket, web: WebSession): void {
+    this.#sockets.add(ws);
     this.#alive.add(ws);
     ws.on('pong', () => this.#alive.add(ws));
-    ws.on('error', (err) => this.#log.debug({ err }, 'terminal socket error'));
     let session: ShellSession | undefined;
     let detach = () => {};
     const sendJson = (message: object) => {
@@ -227,6 +203,7 @@ export class ShellSockets {
       }
     });
     ws.on('close', () => {
+      this.#sockets.delete(ws);
       clearTimeout(firstTimer);
       detach();
       if (session && this.#attached.get(session.id) === ws) this.#attached.delete(session.id);

@@ -1,16 +1,15 @@
 // The plain-HTTP PXE port (only when --pxe-listen is given): common iPXE builds have no HTTPS, so
 // this port answers read-only boot scripts, cloud-init data and the discovery image, and hands out
-// nothing but single-use, short-lived, machine-bound join tokens.
+// nothing but single-use, short-lived, machine-bound join tokens. A Fastify app on node:http.
 import { createReadStream } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { HTTPMethods } from 'fastify';
 import type { Logger } from 'pino';
+import { createHttpApp, listen, textErrorHandler, sendText, type HttpApp } from '../http/fastify-app';
 import { requestUrl } from '../http/web-common';
 import type { Machines } from './machines';
 
-function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
-  res.end(body);
-}
+const MAX_URL_LENGTH = 2048;
 
 /** The Host header when it looks like host[:port]; otherwise the address the request came in on. */
 function hostOf(req: IncomingMessage): string {
@@ -20,51 +19,65 @@ function hostOf(req: IncomingMessage): string {
   return `${local.includes(':') ? `[${local}]` : local}:${req.socket.localPort}`;
 }
 
-/** Starts the PXE port; resolves with the bound port. */
-export async function startPxeServer(host: string, port: number, machines: Machines, log: Logger): Promise<{ server: Server; port: number }> {
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'only GET\n');
-    if ((req.url ?? '').length > 2048) return send(res, 414, 'request URL too long\n');
-    const url = requestUrl(req.url, 'http://pxe');
-    if (!url) return send(res, 400, 'malformed request URL\n');
-    const ctx = { remoteAddress: req.socket.remoteAddress ?? '', host: hostOf(req) };
-    if (url.pathname === '/pxe/boot.ipxe') {
-      const base = `http://${ctx.host}`;
-      return send(res, 200, `#!ipxe\nchain ${base}/pxe/ipxe?mac=\${mac:hexhyp}&uuid=\${uuid}&serial=\${serial:uristring}&buildarch=\${buildarch}\n`);
-    }
-    if (url.pathname === '/pxe/ipxe') {
-      const q = (k: string) => (url.searchParams.get(k) ?? '').slice(0, 128);
-      return send(res, 200, machines.bootScript({ mac: q('mac'), uuid: q('uuid'), serial: q('serial'), buildarch: q('buildarch') }, ctx));
-    }
-    const cloud = /^\/pxe\/cloud-init\/(m-[a-z0-9]{1,20})\/(meta-data|user-data|vendor-data)$/.exec(url.pathname);
-    if (cloud) {
-      const body = machines.cloudInit(cloud[1]!, cloud[2]!, ctx);
-      return body === undefined ? send(res, 404, 'no such machine\n') : send(res, 200, body);
-    }
-    const image = /^\/pxe\/discovery\/(vmlinuz|initrd\.img)$/.exec(url.pathname);
-    if (image) {
-      const file = machines.discoveryFile(image[1]!);
-      if (!file) return send(res, 404, 'no discovery image on this server (npm run build:discovery)\n');
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': file.size });
-      if (req.method === 'HEAD') return res.end();
-      createReadStream(file.path).on('error', () => res.destroy()).pipe(res);
-      return;
-    }
-    return send(res, 404, 'not found\n');
-  };
-  const server = createServer((req, res) => {
-    try {
-      handle(req, res);
-    } catch (err) {
-      log.error({ err, url: req.url }, 'pxe request failed');
-      if (!res.headersSent) send(res, 500, 'internal error\n');
-      else res.destroy();
-    }
+/** Builds the PXE port's app (not listening yet). */
+export function createPxeApp(machines: Machines, log: Logger): HttpApp {
+  // A connection that does not speak HTTP is dropped without an answer.
+  const app = createHttpApp({ serverFactory: (handler) => createServer(handler), log, clientError: (_err, socket) => socket.destroy() });
+  const ctxOf = (req: IncomingMessage) => ({ remoteAddress: req.socket.remoteAddress ?? '', host: hostOf(req) });
+
+  // Read-only: every other method, an overlong target and one that does not parse end here.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return sendText(reply, 405, 'only GET\n');
+    if (request.url.length > MAX_URL_LENGTH) return sendText(reply, 414, 'request URL too long\n');
+    if (!requestUrl(request.url, 'http://pxe')) return sendText(reply, 400, 'malformed request URL\n');
   });
-  server.on('clientError', (_err, socket) => socket.destroy());
-  const bound = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve((server.address() as { port: number }).port));
+  app.setNotFoundHandler((_request, reply) => sendText(reply, 404, 'not found\n'));
+  app.setErrorHandler(textErrorHandler(log, 'pxe'));
+
+  const routes = { method: ['GET', 'HEAD'] satisfies HTTPMethods[] };
+  app.route({
+    ...routes,
+    url: '/pxe/boot.ipxe',
+    handler: (request, reply) => {
+      const base = `http://${hostOf(request.raw)}`;
+      return sendText(reply, 200, `#!ipxe\nchain ${base}/pxe/ipxe?mac=\${mac:hexhyp}&uuid=\${uuid}&serial=\${serial:uristring}&buildarch=\${buildarch}\n`);
+    },
   });
-  return { server, port: bound };
+  app.route({
+    ...routes,
+    url: '/pxe/ipxe',
+    handler: (request, reply) => {
+      const query = requestUrl(request.url, 'http://pxe')!.searchParams;
+      const q = (k: string) => (query.get(k) ?? '').slice(0, 128);
+      return sendText(reply, 200, machines.bootScript({ mac: q('mac'), uuid: q('uuid'), serial: q('serial'), buildarch: q('buildarch') }, ctxOf(request.raw)));
+    },
+  });
+  app.route<{ Params: { machine: string; part: string } }>({
+    ...routes,
+    url: '/pxe/cloud-init/:machine/:part',
+    handler: (request, reply) => {
+      const { machine, part } = request.params;
+      if (!/^m-[a-z0-9]{1,20}$/.test(machine) || !['meta-data', 'user-data', 'vendor-data'].includes(part)) return sendText(reply, 404, 'not found\n');
+      const body = machines.cloudInit(machine, part, ctxOf(request.raw));
+      return body === undefined ? sendText(reply, 404, 'no such machine\n') : sendText(reply, 200, body);
+    },
+  });
+  app.route<{ Params: { file: string } }>({
+    ...routes,
+    url: '/pxe/discovery/:file',
+    handler: (request, reply) => {
+      const name = request.params.file;
+      if (name !== 'vmlinuz' && name !== 'initrd.img') return sendText(reply, 404, 'not found\n');
+      const file = machines.discoveryFile(name);
+      if (!file) return sendText(reply, 404, 'no discovery image on this server (npm run build:discovery)\n');
+      reply.header('content-type', 'application/octet-stream').header('content-length', file.size);
+      return request.method === 'HEAD' ? reply.send() : reply.send(createReadStream(file.path));
+    },
+  });
+  return app;
+}
+
+/** Starts the PXE port; resolves with the app and the bound port. */
+export async function startPxeServer(host: string, port: number, machines: Machines, log: Logger): Promise<{ app: HttpApp; port: number }> {
+  return listen(createPxeApp(machines, log), host, port);
 }
