@@ -155,7 +155,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const httpLog = log.child({ part: 'http' });
   // The web sign-in counts failures per address against the same FLEET_SIGNIN_FAILURES as the gRPC side.
   const signInLimiter = new SignInLimiter({ max: options.signInFailures });
-  const web = createWebApp({ auth, access, tokens, nodes, hub, dispatcher, shells, audit, stateStore, rollouts, signInLimiter, log: log.child({ part: 'web' }) });
+  const web = createWebApp({ auth, access, tokens, nodes, hub, dispatcher, shells, audit, stateStore, rollouts, services, signInLimiter, log: log.child({ part: 'web' }) });
   const install = await startInstallServer(options.httpsHost, options.httpsPort, {
     scriptPath,
     certChainPem: pki.serverCertChainPem,

@@ -34,6 +34,8 @@ import { sessionOf, webApiRoutes } from './web-api-routes';
 import { httpStatus, sameOrigin, SECURITY_HEADERS } from './web-common';
 import { SESSION_COOKIE, SESSION_COOKIE_OPTIONS, WebSessions, type WebSession } from './web-sessions';
 import { SHELL_SOCKET_PATH, ShellSockets } from './websocket-shell';
+import { apiPlugin } from './api';
+import type { Services } from '../services';
 
 export interface WebAppDeps {
   auth: ApiAuth;
@@ -47,6 +49,8 @@ export interface WebAppDeps {
   /** Desired state: each node's specs and health checks, and the rollouts. */
   stateStore: StateStore;
   rollouts: RolloutEngine;
+  /** The service layer, which the HTTP API (/api/v1) adapts. */
+  services: Services;
   /** Failed sign-ins per address (FLEET_SIGNIN_FAILURES a minute, as on the gRPC side). */
   signInLimiter: SignInLimiter;
   log: Logger;
@@ -262,6 +266,22 @@ export function createWebApp(d: WebAppDeps): WebApp {
     });
 
     await app.register(api, { prefix: '/api' });
+    // The HTTP API for people and scripts: a bearer token, or this page's session (its CSRF token for changes).
+    await app.register(apiPlugin, {
+      services: d.services,
+      log: d.log.child({ part: 'api' }),
+      sessionOf: (request: FastifyRequest) => {
+        if (request.cookies[SESSION_COOKIE] === undefined) return null;
+        const session = signedIn(request);
+        return {
+          principal: session.principal,
+          checkChange: (r: FastifyRequest) => {
+            if (!sameOrigin(r.raw)) throw new CrossOriginError();
+            sessions.checkCsrf(session, r.headers['x-csrf-token']);
+          },
+        };
+      },
+    });
   };
 
   function staticFile(request: FastifyRequest, reply: FastifyReply, name: string | undefined): FastifyReply {

@@ -8,12 +8,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { createReadStream } from 'node:fs';
 import { z } from 'zod';
-import { ErrorKind, FleetError } from '../../../common/errors';
+import { FleetError } from '../../../common/errors';
 import { checkRequest } from '../../../common/limits';
 import * as control from '../../../proto/gen/fleet/v1/control';
 import type { Principal } from '../../auth';
 import { InvalidRequestError, TooManySignInsError } from '../../errors';
-import type { Caller, Services } from '../../services';
+import { BodyTooLargeError } from '../errors';
+import { httpStatus } from '../web-common';
+import { actorOf, type Caller, type Services } from '../../services';
 import { HELD_BACK_PAUSE_MS } from '../../sign-in-limiter';
 import { contractSchema } from './contract';
 import { openApiDocument } from './openapi';
@@ -22,11 +24,11 @@ import { ROUTES, type Route, type RouteInput } from './routes';
 export interface ApiOptions {
   services: Services;
   /**
-   * The principal of the request's web session, or null when it carries no session cookie.
-   * Throws when the session is unknown or expired, or (for a state-changing request) when the
-   * CSRF token or the origin is wrong.
+   * The request's web session, or null when it carries no session cookie; throws when the
+   * session is unknown, expired or its token revoked. `checkChange` throws unless a
+   * state-changing request comes from the page's origin with the session's CSRF token.
    */
-  sessionPrincipal: (request: FastifyRequest, mutating: boolean) => Principal | null;
+  sessionOf: (request: FastifyRequest) => { principal: Principal; checkChange(request: FastifyRequest): void } | null;
   log: Logger;
 }
 
@@ -37,15 +39,6 @@ const MAX_JSON_BYTES = 4 << 20;
 /** A comment line on an idle event stream, so proxies keep it open. */
 const KEEPALIVE_MS = 15_000;
 
-const STATUS_BY_KIND: Record<ErrorKind, number> = {
-  [ErrorKind.Invalid]: 400,
-  [ErrorKind.Unauthenticated]: 401,
-  [ErrorKind.Forbidden]: 403,
-  [ErrorKind.NotFound]: 404,
-  [ErrorKind.Conflict]: 409,
-  [ErrorKind.Unavailable]: 503,
-  [ErrorKind.Exhausted]: 429,
-};
 
 interface Codec {
   fromJSON(object: unknown): unknown;
@@ -70,8 +63,24 @@ function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, where: strin
 /** Registers /api/v1/… and /api/v1/openapi.json on a Fastify instance. */
 export async function apiPlugin(app: FastifyInstance, o: ApiOptions): Promise<void> {
   const { services: s, log } = o;
-  // Uploads stream through to the service; nothing is buffered.
+  // JSON bodies within MAX_JSON_BYTES; uploads stream through to the service, nothing buffered.
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_JSON_BYTES }, (_request, text, done) => {
+    try {
+      done(null, text === '' ? {} : (JSON.parse(text as string) as unknown));
+    } catch {
+      done(new InvalidRequestError('the body is not valid JSON'), undefined);
+    }
+  });
   app.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
+  // What Fastify itself refuses (a body over the limit, one that does not parse) in the same JSON shape.
+  app.setErrorHandler(async (err, request, reply) => {
+    const route = ROUTES.find((r) => `${API_PREFIX}${r.path}` === request.routeOptions.url) ?? ROUTES[0]!;
+    const code = (err as { code?: string }).code;
+    const status = (err as { statusCode?: number }).statusCode;
+    const known = err instanceof FleetError ? err : code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? new BodyTooLargeError(MAX_JSON_BYTES) : status && status < 500 ? new InvalidRequestError((err as Error).message) : err;
+    if (known instanceof BodyTooLargeError) reply.header('connection', 'close');
+    return fail(reply, known, route);
+  });
   const document = openApiDocument(API_PREFIX);
   app.get(`${API_PREFIX}/openapi.json`, async (_request, reply) => reply.header('cache-control', 'no-cache').send(document));
 
@@ -79,13 +88,21 @@ export async function apiPlugin(app: FastifyInstance, o: ApiOptions): Promise<vo
     const address = request.ip;
     const header = request.headers.authorization;
     if (header !== undefined) return s.gate.authenticate(header.replace(/^Bearer\s+/i, ''), address, route.operation);
-    const principal = o.sessionPrincipal(request, route.method !== 'GET');
-    if (principal) return s.gate.trusted(principal, address);
-    return s.gate.authenticate('', address, route.operation);
+    const session = o.sessionOf(request);
+    if (!session) return s.gate.authenticate('', address, route.operation);
+    if (route.method !== 'GET') {
+      try {
+        session.checkChange(request);
+      } catch (err) {
+        s.gate.refused(actorOf(session.principal), address, route.operation, err);
+        throw err;
+      }
+    }
+    return s.gate.trusted(session.principal, address);
   };
 
   const fail = (reply: FastifyReply, err: unknown, route: Route) => {
-    const status = err instanceof FleetError ? STATUS_BY_KIND[err.kind] : 500;
+    const status = httpStatus(err);
     if (status === 500) log.error({ err, operation: route.operation }, 'API request failed');
     const body = err instanceof FleetError && status !== 500 ? { error: err.message, code: err.code } : { error: 'internal server error (see the server log)', code: 'INTERNAL' };
     if (err instanceof TooManySignInsError) reply.header('retry-after', err.retryAfterSeconds);
@@ -99,8 +116,13 @@ export async function apiPlugin(app: FastifyInstance, o: ApiOptions): Promise<vo
     const params = parse(route.params, request.params, 'path') as Record<string, string>;
     const query = parse(route.query, request.query, 'query') as Record<string, unknown>;
     let body: unknown;
-    if (route.body === 'raw') body = request.body;
+    if (route.body === 'raw') {
+      if (!/^application\/octet-stream\b/i.test(request.headers['content-type'] ?? '')) throw new InvalidRequestError('send the file as application/octet-stream');
+      body = request.body;
+    }
     else if (route.body) {
+      const sent = request.headers['content-length'] !== undefined ? request.headers['content-length'] !== '0' : request.headers['transfer-encoding'] !== undefined;
+      if (sent && !/^application\/json\b/i.test(request.headers['content-type'] ?? '')) throw new InvalidRequestError('send the body as application/json');
       const json = parse(contractSchema(route.body), request.body ?? {}, 'body');
       body = codec(route.body).fromJSON(json);
     }

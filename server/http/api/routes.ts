@@ -41,12 +41,13 @@ export interface Route {
   handle(s: Services, caller: Caller, input: RouteInput, send: Send): Promise<unknown>;
 }
 
-const name = z.string().min(1).max(253);
+// Text limits are checked like over gRPC (common/limits.ts), after parsing, for the same answer.
+const name = z.string().min(1);
 const node = z.object({ node: name.describe('node name or id') });
 const id = z.object({ id: name });
 const machine = z.object({ machine: name.describe('machine name, id or MAC') });
 const limit = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback).describe(`at most this many (1–${max}, default ${fallback})`);
-const selector = z.object({ selector: z.string().max(4096).default('').describe('label selector, e.g. role=web,env!=prod') });
+const selector = z.object({ selector: z.string().default('').describe('label selector, e.g. role=web,env!=prod') });
 const json = (message: string): Answer => ({ kind: 'json', message });
 const events = (message: string): Answer => ({ kind: 'events', message });
 const body = <T>(input: RouteInput) => input.body as T;
@@ -98,7 +99,7 @@ export const ROUTES: Route[] = [
     path: '/rollouts',
     operation: 'ListRollouts',
     summary: 'The newest rollouts (without their nodes)',
-    query: z.object({ spec: z.string().max(253).default(''), limit: limit(20, 500) }),
+    query: z.object({ spec: z.string().default(''), limit: limit(20, 500) }),
     answer: json('ListRolloutsResponse'),
     handle: (s, c, i) => s.state.listRollouts(c, { spec: i.query.spec as string, limit: i.query.limit as number }),
   },
@@ -120,7 +121,7 @@ export const ROUTES: Route[] = [
     path: '/history',
     operation: 'ListHistory',
     summary: 'Which spec revision reached which node, and every revision',
-    query: z.object({ spec: z.string().max(253).default(''), node: z.string().max(253).default(''), limit: limit(1000, 100_000) }),
+    query: z.object({ spec: z.string().default(''), node: z.string().default(''), limit: limit(1000, 100_000) }),
     answer: json('ListHistoryResponse'),
     handle: (s, c, i) => s.state.listHistory(c, { spec: i.query.spec as string, node: i.query.node as string, limit: i.query.limit as number }),
   },
@@ -130,13 +131,13 @@ export const ROUTES: Route[] = [
     path: '/files',
     operation: 'UploadFile',
     summary: 'Store a file for specs to use (the body is its bytes; its name, size and sha256 in the query)',
-    query: z.object({ name: z.string().min(1).max(4096), size: z.coerce.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in hex') }),
+    query: z.object({ name: z.string().min(1), size: z.coerce.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in hex') }),
     body: 'raw',
     answer: json('UploadFileResponse'),
     handle: (s, c, i) => s.state.uploadFile(c, async () => ({ name: i.query.name as string, size: i.query.size as number, sha256: i.query.sha256 as string }), i.body as AsyncIterable<Buffer>),
   },
 
-  { method: 'GET', path: '/sessions', operation: 'ListSessions', summary: 'Shell sessions, newest first', query: z.object({ node: z.string().max(253).default(''), limit: limit(20, 500) }), answer: json('ListSessionsResponse'), handle: (s, c, i) => s.shells.listSessions(c, { node: i.query.node as string, limit: i.query.limit as number }) },
+  { method: 'GET', path: '/sessions', operation: 'ListSessions', summary: 'Shell sessions, newest first', query: z.object({ node: z.string().default(''), limit: limit(20, 500) }), answer: json('ListSessionsResponse'), handle: (s, c, i) => s.shells.listSessions(c, { node: i.query.node as string, limit: i.query.limit as number }) },
 
   {
     method: 'GET',
@@ -193,7 +194,7 @@ export const ROUTES: Route[] = [
     path: '/audit',
     operation: 'ListAudit',
     summary: 'The audit log, newest first',
-    query: z.object({ limit: limit(50, 100_000), action: z.string().max(256).default(''), since: z.coerce.number().int().min(0).default(0).describe('only entries since this time (Unix ms)') }),
+    query: z.object({ limit: limit(50, 100_000), action: z.string().default(''), since: z.coerce.number().int().min(0).default(0).describe('only entries since this time (Unix ms)') }),
     answer: json('ListAuditResponse'),
     handle: (s, c, i) => s.audit.listAudit(c, { limit: i.query.limit as number, action: i.query.action as string, sinceUnixMs: i.query.since as number }),
   },
