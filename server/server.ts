@@ -1,20 +1,18 @@
 // Wires the server together: database, PKI, stores, enrollment, agent hub, dispatcher, the gRPC
 // port (agent transport + Control service + reflection).
 import { Server } from '@grpc/grpc-js';
-import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
 import { X509Certificate, createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ControlServiceService } from '../proto/gen/fleet/v1/control';
-import { descriptorSetBase64 } from '../proto/gen/descriptor-set';
 import { createServerCredentials, GrpcServerAgentTransport, malformedRequestInterceptor, NatsServerAgentTransport, tolerantDecoding, tolerantServer, type AgentTransportHandlers } from '../transport';
 import { VERSION } from '../common/version';
 import { AgentHub } from './agent-hub';
 import { findInstallScript, startInstallServer } from './http/install-server';
 import { createWebApp } from './http/web-app';
+import { addReflection } from './reflection';
 import { Releases } from './releases';
 import { AgentUpgrades } from './upgrades';
 import { ShellSessions } from './shells/sessions';
@@ -139,7 +137,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     tolerantDecoding(ControlServiceService),
     createControlService({ auth, access, nodes, tokens, hub, dispatcher, upgrades, shells, audit, desired, rollouts, files, stateStore, machines, pxePort: () => pxeInfo.port, caHash: pki.caHash, install: installInfo, log: log.child({ part: 'control' }) }),
   );
-  new ReflectionService(loadFileDescriptorSetFromBuffer(Buffer.from(descriptorSetBase64, 'base64'))).addToServer(tolerantServer(grpcServer));
+  addReflection(tolerantServer(grpcServer));
 
   const creds = createServerCredentials({ caPem: pki.caPem, certChainPem: pki.serverCertChainPem, keyPem: pki.serverKeyPem });
   const bindHost = options.listenHost.includes(':') ? `[${options.listenHost}]` : options.listenHost;
