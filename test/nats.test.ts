@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { connect, credsAuthenticator, type MsgHdrs, type NatsConnection, type Status } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Command, ServerMessage } from '../proto/gen/fleet/v1/agent';
-import { NatsAuthority } from '../server/nats-authority';
+import { NatsAuthority } from '../server';
 import { createUser, fmtCreds } from '@nats-io/jwt';
 import { Fleet, Proc, waitFor } from './harness';
 import { NatsBrokers, natsTrust } from './nats';

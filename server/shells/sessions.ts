@@ -15,10 +15,8 @@ import type { ChannelConnection } from '../../transport';
 import type { AgentHub } from '../agent-hub';
 import { AgentRefusedError, NodeNotFoundError } from '../errors';
 import { newId } from '../ids';
-import { COMMAND_TTL_MS } from '../jobs/dispatcher';
-import type { AuditLog } from '../store/audit-log';
-import type { NodeStore } from '../store/node-store';
-import type { SessionStore } from '../store/session-store';
+import { COMMAND_TTL_MS } from '../jobs';
+import type { AuditLog, NodeStore, SessionStore } from '../store';
 import { Recording } from './recording';
 
 export interface ShellLimits {
