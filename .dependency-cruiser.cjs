@@ -10,8 +10,6 @@
 
 /** Test code: integration tests and their helpers, unit tests, and test-*.ts support beside them. */
 const TEST = '(^test/|[.]test[.]ts$|(^|/)test-[^/]+[.]ts$)';
-/** Tooling that never ships: benchmarks, build and check scripts, config files. */
-const TOOLING = '(^bench/|^scripts/|^[^/]+[.]config[.]ts$)';
 /** Folders that ship as part of the executables (everything else is tests or tooling). */
 const PRODUCT = '^(agent|cli|common|proto|server|transport|installer)/';
 
@@ -40,10 +38,11 @@ const COMPONENTS = [
   // zod schemas) for the agent, which would otherwise bundle the YAML parser it never uses
   // (about 260 KB more in the standalone executable).
   { name: 'common/spec', files: '^common/spec/', surface: '^common/spec/(index|schema)[.]ts$' },
-  // The executables' top-level files; their entry points are bin.ts, run as dist/*.js.
+  // The executables' top-level files; their entry points are bin.ts, run as dist/*.js. Only the
+  // server offers anything to others (to their tests); nothing imports the agent or the CLI.
   { name: 'server', files: '^server/[^/]+$', inside: '^server/', surface: '^server/index[.]ts$' },
-  { name: 'agent', files: '^agent/[^/]+$', inside: '^agent/', surface: '^agent/index[.]ts$' },
-  { name: 'cli', files: '^cli/', surface: '^cli/index[.]ts$' },
+  { name: 'agent', files: '^agent/[^/]+$', inside: '^agent/', surface: '^$' },
+  { name: 'cli', files: '^cli/', surface: '^$' },
   // The transport's gRPC and NATS parts are internal: transport/index.ts names what is public.
   { name: 'transport', files: '^transport/', surface: '^transport/index[.]ts$' },
   // common/'s top-level files are small leaf modules (errors, labels, limits, logger, …), each
