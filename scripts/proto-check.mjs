@@ -51,6 +51,7 @@ function chooseAgainst() {
     if (!ref || !git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], true)) fail(`--against needs a commit, got ${ref ?? 'nothing'}`);
     return { commit: ref, why: `${ref} (given)` };
   }
+  if (git(['rev-parse', '--verify', '--quiet', 'HEAD'], true) === undefined) fail('buf breaking needs the git history: run it in a git clone of the repository');
   const main = ['main', 'origin/main'].find((ref) => git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], true));
   const base = (main && git(['merge-base', 'HEAD', main], true)) ?? git(['rev-parse', 'HEAD']);
   const baseName = main ? `the merge base with ${main} (${base.slice(0, 12)})` : `HEAD (${base.slice(0, 12)}; no main branch here)`;
