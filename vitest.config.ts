@@ -9,7 +9,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{common,transport,server,agent,cli,proto,installer}/**/*.test.ts'],
+          include: ['{common,transport,server,agent,cli,proto,installer,scripts}/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },

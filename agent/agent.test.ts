@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { AgentLink, AgentLinkHandlers, AgentTransport } from '../transport/types';
+import type { AgentLink, AgentLinkHandlers, AgentTransport } from '../transport';
 import { Agent, backoffDelay, defaultAgentOptions } from './agent';
 import { Spool } from './spool';
 import { AgentState } from './state';

@@ -6,8 +6,7 @@ import type { AgentMessage, CommandRejected, ExecEvent, HealthReport, Hello, Ser
 import type { AgentConnection } from '../transport';
 import { VERSION } from '../common/version';
 import { AgentRefusedError, NodeRemovedError } from './errors';
-import type { NodeStore } from './store/node-store';
-import type { AuditLog } from './store/audit-log';
+import type { AuditLog, NodeStore } from './store';
 
 /** What the hub tells the rest of the server. */
 export interface AgentHubListener {

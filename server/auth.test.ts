@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ApiAuth, peerAddress } from './auth';
 import { NotAuthenticatedError, TooManySignInsError } from './errors';
 import { SignInLimiter } from './sign-in-limiter';
-import { openDatabase } from './store/database';
-import { Role, TokenStore } from './store/token-store';
+import { Role, TokenStore, openDatabase } from './store';
 
 describe('peerAddress', () => {
   it('takes the address out of the forms grpc-js reports peers in', () => {

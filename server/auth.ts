@@ -7,7 +7,7 @@ import { formatApiToken, hashSecret, newTokenSecret, parseApiToken, secretMatche
 import { parseSelector } from '../common/labels';
 import { ForbiddenError, NotAuthenticatedError } from './errors';
 import { SignInLimiter } from './sign-in-limiter';
-import { Role, type TokenStore } from './store/token-store';
+import { Role, type TokenStore } from './store';
 
 export interface Principal {
   tokenId: string;

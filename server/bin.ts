@@ -9,8 +9,7 @@ import { optionsFromEnv, parseListen, parseNats, parseOptions, type ServerOption
 import { NatsAuthority } from './nats-authority';
 import { bannerText } from './banner';
 import { startServer } from './server';
-import { backup, restore } from './ops/backup';
-import { runDoctor } from './ops/doctor';
+import { backup, restore, runDoctor } from './ops';
 
 const program = new Command('fleet-server')
   .description('The fleet server: stores inventory and jobs, and drives agents over one TLS port.')

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { DEFAULT_GRPC_PORT } from '../common/address';
 import { StartupError } from './errors';
 import { parseNatsServers } from '../transport';
-import { defaultShellLimits, type ShellLimits } from './shells/sessions';
+import { type ShellLimits, defaultShellLimits } from './shells';
 
 /** The HTTPS port (installs, downloads) fleet-server listens on unless told otherwise. */
 export const DEFAULT_HTTPS_PORT = 8443;

@@ -9,10 +9,7 @@ import { formatJoinToken, hashSecret, newTokenSecret } from '../common/join-toke
 import { silentLogger } from '../common/logger';
 import { Enrollment } from './enrollment';
 import { loadOrCreatePki } from './pki';
-import { AuditLog } from './store/audit-log';
-import { openDatabase } from './store/database';
-import { NodeStore } from './store/node-store';
-import { TokenStore } from './store/token-store';
+import { AuditLog, NodeStore, TokenStore, openDatabase } from './store';
 
 x509.cryptoProvider.set(webcrypto as never);
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;

@@ -14,14 +14,11 @@ import { HELD_BACK_PAUSE_MS, SignInLimiter } from './sign-in-limiter';
 import type { AgentPeer } from '../transport';
 import { newId } from './ids';
 import { csrKeyHash, type Pki } from './pki';
-import type { AuditLog } from './store/audit-log';
-import type { NodeStore } from './store/node-store';
-import type { TokenStore } from './store/token-store';
-import type { Machines } from './pxe/machines';
+import type { AuditLog, NodeRecord, NodeStore, TokenStore } from './store';
+import type { Machines } from './pxe';
 import type { Metrics } from './metrics';
 import { isUserKey, type NatsAuthority } from './nats-authority';
 import { earlierNodes, normalizedMacs, sharedMacs } from './node-identity';
-import type { NodeRecord } from './store/node-store';
 
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
 /** How long the answer to an enrollment is kept for a retry of it (the agent gave up waiting). */

@@ -1,3 +1,3 @@
-// Public surface of fleet-server for embedding and tests.
-export { startServer, type RunningServer } from './server';
-export { defaultOptions, parseOptions, optionsFromEnv, type ServerOptions } from './config';
+// Public surface of the server component for other components' tests (fleet-server itself starts
+// from bin.ts): the NATS account authority, whose JWTs test/nats.test.ts checks from outside.
+export { NatsAuthority } from './nats-authority';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MachineIdentity } from '../proto/gen/fleet/v1/common';
 import { earlierNodes, sameMachine } from './node-identity';
-import type { NodeRecord } from './store/node-store';
+import type { NodeRecord } from './store';
 
 const id = (macs: string[], dmiUuid = ''): MachineIdentity => ({ hostname: 'h', macs, dmiUuid, serial: '' });
 

@@ -2,7 +2,7 @@
 // agent sends, so that it takes its old node back instead of becoming a second one. The rule and
 // why it is safe enough: docs/security.md, "Re-enrollment".
 import type { MachineIdentity } from '../proto/gen/fleet/v1/common';
-import type { NodeRecord } from './store/node-store';
+import type { NodeRecord } from './store';
 
 /** MAC addresses as the store indexes them: lower-case, empty ones dropped. */
 export function normalizedMacs(identity: MachineIdentity): string[] {

@@ -1,8 +1,6 @@
 // Wires the server together: database, PKI, stores, enrollment, agent hub, dispatcher, the gRPC
 // port (agent transport + Control service + reflection).
 import { Server } from '@grpc/grpc-js';
-import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
 import { X509Certificate, createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,12 +12,12 @@ import { createServerCredentials, malformedRequestInterceptor, tolerantDecoding,
 import { VERSION } from '../common/version';
 import { AgentHub } from './agent-hub';
 import { CommandSender } from './commands';
-import { findInstallScript, startInstallServer } from './http/install-server';
-import { createWebApp } from './http/web-app';
+import { addMetricsRoute, createWebApp, findInstallScript, startInstallServer, startMetricsServer, startPxeServer } from './http';
+import { addReflection } from './reflection';
 import { Releases } from './releases';
 import { AgentUpgrades } from './upgrades';
-import { ShellSessions } from './shells/sessions';
-import { SessionStore } from './store/session-store';
+import { ShellSessions } from './shells';
+import { AuditLog, type Db, JobStore, MachineStore, NodeStore, SessionStore, StateStore, TokenStore, openDatabase } from './store';
 import { ApiAuth } from './auth';
 import type { ServerOptions } from './config';
 import { createControlService } from './control-service';
@@ -28,26 +26,14 @@ import { Access } from './access';
 import { SignInLimiter } from './sign-in-limiter';
 import { Enrollment } from './enrollment';
 import { StartupError } from './errors';
-import { JobDispatcher } from './jobs/dispatcher';
+import { JobDispatcher } from './jobs';
 import { loadOrCreatePki } from './pki';
-import { AuditLog } from './store/audit-log';
-import { openDatabase, type Db } from './store/database';
-import { StateStore } from './store/state-store';
-import { MachineStore } from './store/machine-store';
-import { Machines } from './pxe/machines';
-import { startPxeServer } from './pxe/pxe-server';
-import { DesiredStateService } from './state/desired-state';
-import { HostedFiles } from './state/hosted-files';
-import { RolloutEngine } from './state/rollouts';
-import { Webhooks } from './state/webhooks';
-import { JobStore } from './store/job-store';
-import { NodeStore } from './store/node-store';
-import { TokenStore } from './store/token-store';
+import { Machines } from './pxe';
+import { DesiredStateService, HostedFiles, RolloutEngine, Webhooks } from './state';
 import { NatsAuthority } from './nats-authority';
 import { createServerTransports } from './agent-transports';
 import { Metrics } from './metrics';
 import { controlRequestInterceptor, logHttpRequest } from './request-log';
-import { addMetricsRoute, startMetricsServer } from './http/metrics-endpoint';
 
 export interface RunningServer {
   /** The port actually bound (useful with port 0). */
@@ -140,7 +126,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     tolerantDecoding(ControlServiceService),
     createControlService({ services, log: log.child({ part: 'control' }) }),
   );
-  new ReflectionService(loadFileDescriptorSetFromBuffer(Buffer.from(descriptorSetBase64, 'base64'))).addToServer(tolerantServer(grpcServer));
+  addReflection(tolerantServer(grpcServer));
 
   const creds = createServerCredentials({ caPem: pki.caPem, certChainPem: pki.serverCertChainPem, keyPem: pki.serverKeyPem });
   const bindHost = options.listenHost.includes(':') ? `[${options.listenHost}]` : options.listenHost;

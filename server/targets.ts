@@ -1,7 +1,7 @@
 // Resolves which nodes an operation targets: named nodes, a label selector, or --all.
 import { parseSelector } from '../common/labels';
 import { InvalidRequestError, NoTargetsError, NodeNotFoundError } from './errors';
-import type { NodeRecord, NodeStore } from './store/node-store';
+import type { NodeRecord, NodeStore } from './store';
 
 /**
  * Names (or ids) and a selector combine with AND; with neither, `all` must be set. Sorted by name.

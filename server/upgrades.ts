@@ -7,11 +7,10 @@ import type { Hello } from '../proto/gen/fleet/v1/agent';
 import type { UpgradeAgentsRequest, UpgradeEvent, UpgradeNodeResult } from '../proto/gen/fleet/v1/control';
 import type { AgentHub } from './agent-hub';
 import { InvalidRequestError } from './errors';
-import { concurrencyLimit } from './jobs/concurrency';
 import type { CommandSender } from './commands';
+import { concurrencyLimit } from './jobs';
 import { validVersion, type Releases } from './releases';
-import type { AuditLog } from './store/audit-log';
-import type { NodeRecord, NodeStore } from './store/node-store';
+import type { AuditLog, NodeRecord, NodeStore } from './store';
 import { resolveTargets } from './targets';
 
 const DEFAULT_DEADLINE_MS = 60_000;

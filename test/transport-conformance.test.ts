@@ -11,7 +11,7 @@ import { createUser, fmtCreds } from '@nats-io/jwt';
 import type { MsgHdrs } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Command, ServerMessage } from '../proto/gen/fleet/v1/agent';
-import { NatsAuthority } from '../server/nats-authority';
+import { NatsAuthority } from '../server';
 import { GrpcRelay } from './grpc-relay';
 import { Fleet, waitFor } from './harness';
 import { NatsBrokers, natsClient, natsTrust } from './nats';

@@ -2,8 +2,7 @@
 // expiry, so an agent refuses one meant for another node or replayed late (agent/verify).
 // Commands to one node leave in the order they were given, whatever the signer's latency.
 import type { Logger } from 'pino';
-import { Command } from '../../proto/gen/fleet/v1/agent';
-import type { ServerMessage } from '../../proto/gen/fleet/v1/agent';
+import { Command, type ServerMessage } from '../../proto/gen/fleet/v1/agent';
 import type { CommandSigner } from './signer';
 
 /** How long a command stays valid by default: an agent refuses it after that. */

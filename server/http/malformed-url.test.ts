@@ -11,7 +11,7 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadOrCreatePki } from '../pki';
 import type { Machines } from '../pxe/machines';
-import { startPxeServer } from '../pxe/pxe-server';
+import { startPxeServer } from './pxe-server';
 import type { Releases } from '../releases';
 import { SignInLimiter } from '../sign-in-limiter';
 import { startInstallServer } from './install-server';

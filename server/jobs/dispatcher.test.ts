@@ -3,10 +3,7 @@ import { Command, type ServerMessage } from '../../proto/gen/fleet/v1/agent';
 import { RunState, type JobEvent, type StartJobRequest } from '../../proto/gen/fleet/v1/control';
 import { silentLogger } from '../../common/logger';
 import type { AgentHub } from '../agent-hub';
-import { AuditLog } from '../store/audit-log';
-import { openDatabase, type Db } from '../store/database';
-import { JobStore } from '../store/job-store';
-import { NodeStore } from '../store/node-store';
+import { AuditLog, type Db, JobStore, NodeStore, openDatabase } from '../store';
 import { JobDispatcher } from './dispatcher';
 
 /** An agent hub stand-in: which nodes are online, and the exec commands sent to each. */

@@ -12,10 +12,8 @@ import type { AgentHub, AgentHubListener } from '../agent-hub';
 import { InvalidRequestError, JobNotFoundError } from '../errors';
 import { resolveTargets } from '../targets';
 import { newId } from '../ids';
-import type { AuditLog } from '../store/audit-log';
-import { type JobRecord, type JobStore, type RunRecord } from '../store/job-store';
+import type { AuditLog, JobRecord, JobStore, NodeRecord, NodeStore, RunRecord } from '../store';
 import { TERMINAL_RUN_STATES } from '../../common/run-states';
-import type { NodeRecord, NodeStore } from '../store/node-store';
 import type { Metrics } from '../metrics';
 import { concurrencyLimit } from './concurrency';
 

@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackupCorruptError, RestoreRefusedError } from '../errors';
 import { loadOrCreatePki } from '../pki';
-import { openDatabase } from '../store/database';
+import { openDatabase } from '../store';
 import { backup, restore } from './backup';
 import { runDoctor } from './doctor';
 

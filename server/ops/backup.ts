@@ -8,7 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { VERSION } from '../../common/version';
 import { certificateHash } from '../../transport';
 import { BackupCorruptError, BackupFailedError, RestoreRefusedError } from '../errors';
-import { MIGRATIONS } from '../store/migrations';
+import { MIGRATIONS } from '../store';
 import { readArchive, writeArchive, type ArchiveEntry, type ArchiveInput } from './archive';
 
 /** The manifest, the archive's last entry. */

@@ -3,7 +3,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
-import { MIGRATIONS } from '../store/migrations';
+import { MIGRATIONS } from '../store';
 import { DB_FILE, inspectDatabase } from './backup';
 
 /** How a check came out. */

@@ -2,7 +2,7 @@
 // registered machines, and rules that approve unknown machines. Validated with zod; every problem
 // is reported with its line and column.
 import { z } from 'zod';
-import { loadYaml } from '../../common/spec/load';
+import { loadYaml } from '../../common/spec';
 import { parseSelector } from '../../common/labels';
 import type { SpecProblem } from '../../common/errors';
 

@@ -6,10 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../common/logger';
 import { InvalidRequestError, MachinePendingError } from '../errors';
-import { AuditLog } from '../store/audit-log';
-import { openDatabase } from '../store/database';
-import { MachineStore, type MachineRecord } from '../store/machine-store';
-import { TokenStore } from '../store/token-store';
+import { AuditLog, type MachineRecord, MachineStore, TokenStore, openDatabase } from '../store';
 import { Machines } from './machines';
 
 const image = mkdtempSync(join(tmpdir(), 'fleet-machines-'));

@@ -1,7 +1,6 @@
 // The audit log: who did what, and every refusal. Admin only (it names every node and token).
 import type { ListAuditRequest, ListAuditResponse } from '../../proto/gen/fleet/v1/control';
-import type { AuditLog } from '../store/audit-log';
-import { Role } from '../store/token-store';
+import { Role, type AuditLog } from '../store';
 import type { Caller } from './caller';
 import type { Gate } from './gate';
 

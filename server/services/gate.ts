@@ -7,8 +7,7 @@ import { FleetError } from '../../common/errors';
 import type { Access } from '../access';
 import type { ApiAuth, Principal } from '../auth';
 import { TooManySignInsError } from '../errors';
-import type { AuditLog } from '../store/audit-log';
-import type { Role } from '../store/token-store';
+import type { AuditLog, Role } from '../store';
 import { actorOf, type Caller } from './caller';
 
 /** How often a held-back address is audited at most: one row a minute, however fast it tries. */

@@ -2,8 +2,8 @@
 // may start jobs only within its scope and sees only the jobs that ran entirely within it.
 import type { GetJobRequest, Job, JobEvent, ListJobsRequest, ListJobsResponse, StartJobRequest } from '../../proto/gen/fleet/v1/control';
 import { JobNotFoundError } from '../errors';
-import type { JobDispatcher } from '../jobs/dispatcher';
-import { Role } from '../store/token-store';
+import type { JobDispatcher } from '../jobs';
+import { Role } from '../store';
 import { actorOf, type Caller } from './caller';
 import type { Gate } from './gate';
 

@@ -1,8 +1,8 @@
 // Bare metal (PXE): the machines the server knows, their approval, and the PXE configuration.
 // Fleet-wide: reads are refused to tokens limited to a selector, changes need the admin role.
 import type { AddMachineRequest, ApproveMachineRequest, ListMachinesRequest, ListMachinesResponse, Machine, MachineRequest, PxeConfig, SetPxeConfigRequest } from '../../proto/gen/fleet/v1/control';
-import type { Machines } from '../pxe/machines';
-import { Role } from '../store/token-store';
+import type { Machines } from '../pxe';
+import { Role } from '../store';
 import { actorOf, type Caller } from './caller';
 import type { Gate } from './gate';
 

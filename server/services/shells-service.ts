@@ -3,8 +3,8 @@
 import { existsSync } from 'node:fs';
 import type { GetRecordingRequest, ListSessionsRequest, ListSessionsResponse, Session, ShellStart } from '../../proto/gen/fleet/v1/control';
 import { SessionNotFoundError } from '../errors';
-import type { ShellSession, ShellSessions } from '../shells/sessions';
-import { Role } from '../store/token-store';
+import type { ShellSession, ShellSessions } from '../shells';
+import { Role } from '../store';
 import { actorOf, type Caller } from './caller';
 import type { Gate } from './gate';
 import type { NodesService } from './nodes-service';

@@ -3,12 +3,8 @@
 // specs confined to its scope, now and for nodes that join the selector later.
 import type { ApplyResponse, ListHistoryRequest, ListHistoryResponse, ListRolloutsRequest, ListRolloutsResponse, PlanResponse, Rollout, RolloutRequest, SpecRequest, UploadFileResponse } from '../../proto/gen/fleet/v1/control';
 import { NoTargetsError, RolloutNotFoundError } from '../errors';
-import type { DesiredStateService } from '../state/desired-state';
-import type { HostedFiles } from '../state/hosted-files';
-import type { RolloutEngine } from '../state/rollouts';
-import type { AuditLog } from '../store/audit-log';
-import type { StateStore } from '../store/state-store';
-import { Role } from '../store/token-store';
+import type { DesiredStateService, HostedFiles, RolloutEngine } from '../state';
+import { Role, type AuditLog, type StateStore } from '../store';
 import { actorOf, type Caller } from './caller';
 import type { Gate } from './gate';
 import type { NodesService } from './nodes-service';

@@ -19,8 +19,7 @@ import type {
 } from '../../proto/gen/fleet/v1/control';
 import type { ApiAuth } from '../auth';
 import { ApiTokenNotFoundError, InvalidRequestError, TokenNotFoundError } from '../errors';
-import type { AuditLog } from '../store/audit-log';
-import { Role, type JoinTokenRecord, type TokenStore } from '../store/token-store';
+import { Role, type AuditLog, type JoinTokenRecord, type TokenStore } from '../store';
 import { actorOf, type Caller } from './caller';
 import type { Gate } from './gate';
 

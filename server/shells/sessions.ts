@@ -16,9 +16,7 @@ import type { AgentHub } from '../agent-hub';
 import { AgentRefusedError, NodeNotFoundError } from '../errors';
 import { newId } from '../ids';
 import type { CommandSender } from '../commands';
-import type { AuditLog } from '../store/audit-log';
-import type { NodeStore } from '../store/node-store';
-import type { SessionStore } from '../store/session-store';
+import type { AuditLog, NodeStore, SessionStore } from '../store';
 import { Recording } from './recording';
 
 export interface ShellLimits {

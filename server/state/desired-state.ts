@@ -10,9 +10,7 @@ import type { NodePlan, PlanResponse } from '../../proto/gen/fleet/v1/control';
 import type { AgentHub } from '../agent-hub';
 import { RevisionNotFoundError } from '../errors';
 import { newId } from '../ids';
-import type { AuditLog } from '../store/audit-log';
-import type { NodeRecord, NodeStore } from '../store/node-store';
-import type { RevisionRecord, StateStore } from '../store/state-store';
+import type { AuditLog, NodeRecord, NodeStore, RevisionRecord, StateStore } from '../store';
 import { parseSelector } from '../../common/labels';
 import type { Webhooks } from './webhooks';
 

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { StateStore } from '../store/state-store';
+import type { StateStore } from '../store';
 import { HostedFiles } from './hosted-files';
 
 describe('HostedFiles uploads', () => {

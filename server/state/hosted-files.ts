@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostedFileError } from '../errors';
-import type { StateStore } from '../store/state-store';
+import type { StateStore } from '../store';
 
 /** The largest file the server accepts. */
 export const MAX_HOSTED_FILE_BYTES = 512 << 20;

@@ -11,9 +11,7 @@ import type { StateReport } from '../../proto/gen/fleet/v1/agent';
 import type { AgentHub } from '../agent-hub';
 import { RolloutConflictError, RolloutNotFoundError } from '../errors';
 import { newId } from '../ids';
-import type { AuditLog } from '../store/audit-log';
-import type { NodeRecord, NodeStore } from '../store/node-store';
-import { NodeRolloutState, RolloutState, type RolloutNodeRecord, type RolloutRecord, type StateStore } from '../store/state-store';
+import { type AuditLog, type NodeRecord, NodeRolloutState, type NodeStore, type RolloutNodeRecord, type RolloutRecord, RolloutState, type StateStore } from '../store';
 import { APPLY_TIMEOUT_MS, type DesiredStateService } from './desired-state';
 import type { Webhooks } from './webhooks';
 

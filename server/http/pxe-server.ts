@@ -5,9 +5,9 @@ import { createReadStream } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { HTTPMethods } from 'fastify';
 import type { Logger } from 'pino';
-import { createHttpApp, listen, textErrorHandler, sendText, type HttpApp } from '../http/fastify-app';
-import { requestUrl } from '../http/web-common';
-import type { Machines } from './machines';
+import type { Machines } from '../pxe';
+import { createHttpApp, listen, sendText, textErrorHandler, type HttpApp } from './fastify-app';
+import { requestUrl } from './web-common';
 
 const MAX_URL_LENGTH = 2048;
 
