@@ -249,20 +249,17 @@ export function createWebApp(d: WebAppDeps): WebApp {
     await app.register(fastifyCookie);
     await app.register(fastifyHelmet, SECURITY_HEADERS);
     app.setErrorHandler(fail);
+    // Nothing the web app answers is cached, unless a route says otherwise (the page: no-cache).
     app.addHook('onSend', async (_request, reply, payload) => {
       if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
       return payload;
     });
 
-    app.route<{ Params: { name?: string } }>({
-      method: ['GET', 'HEAD'],
-      url: '/',
-      handler: (request, reply) => staticFile(request, reply, 'index.html'),
-    });
+    app.route({ method: ['GET', 'HEAD'], url: '/', handler: (_request, reply) => staticFile(reply, 'index.html') });
     app.route<{ Params: { name: string } }>({
       method: ['GET', 'HEAD'],
       url: '/web/:name',
-      handler: (request, reply) => staticFile(request, reply, /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(request.params.name) ? request.params.name : undefined),
+      handler: (request, reply) => staticFile(reply, /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(request.params.name) ? request.params.name : undefined),
     });
 
     await app.register(api, { prefix: '/api' });
@@ -284,7 +281,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     });
   };
 
-  function staticFile(request: FastifyRequest, reply: FastifyReply, name: string | undefined): FastifyReply {
+  function staticFile(reply: FastifyReply, name: string | undefined): FastifyReply {
     const type = name ? CONTENT_TYPES[extname(name)] : undefined;
     const file = root && name && type ? join(root, name) : undefined;
     if (!root) return reply.code(503).type('text/plain; charset=utf-8').send('the web page is not built on this server (run `npm run build`)\n');
