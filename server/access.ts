@@ -5,7 +5,7 @@
 import { parseSelector, type Labels, type Selector } from '../common/labels';
 import type { Principal } from './auth';
 import { OutOfScopeError } from './errors';
-import type { NodeStore } from './store/node-store';
+import type { NodeStore } from './store';
 
 /** A node as access control sees it. */
 interface Scoped {

@@ -11,7 +11,7 @@ import { toGrpcStatus } from '../transport';
 import { peerAddress } from './auth';
 import { HostedFileError, InvalidRequestError, TooManySignInsError } from './errors';
 import type { Caller, Services, UploadInfo } from './services';
-import type { ShellSession } from './shells/sessions';
+import type { ShellSession } from './shells';
 import { HELD_BACK_PAUSE_MS } from './sign-in-limiter';
 
 export interface ControlDeps {
