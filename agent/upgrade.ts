@@ -4,7 +4,7 @@
 // launcher (installer/fleet-agent-launch) starts the new one and rolls back by itself unless the
 // new agent reconnects before the deadline and removes upgrade/pending.
 import { createHash } from 'node:crypto';
-import { chmodSync, createWriteStream, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, linkSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { get } from 'node:https';
 import { join } from 'node:path';
 import { parseServerAddress } from '../common/address';
@@ -12,7 +12,8 @@ import { VERSION } from '../common/version';
 import type { UpgradeCommand, UpgradeReport } from '../proto/gen/fleet/v1/agent';
 import { SERVER_NAME } from '../transport';
 import { CommandRefusedError } from './errors';
-import { writeFileAtomic, type AgentIdentity } from './state';
+import { fsyncFile, renameDurably, writeFileAtomic } from '../common/atomic-write';
+import type { AgentIdentity } from './state';
 
 function readMarker(file: string): Record<string, string> | null {
   if (!existsSync(file)) return null;
@@ -111,6 +112,7 @@ export async function stageUpgrade(command: UpgradeCommand, identity: AgentIdent
   try {
     await download(url, identity.caPem, staged, { sha256: command.sha256, size: Number(command.size) });
     chmodSync(staged, 0o755);
+    fsyncFile(staged);
   } catch (err) {
     rmSync(staged, { force: true });
     throw err instanceof CommandRefusedError ? err : new CommandRefusedError(`cannot download ${url.href}: ${(err as Error).message}`);
@@ -119,5 +121,5 @@ export async function stageUpgrade(command: UpgradeCommand, identity: AgentIdent
   // Keep the running binary as .prev (a hard link, so <bin> never goes missing), then swap.
   if (existsSync(`${bin}.prev`)) unlinkSync(`${bin}.prev`);
   linkSync(bin, `${bin}.prev`);
-  renameSync(staged, bin);
+  renameDurably(staged, bin);
 }

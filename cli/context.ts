@@ -1,6 +1,7 @@
 // The CLI's contexts file (~/.config/fleet/config.json, or $FLEET_CONFIG): for each named
 // context, the server address, an API token and the pinned CA. Written with mode 0600.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/atomic-write';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
@@ -30,9 +31,7 @@ export function readConfig(file: string): ConfigFile {
 
 export function writeConfig(file: string, config: ConfigFile): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
-  renameSync(tmp, file);
+  writeFileAtomic(file, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
 }
 
 /** The context to use: --context, then $FLEET_CONTEXT, then the file's current one. */
