@@ -13,6 +13,7 @@ import type { UpgradeCommand, UpgradeReport } from '../proto/gen/fleet/v1/agent'
 import { SERVER_NAME } from '../transport';
 import { CommandRefusedError } from './errors';
 import { fsyncFile, renameDurably, writeFileAtomic } from '../common/atomic-write';
+import { readEnv } from '../common/env';
 import type { AgentIdentity } from './state';
 
 function readMarker(file: string): Record<string, string> | null {
@@ -95,10 +96,11 @@ function download(url: URL, caPem: string, file: string, expect: { sha256: strin
 
 /** Where the running executable is, when it can upgrade itself; otherwise why not. */
 export function upgradeTarget(): string {
-  if (process.env.FLEET_AGENT_SUPERVISED !== '1' || !process.env.FLEET_BIN) {
+  const bin = readEnv('FLEET_BIN');
+  if (!readEnv('FLEET_AGENT_SUPERVISED') || bin === undefined) {
     throw new CommandRefusedError('this agent was not started by fleet-agent-launch (install.sh), which is needed to roll back; re-run the installer to upgrade it');
   }
-  return process.env.FLEET_BIN;
+  return bin;
 }
 
 /** Downloads, verifies, stages and swaps in the new executable. The caller then exits. */

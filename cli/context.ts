@@ -2,6 +2,7 @@
 // context, the server address, an API token and the pinned CA. Written with mode 0600.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../common/atomic-write';
+import { readEnv } from '../common/env';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
@@ -15,7 +16,8 @@ export type ConfigFile = z.infer<typeof fileSchema>;
 
 /** Where the contexts file lives. */
 export function configPath(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.FLEET_CONFIG) return env.FLEET_CONFIG;
+  const file = readEnv('FLEET_CONFIG', env);
+  if (file !== undefined) return file;
   const base = env.XDG_CONFIG_HOME || join(homedir(), '.config');
   return join(base, 'fleet', 'config.json');
 }
@@ -37,7 +39,7 @@ export function writeConfig(file: string, config: ConfigFile): void {
 /** The context to use: --context, then $FLEET_CONTEXT, then the file's current one. */
 export function resolveContext(file: string, name?: string): { name: string; context: Context } {
   const config = readConfig(file);
-  const chosen = name || process.env.FLEET_CONTEXT || config.current;
+  const chosen = name || readEnv('FLEET_CONTEXT') || config.current;
   const context = config.contexts[chosen];
   if (!context) throw new NotLoggedInError(chosen);
   return { name: chosen, context };
