@@ -41,53 +41,51 @@ export function renameDurably(from: string, to: string): void {
 }
 
 /**
+ * Makes the new content at a temporary sibling of `target` with `make`, then renames it over
+ * `target`; on any failure the temporary file is removed and `target` is left as it was.
+ */
+function replaceVia(target: string, make: (tmp: string) => void): void {
+  const tmp = tempPathFor(target);
+  try {
+    make(tmp);
+    renameDurably(tmp, target);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
  * Replaces `file` with `data` atomically and durably. On failure the temporary file is removed
  * and the old file is left as it was.
  * @example writeFileAtomic('/var/lib/fleet-agent/node.json', json, { mode: 0o600 })
  */
 export function writeFileAtomic(file: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): void {
   const mode = options.mode ?? 0o644;
-  const tmp = tempPathFor(file);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'wx', mode);
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written);
-    if (options.uid !== undefined || options.gid !== undefined) fchownSync(fd, options.uid ?? process.getuid!(), options.gid ?? process.getgid!());
-    // After chown (which clears set-id bits) and regardless of the umask.
-    fchmodSync(fd, mode);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameDurably(tmp, file);
-  } catch (err) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  replaceVia(file, (tmp) => {
+    const fd = openSync(tmp, 'wx', mode);
+    try {
+      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+      for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written);
+      if (options.uid !== undefined || options.gid !== undefined) fchownSync(fd, options.uid ?? process.getuid!(), options.gid ?? process.getgid!());
+      // After chown (which clears set-id bits) and regardless of the umask.
+      fchmodSync(fd, mode);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  });
 }
 
 /** Copies `from` over `to` atomically (a temporary copy, fsynced, then renamed). */
 export function copyFileAtomic(from: string, to: string): void {
-  const tmp = tempPathFor(to);
-  try {
+  replaceVia(to, (tmp) => {
     copyFileSync(from, tmp);
     fsyncFile(tmp);
-    renameDurably(tmp, to);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  });
 }
 
 /** Points the symlink `link` at `target`, replacing whatever was there in one rename. */
 export function symlinkAtomic(target: string, link: string): void {
-  const tmp = tempPathFor(link);
-  try {
-    symlinkSync(target, tmp);
-    renameDurably(tmp, link);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  replaceVia(link, (tmp) => symlinkSync(target, tmp));
 }
