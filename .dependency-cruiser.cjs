@@ -143,10 +143,10 @@ module.exports = {
     },
     {
       name: 'layers:web-page-runs-in-a-browser',
-      comment: 'server/web is a browser bundle: at run time it imports only itself, common/format.ts and packages (no Node built-ins, nothing of the server; types of the HTTP API are fine).',
+      comment: 'server/web is a browser bundle: at run time it imports only itself, the browser-safe common modules (format.ts, asciicast.ts: no Node built-ins) and packages (nothing of the server; types of the HTTP API are fine).',
       severity: 'error',
       from: { path: '^server/web/' },
-      to: { pathNot: '^(server/web/|common/format[.]ts$|node_modules/)', dependencyTypesNot: ['type-only'] },
+      to: { pathNot: '^(server/web/|common/(format|asciicast)[.]ts$|node_modules/)', dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'layers:store-is-the-bottom-of-the-server',

@@ -19,6 +19,7 @@ import { ptySelfCheck } from './pty';
 import { UpgradeMarkers } from './upgrade';
 import { Spool } from './spool';
 import { AgentState } from './state';
+import { Program, envHelp, envOption, readEnv } from '../common/env';
 
 interface RunOptions {
   server?: string;
@@ -46,18 +47,18 @@ const program = new Command('fleet-agent').description('The fleet agent: keeps o
 program
   .command('run')
   .description('enroll (first time only) and stay connected')
-  .addOption(new Option('-s, --server <url>', 'server address, e.g. https://fleet.example.com:7443').env('FLEET_SERVER'))
-  .addOption(new Option('-t, --token <token>', 'join token from `fleet tokens create` (first run only)').env('FLEET_TOKEN'))
-  .addOption(new Option('--token-file <file>', 'read the join token from a file').env('FLEET_TOKEN_FILE'))
-  .addOption(new Option('--state-dir <dir>', 'where the identity and result spool live').env('FLEET_AGENT_DIR').default('/var/lib/fleet-agent'))
-  .addOption(new Option('-n, --name <name>', 'node name to ask for (default: the hostname)').env('FLEET_NODE_NAME'))
+  .addOption(envOption(new Option('-s, --server <url>', 'server address, e.g. https://fleet.example.com:7443'), 'FLEET_SERVER'))
+  .addOption(envOption(new Option('-t, --token <token>', 'join token from `fleet tokens create` (first run only)'), 'FLEET_TOKEN'))
+  .addOption(envOption(new Option('--token-file <file>', 'read the join token from a file'), 'FLEET_TOKEN_FILE'))
+  .addOption(envOption(new Option('--state-dir <dir>', 'where the identity and result spool live'), 'FLEET_AGENT_DIR'))
+  .addOption(envOption(new Option('-n, --name <name>', 'node name to ask for (default: the hostname)'), 'FLEET_NODE_NAME'))
   .option('-l, --label <k=v>', 'label to ask for at enrollment (repeatable; the token\'s labels win)', (v: string, all: string[]) => [...all, v], [] as string[])
-  .addOption(new Option('--root <dir>', 'root prefix for desired-state resources (files, /opt/fleet, packages)').env('FLEET_AGENT_ROOT').default('/'))
-  .addOption(new Option('--reconcile-interval <duration>', 'how often desired state is re-checked for drift').env('FLEET_AGENT_RECONCILE_INTERVAL').default('5m'))
-  .addOption(new Option('--inventory-interval <duration>', 'how often memory, addresses, disks and the OS release are re-read (CPU and fqdn hourly)').env('FLEET_AGENT_INVENTORY_INTERVAL').default('1m'))
-  .addOption(new Option('--nats <urls>', 'link to the server over these NATS brokers (nats://a:4222,nats://b:4222) instead of gRPC; enrollment and renewal stay on --server').env('FLEET_AGENT_NATS'))
+  .addOption(envOption(new Option('--root <dir>', 'root prefix for desired-state resources (files, /opt/fleet, packages)'), 'FLEET_AGENT_ROOT'))
+  .addOption(envOption(new Option('--reconcile-interval <duration>', 'how often desired state is re-checked for drift'), 'FLEET_AGENT_RECONCILE_INTERVAL'))
+  .addOption(envOption(new Option('--inventory-interval <duration>', 'how often memory, addresses, disks and the OS release are re-read (CPU and fqdn hourly)'), 'FLEET_AGENT_INVENTORY_INTERVAL'))
+  .addOption(envOption(new Option('--nats <urls>', 'link to the server over these NATS brokers (nats://a:4222,nats://b:4222) instead of gRPC; enrollment and renewal stay on --server'), 'FLEET_AGENT_NATS'))
   .option('--new-identity', NEW_IDENTITY_HELP)
-  .addHelpText('after', '\nEnvironment: FLEET_SERVER, FLEET_TOKEN, FLEET_TOKEN_FILE, FLEET_AGENT_DIR, FLEET_NODE_NAME, FLEET_LOG,\nFLEET_AGENT_ROOT, FLEET_AGENT_RECONCILE_INTERVAL, FLEET_AGENT_INVENTORY_INTERVAL, FLEET_AGENT_NATS,\nFLEET_AGENT_RENEW_BEFORE_MS (renew the certificate when less than this is left; default 30 days).')
+  .addHelpText('after', `\n${envHelp(Program.Agent)}`)
   .action(async (opts: RunOptions) => {
     const log = createLogger('fleet-agent');
     try {
@@ -73,7 +74,7 @@ program
       if (options.recheckIntervalMs < 1000) throw new InvalidOptionError('--reconcile-interval (FLEET_AGENT_RECONCILE_INTERVAL) must be at least 1s');
       options.inventoryIntervalMs = parseDuration(opts.inventoryInterval);
       if (options.inventoryIntervalMs < 1000) throw new InvalidOptionError('--inventory-interval (FLEET_AGENT_INVENTORY_INTERVAL) must be at least 1s');
-      if (process.env.FLEET_AGENT_RENEW_BEFORE_MS) options.renewBeforeMs = Number(process.env.FLEET_AGENT_RENEW_BEFORE_MS);
+      options.renewBeforeMs = readEnv('FLEET_AGENT_RENEW_BEFORE_MS') ?? options.renewBeforeMs;
       const agent = new Agent({ identity, state, spool: new Spool(state.spoolDir, log), markers: new UpgradeMarkers(state.dir), log, options, transport });
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         process.on(signal, () => {
@@ -96,11 +97,11 @@ program
 program
   .command('enroll')
   .description('enroll this machine and exit (installers run this before starting the service)')
-  .addOption(new Option('-s, --server <url>', 'server address').env('FLEET_SERVER').makeOptionMandatory())
-  .addOption(new Option('-t, --token <token>', 'join token').env('FLEET_TOKEN'))
-  .addOption(new Option('--token-file <file>', 'read the join token from a file').env('FLEET_TOKEN_FILE'))
-  .addOption(new Option('--state-dir <dir>', 'where the identity lives').env('FLEET_AGENT_DIR').default('/var/lib/fleet-agent'))
-  .addOption(new Option('-n, --name <name>', 'node name to ask for').env('FLEET_NODE_NAME'))
+  .addOption(envOption(new Option('-s, --server <url>', 'server address'), 'FLEET_SERVER').makeOptionMandatory())
+  .addOption(envOption(new Option('-t, --token <token>', 'join token'), 'FLEET_TOKEN'))
+  .addOption(envOption(new Option('--token-file <file>', 'read the join token from a file'), 'FLEET_TOKEN_FILE'))
+  .addOption(envOption(new Option('--state-dir <dir>', 'where the identity lives'), 'FLEET_AGENT_DIR'))
+  .addOption(envOption(new Option('-n, --name <name>', 'node name to ask for'), 'FLEET_NODE_NAME'))
   .option('-l, --label <k=v>', 'label to ask for (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
   .option('--new-identity', NEW_IDENTITY_HELP)
   .addHelpText('after', '\nA machine enrolling again (reinstalled, its disk wiped) takes over its own offline node: same name,\nlabels and history. See docs/security.md, "Re-enrollment".')
@@ -124,7 +125,7 @@ program
 program
   .command('leave')
   .description('tell the server this machine leaves the fleet: its node is removed and its certificate refused (the uninstaller runs this)')
-  .addOption(new Option('--state-dir <dir>', 'where the identity lives').env('FLEET_AGENT_DIR').default('/var/lib/fleet-agent'))
+  .addOption(envOption(new Option('--state-dir <dir>', 'where the identity lives'), 'FLEET_AGENT_DIR'))
   .option('--reason <text>', 'why, for the server\'s audit log', 'left the fleet')
   .action(async (opts: { stateDir: string; reason: string }) => {
     try {
@@ -146,7 +147,7 @@ program
 program
   .command('doctor')
   .description('check that this agent can run here (PTYs, state directory)')
-  .addOption(new Option('--state-dir <dir>', 'state directory to check').env('FLEET_AGENT_DIR').default('/var/lib/fleet-agent'))
+  .addOption(envOption(new Option('--state-dir <dir>', 'state directory to check'), 'FLEET_AGENT_DIR'))
   .action(async (opts: { stateDir: string }) => {
     const checks: [string, () => Promise<string>][] = [
       ['version', async () => VERSION],
@@ -186,4 +187,8 @@ async function enrollWithRetry(state: AgentState, opts: RunOptions, log: ReturnT
 
 addEmulateCommand(program);
 
-program.parseAsync(process.argv);
+program.parseAsync(process.argv).catch((err: unknown) => {
+  // Such as a FLEET_LOG the logger cannot take.
+  process.stderr.write(`fleet-agent: ${err instanceof FleetError ? err.message : String(err)}\n`);
+  process.exit(2);
+});

@@ -8,6 +8,7 @@ import { createLogger } from '../common/logger';
 import { InvalidOptionError } from './errors';
 import { linkOptionsFromFlags } from './transports';
 import { Emulator, currentOpenFilesLimit, defaultEmulatorOptions, filesNeeded, type EmulatorProgress } from './emulate';
+import { envOption, readEnv } from '../common/env';
 
 interface EmulateFlags {
   server?: string;
@@ -43,9 +44,9 @@ export function addEmulateCommand(program: Command): void {
   program
     .command('emulate')
     .description('run many emulated agents in this process (scale tests): each is a real agent core with its own identity and link')
-    .addOption(new Option('-s, --server <url>', 'server address (for identities not enrolled yet)').env('FLEET_SERVER'))
-    .addOption(new Option('-t, --token <token>', 'join token with at least --count uses, e.g. `fleet tokens create --uses 10000`').env('FLEET_TOKEN'))
-    .addOption(new Option('--token-file <file>', 'read the join token from a file').env('FLEET_TOKEN_FILE'))
+    .addOption(envOption(new Option('-s, --server <url>', 'server address (for identities not enrolled yet)'), 'FLEET_SERVER'))
+    .addOption(envOption(new Option('-t, --token <token>', 'join token with at least --count uses, e.g. `fleet tokens create --uses 10000`'), 'FLEET_TOKEN'))
+    .addOption(envOption(new Option('--token-file <file>', 'read the join token from a file'), 'FLEET_TOKEN_FILE'))
     .option('-c, --count <n>', 'how many agents', String(defaults.count))
     .option('--first <n>', 'number of the first identity, so several emulators can share a prefix', String(defaults.first))
     .option('--prefix <prefix>', 'node names are PREFIX-00001, PREFIX-00002, …', defaults.prefix)
@@ -53,7 +54,7 @@ export function addEmulateCommand(program: Command): void {
     .option('-l, --labels <k=v>', 'labels for every agent (repeatable or comma-separated); emulated=true is always added', (v: string, all: string[]) => [...all, ...v.split(',')], [] as string[])
     .option('--enroll-concurrency <n>', 'enrollments in flight at once', String(defaults.enrollConcurrency))
     .option('--synthetic', 'exec answers at once (exit 0, one line of output) without starting a process')
-    .addOption(new Option('--nats <urls>', 'link every agent over these NATS brokers (nats://a:4222,nats://b:4222) instead of gRPC').env('FLEET_AGENT_NATS'))
+    .addOption(envOption(new Option('--nats <urls>', 'link every agent over these NATS brokers (nats://a:4222,nats://b:4222) instead of gRPC'), 'FLEET_AGENT_NATS'))
     .option('--start-spread <duration>', 'spread the start of already enrolled agents over this long (default: 1 ms per agent, at most 5s)')
     .addHelpText(
       'after',
@@ -64,7 +65,7 @@ Several emulator processes (e.g. 2,500 agents each, with --first 1, 2501, 5001, 
 Logs go to stderr at warn level (FLEET_LOG to change); progress too, about once a second.`,
     )
     .action(async (flags: EmulateFlags) => {
-      const log = createLogger('fleet-agent-emulator', process.env.FLEET_LOG ?? 'warn');
+      const log = createLogger('fleet-agent-emulator', readEnv('FLEET_LOG') ?? 'warn');
       try {
         const count = positiveInt(flags.count, '--count');
         const enrollConcurrency = positiveInt(flags.enrollConcurrency, '--enroll-concurrency');

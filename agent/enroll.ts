@@ -15,7 +15,8 @@ import { VERSION } from '../common/version';
 import { RemoteError, GrpcAgentTransport, fetchPinnedCa } from '../transport';
 import { EnrollmentRefusedError } from './errors';
 import { collectIdentity } from './inventory';
-import { writeFileAtomic, type AgentIdentity, type AgentState } from './state';
+import { writeFileAtomic } from '../common/atomic-write';
+import type { AgentIdentity, AgentState } from './state';
 
 x509.cryptoProvider.set(webcrypto as never);
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
@@ -30,7 +31,7 @@ async function loadOrCreateKey(file: string): Promise<{ keyPem: string; keys: we
   }
   const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const keyPem = x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY');
-  writeFileAtomic(file, keyPem, 0o600);
+  writeFileAtomic(file, keyPem, { mode: 0o600 });
   return { keyPem, keys };
 }
 
@@ -38,7 +39,7 @@ async function loadOrCreateKey(file: string): Promise<{ keyPem: string; keys: we
 function loadOrCreateNkey(file: string): KeyPair {
   if (existsSync(file)) return fromSeed(new TextEncoder().encode(readFileSync(file, 'utf8').trim()));
   const kp = createUser();
-  writeFileAtomic(file, `${new TextDecoder().decode(kp.getSeed())}\n`, 0o600);
+  writeFileAtomic(file, `${new TextDecoder().decode(kp.getSeed())}\n`, { mode: 0o600 });
   return kp;
 }
 

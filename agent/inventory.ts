@@ -2,11 +2,11 @@
 // asynchronous reads and no shell, so heartbeats, commands and signals never wait for it. Cheap
 // facts are read at every collection; slow ones (the CPU, and the fqdn, which may wait on DNS)
 // once an hour, the fqdn in the background. docs/install.md lists what is read when.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { arch, cpus, hostname, networkInterfaces, platform, release, totalmem, uptime } from 'node:os';
 import { join } from 'node:path';
+import { describeFailure, runProcess } from '../common/process-runner';
 import { Facts, type CpuFacts, type DiskFacts, type InterfaceFacts, type MachineIdentity } from '../proto/gen/fleet/v1/common';
 
 /** How long slow facts (CPU, fqdn) are kept before they are read again. */
@@ -172,25 +172,13 @@ function readInterfaces(): InterfaceFacts[] {
  * DNS: killed after FQDN_TIMEOUT_MS or when `signal` aborts, and the promise settles only once the
  * process has exited, so none is left behind.
  */
-export function lookupFqdn(signal: AbortSignal): Promise<string> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new Error('aborted'));
-    const child = spawn('hostname', ['-f'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const kill = () => child.kill('SIGKILL');
-    const timer = setTimeout(kill, FQDN_TIMEOUT_MS);
-    signal.addEventListener('abort', kill, { once: true });
-    const done = (error: Error | null) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', kill);
-      const name = out.split('\n')[0]!.trim();
-      if (error || !name) reject(error ?? new Error('hostname -f gave no name'));
-      else resolve(name);
-    };
-    child.once('error', done);
-    child.once('close', (code, sig) => done(code === 0 ? null : new Error(`hostname -f failed (${sig ?? code})`)));
-  });
+export async function lookupFqdn(signal: AbortSignal): Promise<string> {
+  if (signal.aborted) throw new Error('aborted');
+  const result = await runProcess('hostname', ['-f'], { timeoutMs: FQDN_TIMEOUT_MS, signal });
+  if (result.exitCode !== 0) throw new Error(`hostname -f failed (${result.spawnError ?? describeFailure(result, FQDN_TIMEOUT_MS)})`);
+  const name = result.stdout.split('\n')[0]!.trim();
+  if (!name) throw new Error('hostname -f gave no name');
+  return name;
 }
 
 export interface InventoryOptions {

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from '../proto/gen/fleet/v1/agent';
 import { ReplayedCommandError } from './errors';
-import { writeFileAtomic } from './state';
+import { writeFileAtomic } from '../common/atomic-write';
 
 export class ReplayGuard {
   /** "id@notAfter" → notAfter (unix ms). */
@@ -46,6 +46,6 @@ export class ReplayGuard {
     const key = `${command.id}@${notAfter}`;
     if (this.#seen.has(key)) throw new ReplayedCommandError(command.id);
     this.#seen.set(key, notAfter);
-    if (this.#file) writeFileAtomic(this.#file, JSON.stringify([...this.#seen]), 0o600);
+    if (this.#file) writeFileAtomic(this.#file, JSON.stringify([...this.#seen]), { mode: 0o600 });
   }
 }

@@ -5,7 +5,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statS
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ExecEvent } from '../proto/gen/fleet/v1/agent';
-import { writeFileAtomic } from './state';
+import { writeFileAtomic } from '../common/atomic-write';
 
 interface SpooledJob {
   nextSeq: number;
@@ -55,7 +55,7 @@ export class Spool {
       const events = this.#read(jobId);
       // Drop a line torn by a crash, so what is appended next starts on a line of its own.
       const intact = events.map((e) => JSON.stringify(ExecEvent.toJSON(e)) + '\n').join('');
-      if (readFileSync(this.#file(jobId), 'utf8') !== intact) writeFileAtomic(this.#file(jobId), intact, 0o600);
+      if (readFileSync(this.#file(jobId), 'utf8') !== intact) writeFileAtomic(this.#file(jobId), intact, { mode: 0o600 });
       const last = events.at(-1);
       this.#jobs.set(jobId, { nextSeq: (last ? Number(last.seq) : 0) + 1, acked: 0, finalSeq: last?.body?.$case === 'finished' ? Number(last.seq) : null });
       if (last?.body?.$case !== 'finished') {

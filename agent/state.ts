@@ -1,7 +1,8 @@
 // The agent's state directory: its key and certificate, the pinned CA and command-signing key,
 // which node it is, and its NATS credentials. Written once at enrollment; private keys are mode 0600.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { renameDurably, writeFileAtomic } from '../common/atomic-write';
 import { StateDirError } from './errors';
 
 export interface AgentIdentity {
@@ -21,13 +22,6 @@ interface NodeFile {
   nodeName: string;
   server: string;
   commandSigningKey: string;
-}
-
-/** Writes a file atomically (temporary file, then rename). */
-export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data, { mode });
-  renameSync(tmp, file);
 }
 
 export class AgentState {
@@ -73,7 +67,7 @@ export class AgentState {
   }
 
   saveNatsCredentials(creds: string): void {
-    writeFileAtomic(this.natsCredsFile, creds, 0o600);
+    writeFileAtomic(this.natsCredsFile, creds, { mode: 0o600 });
   }
 
   load(): AgentIdentity | null {
@@ -102,7 +96,7 @@ export class AgentState {
    * key and certificate on disk always belong together.
    */
   saveCredentials(keyPem: string, certPem: string): void {
-    writeFileAtomic(join(this.dir, 'agent.key.new'), keyPem, 0o600);
+    writeFileAtomic(join(this.dir, 'agent.key.new'), keyPem, { mode: 0o600 });
     writeFileAtomic(join(this.dir, 'agent.crt.new'), certPem);
     this.#finishCredentialSwap();
   }
@@ -112,16 +106,16 @@ export class AgentState {
     const crt = join(this.dir, 'agent.crt');
     // The certificate is written last and moved last: if it is still pending, so is the swap.
     if (!existsSync(`${crt}.new`)) return;
-    if (existsSync(`${key}.new`)) renameSync(`${key}.new`, key);
-    renameSync(`${crt}.new`, crt);
+    if (existsSync(`${key}.new`)) renameDurably(`${key}.new`, key);
+    renameDurably(`${crt}.new`, crt);
   }
 
   /** Saves the identity; node.json goes last, so a half-written state is never taken as enrolled. */
   save(identity: AgentIdentity): void {
-    writeFileAtomic(join(this.dir, 'agent.key'), identity.keyPem, 0o600);
+    writeFileAtomic(join(this.dir, 'agent.key'), identity.keyPem, { mode: 0o600 });
     writeFileAtomic(join(this.dir, 'agent.crt'), identity.certPem);
     writeFileAtomic(join(this.dir, 'ca.crt'), identity.caPem);
     const node: NodeFile = { nodeId: identity.nodeId, nodeName: identity.nodeName, server: identity.server, commandSigningKey: identity.commandSigningKey.toString('base64') };
-    writeFileAtomic(join(this.dir, 'node.json'), JSON.stringify(node, null, 2) + '\n', 0o600);
+    writeFileAtomic(join(this.dir, 'node.json'), JSON.stringify(node, null, 2) + '\n', { mode: 0o600 });
   }
 }

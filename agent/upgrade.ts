@@ -4,7 +4,7 @@
 // launcher (installer/fleet-agent-launch) starts the new one and rolls back by itself unless the
 // new agent reconnects before the deadline and removes upgrade/pending.
 import { createHash } from 'node:crypto';
-import { chmodSync, createWriteStream, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, linkSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { get } from 'node:https';
 import { join } from 'node:path';
 import { parseServerAddress } from '../common/address';
@@ -12,7 +12,9 @@ import { VERSION } from '../common/version';
 import type { UpgradeCommand, UpgradeReport } from '../proto/gen/fleet/v1/agent';
 import { SERVER_NAME } from '../transport';
 import { CommandRefusedError } from './errors';
-import { writeFileAtomic, type AgentIdentity } from './state';
+import { fsyncFile, renameDurably, writeFileAtomic } from '../common/atomic-write';
+import { readEnv } from '../common/env';
+import type { AgentIdentity } from './state';
 
 function readMarker(file: string): Record<string, string> | null {
   if (!existsSync(file)) return null;
@@ -94,10 +96,11 @@ function download(url: URL, caPem: string, file: string, expect: { sha256: strin
 
 /** Where the running executable is, when it can upgrade itself; otherwise why not. */
 export function upgradeTarget(): string {
-  if (process.env.FLEET_AGENT_SUPERVISED !== '1' || !process.env.FLEET_BIN) {
+  const bin = readEnv('FLEET_BIN');
+  if (!readEnv('FLEET_AGENT_SUPERVISED') || bin === undefined) {
     throw new CommandRefusedError('this agent was not started by fleet-agent-launch (install.sh), which is needed to roll back; re-run the installer to upgrade it');
   }
-  return process.env.FLEET_BIN;
+  return bin;
 }
 
 /** Downloads, verifies, stages and swaps in the new executable. The caller then exits. */
@@ -111,6 +114,7 @@ export async function stageUpgrade(command: UpgradeCommand, identity: AgentIdent
   try {
     await download(url, identity.caPem, staged, { sha256: command.sha256, size: Number(command.size) });
     chmodSync(staged, 0o755);
+    fsyncFile(staged);
   } catch (err) {
     rmSync(staged, { force: true });
     throw err instanceof CommandRefusedError ? err : new CommandRefusedError(`cannot download ${url.href}: ${(err as Error).message}`);
@@ -119,5 +123,5 @@ export async function stageUpgrade(command: UpgradeCommand, identity: AgentIdent
   // Keep the running binary as .prev (a hard link, so <bin> never goes missing), then swap.
   if (existsSync(`${bin}.prev`)) unlinkSync(`${bin}.prev`);
   linkSync(bin, `${bin}.prev`);
-  renameSync(staged, bin);
+  renameDurably(staged, bin);
 }

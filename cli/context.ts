@@ -1,6 +1,8 @@
 // The CLI's contexts file (~/.config/fleet/config.json, or $FLEET_CONFIG): for each named
 // context, the server address, an API token and the pinned CA. Written with mode 0600.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/atomic-write';
+import { readEnv } from '../common/env';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
@@ -14,7 +16,8 @@ export type ConfigFile = z.infer<typeof fileSchema>;
 
 /** Where the contexts file lives. */
 export function configPath(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.FLEET_CONFIG) return env.FLEET_CONFIG;
+  const file = readEnv('FLEET_CONFIG', env);
+  if (file !== undefined) return file;
   const base = env.XDG_CONFIG_HOME || join(homedir(), '.config');
   return join(base, 'fleet', 'config.json');
 }
@@ -30,15 +33,13 @@ export function readConfig(file: string): ConfigFile {
 
 export function writeConfig(file: string, config: ConfigFile): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
-  renameSync(tmp, file);
+  writeFileAtomic(file, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
 }
 
 /** The context to use: --context, then $FLEET_CONTEXT, then the file's current one. */
 export function resolveContext(file: string, name?: string): { name: string; context: Context } {
   const config = readConfig(file);
-  const chosen = name || process.env.FLEET_CONTEXT || config.current;
+  const chosen = name || readEnv('FLEET_CONTEXT') || config.current;
   const context = config.contexts[chosen];
   if (!context) throw new NotLoggedInError(chosen);
   return { name: chosen, context };

@@ -2,7 +2,8 @@
 // repository. Everything here is a pure function of the server's answer (no clock, no ordering
 // left to chance), so exporting the same history twice gives byte-identical files and `git diff`
 // shows only what is new.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/atomic-write';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { NAME_RE } from '../common/spec';
 import type { Deployment, ListHistoryResponse, SpecRevision } from '../proto/gen/fleet/v1/control';
@@ -151,7 +152,7 @@ export function writeHistoryFiles(dir: string, files: Map<string, string>): { wr
       continue;
     }
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, content);
+    writeFileAtomic(path, content);
     written.push(rel);
   }
   return { written, unchanged };

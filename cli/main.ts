@@ -9,6 +9,7 @@ import { configPath } from './context';
 import { CliEnv } from './env';
 import { UsageError } from './errors';
 import { processIo, type CliIo } from './io';
+import { envOption } from '../common/env';
 
 /** `--request-timeout`: a duration, or 0 for no deadline. */
 function requestTimeout(text: string): number {
@@ -24,7 +25,7 @@ export function buildProgram(env: CliEnv): Command {
   const program = new Command('fleet')
     .description('Operate a fleet of machines: nodes, labels, commands, tokens.\n\n`fleet --version` (or -V) prints the version.')
     .option('--context <name>', 'context from the config file (default: the current one; env FLEET_CONTEXT)')
-    .addOption(new Option('--request-timeout <duration>', 'how long each request may take, e.g. 10s or 2m; 0 waits for ever (default: 30s, 90s for plan)').env('FLEET_REQUEST_TIMEOUT'))
+    .addOption(envOption(new Option('--request-timeout <duration>', 'how long each request may take, e.g. 10s or 2m; 0 waits for ever (default: 30s, 90s for plan)'), 'FLEET_REQUEST_TIMEOUT'))
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => env.io.stdout.write(s), writeErr: (s) => env.io.stderr.write(s) })
     .hook('preAction', (cmd) => {

@@ -128,3 +128,28 @@ export class TemplateError extends FleetError {
     this.name = 'TemplateError';
   }
 }
+
+/** A shell recording that is not asciicast v2, or one of its lines that is not an event. */
+export class CastFormatError extends FleetError {
+  constructor(
+    detail: string,
+    /** The 1-based line at fault, when there is one. */
+    readonly line?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(line === undefined ? detail : `recording line ${line}: ${detail}`, 'CAST_FORMAT', ErrorKind.Invalid, options);
+    this.name = 'CastFormatError';
+  }
+}
+
+/** A FLEET_* environment variable whose value does not parse; the message names the variable. */
+export class InvalidEnvError extends FleetError {
+  constructor(
+    readonly variable: string,
+    readonly value: string,
+    detail: string,
+  ) {
+    super(`${variable}=${quote(value)}: ${detail}`, 'INVALID_ENV');
+    this.name = 'InvalidEnvError';
+  }
+}

@@ -2,6 +2,7 @@
 // stdout stays free for command output. No line is longer than MAX_LOG_LINE: a longer one keeps
 // its fields with long strings cut short, so no value, however big, is written whole.
 import { pino, type Logger } from 'pino';
+import { readEnvOrDefault } from './env';
 
 export type { Logger };
 
@@ -43,7 +44,7 @@ export function boundLogLine(line: string, max = MAX_LOG_LINE): string {
  * Creates the process logger.
  * @example const log = createLogger('fleet-server'); log.info({ port }, 'listening');
  */
-export function createLogger(name: string, level = process.env.FLEET_LOG ?? 'info'): Logger {
+export function createLogger(name: string, level: string = readEnvOrDefault('FLEET_LOG')): Logger {
   return pino({ name, level, base: { pid: process.pid }, hooks: { streamWrite: (line) => boundLogLine(line) } }, pino.destination(2));
 }
 

@@ -10,25 +10,24 @@ import { NatsAuthority } from './nats-authority';
 import { bannerText } from './banner';
 import { startServer } from './server';
 import { backup, restore, runDoctor } from './ops';
+import { Program, envHelp, envOption } from '../common/env';
 
 const program = new Command('fleet-server')
   .description('The fleet server: stores inventory and jobs, and drives agents over one TLS port.')
   .version(VERSION, '-V, --version')
-  .addOption(new Option('-d, --data <dir>', 'data directory (database, PKI)').env('FLEET_DATA').default('./fleet-data'))
-  .addOption(new Option('-l, --listen <host:port>', 'gRPC address for agents and the CLI').env('FLEET_LISTEN').default('0.0.0.0:7443'))
-  .addOption(new Option('--https-listen <host:port>', 'HTTPS address for install.sh and agent downloads').env('FLEET_HTTPS_LISTEN').default('0.0.0.0:8443'))
-  .addOption(new Option('--name <name...>', 'DNS name or IP machines reach the server by: added to its certificate, and printed in the install and login lines when listening on all addresses').env('FLEET_SERVER_NAMES'))
-  .addOption(new Option('--pxe-listen <host:port>', 'serve PXE boot answers (plain HTTP, for iPXE) on this address; off by default').env('FLEET_PXE_LISTEN'))
+  .addOption(envOption(new Option('-d, --data <dir>', 'data directory (database, PKI)'), 'FLEET_DATA'))
+  .addOption(envOption(new Option('-l, --listen <host:port>', 'gRPC address for agents and the CLI'), 'FLEET_LISTEN'))
+  .addOption(envOption(new Option('--https-listen <host:port>', 'HTTPS address for install.sh and agent downloads'), 'FLEET_HTTPS_LISTEN'))
+  .addOption(envOption(new Option('--name <name...>', 'DNS name or IP machines reach the server by: added to its certificate, and printed in the install and login lines when listening on all addresses'), 'FLEET_SERVER_NAMES'))
+  .addOption(envOption(new Option('--pxe-listen <host:port>', 'serve PXE boot answers (plain HTTP, for iPXE) on this address; off by default'), 'FLEET_PXE_LISTEN'))
   .addOption(new Option('--webhook <url...>', 'POST a JSON alert here on each health check change and failed rollout (repeatable)'))
-  .addOption(new Option('--metrics-listen <host:port>', 'also serve /metrics without a token on this plain-HTTP address (for a local scraper); off by default').env('FLEET_METRICS_LISTEN'))
-  .addOption(new Option('--nats <urls>', 'also serve agents over these NATS brokers (nats://a:4222,nats://b:4222); see `fleet-server nats-config`').env('FLEET_NATS'))
+  .addOption(envOption(new Option('--metrics-listen <host:port>', 'also serve /metrics without a token on this plain-HTTP address (for a local scraper); off by default'), 'FLEET_METRICS_LISTEN'))
+  .addOption(envOption(new Option('--nats <urls>', 'also serve agents over these NATS brokers (nats://a:4222,nats://b:4222); see `fleet-server nats-config`'), 'FLEET_NATS'))
   .enablePositionalOptions()
   .addHelpText(
     'after',
     `
-Environment: FLEET_DATA, FLEET_LISTEN, FLEET_HTTPS_LISTEN, FLEET_RELEASES, FLEET_SERVER_NAMES (comma-separated), FLEET_LOG (log level),
-FLEET_OFFLINE_AFTER_MS, FLEET_HEARTBEAT_MS, FLEET_SIGNIN_FAILURES (failed tokens per address per minute), FLEET_WEBHOOKS (comma-separated URLs), FLEET_PXE_LISTEN, FLEET_NATS,
-FLEET_METRICS_LISTEN.
+${envHelp(Program.Server)}
 
 On first start the server creates its CA and prints an admin API token once.
 Prometheus metrics: GET https://SERVER:8443/metrics with Authorization: Bearer fa1_… (any role).
@@ -38,10 +37,11 @@ Operations (see docs/operations.md): fleet-server backup, fleet-server restore, 
     const log = createLogger('fleet-server');
     let options: ServerOptions;
     try {
+      // The variables first, so that a bad one is named as such.
+      const fromEnv = optionsFromEnv();
       const { host, port } = parseListen(opts.listen);
       const https = parseListen(opts.httpsListen);
       const names = typeof opts.name === 'string' ? opts.name.split(',') : (opts.name ?? []);
-      const fromEnv = optionsFromEnv();
       options = parseOptions({
         ...fromEnv,
         webhooks: [...(fromEnv.webhooks ?? []), ...(opts.webhook ?? [])],
@@ -97,7 +97,7 @@ Operations (see docs/operations.md): fleet-server backup, fleet-server restore, 
 program
   .command('nats-config')
   .description('print the nats-server configuration block (operator, accounts) that makes brokers trust this fleet')
-  .addOption(new Option('-d, --data <dir>', 'the fleet-server data directory').env('FLEET_DATA').default('./fleet-data'))
+  .addOption(envOption(new Option('-d, --data <dir>', 'the fleet-server data directory'), 'FLEET_DATA'))
   .addHelpText('after', '\nDeploy the block on every broker (include it in nats-server.conf); see docs/scale-out.md.')
   .action(async (opts: { data: string }) => {
     try {
@@ -119,7 +119,7 @@ program
   .command('backup')
   .description('write an online backup of the data directory (database, CA and keys, hosted files) to one file; safe while the server runs')
   .requiredOption('--to <file>', 'the backup file to write (.tar.gz; replaced atomically, mode 0600)')
-  .addOption(new Option('-d, --data <dir>', 'the fleet-server data directory').env('FLEET_DATA').default('./fleet-data'))
+  .addOption(envOption(new Option('-d, --data <dir>', 'the fleet-server data directory'), 'FLEET_DATA'))
   .option('--with-recordings', 'also include shell session recordings (DATA/recordings)')
   .addHelpText(
     'after',
@@ -158,8 +158,8 @@ program
 program
   .command('doctor')
   .description('check a data directory (disk, database, schema, CA and certificates, NATS keys); read-only, safe while the server runs')
-  .addOption(new Option('-d, --data <dir>', 'the fleet-server data directory').env('FLEET_DATA').default('./fleet-data'))
-  .addOption(new Option('--nats <urls>', 'NATS is configured (missing NATS keys are then a failure)').env('FLEET_NATS'))
+  .addOption(envOption(new Option('-d, --data <dir>', 'the fleet-server data directory'), 'FLEET_DATA'))
+  .addOption(envOption(new Option('--nats <urls>', 'NATS is configured (missing NATS keys are then a failure)'), 'FLEET_NATS'))
   .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
   .addHelpText('after', '\nExit code 0 when no check fails (warnings allowed), 1 otherwise.')
   .action((opts: { data: string; nats?: string; output: string }) => {
@@ -174,4 +174,8 @@ program
     }
   });
 
-program.parseAsync(process.argv);
+program.parseAsync(process.argv).catch((err: unknown) => {
+  // Such as a FLEET_LOG the logger cannot take.
+  process.stderr.write(`fleet-server: ${err instanceof FleetError ? err.message : String(err)}\n`);
+  process.exit(2);
+});

@@ -1,6 +1,7 @@
-// fleet-server options: defaults, environment variables (each listed once here) and validation.
+// fleet-server options: defaults, environment variables (declared in common/env.ts) and validation.
 import { z } from 'zod';
 import { DEFAULT_GRPC_PORT } from '../common/address';
+import { envDefault, readEnv } from '../common/env';
 import { StartupError } from './errors';
 import { parseNatsServers } from '../transport';
 import { type ShellLimits, defaultShellLimits } from './shells';
@@ -60,16 +61,16 @@ export interface ServerOptions {
 /** The options fleet-server runs with when nothing is configured. */
 export function defaultOptions(): ServerOptions {
   return {
-    dataDir: './fleet-data',
+    dataDir: envDefault('FLEET_DATA'),
     listenHost: '0.0.0.0',
     listenPort: DEFAULT_GRPC_PORT,
     httpsHost: '0.0.0.0',
     httpsPort: DEFAULT_HTTPS_PORT,
     releasesDir: '',
     serverNames: [],
-    offlineAfterMs: 12_000,
-    signInFailures: 10,
-    heartbeatMs: 5_000,
+    offlineAfterMs: envDefault('FLEET_OFFLINE_AFTER_MS'),
+    signInFailures: envDefault('FLEET_SIGNIN_FAILURES'),
+    heartbeatMs: envDefault('FLEET_HEARTBEAT_MS'),
     defaultJobTimeoutMs: 30_000,
     shell: defaultShellLimits(),
     webhooks: [],
@@ -111,32 +112,44 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
 }
 
-/** Reads FLEET_* variables over the defaults. */
+/**
+ * Reads FLEET_* variables (declared in common/env.ts) over the defaults.
+ * @throws InvalidEnvError naming a variable whose value does not parse.
+ */
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<ServerOptions> {
   const out: Partial<ServerOptions> = {};
-  if (env.FLEET_DATA) out.dataDir = env.FLEET_DATA;
-  if (env.FLEET_LISTEN) Object.assign(out, toListen(env.FLEET_LISTEN));
-  if (env.FLEET_HTTPS_LISTEN) {
-    const { host, port } = parseListen(env.FLEET_HTTPS_LISTEN);
+  const dataDir = readEnv('FLEET_DATA', env);
+  if (dataDir !== undefined) out.dataDir = dataDir;
+  const grpc = readEnv('FLEET_LISTEN', env);
+  if (grpc !== undefined) Object.assign(out, toListen(grpc));
+  const https = readEnv('FLEET_HTTPS_LISTEN', env);
+  if (https !== undefined) {
+    const { host, port } = parseListen(https);
     out.httpsHost = host;
     out.httpsPort = port;
   }
-  if (env.FLEET_RELEASES) out.releasesDir = env.FLEET_RELEASES;
-  if (env.FLEET_SERVER_NAMES) out.serverNames = env.FLEET_SERVER_NAMES.split(',').map((s) => s.trim()).filter(Boolean);
-  if (env.FLEET_OFFLINE_AFTER_MS) out.offlineAfterMs = Number(env.FLEET_OFFLINE_AFTER_MS);
-  if (env.FLEET_HEARTBEAT_MS) out.heartbeatMs = Number(env.FLEET_HEARTBEAT_MS);
-  if (env.FLEET_SIGNIN_FAILURES) out.signInFailures = Number(env.FLEET_SIGNIN_FAILURES);
+  const releasesDir = readEnv('FLEET_RELEASES', env);
+  if (releasesDir !== undefined) out.releasesDir = releasesDir;
+  const serverNames = readEnv('FLEET_SERVER_NAMES', env);
+  if (serverNames !== undefined) out.serverNames = serverNames;
+  out.offlineAfterMs = readEnv('FLEET_OFFLINE_AFTER_MS', env) ?? defaultOptions().offlineAfterMs;
+  out.heartbeatMs = readEnv('FLEET_HEARTBEAT_MS', env) ?? defaultOptions().heartbeatMs;
+  out.signInFailures = readEnv('FLEET_SIGNIN_FAILURES', env) ?? defaultOptions().signInFailures;
   const shell = defaultShellLimits();
-  if (env.FLEET_SHELL_MAX_PER_USER) shell.maxPerUser = Number(env.FLEET_SHELL_MAX_PER_USER);
-  if (env.FLEET_SHELL_IDLE_MS) shell.idleMs = Number(env.FLEET_SHELL_IDLE_MS);
-  if (env.FLEET_SHELL_MAX_MS) shell.maxMs = Number(env.FLEET_SHELL_MAX_MS);
-  if (env.FLEET_SHELL_GRACE_MS) shell.reattachGraceMs = Number(env.FLEET_SHELL_GRACE_MS);
-  if (env.FLEET_SHELL_RECORD_INPUT) shell.recordInput = env.FLEET_SHELL_RECORD_INPUT === '1';
+  shell.maxPerUser = readEnv('FLEET_SHELL_MAX_PER_USER', env) ?? shell.maxPerUser;
+  shell.idleMs = readEnv('FLEET_SHELL_IDLE_MS', env) ?? shell.idleMs;
+  shell.maxMs = readEnv('FLEET_SHELL_MAX_MS', env) ?? shell.maxMs;
+  shell.reattachGraceMs = readEnv('FLEET_SHELL_GRACE_MS', env) ?? shell.reattachGraceMs;
+  shell.recordInput = readEnv('FLEET_SHELL_RECORD_INPUT', env) ?? shell.recordInput;
   out.shell = shell;
-  if (env.FLEET_PXE_LISTEN) out.pxe = parseListen(env.FLEET_PXE_LISTEN);
-  if (env.FLEET_METRICS_LISTEN) out.metrics = parseListen(env.FLEET_METRICS_LISTEN);
-  if (env.FLEET_NATS) out.nats = { servers: parseNats(env.FLEET_NATS) };
-  if (env.FLEET_WEBHOOKS) out.webhooks = env.FLEET_WEBHOOKS.split(',').map((s) => s.trim()).filter(Boolean);
+  const pxe = readEnv('FLEET_PXE_LISTEN', env);
+  if (pxe !== undefined) out.pxe = parseListen(pxe);
+  const metrics = readEnv('FLEET_METRICS_LISTEN', env);
+  if (metrics !== undefined) out.metrics = parseListen(metrics);
+  const nats = readEnv('FLEET_NATS', env);
+  if (nats !== undefined) out.nats = { servers: parseNats(nats) };
+  const webhooks = readEnv('FLEET_WEBHOOKS', env);
+  if (webhooks !== undefined) out.webhooks = webhooks;
   return out;
 }
 

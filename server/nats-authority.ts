@@ -4,7 +4,8 @@
 // made; the seed never leaves the agent) allowing only that node's subjects, and one for itself.
 // `fleet-server nats-config` prints the block brokers need to trust all of it.
 import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromPublic, fromSeed, type KeyPair } from '@nats-io/jwt';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/atomic-write';
 import { join } from 'node:path';
 import { agentPermissions, nativeSigner, serverPermissions, type SubjectPermissions } from '../transport';
 import { InvalidEnrollmentError } from './errors';
@@ -32,7 +33,7 @@ export class NatsAuthority {
       const file = join(dir, `${name}.nk`);
       if (existsSync(file)) return fromSeed(Buffer.from(readFileSync(file, 'utf8').trim()));
       const kp = create();
-      writeFileAtomic(file, `${new TextDecoder().decode(kp.getSeed())}\n`, 0o600);
+      writeFileAtomic(file, `${new TextDecoder().decode(kp.getSeed())}\n`, { mode: 0o600 });
       return kp;
     };
     // JWTs are written once, so every `nats-config` prints the same block.
@@ -40,7 +41,7 @@ export class NatsAuthority {
       const file = join(dir, `${name}.jwt`);
       if (existsSync(file)) return readFileSync(file, 'utf8').trim();
       const token = await make();
-      writeFileAtomic(file, `${token}\n`, 0o644);
+      writeFileAtomic(file, `${token}\n`, { mode: 0o644 });
       return token;
     };
     const operatorKp = key('operator', createOperator);
@@ -106,10 +107,4 @@ export function isUserKey(text: string): boolean {
   } catch {
     return false;
   }
-}
-
-function writeFileAtomic(file: string, data: string, mode: number): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data, { mode });
-  renameSync(tmp, file);
 }

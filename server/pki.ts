@@ -4,7 +4,8 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { X509Certificate, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, webcrypto, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/atomic-write';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -89,8 +90,8 @@ async function createCa(dir: string): Promise<void> {
     ],
   });
   const keyDer = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
-  writeFileSync(join(dir, 'ca.key'), pemOf(keyDer, 'PRIVATE KEY'), { mode: 0o600 });
-  writeFileSync(join(dir, 'ca.crt'), cert.toString('pem') + '\n');
+  writeFileAtomic(join(dir, 'ca.key'), pemOf(keyDer, 'PRIVATE KEY'), { mode: 0o600 });
+  writeFileAtomic(join(dir, 'ca.crt'), cert.toString('pem') + '\n');
 }
 
 async function createServerCert(dir: string, caPem: string, caKey: CryptoKey, names: { dns: string[]; ips: string[] }): Promise<void> {
@@ -116,8 +117,8 @@ async function createServerCert(dir: string, caPem: string, caKey: CryptoKey, na
     ],
   });
   const keyDer = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
-  writeFileSync(join(dir, 'server.key'), pemOf(keyDer, 'PRIVATE KEY'), { mode: 0o600 });
-  writeFileSync(join(dir, 'server.crt'), cert.toString('pem') + '\n');
+  writeFileAtomic(join(dir, 'server.key'), pemOf(keyDer, 'PRIVATE KEY'), { mode: 0o600 });
+  writeFileAtomic(join(dir, 'server.crt'), cert.toString('pem') + '\n');
 }
 
 /** True when the certificate expires within 30 days or lacks one of the wanted names. */
@@ -146,7 +147,7 @@ export async function loadOrCreatePki(dataDir: string, extraNames: string[]): Pr
   const signingFile = join(dir, 'command-signing.key');
   if (!existsSync(signingFile)) {
     const { privateKey } = generateKeyPairSync('ed25519');
-    writeFileSync(signingFile, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+    writeFileAtomic(signingFile, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
   }
   const signingKey: KeyObject = createPrivateKey(readFileSync(signingFile, 'utf8'));
   const ca = new x509.X509Certificate(caPem);

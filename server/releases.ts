@@ -2,7 +2,8 @@
 // The build next to the server (dist/fleet-agent-linux-<arch>) is imported as the server's own
 // version at start. Checksums are computed here, cached by file size and modification time.
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileAtomic } from '../common/atomic-write';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 
@@ -44,8 +45,7 @@ export class Releases {
         const to = join(dest, `fleet-agent-linux-${arch}${suffix}`);
         if (!existsSync(from)) continue;
         if (existsSync(to) && this.#sha(to) === this.#sha(from)) continue;
-        copyFileSync(from, `${to}.tmp`);
-        renameSync(`${to}.tmp`, to);
+        copyFileAtomic(from, to);
         log.info({ version, file: to }, 'imported agent build');
       }
     }

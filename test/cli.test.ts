@@ -10,7 +10,7 @@ import * as pty from 'node-pty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, waitFor, type CliResult } from './harness';
 
-const FLEET_JS = fileURLToPath(new URL('../dist/fleet.js', import.meta.url));
+const fleetJs = fileURLToPath(new URL('../dist/fleet.js', import.meta.url));
 
 interface JobJson {
   id: string;
@@ -19,7 +19,7 @@ interface JobJson {
 
 /** Runs `bash -c SCRIPT` (the real CLI is `$FLEET`), as a pipeline in a shell would. */
 function sh(fleet: Fleet, script: string): Promise<CliResult> {
-  const p = spawn('bash', ['-c', script], { env: { ...process.env, FLEET_CONFIG: fleet.configFile, FLEET: `${process.execPath} ${FLEET_JS}` }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn('bash', ['-c', script], { env: { ...process.env, FLEET_CONFIG: fleet.configFile, FLEET: `${process.execPath} ${fleetJs}` }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -171,7 +171,7 @@ describe('the fleet CLI against a real server', () => {
   });
 
   it('prints the job id, and re-attaches to the job when the server restarts while exec follows it', async () => {
-    const exec = spawn(process.execPath, [FLEET_JS, 'exec', 'web-prod', '--', 'sh', '-c', 'echo before; sleep 8; echo after'], { env: { ...process.env, FLEET_CONFIG: fleet.configFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exec = spawn(process.execPath, [fleetJs, 'exec', 'web-prod', '--', 'sh', '-c', 'echo before; sleep 8; echo after'], { env: { ...process.env, FLEET_CONFIG: fleet.configFile }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     exec.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -217,7 +217,7 @@ describe('the fleet CLI against a real server', () => {
     expect(scripted.stderr).toMatch(/add --yes/);
 
     const run = async (answer: string) => {
-      const term = pty.spawn(process.execPath, [FLEET_JS, 'nodes', 'remove', 'web-dev'], { env: { ...process.env, FLEET_CONFIG: fleet.configFile } as Record<string, string>, cols: 120, rows: 30 });
+      const term = pty.spawn(process.execPath, [fleetJs, 'nodes', 'remove', 'web-dev'], { env: { ...process.env, FLEET_CONFIG: fleet.configFile } as Record<string, string>, cols: 120, rows: 30 });
       let screen = '';
       term.onData((d) => (screen += d));
       const exited = new Promise<number>((ok) => term.onExit(({ exitCode }) => ok(exitCode)));

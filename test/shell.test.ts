@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCast } from '../cli/asciicast';
+import { parseCast } from '../common/asciicast';
 import { Fleet, Proc, waitFor } from './harness';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');

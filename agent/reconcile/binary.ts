@@ -1,10 +1,11 @@
 // The `binary` resource: a pinned executable kept at /opt/fleet/pkgs/NAME/VERSION/NAME and put on
 // the PATH through the symlink /opt/fleet/bin/NAME. Old versions stay, so a rollback only relinks.
-import { chmod, mkdir, readlink, rename, rm, rmdir, unlink } from 'node:fs/promises';
+import { chmod, mkdir, readlink, rm, rmdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { BinaryResource } from '../../common/spec/schema';
 import { ChecksumMismatchError, DownloadFailedError, ResourceUnsupportedError } from '../errors';
-import { formatMode, lstatOrNull, sha256File, symlinkAtomic, tempPathFor } from './disk';
+import { fsyncFile, renameDurably, symlinkAtomic, tempPathFor } from '../../common/atomic-write';
+import { formatMode, lstatOrNull, sha256File } from './disk';
 import type { ReconcileOptions } from './options';
 import { resolveInRoot } from './paths';
 
@@ -56,7 +57,8 @@ async function install(r: BinaryResource, file: string, options: ReconcileOption
     const actual = await sha256File(tmp);
     if (actual !== r.sha256) throw new ChecksumMismatchError(r.sha256, actual);
     await chmod(tmp, BINARY_MODE);
-    await rename(tmp, file);
+    fsyncFile(tmp);
+    renameDurably(tmp, file);
   } catch (err) {
     await rm(tmp, { force: true });
     await rmdir(versionDir).catch(() => undefined);

@@ -7,7 +7,8 @@ import { ResourceCommandError } from '../errors';
 import { lstatOrNull } from './disk';
 import type { ReconcileOptions } from './options';
 import { resolveInRoot } from './paths';
-import { describeFailure, run, scriptEnv } from './run';
+import { describeFailure, runScript } from '../../common/process-runner';
+import { scriptEnv } from './run';
 
 function shorten(command: string): string {
   const line = command.trim().split('\n')[0]!;
@@ -19,10 +20,10 @@ export async function convergeExec(r: ExecResource, options: ReconcileOptions): 
   const timeoutMs = parseDuration(r.timeout);
   const runOptions = { cwd: options.root, env: scriptEnv(options.root), timeoutMs };
   if (r.creates !== undefined && (await lstatOrNull(await resolveInRoot(options.root, r.creates)))) return [];
-  if (r.unless !== undefined && (await run('/bin/sh', ['-c', r.unless], runOptions)).exitCode === 0) return [];
+  if (r.unless !== undefined && (await runScript(r.unless, runOptions)).exitCode === 0) return [];
   const change = `run: ${shorten(r.command)}`;
   if (options.dryRun) return [change];
-  const result = await run('/bin/sh', ['-c', r.command], runOptions);
+  const result = await runScript(r.command, runOptions);
   if (result.exitCode !== 0) throw new ResourceCommandError(`exec ${r.name}`, describeFailure(result, timeoutMs));
   return [change];
 }

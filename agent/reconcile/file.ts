@@ -5,19 +5,20 @@ import { chmod, chown, mkdir, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FileResource } from '../../common/spec/schema';
 import { ResourceConflictError, ResourceUnsupportedError, UnknownAccountError } from '../errors';
-import { formatMode, lstatOrNull, sha256, writeFileAtomic } from './disk';
+import { writeFileAtomic } from '../../common/atomic-write';
+import { formatMode, lstatOrNull, sha256 } from './disk';
 import type { ReconcileOptions } from './options';
 import { resolveInRoot } from './paths';
-import { run } from './run';
+import { runProcess } from '../../common/process-runner';
 
 async function userId(name: string): Promise<number> {
-  const result = await run('id', ['-u', name]);
+  const result = await runProcess('id', ['-u', name]);
   if (result.exitCode !== 0) throw new UnknownAccountError('user', name);
   return Number(result.stdout.trim());
 }
 
 async function groupId(name: string): Promise<number> {
-  const result = await run('getent', ['group', name]);
+  const result = await runProcess('getent', ['group', name]);
   if (result.exitCode !== 0) throw new UnknownAccountError('group', name);
   return Number(result.stdout.split(':')[2]);
 }

@@ -4,7 +4,8 @@ import { connect } from 'node:net';
 import type { Logger } from 'pino';
 import { parseDuration } from '../../common/duration';
 import type { Check } from '../../common/spec/schema';
-import { describeFailure, run, scriptEnv } from './run';
+import { describeFailure, runScript } from '../../common/process-runner';
+import { scriptEnv } from './run';
 
 /** How one check stands on this node. */
 export interface CheckState {
@@ -40,7 +41,7 @@ function reason(err: unknown): string {
 }
 
 async function checkCmd(script: string, root: string, timeoutMs: number): Promise<Verdict> {
-  const result = await run('/bin/sh', ['-c', script], { cwd: root, env: scriptEnv(root), timeoutMs });
+  const result = await runScript(script, { cwd: root, env: scriptEnv(root), timeoutMs });
   if (result.exitCode === 0) return { passing: true, output: 'exit 0' };
   const lastLine = result.tail.trim().split('\n').at(-1) ?? '';
   return { passing: false, output: describeFailure({ ...result, tail: lastLine }, timeoutMs).slice(0, MAX_OUTPUT) };

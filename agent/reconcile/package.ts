@@ -9,10 +9,12 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import type { PackageResource } from '../../common/spec/schema';
 import { ChecksumMismatchError, DownloadFailedError, PackageVersionError, ResourceUnsupportedError } from '../errors';
-import { lstatOrNull, sha256File, writeFileAtomic } from './disk';
+import { writeFileAtomic } from '../../common/atomic-write';
+import { lstatOrNull, sha256File } from './disk';
 import type { ReconcileOptions } from './options';
 import { resolveInRoot } from './paths';
-import { run, runChecked } from './run';
+import { runProcess } from '../../common/process-runner';
+import { runChecked } from './run';
 
 /** Package managers want the sbin directories (ldconfig, start-stop-daemon) on the PATH. */
 const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
@@ -46,7 +48,7 @@ interface PackageManager {
 }
 
 async function dpkgInstalled(admindir: string, name: string): Promise<string | null> {
-  const result = await run('dpkg-query', [`--admindir=${admindir}`, '-W', '-f', '${Status}\t${Version}', name], { env: managerEnv() });
+  const result = await runProcess('dpkg-query', [`--admindir=${admindir}`, '-W', '-f', '${Status}\t${Version}', name], { env: managerEnv() });
   if (result.exitCode !== 0) return null;
   const [status = '', version = ''] = result.stdout.split('\t');
   return status.split(' ')[2] === 'installed' ? version : null;
@@ -87,7 +89,7 @@ const apt: PackageManager = {
 
 const dnf: PackageManager = {
   installed: async (name) => {
-    const result = await run('rpm', ['-q', '--qf', '%{VERSION}-%{RELEASE}', name], { env: managerEnv() });
+    const result = await runProcess('rpm', ['-q', '--qf', '%{VERSION}-%{RELEASE}', name], { env: managerEnv() });
     return result.exitCode === 0 ? result.stdout.trim() : null;
   },
   install: async (name, version) => {
@@ -105,7 +107,7 @@ const dnf: PackageManager = {
 const apk: PackageManager = {
   installed: async (name) => {
     // "curl-8.5.0-r0 x86_64 {curl} (curl) [installed]"
-    const result = await run('apk', ['list', '--installed', name], { env: managerEnv() });
+    const result = await runProcess('apk', ['list', '--installed', name], { env: managerEnv() });
     const line = result.stdout.split('\n').find((l) => l.startsWith(`${name}-`));
     return line === undefined ? null : line.slice(name.length + 1).split(' ')[0]!;
   },

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { NAME_RE, type DesiredState, type ResourceResult } from '../../common/spec/schema';
 import { InvalidSpecNameError } from '../errors';
-import { writeFileAtomic } from './disk';
+import { writeFileAtomic } from '../../common/atomic-write';
 
 /** One spec's desired state on this node and the outcome of its last apply. */
 export interface StoredState {

@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { ServiceResource } from '../../common/spec/schema';
 import { ResourceCommandError, ResourceUnsupportedError } from '../errors';
-import { sha256, writeFileAtomic } from './disk';
+import { writeFileAtomic } from '../../common/atomic-write';
+import { sha256 } from './disk';
 import type { ReconcileOptions } from './options';
 import { scriptEnv } from './run';
 

@@ -5,7 +5,8 @@ import type { ServiceResource } from '../../common/spec/schema';
 import { lstatOrNull } from './disk';
 import { convergeFile } from './file';
 import type { ReconcileOptions } from './options';
-import { run, runChecked } from './run';
+import { runProcess } from '../../common/process-runner';
+import { runChecked } from './run';
 
 function unitPath(name: string): string {
   return `/etc/systemd/system/${name}.service`;
@@ -35,7 +36,7 @@ export function generateUnit(name: string, command: string | string[]): string {
 }
 
 async function systemctlSays(verb: 'is-active' | 'is-enabled', name: string): Promise<string> {
-  return (await run('systemctl', [verb, `${name}.service`])).stdout.trim();
+  return (await runProcess('systemctl', [verb, `${name}.service`])).stdout.trim();
 }
 
 /**

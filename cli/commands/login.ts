@@ -8,13 +8,14 @@ import { readConfig, writeConfig } from '../context';
 import type { CommandModule } from '../env';
 import { UsageError, UserError } from '../errors';
 import { certificateHash, derToPem, fetchPinnedCa, readPresentedChain } from '../../transport';
+import { envOption } from '../../common/env';
 
 export const login: CommandModule = (parent: Command, env) => {
   parent
     .command('login')
     .description('save a server, an API token and the server CA as a context')
     .requiredOption('-s, --server <url>', 'server address, e.g. https://fleet.example.com:7443')
-    .addOption(new Option('-t, --token <token>', 'API token (fa1_…)').env('FLEET_TOKEN').makeOptionMandatory())
+    .addOption(envOption(new Option('-t, --token <token>', 'API token (fa1_…)'), 'FLEET_TOKEN').makeOptionMandatory())
     .option('--ca-hash <sha256>', 'expected CA fingerprint, as printed by fleet-server (sha256:…)')
     .option('--ca-file <file>', 'the server CA certificate (PEM) instead of a fingerprint')
     .option('--name <context>', 'context name', 'default')

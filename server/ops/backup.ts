@@ -3,8 +3,9 @@
 // before touching the target and never overwrites a directory in use. See docs/operations.md.
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { renameDurably } from '../../common/atomic-write';
 import { VERSION } from '../../common/version';
 import { certificateHash } from '../../transport';
 import { BackupCorruptError, BackupFailedError, RestoreRefusedError } from '../errors';
@@ -41,15 +42,6 @@ export interface BackupSummary {
   caHash: string;
   schemaVersion: number;
   files: number;
-}
-
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** `PRAGMA integrity_check` and the counts of a database file; throws the first problem as text. */
@@ -131,8 +123,7 @@ export async function backup(dataDir: string, to: string, options: { recordings?
     const reread = await readArchive(tmp);
     const same = reread.length === written.length && reread.every((e, i) => e.path === written[i]!.path && e.sha256 === written[i]!.sha256);
     if (!same) throw new BackupFailedError(`the backup written to ${tmp} does not read back as written; nothing was replaced`);
-    renameSync(tmp, target);
-    fsyncDir(outDir);
+    renameDurably(tmp, target);
     return { file: target, bytes: statSync(target).size, nodes: db.nodes, jobs: db.jobs, caHash, schemaVersion: db.schemaVersion, files: written.length - 1 };
   } catch (err) {
     rmSync(tmp, { force: true });
@@ -230,8 +221,7 @@ export async function restore(file: string, dataDir: string, options: { force?: 
         renameSync(target, movedAside);
       }
     }
-    renameSync(staging, target);
-    fsyncDir(parent);
+    renameDurably(staging, target);
     return { file: resolve(file), bytes: statSync(file).size, nodes: db.nodes, jobs: db.jobs, caHash: manifest.caHash, schemaVersion: db.schemaVersion, files: manifest.files.length, movedAside };
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });

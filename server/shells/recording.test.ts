@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseCast } from '../../cli/asciicast';
+import { parseCast } from '../../common/asciicast';
 import { Recording } from './recording';
 
 const dirs: string[] = [];

@@ -17,6 +17,7 @@ import { AgentRefusedError, NodeNotFoundError } from '../errors';
 import { newId } from '../ids';
 import type { CommandSender } from '../commands';
 import type { AuditLog, NodeStore, SessionStore } from '../store';
+import { envDefault } from '../../common/env';
 import { Recording } from './recording';
 
 export interface ShellLimits {
@@ -32,7 +33,13 @@ export interface ShellLimits {
   recordInput: boolean;
 }
 
-export const defaultShellLimits = (): ShellLimits => ({ maxPerUser: 5, idleMs: 20 * 60_000, maxMs: 12 * 3_600_000, reattachGraceMs: 60_000, recordInput: false });
+export const defaultShellLimits = (): ShellLimits => ({
+  maxPerUser: envDefault('FLEET_SHELL_MAX_PER_USER'),
+  idleMs: envDefault('FLEET_SHELL_IDLE_MS'),
+  maxMs: envDefault('FLEET_SHELL_MAX_MS'),
+  reattachGraceMs: envDefault('FLEET_SHELL_GRACE_MS'),
+  recordInput: envDefault('FLEET_SHELL_RECORD_INPUT'),
+});
 
 export class ShellLimitError extends FleetError {
   constructor(message: string) {

@@ -1,7 +1,8 @@
 // Files the server hosts for specs (binaries, .debs), stored by SHA-256 under DATA/files and
 // served to agents over HTTPS. Uploads are checked against the size and digest the client claims.
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { fsyncFile, renameDurably } from '../../common/atomic-write';
 import { join } from 'node:path';
 import { HostedFileError } from '../errors';
 import type { StateStore } from '../store';
@@ -61,7 +62,8 @@ export class HostedFiles {
       const digest = hash.digest('hex');
       if (size !== info.size) throw new HostedFileError(`the upload ended after ${size} of ${info.size} bytes`);
       if (digest !== info.sha256) throw new HostedFileError(`sha256 mismatch: announced ${info.sha256}, received ${digest}`);
-      renameSync(tmp, join(this.#dir, info.sha256));
+      fsyncFile(tmp);
+      renameDurably(tmp, join(this.#dir, info.sha256));
       this.#store.addHostedFile({ sha256: info.sha256, name: info.name, size, createdBy: actor, createdAt: Date.now() });
       return false;
     } finally {

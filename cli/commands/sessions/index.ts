@@ -1,7 +1,7 @@
 // fleet sessions list | play ID
 import type { Command } from 'commander';
 import { formatDuration, parseDuration } from '../../../common/duration';
-import { parseCast, play } from '../../asciicast';
+import { parseCast, playCast } from '../../../common/asciicast';
 import type { CliEnv, CommandModule } from '../../env';
 import { UsageError, UserError } from '../../errors';
 import { ago, parseOutputFormat, printStructured, printTable } from '../../output';
@@ -70,7 +70,7 @@ const playCmd = (sessions: Command, env: CliEnv) =>
       } catch (err) {
         throw new UserError(`session ${id}: ${(err as Error).message}`);
       }
-      await play(cast, (t) => env.io.stdout.write(t), { idleLimitMs, speed });
+      await playCast(cast.events, { output: (t) => env.io.stdout.write(t) }, { idleLimitMs, speed });
     });
 
 export const sessions: CommandModule = (parent, env) => {
