@@ -186,6 +186,20 @@ describe('the HTTP API', () => {
     ]);
   });
 
+  it('streams an agent upgrade, asked for with a POST body, to its summary', async () => {
+    const body = JSON.stringify({ version: '0.1.0', all: true });
+    const r = await http('POST', '/api/v1/agents/upgrade', { authorization: `Bearer ${tokens.admin}`, 'content-type': 'application/json' }, body);
+    expect(r.status, r.body).toBe(200);
+    expect(String(r.headers['content-type'])).toMatch(/^text\/event-stream/);
+    const events = r.body
+      .split('\n\n')
+      .filter((block) => block.startsWith('event: message'))
+      .map((block) => JSON.parse(block.slice(block.indexOf('data: ') + 6)) as Record<string, unknown>);
+    // The plan, each node's outcome (both already run this version), then the summary.
+    expect(events.map((e) => Object.keys(e)[0])).toEqual(['plan', 'node', 'node', 'done']);
+    expect(events.at(-1)).toMatchObject({ done: { current: 2 } });
+  });
+
   it('needs the CSRF token with the page cookie, never with a bearer token', async () => {
     const login = await http('POST', '/api/login', { 'content-type': 'application/json', origin: fleet.installUrl }, JSON.stringify({ token: tokens.operator }));
     expect(login.status, login.body).toBe(200);

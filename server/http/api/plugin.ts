@@ -183,7 +183,8 @@ export async function apiPlugin(app: FastifyInstance, o: ApiOptions): Promise<vo
       stop?.();
       res.end();
     };
-    request.raw.on('close', () => {
+    // The client went away. (Not the request's 'close': that comes as soon as a POST's body is read.)
+    res.on('close', () => {
       clearInterval(keepalive);
       ended = true;
       stop?.();
