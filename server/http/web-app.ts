@@ -160,9 +160,10 @@ export function createWebApp(d: WebAppDeps): WebApp {
       signIn.post(SESSION_PATH, { bodyLimit: MAX_BODY_BYTES }, async (request, reply) => {
         if (!sameOrigin(request.raw)) throw new CrossOriginError();
         const address = remoteAddress(request);
+        // Not JSON at all is a client's mistake, not a guess: not counted, not audited.
+        if (request.body === undefined) throw new BadRequestBodyError('send the body as application/json');
         let principal: Principal;
         try {
-          if (request.body === undefined) throw new BadRequestBodyError('send the body as application/json');
           const parsed = signInRequest.safeParse(request.body);
           if (!parsed.success) throw new BadRequestBodyError(parsed.error.issues[0]?.message ?? 'expected {"token": "fa1_…"}');
           principal = await s.tokens.signIn(parsed.data.token, address);

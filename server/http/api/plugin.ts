@@ -13,7 +13,8 @@ import { checkRequest } from '../../../common/limits';
 import * as control from '../../../proto/gen/fleet/v1/control';
 import type { Principal } from '../../auth';
 import { InvalidRequestError, TooManySignInsError } from '../../errors';
-import { BodyTooLargeError } from '../errors';
+import { BodyTooLargeError, RouteNotFoundError } from '../errors';
+import { pathOf } from '../fastify-app';
 import { httpStatus } from '../web-common';
 import { actorOf, type Caller, type Services } from '../../services';
 import { HELD_BACK_PAUSE_MS } from '../../sign-in-limiter';
@@ -113,6 +114,8 @@ export async function apiPlugin(app: FastifyInstance, o: ApiOptions): Promise<vo
   };
 
   const inputOf = (request: FastifyRequest, route: Route): RouteInput => {
+    // An empty path segment (/api/v1/nodes/) names no node: no such route, as for any other path.
+    if (Object.values(request.params as Record<string, string>).some((v) => v === '')) throw new RouteNotFoundError(pathOf(request.url));
     const params = parse(route.params, request.params, 'path') as Record<string, string>;
     const query = parse(route.query, request.query, 'query') as Record<string, unknown>;
     let body: unknown;
