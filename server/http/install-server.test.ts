@@ -124,7 +124,7 @@ describe('the HTTPS front', () => {
     const empty = await app.inject({ url: '/api/v1/nodes/', headers: { cookie } });
     expect([empty.statusCode, json(empty.body).code]).toEqual([404, 'ROUTE_NOT_FOUND']);
     const escape = await app.inject({ url: '/api/v1/nodes/%zz', headers: { cookie } });
-    expect(escape.statusCode).toBe(400);
+    expect([escape.statusCode, json(escape.body).code]).toEqual([400, 'INVALID_REQUEST']);
 
     const script = await app.inject({ url: '/install.sh', headers: { host: 'fleet.example:8443' } });
     expect([script.statusCode, script.headers['content-type'], script.body]).toEqual([200, 'text/x-shellscript; charset=utf-8', 'echo https://fleet.example:8443 7443\n']);
