@@ -141,7 +141,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const httpLog = log.child({ part: 'http' });
   // The web sign-in counts failures per address against the same FLEET_SIGNIN_FAILURES as the gRPC side.
   const signInLimiter = new SignInLimiter({ max: options.signInFailures });
-  const web = createWebApp({ auth, access, tokens, nodes, hub, dispatcher, shells, audit, stateStore, rollouts, services, signInLimiter, log: log.child({ part: 'web' }) });
+  const web = createWebApp({ services, signInLimiter, log: log.child({ part: 'web' }) });
   const install = await startInstallServer(options.httpsHost, options.httpsPort, {
     scriptPath,
     certChainPem: pki.serverCertChainPem,
@@ -158,7 +158,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       return path && record ? { path, size: record.size } : undefined;
     },
     isAgentCertificate: (fingerprint) => nodes.hasCertificate(fingerprint),
-    metrics: (app) => addMetricsRoute(app, { auth, audit, metrics, log: log.child({ part: 'metrics' }) }),
+    metrics: (app) => addMetricsRoute(app, { gate: services.gate, metrics, log: log.child({ part: 'metrics' }) }),
     onRequest: (req, res) => logHttpRequest(httpLog, metrics, req, res),
   }).catch((err: Error) => {
     web.close();

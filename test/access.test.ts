@@ -149,13 +149,13 @@ describe('access control', () => {
         req.on('error', reject);
         req.end(body);
       });
-    const login = await call('POST', '/api/login', { 'content-type': 'application/json' }, JSON.stringify({ token: users.get('dev-operator')!.token }));
+    const login = await call('POST', '/api/v1/session', { 'content-type': 'application/json' }, JSON.stringify({ token: users.get('dev-operator')!.token }));
     expect(login.status, login.body).toBe(200);
     const cookie = String(login.headers['set-cookie']).split(';')[0]!;
-    const nodes = JSON.parse((await call('GET', '/api/nodes', { cookie })).body) as { nodes: { name: string }[] };
+    const nodes = JSON.parse((await call('GET', '/api/v1/nodes', { cookie })).body) as { nodes: { name: string }[] };
     expect(nodes.nodes.map((n) => n.name)).toEqual(['dev-1', 'dev-2']);
-    expect((await call('GET', '/api/nodes/prod-1', { cookie })).status).toBe(404);
-    const jobs = JSON.parse((await call('GET', '/api/jobs', { cookie })).body) as { jobs: { nodes: number }[] };
+    expect((await call('GET', '/api/v1/nodes/prod-1', { cookie })).status).toBe(404);
+    const jobs = JSON.parse((await call('GET', '/api/v1/jobs', { cookie })).body) as { jobs: { nodes: number }[] };
     expect(jobs.jobs.length).toBe(1);
     // Metrics count the whole fleet: not for a limited token (the refusal is audited).
     const metrics = await call('GET', '/metrics', { authorization: `Bearer ${users.get('dev-operator')!.token}` });

@@ -201,7 +201,7 @@ describe('the HTTP API', () => {
   });
 
   it('needs the CSRF token with the page cookie, never with a bearer token', async () => {
-    const login = await http('POST', '/api/login', { 'content-type': 'application/json', origin: fleet.installUrl }, JSON.stringify({ token: tokens.operator }));
+    const login = await http('POST', '/api/v1/session', { 'content-type': 'application/json', origin: fleet.installUrl }, JSON.stringify({ token: tokens.operator }));
     expect(login.status, login.body).toBe(200);
     const cookie = String(login.headers['set-cookie']).split(';')[0]!;
     const csrf = (JSON.parse(login.body) as { csrf: string }).csrf;

@@ -127,13 +127,14 @@ describe('oversized text fields', () => {
   });
 
   it('bounds the same fields on the web JSON API, quoting only a short prefix', async () => {
-    const signIn = await https(fleet.httpsPort, 'POST', '/api/login', { 'content-type': 'application/json' }, JSON.stringify({ token: tokens.viewer }));
+    const signIn = await https(fleet.httpsPort, 'POST', '/api/v1/session', { 'content-type': 'application/json' }, JSON.stringify({ token: tokens.viewer }));
     expect(signIn.status).toBe(200);
     const cookie = String(signIn.headers['set-cookie']).split(';')[0]!;
-    const selector = await https(fleet.httpsPort, 'GET', `/api/nodes?selector=${FILL.repeat(5000)}`, { cookie });
+    const selector = await https(fleet.httpsPort, 'GET', `/api/v1/nodes?selector=${FILL.repeat(5000)}`, { cookie });
     expect(selector.status).toBe(400);
-    expect(JSON.parse(selector.body)).toEqual({ code: 'FIELD_TOO_LONG', error: 'selector is 5000 characters long; the limit is 4096 (see "Limits" in docs/protocol.md)' });
-    const node = await https(fleet.httpsPort, 'GET', `/api/nodes/${FILL.repeat(5000)}`, { cookie });
+    // The HTTP API names the operation first, as gRPC does (the test above).
+    expect(JSON.parse(selector.body)).toEqual({ code: 'FIELD_TOO_LONG', error: 'ListNodes: selector is 5000 characters long; the limit is 4096 (see "Limits" in docs/protocol.md)' });
+    const node = await https(fleet.httpsPort, 'GET', `/api/v1/nodes/${FILL.repeat(5000)}`, { cookie });
     expect(node.status).toBe(400);
     expect(JSON.parse(node.body)).toMatchObject({ code: 'FIELD_TOO_LONG' });
     expect(node.body.length).toBeLessThan(200);

@@ -13,7 +13,7 @@ describe('web sign-in limit', () => {
   const signIn = (token: string) =>
     new Promise<{ status: number; retryAfter: string | undefined }>((resolve, reject) => {
       const body = JSON.stringify({ token });
-      const req = request(`${fleet.installUrl}/api/login`, { method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const req = request(`${fleet.installUrl}/api/v1/session`, { method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
         res.resume();
         res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined }));
       });

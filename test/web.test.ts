@@ -100,9 +100,9 @@ describe('web app', () => {
 
   it('refuses a state-changing request without the CSRF header', async () => {
     const statuses = await page.evaluate(async () => {
-      const bare = await fetch('/api/logout', { method: 'POST' });
-      const wrong = await fetch('/api/logout', { method: 'POST', headers: { 'x-csrf-token': 'not-it' } });
-      const me = await fetch('/api/me');
+      const bare = await fetch('/api/v1/session', { method: 'DELETE' });
+      const wrong = await fetch('/api/v1/session', { method: 'DELETE', headers: { 'x-csrf-token': 'not-it' } });
+      const me = await fetch('/api/v1/session');
       return { bare: bare.status, body: (await bare.json()) as { error: string }, wrong: wrong.status, still: me.status };
     });
     expect(statuses).toMatchObject({ bare: 403, wrong: 403, still: 200 });
@@ -292,9 +292,9 @@ checks:
 
   it('leaving a list while it loads does not put its AbortError on the next page', async () => {
     for (const [from, api] of [
-      ['#/jobs', '/api/jobs'],
-      ['#/sessions', '/api/sessions'],
-      ['#/nodes/web-1', '/api/nodes/web-1'],
+      ['#/jobs', '/api/v1/jobs'],
+      ['#/sessions', '/api/v1/sessions'],
+      ['#/nodes/web-1', '/api/v1/nodes/web-1'],
     ] as const) {
       // The list's request is held until the user has left the page.
       let release = () => {};
@@ -338,10 +338,10 @@ checks:
       const refused = await p.evaluate(
         () =>
           new Promise<{ code: number; reason: string; message: string }>((resolve) => {
-            void fetch('/api/me')
+            void fetch('/api/v1/session')
               .then((r) => r.json() as Promise<{ csrf: string }>)
               .then(({ csrf }) => {
-                const ws = new WebSocket(`wss://${(globalThis as unknown as { location: { host: string } }).location.host}/api/shell`);
+                const ws = new WebSocket(`wss://${(globalThis as unknown as { location: { host: string } }).location.host}/api/v1/shell`);
                 let message = '';
                 ws.onopen = () => ws.send(JSON.stringify({ type: 'open', node: 'web-1', cols: 80, rows: 24, csrf }));
                 ws.onmessage = (e) => (message = String(e.data));
@@ -355,7 +355,7 @@ checks:
       // The terminal page, reached by hand, says the same.
       await p.goto(`${fleet.installUrl}/#/nodes/web-1/terminal`);
       await expect.poll(() => p.locator('#terminal-status').innerText()).toContain('needs the operator role');
-      const sessions = await p.evaluate(async () => (await fetch('/api/sessions')).status);
+      const sessions = await p.evaluate(async () => (await fetch('/api/v1/sessions')).status);
       expect(sessions).toBe(403);
       // Rollouts are for viewers too.
       await p.goto(`${fleet.installUrl}/#/rollouts`);
@@ -366,7 +366,7 @@ checks:
       const id = /^fa1_([0-9a-f]+)_/.exec(viewerToken)![1]!;
       expect((await fleet.cli(['api-tokens', 'revoke', id])).code).toBe(0);
       const after = await p.evaluate(async () => {
-        const r = await fetch('/api/nodes');
+        const r = await fetch('/api/v1/nodes');
         return { status: r.status, body: (await r.json()) as { error: string } };
       });
       expect(after.status).toBe(401);
@@ -384,7 +384,7 @@ checks:
       const closed = await p.evaluate(
         () =>
           new Promise<{ code: number; opened: boolean }>((resolve) => {
-            const ws = new WebSocket(`wss://${(globalThis as unknown as { location: { host: string } }).location.host}/api/shell`);
+            const ws = new WebSocket(`wss://${(globalThis as unknown as { location: { host: string } }).location.host}/api/v1/shell`);
             let opened = false;
             ws.onopen = () => (opened = true);
             ws.onclose = (e) => resolve({ code: e.code, opened });
@@ -405,7 +405,7 @@ checks:
     const allowed = 5 - earlier.filter((t) => Date.now() - t < 60_000).length;
     const attempt = (token: string) =>
       page.evaluate(async (t) => {
-        const r = await fetch('/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: t }) });
+        const r = await fetch('/api/v1/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: t }) });
         return { status: r.status, retryAfter: r.headers.get('retry-after') };
       }, token);
     const wrong = `fa1_000000000000_${'0'.repeat(40)}`;

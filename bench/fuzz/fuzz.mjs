@@ -38,7 +38,7 @@ function webSessionOf(fleet) {
       // A connection of its own (agent: false): reusing an idle keep-alive socket races the
       // server's 5 s keep-alive timeout when a loaded machine stalls this process for a second,
       // and the sign-in then fails with "socket hang up".
-      const req = request({ host: '127.0.0.1', port: fleet.fleet.httpsPort, path: '/api/login', method: 'POST', rejectUnauthorized: false, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const req = request({ host: '127.0.0.1', port: fleet.fleet.httpsPort, path: '/api/v1/session', method: 'POST', rejectUnauthorized: false, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
         let text = '';
         res.on('data', (d) => (text += d));
         res.on('end', () => {

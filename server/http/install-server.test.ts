@@ -1,16 +1,19 @@
-// The HTTPS front on Fastify, driven with inject(): the session cookie's flags, the security
-// headers, CSRF and same-origin checks, the sign-in body limits, the sign-in limiter it is given,
-// and the answers to wrong methods and unknown paths (status codes and the `{error, code}` shape).
+// The HTTPS front on Fastify, driven with inject(): the page's session in the HTTP API
+// (/api/v1/session) with the cookie's flags, the security headers, CSRF and same-origin checks,
+// the sign-in body limits, the sign-in limiter it is given, and the answers to wrong methods,
+// unknown paths and malformed escapes (status codes and the `{error, code}` shape).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Access } from '../access';
 import { ApiAuth } from '../auth';
 import { loadOrCreatePki } from '../pki';
 import type { Releases } from '../releases';
+import { createServices, type ServicesDeps } from '../services';
 import { SignInLimiter } from '../sign-in-limiter';
-import { AuditLog, openDatabase, Role, TokenStore } from '../store';
+import { AuditLog, NodeStore, openDatabase, Role, TokenStore } from '../store';
 import type { HttpApp } from './fastify-app';
 import { createInstallApp } from './install-server';
 import { createWebApp, type WebApp, type WebAppDeps } from './web-app';
@@ -31,8 +34,11 @@ describe('the HTTPS front', () => {
     token = auth.createToken(Role.Viewer, 'test').token;
     const pki = await loadOrCreatePki(dir, []);
     writeFileSync(join(dir, 'install.sh'), 'echo __FLEET_URL__ __FLEET_GRPC_PORT__\n');
-    const deps = { auth, tokens, audit: new AuditLog(db), log, root: null, signInLimiter: new SignInLimiter({ max: 3 }) };
-    web = createWebApp(deps as unknown as WebAppDeps);
+    const nodes = new NodeStore(db);
+    // Sign-in and the node list need only these parts of the service layer.
+    const services = createServices({ auth, access: new Access(nodes), audit: new AuditLog(db), nodes, tokens, stateStore: { checks: () => [] }, hub: { isOnline: () => false } } as unknown as ServicesDeps);
+    const deps: WebAppDeps = { services, log, root: null, signInLimiter: new SignInLimiter({ max: 3 }) };
+    web = createWebApp(deps);
     app = await createInstallApp(8443, { scriptPath: join(dir, 'install.sh'), certChainPem: pki.serverCertChainPem, keyPem: pki.serverKeyPem, caPem: pki.caPem, grpcPort: 7443, releases: { sums: () => undefined, file: () => undefined } as unknown as Releases, defaultVersion: () => undefined, log, web });
     await app.ready();
   });
@@ -44,7 +50,7 @@ describe('the HTTPS front', () => {
 
   const json = (body: string) => JSON.parse(body) as { error: string; code: string; csrf?: string };
   const login = (body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
-    app.inject({ method: 'POST', url: '/api/login', headers: { host: 'fleet.example:8443', ...headers }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
+    app.inject({ method: 'POST', url: '/api/v1/session', headers: { host: 'fleet.example:8443', ...headers }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
   const signIn = async () => {
     const r = await login({ token });
     expect(r.statusCode, r.body).toBe(200);
@@ -65,14 +71,14 @@ describe('the HTTPS front', () => {
     expect(r.headers['strict-transport-security']).toBeUndefined();
     expect(r.headers['x-dns-prefetch-control']).toBeUndefined();
 
-    const me = await app.inject({ url: '/api/me', headers: { cookie: cookie.split(';')[0]! } });
+    const me = await app.inject({ url: '/api/v1/session', headers: { cookie: cookie.split(';')[0]! } });
     expect(me.statusCode).toBe(200);
     expect(json(me.body).csrf).toBe(json(r.body).csrf);
   });
 
   it('asks state-changing requests for the CSRF token and the same origin, then signs out', async () => {
     const { cookie, csrf } = await signIn();
-    const logout = (headers: Record<string, string>) => app.inject({ method: 'POST', url: '/api/logout', headers: { host: 'fleet.example:8443', cookie, ...headers } });
+    const logout = (headers: Record<string, string>) => app.inject({ method: 'DELETE', url: '/api/v1/session', headers: { host: 'fleet.example:8443', cookie, ...headers } });
     const bare = await logout({});
     expect([bare.statusCode, json(bare.body).code]).toEqual([403, 'CSRF']);
     const wrong = await logout({ 'x-csrf-token': `${csrf}x` });
@@ -82,7 +88,7 @@ describe('the HTTPS front', () => {
     const ok = await logout({ 'x-csrf-token': csrf, origin: ORIGIN });
     expect(ok.statusCode, ok.body).toBe(200);
     expect(String(ok.headers['set-cookie'])).toMatch(/^fleet_session=; Max-Age=0;/);
-    const after = await app.inject({ url: '/api/me', headers: { cookie } });
+    const after = await app.inject({ url: '/api/v1/session', headers: { cookie } });
     expect([after.statusCode, json(after.body).code]).toEqual([401, 'NOT_SIGNED_IN']);
   });
 
@@ -98,19 +104,26 @@ describe('the HTTPS front', () => {
 
   it('answers wrong methods, unknown paths and malformed escapes as before', async () => {
     const { cookie, csrf } = await signIn();
-    const getLogin = await app.inject({ url: '/api/login' });
-    expect([getLogin.statusCode, json(getLogin.body).code, getLogin.headers.allow]).toEqual([405, 'METHOD_NOT_ALLOWED', 'GET, POST']);
-    const postNodes = await app.inject({ method: 'POST', url: '/api/nodes', headers: { cookie, 'x-csrf-token': csrf } });
-    expect([postNodes.statusCode, json(postNodes.body).code]).toEqual([405, 'METHOD_NOT_ALLOWED']);
-    const unknown = await app.inject({ url: '/api/nope', headers: { cookie } });
+    const putSession = await app.inject({ method: 'PUT', url: '/api/v1/session', headers: { cookie, 'x-csrf-token': csrf } });
+    expect([putSession.statusCode, json(putSession.body).code, putSession.headers.allow]).toEqual([405, 'METHOD_NOT_ALLOWED', 'GET, POST, DELETE']);
+    const nodes = await app.inject({ url: '/api/v1/nodes', headers: { cookie } });
+    // Protobuf JSON leaves defaults out: no nodes is an empty object.
+    expect([nodes.statusCode, nodes.body]).toEqual([200, '{}']);
+    const unknown = await app.inject({ url: '/api/v1/nope', headers: { cookie } });
     expect([unknown.statusCode, json(unknown.body).code]).toEqual([404, 'ROUTE_NOT_FOUND']);
-    const anonymous = await app.inject({ url: '/api/nope' });
-    expect([anonymous.statusCode, json(anonymous.body).code]).toEqual([401, 'NOT_SIGNED_IN']);
-    const shell = await app.inject({ url: '/api/shell', headers: { cookie } });
+    const old = await app.inject({ url: '/api/nodes', headers: { cookie } });
+    expect([old.statusCode, json(old.body).code]).toEqual([404, 'ROUTE_NOT_FOUND']);
+    const anonymous = await app.inject({ url: '/api/v1/nodes' });
+    expect([anonymous.statusCode, json(anonymous.body).code]).toEqual([401, 'NOT_AUTHENTICATED']);
+    const noSession = await app.inject({ url: '/api/v1/session' });
+    expect([noSession.statusCode, json(noSession.body).code]).toEqual([401, 'NOT_SIGNED_IN']);
+    const shell = await app.inject({ url: '/api/v1/shell', headers: { cookie } });
     expect([shell.statusCode, json(shell.body).code]).toEqual([400, 'INVALID_REQUEST']);
-    const empty = await app.inject({ url: '/api/nodes/', headers: { cookie } });
+    const shellAnonymous = await app.inject({ url: '/api/v1/shell' });
+    expect([shellAnonymous.statusCode, json(shellAnonymous.body).code]).toEqual([401, 'NOT_SIGNED_IN']);
+    const empty = await app.inject({ url: '/api/v1/nodes/', headers: { cookie } });
     expect([empty.statusCode, json(empty.body).code]).toEqual([404, 'ROUTE_NOT_FOUND']);
-    const escape = await app.inject({ url: '/api/nodes/%zz', headers: { cookie } });
+    const escape = await app.inject({ url: '/api/v1/nodes/%zz', headers: { cookie } });
     expect([escape.statusCode, json(escape.body).code]).toEqual([400, 'INVALID_REQUEST']);
 
     const script = await app.inject({ url: '/install.sh', headers: { host: 'fleet.example:8443' } });

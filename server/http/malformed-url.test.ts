@@ -10,7 +10,7 @@ import { connect as tlsConnect } from 'node:tls';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadOrCreatePki } from '../pki';
-import type { Machines } from '../pxe/machines';
+import type { Machines } from '../pxe';
 import { startPxeServer } from './pxe-server';
 import type { Releases } from '../releases';
 import { SignInLimiter } from '../sign-in-limiter';

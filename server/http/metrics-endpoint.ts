@@ -5,15 +5,16 @@ import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import type { ApiAuth, Principal } from '../auth';
-import { TooManySignInsError } from '../errors';
-import { HELD_BACK_PAUSE_MS } from '../sign-in-limiter';
-import type { AuditLog } from '../store/audit-log';
+import { OutOfScopeError, TooManySignInsError } from '../errors';
 import type { Metrics } from '../metrics';
+import { actorOf, type Caller, type Gate } from '../services';
+import { HELD_BACK_PAUSE_MS } from '../sign-in-limiter';
 import { createHttpApp, listen, textErrorHandler, pathOf, sendText, type HttpApp } from './fastify-app';
 
 /** The path of the metrics on both ports. */
 export const METRICS_PATH = '/metrics';
+/** The operation name refusals are audited with (the service layer's gate audits them). */
+const OPERATION = 'web GET /metrics';
 
 async function serve(metrics: Metrics, log: Logger, reply: FastifyReply): Promise<FastifyReply> {
   let text: string;
@@ -29,30 +30,30 @@ async function serve(metrics: Metrics, log: Logger, reply: FastifyReply): Promis
 /**
  * Adds `GET /metrics` to the HTTPS front. Without a valid API token the answer is 401 (and
  * nothing about the fleet); failures count towards the address's sign-in limit (429 once held
- * back); a token limited to a selector gets 403.
+ * back); a token limited to a selector gets 403. The service layer's gate checks the token and
+ * audits every refusal.
  */
-export function addMetricsRoute(app: HttpApp, d: { auth: ApiAuth; audit: AuditLog; metrics: Metrics; log: Logger }): void {
+export function addMetricsRoute(app: HttpApp, d: { gate: Gate; metrics: Metrics; log: Logger }): void {
   app.route({
     method: ['GET', 'HEAD'],
     url: METRICS_PATH,
     handler: async (request, reply) => {
       const header = request.headers.authorization ?? '';
       const address = request.socket.remoteAddress ?? '';
-      let principal: Principal;
+      let caller: Caller;
       try {
-        principal = d.auth.check(header.replace(/^Bearer\s+/i, ''), address);
+        caller = d.gate.authenticate(header.replace(/^Bearer\s+/i, ''), address, OPERATION);
       } catch (err) {
         if (err instanceof TooManySignInsError) {
           // A held-back address waits for its refusal: a guesser that ignores Retry-After is slowed.
           await sleep(HELD_BACK_PAUSE_MS);
           return sendText(reply.header('retry-after', String(err.retryAfterSeconds)), 429, `${err.message}\n`);
         }
-        d.audit.record({ actor: 'anonymous', action: 'access.denied', target: 'web GET /metrics', ok: false, detail: `from ${address}: ${(err as Error).message}` });
         return sendText(reply.header('www-authenticate', 'Bearer realm="fleet"'), 401, 'an API token is required: Authorization: Bearer fa1_…\n');
       }
       // Counts cover the whole fleet: not for a token limited to a selector.
-      if (principal.scope) {
-        d.audit.record({ actor: `api:${principal.tokenId}`, action: 'access.denied', target: 'web GET /metrics', ok: false, detail: `from ${address}: the metrics are fleet-wide and the token is limited to ${principal.scope}` });
+      if (caller.principal.scope) {
+        d.gate.refused(actorOf(caller), address, OPERATION, new OutOfScopeError(caller.principal.scope, 'the metrics cover the whole fleet'));
         return sendText(reply, 403, 'the metrics cover the whole fleet: use a token without a scope\n');
       }
       return serve(d.metrics, d.log, reply);

@@ -1,9 +1,11 @@
 // The web app on the HTTPS port, as a Fastify plugin: the page itself (/, /web/*, built into
-// dist/web), sign-in and sign-out (/api/login, /api/logout), the JSON API the page reads
-// (web-api-routes.ts) and the terminal WebSocket (/api/shell, see websocket-shell.ts). Every API
-// call needs the session cookie (@fastify/cookie); state-changing calls also need the CSRF token
-// in `x-csrf-token` and a same-origin request; every answer carries the security headers
-// (@fastify/helmet). Errors are JSON `{error, code}`.
+// dist/web), the HTTP API it uses (/api/v1, server/http/api), the page's session in that API
+// (/api/v1/session: sign in, who is signed in, sign out) and the terminal WebSocket
+// (/api/v1/shell, see websocket-shell.ts). A cookie session is checked here and handed to the API
+// as its caller; state-changing requests with the cookie also need the CSRF token in
+// `x-csrf-token` and a same-origin request; every answer carries the security headers
+// (@fastify/helmet). Errors are JSON `{error, code}`. Nothing here touches a store: the
+// service layer checks tokens and audits.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,43 +15,20 @@ import fastifyHelmet from '@fastify/helmet';
 import type {} from '@fastify/websocket';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { FleetError } from '../../common/errors';
-import type { AgentHub } from '../agent-hub';
-import type { Access } from '../access';
-import type { ApiAuth, Principal } from '../auth';
+import type { Principal } from '../auth';
 import { InvalidRequestError } from '../errors';
-import type { JobDispatcher } from '../jobs/dispatcher';
-import type { ShellSessions } from '../shells/sessions';
+import { actorOf, type Services } from '../services';
 import { HELD_BACK_PAUSE_MS, type SignInLimiter } from '../sign-in-limiter';
-import type { RolloutEngine } from '../state/rollouts';
-import type { AuditLog } from '../store/audit-log';
-import type { NodeStore } from '../store/node-store';
-import type { StateStore } from '../store/state-store';
-import { Role, type TokenStore } from '../store/token-store';
+import { API_PREFIX, apiPlugin, SESSION_PATH, signInRequest, webSessionView } from './api';
 import { BadRequestBodyError, BodyTooLargeError, CrossOriginError, MethodNotAllowedError, NotSignedInError, RouteNotFoundError, TooManySignInsError } from './errors';
 import { clientErrorStatus, pathOf } from './fastify-app';
-import { signedInView } from './web-api';
-import { sessionOf, webApiRoutes } from './web-api-routes';
 import { httpStatus, sameOrigin, SECURITY_HEADERS } from './web-common';
 import { SESSION_COOKIE, SESSION_COOKIE_OPTIONS, WebSessions, type WebSession } from './web-sessions';
 import { SHELL_SOCKET_PATH, ShellSockets } from './websocket-shell';
-import { apiPlugin } from './api';
-import type { Services } from '../services';
 
 export interface WebAppDeps {
-  auth: ApiAuth;
-  access: Access;
-  tokens: TokenStore;
-  nodes: NodeStore;
-  hub: AgentHub;
-  dispatcher: JobDispatcher;
-  shells: ShellSessions;
-  audit: AuditLog;
-  /** Desired state: each node's specs and health checks, and the rollouts. */
-  stateStore: StateStore;
-  rollouts: RolloutEngine;
-  /** The service layer, which the HTTP API (/api/v1) adapts. */
+  /** The service layer: the HTTP API adapts it; sign-in checks tokens and audits through it. */
   services: Services;
   /** Failed sign-ins per address (FLEET_SIGNIN_FAILURES a minute, as on the gRPC side). */
   signInLimiter: SignInLimiter;
@@ -59,9 +38,9 @@ export interface WebAppDeps {
 }
 
 declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The sign-in route: no session needed (web-app.ts's guard). */
-    signIn?: boolean;
+  interface FastifyRequest {
+    /** The browser session of the request, once checked (for the audit of a refusal). */
+    webSession: WebSession | null;
   }
 }
 
@@ -96,8 +75,6 @@ const CONTENT_TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
-const loginBody = z.object({ token: z.string().trim().min(1, 'paste an API token (fa1_…)').max(500) });
-
 /** The FleetError behind an error Fastify raised while reading a body, or the error itself. */
 function asFleetError(err: FastifyError | Error): unknown {
   if (err instanceof FleetError) return err;
@@ -112,22 +89,30 @@ function asFleetError(err: FastifyError | Error): unknown {
 export function createWebApp(d: WebAppDeps): WebApp {
   const root = d.root === undefined ? findWebRoot() : d.root;
   if (!root) d.log.warn('the web page is not built (dist/web is missing): run `npm run build`; the API still works');
+  const s = d.services;
   const sessions = new WebSessions();
   const limiter = d.signInLimiter;
-  const actorOf = (p: Principal) => `api:${p.tokenId}`;
+  const remoteAddress = (request: FastifyRequest) => request.socket.remoteAddress ?? 'unknown';
+  const callerOf = (request: FastifyRequest, principal: Principal) => s.gate.trusted(principal, remoteAddress(request));
 
-  /** The caller's session, checked against the token store (a revoked token ends its sessions). */
-  const signedIn = (request: FastifyRequest): WebSession => {
+  /** The caller's session; a revoked token ends its sessions. */
+  const signedIn = async (request: FastifyRequest): Promise<WebSession> => {
     const session = sessions.require(request.cookies[SESSION_COOKIE]);
-    const token = d.tokens.getApi(session.principal.tokenId);
-    if (!token || token.revokedAt !== null) {
+    if (!(await s.tokens.tokenLive(session.principal.tokenId))) {
       sessions.deleteForToken(session.principal.tokenId);
       throw new NotSignedInError('your API token was revoked: sign in with another one');
     }
+    request.webSession = session;
     return session;
   };
 
-  const shellSockets = new ShellSockets({ shells: d.shells, auth: d.auth, access: d.access, nodes: d.nodes, log: d.log.child({ part: 'web-shell' }) });
+  /** A state-changing request with the cookie: from this origin, with the session's CSRF token. */
+  const checkChange = (request: FastifyRequest, session: WebSession) => {
+    if (!sameOrigin(request.raw)) throw new CrossOriginError();
+    sessions.checkCsrf(session, request.headers['x-csrf-token']);
+  };
+
+  const shellSockets = new ShellSockets({ services: s, log: d.log.child({ part: 'web-shell' }) });
 
   const sweeper = setInterval(() => {
     sessions.sweep();
@@ -135,13 +120,11 @@ export function createWebApp(d: WebAppDeps): WebApp {
   }, 60_000);
   sweeper.unref();
 
-  const remoteAddress = (request: FastifyRequest) => request.socket.remoteAddress ?? 'unknown';
-
-  /** Refusals of a signed-in caller (role too low, outside its scope, bad CSRF) go to the audit log. */
+  /** Refusals of a signed-in caller (bad CSRF, another origin) go to the audit log, through the service layer's gate. */
   const auditRefusal = (request: FastifyRequest, err: unknown) => {
     if (httpStatus(err) !== 403 || request.ws) return;
     const p = request.webSession?.principal;
-    d.audit.record({ actor: p ? actorOf(p) : 'anonymous', action: 'access.denied', target: `web ${request.method} ${pathOf(request.url)}`, ok: false, detail: `from ${remoteAddress(request)}: ${(err as Error).message}` });
+    s.gate.refused(p ? actorOf(p) : 'anonymous', remoteAddress(request), `web ${request.method} ${pathOf(request.url)}`, err);
   };
 
   /** JSON `{error, code}`; unknown errors are 500 and their text stays in the log. */
@@ -151,7 +134,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     const status = httpStatus(err);
     if (status === 500) d.log.error({ err, url: request.url }, 'web request failed');
     if (err instanceof TooManySignInsError) reply.header('retry-after', err.retryAfterSeconds);
-    if (err instanceof MethodNotAllowedError) reply.header('allow', 'GET, POST');
+    if (err instanceof MethodNotAllowedError) reply.header('allow', 'GET, POST, DELETE');
     if (err instanceof BodyTooLargeError) reply.header('connection', 'close');
     const body = err instanceof FleetError && status !== 500 ? { error: err.message, code: err.code } : { error: 'internal server error (see the server log)', code: 'INTERNAL' };
     // A held-back address waits for its refusal: a guesser that ignores Retry-After is slowed.
@@ -159,34 +142,13 @@ export function createWebApp(d: WebAppDeps): WebApp {
     return reply.code(status).header('cache-control', 'no-store').send(body);
   };
 
-  /**
-   * Before any /api handler: state-changing requests and WebSocket upgrades must come from this
-   * origin; everything but sign-in needs a live session; state-changing requests need its CSRF token.
-   */
-  const guard = async (request: FastifyRequest) => {
-    const mutating = request.method !== 'GET' && request.method !== 'HEAD';
-    if ((mutating || request.ws) && !sameOrigin(request.raw)) throw new CrossOriginError();
-    if (request.routeOptions.config.signIn) return;
-    const session = signedIn(request);
-    if (mutating) sessions.checkCsrf(session, request.headers['x-csrf-token']);
-    request.webSession = session;
-    if (request.method === 'GET') d.auth.require(session.principal, Role.Viewer);
-  };
-
   const notAllowed = async (request: FastifyRequest) => {
     throw new MethodNotAllowedError(request.method);
   };
 
-  const api: FastifyPluginAsync = async (app) => {
-    app.addHook('onRequest', guard);
-    // The guard above runs for unknown paths too.
-    app.setNotFoundHandler(async (request) => {
-      // Every /api path but sign-in and sign-out is read-only.
-      if (request.method !== 'GET') throw new MethodNotAllowedError(request.method);
-      throw new RouteNotFoundError(pathOf(request.url));
-    });
-
-    // Sign-in reads a JSON body (Fastify's parser, within MAX_BODY_BYTES); nothing else reads one.
+  /** The page's session (/api/v1/session) and the terminal socket (/api/v1/shell). */
+  const session: FastifyPluginAsync = async (app) => {
+    // Sign-in reads a JSON body (Fastify's parser, within MAX_BODY_BYTES); nothing else here reads one.
     await app.register(async (signIn) => {
       signIn.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_BODY_BYTES }, (_request, text, done) => {
         try {
@@ -195,53 +157,56 @@ export function createWebApp(d: WebAppDeps): WebApp {
           done(new BadRequestBodyError('the body is not valid JSON', err), undefined);
         }
       });
-      signIn.route({
-        method: 'POST',
-        url: '/login',
-        bodyLimit: MAX_BODY_BYTES,
-        config: { signIn: true },
-        handler: async (request, reply) => {
-          const address = remoteAddress(request);
-          if (request.body === undefined) throw new BadRequestBodyError('send the body as application/json');
-          const parsed = loginBody.safeParse(request.body);
-          let principal: Principal;
-          try {
-            if (!parsed.success) throw new BadRequestBodyError(parsed.error.issues[0]?.message ?? 'expected {"token": "fa1_…"}');
-            principal = d.auth.check(parsed.data.token);
-          } catch (err) {
-            // A held-back address gets TooManySignInsError here (not audited again: its failures are);
-            // a valid token from it was accepted above all the same.
-            limiter.failed(address);
-            d.audit.record({ actor: `web:${address}`, action: 'web.login', target: address, ok: false, detail: err instanceof FleetError ? err.code : 'error' });
-            throw err;
-          }
-          const { id, session } = sessions.create(principal);
-          d.audit.record({ actor: actorOf(principal), action: 'web.login', target: address, ok: true, detail: `role ${principal.role}` });
-          d.log.info({ token: principal.tokenId, address }, 'web sign-in');
-          return reply.setCookie(SESSION_COOKIE, id, SESSION_COOKIE_OPTIONS).header('cache-control', 'no-store').send(signedInView(session));
-        },
+      signIn.post(SESSION_PATH, { bodyLimit: MAX_BODY_BYTES }, async (request, reply) => {
+        if (!sameOrigin(request.raw)) throw new CrossOriginError();
+        const address = remoteAddress(request);
+        // Not JSON at all is a client's mistake, not a guess: not counted, not audited.
+        if (request.body === undefined) throw new BadRequestBodyError('send the body as application/json');
+        let principal: Principal;
+        try {
+          const parsed = signInRequest.safeParse(request.body);
+          if (!parsed.success) throw new BadRequestBodyError(parsed.error.issues[0]?.message ?? 'expected {"token": "fa1_…"}');
+          principal = await s.tokens.signIn(parsed.data.token, address);
+        } catch (err) {
+          // A held-back address gets TooManySignInsError here (not audited again: its failures are);
+          // a valid token from it was accepted above all the same.
+          limiter.failed(address);
+          await s.tokens.signInFailed(address, err);
+          throw err;
+        }
+        const { id, session: created } = sessions.create(principal);
+        d.log.info({ token: principal.tokenId, address }, 'web sign-in');
+        return reply.setCookie(SESSION_COOKIE, id, SESSION_COOKIE_OPTIONS).header('cache-control', 'no-store').send(webSessionView(created));
       });
-      signIn.route({ method: ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url: '/login', config: { signIn: true }, handler: notAllowed });
     });
 
-    app.post('/logout', async (request, reply) => {
-      const { principal } = sessionOf(request);
+    app.get(SESSION_PATH, async (request) => webSessionView(await signedIn(request)));
+
+    app.delete(SESSION_PATH, async (request, reply) => {
+      const current = await signedIn(request);
+      checkChange(request, current);
       sessions.delete(request.cookies[SESSION_COOKIE]);
-      d.audit.record({ actor: actorOf(principal), action: 'web.logout', target: remoteAddress(request), ok: true });
-      return reply.setCookie(SESSION_COOKIE, '', { ...SESSION_COOKIE_OPTIONS, maxAge: 0 }).header('cache-control', 'no-store').send({ ok: true });
+      await s.tokens.signOut(callerOf(request, current.principal));
+      return reply.setCookie(SESSION_COOKIE, '', { ...SESSION_COOKIE_OPTIONS, maxAge: 0 }).header('cache-control', 'no-store').send({});
     });
-    app.get('/logout', notAllowed);
+    app.route({ method: ['HEAD', 'PUT', 'PATCH', 'OPTIONS'], url: SESSION_PATH, handler: notAllowed });
 
     app.route({
       method: 'GET',
-      url: SHELL_SOCKET_PATH.slice('/api'.length),
+      url: SHELL_SOCKET_PATH.slice(API_PREFIX.length),
+      // Before the upgrade is accepted: this origin, and a live session (else plain HTTP 403/401).
+      onRequest: async (request) => {
+        if (!sameOrigin(request.raw)) throw new CrossOriginError();
+        await signedIn(request);
+      },
       handler: async () => {
         throw new InvalidRequestError('the terminal is a WebSocket: connect with Upgrade: websocket');
       },
-      wsHandler: (socket, request) => shellSockets.serve(socket, sessionOf(request)),
+      wsHandler: (socket, request) => {
+        const web = request.webSession!;
+        shellSockets.serve(socket, callerOf(request, web.principal), web.csrf);
+      },
     });
-
-    await app.register(webApiRoutes(d));
   };
 
   const plugin: FastifyPluginAsync = async (app) => {
@@ -262,21 +227,24 @@ export function createWebApp(d: WebAppDeps): WebApp {
       handler: (request, reply) => staticFile(reply, /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(request.params.name) ? request.params.name : undefined),
     });
 
-    await app.register(api, { prefix: '/api' });
+    await app.register(session, { prefix: API_PREFIX });
+    // Any other path under /api: JSON, like the API's own answers.
+    await app.register(
+      async (api) => {
+        api.setNotFoundHandler(async (request) => {
+          throw new RouteNotFoundError(pathOf(request.url));
+        });
+      },
+      { prefix: '/api' },
+    );
     // The HTTP API for people and scripts: a bearer token, or this page's session (its CSRF token for changes).
     await app.register(apiPlugin, {
-      services: d.services,
+      services: s,
       log: d.log.child({ part: 'api' }),
-      sessionOf: (request: FastifyRequest) => {
+      sessionOf: async (request: FastifyRequest) => {
         if (request.cookies[SESSION_COOKIE] === undefined) return null;
-        const session = signedIn(request);
-        return {
-          principal: session.principal,
-          checkChange: (r: FastifyRequest) => {
-            if (!sameOrigin(r.raw)) throw new CrossOriginError();
-            sessions.checkCsrf(session, r.headers['x-csrf-token']);
-          },
-        };
+        const current = await signedIn(request);
+        return { principal: current.principal, checkChange: (r: FastifyRequest) => checkChange(r, current) };
       },
     });
   };

@@ -2,7 +2,7 @@
 // the wire are checked through the web app itself: install-server.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { SignInLimiter } from '../sign-in-limiter';
-import { Role } from '../store/token-store';
+import { Role } from '../store';
 import { CsrfError, NotSignedInError, TooManySignInsError } from './errors';
 import { WebSessions } from './web-sessions';
 

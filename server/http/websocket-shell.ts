@@ -1,6 +1,7 @@
-// The web terminal's WebSocket (GET /api/shell, Upgrade: websocket) on the HTTPS port: connects
-// a browser to a ShellSession (server/shells/sessions.ts). @fastify/websocket takes the upgrade
-// (web-app.ts routes it); this module speaks the protocol on the socket.
+// The web terminal's WebSocket (GET /api/v1/shell, Upgrade: websocket) on the HTTPS port: connects
+// a browser to a shell opened through the service layer (services.shells, source 'web'), which
+// checks the role and the token's scope and audits, as for the CLI. @fastify/websocket takes the
+// upgrade (web-app.ts routes it); this module speaks the protocol on the socket.
 //
 // Before the upgrade is accepted the request must carry a live `fleet_session` cookie and come
 // from this origin (else plain HTTP 401/403, from web-app.ts's checks). Then:
@@ -31,18 +32,15 @@ import type { RawData, WebSocket } from 'ws';
 import { z } from 'zod';
 import { LIMITS } from '../../common/limits';
 import { FleetError } from '../../common/errors';
-import type { Access } from '../access';
-import type { ApiAuth } from '../auth';
-import { InvalidRequestError, NodeNotFoundError, SessionNotFoundError } from '../errors';
-import type { NodeStore } from '../store/node-store';
-import type { ShellSession, ShellSessions } from '../shells/sessions';
-import { Role } from '../store/token-store';
+import { InvalidRequestError } from '../errors';
+import type { ShellSession } from '../shells';
+import { actorOf, type Caller, type Services } from '../services';
 import { CsrfError } from './errors';
 import { httpStatus } from './web-common';
-import { sameSecret, type WebSession } from './web-sessions';
+import { sameSecret } from './web-sessions';
 
 /** The path of the terminal WebSocket. */
-export const SHELL_SOCKET_PATH = '/api/shell';
+export const SHELL_SOCKET_PATH = '/api/v1/shell';
 
 const FIRST_MESSAGE_TIMEOUT_MS = 10_000;
 const PING_EVERY_MS = 20_000;
@@ -78,21 +76,15 @@ function closeReason(text: string): string {
 /** The terminal WebSockets of one HTTPS server. */
 export class ShellSockets {
   readonly #sockets = new Set<WebSocket>();
-  readonly #shells: ShellSessions;
-  readonly #auth: ApiAuth;
-  readonly #access: Access;
-  readonly #nodes: NodeStore;
+  readonly #services: Services;
   readonly #log: Logger;
   /** The socket currently attached to each shell (a resume replaces it). */
   readonly #attached = new Map<string, WebSocket>();
   readonly #alive = new WeakSet<WebSocket>();
   readonly #pinger: NodeJS.Timeout;
 
-  constructor(deps: { shells: ShellSessions; auth: ApiAuth; access: Access; nodes: NodeStore; log: Logger }) {
-    this.#shells = deps.shells;
-    this.#auth = deps.auth;
-    this.#access = deps.access;
-    this.#nodes = deps.nodes;
+  constructor(deps: { services: Services; log: Logger }) {
+    this.#services = deps.services;
     this.#log = deps.log;
     // A socket that stops answering pings is dropped, which detaches its shell (grace time starts).
     this.#pinger = setInterval(() => {
@@ -115,8 +107,11 @@ export class ShellSockets {
     this.#sockets.clear();
   }
 
-  /** Runs the protocol above on an accepted socket of a signed-in browser. */
-  serve(ws: WebSocket, web: WebSession): void {
+  /**
+   * Runs the protocol above on an accepted socket of a signed-in browser: `caller` is the web
+   * session's, `csrf` its CSRF token (the first message must carry it).
+   */
+  serve(ws: WebSocket, caller: Caller, csrf: string): void {
     this.#sockets.add(ws);
     this.#alive.add(ws);
     ws.on('pong', () => this.#alive.add(ws));
@@ -135,7 +130,7 @@ export class ShellSockets {
     };
     const firstTimer = setTimeout(() => failFirst(new InvalidRequestError('no open or resume message in time')), FIRST_MESSAGE_TIMEOUT_MS);
 
-    const start = (data: RawData, isBinary: boolean) => {
+    const start = async (data: RawData, isBinary: boolean) => {
       clearTimeout(firstTimer);
       const parsed = isBinary ? undefined : firstMessage.safeParse(parseJson(data));
       if (!parsed?.success) {
@@ -144,26 +139,23 @@ export class ShellSockets {
         throw new InvalidRequestError(`the first message must be JSON {type:"open"|"resume", …}${detail}`);
       }
       const m = parsed.data;
-      if (!sameSecret(m.csrf, web.csrf)) throw new CsrfError();
-      this.#auth.require(web.principal, Role.Operator);
-      const user = `api:${web.principal.tokenId}`;
+      if (!sameSecret(m.csrf, csrf)) throw new CsrfError();
+      const shells = this.#services.shells;
       let from = 0;
       if (m.type === 'open') {
-        // A node outside the token's scope looks like one that does not exist.
-        const node = this.#nodes.find(m.node);
-        if (node && !this.#access.sees(web.principal, node)) throw new NodeNotFoundError(m.node);
-        session = this.#shells.open({ node: m.node, user, source: 'web', cols: m.cols, rows: m.rows, argv: [], pty: true, term: 'xterm-256color' });
+        session = await shells.shell(caller, { node: m.node, size: { cols: m.cols, rows: m.rows }, argv: [], pty: true, term: 'xterm-256color' }, 'web');
       } else {
-        const found = this.#shells.resumable(m.session);
-        // Someone else's shell looks the same as one that does not exist.
-        if (!found || found.user !== user || found.source !== 'web') throw new SessionNotFoundError(m.session);
-        if (m.have > found.outputBytes) throw new InvalidRequestError(`the client claims ${m.have} bytes; the session has only sent ${found.outputBytes}`);
-        session = found;
+        session = await shells.resume(caller, m.session, m.have);
         session.resize(m.cols, m.rows);
         from = m.have;
       }
+      if (ws.readyState !== ws.OPEN) {
+        // The page went away while the shell opened: nobody can resume a shell it never heard of.
+        if (m.type === 'open') session.close('the page went away before the shell opened');
+        return;
+      }
       const s = session;
-      sendJson({ type: 'opened', session: s.id, node: s.nodeName, graceMs: this.#shells.limits.reattachGraceMs });
+      sendJson({ type: 'opened', session: s.id, node: s.nodeName, graceMs: shells.reattachGraceMs() });
       const previous = this.#attached.get(s.id);
       this.#attached.set(s.id, ws);
       detach = s.attach(
@@ -179,7 +171,7 @@ export class ShellSockets {
         from,
       );
       if (previous && previous !== ws) previous.close(4000, 'the terminal was opened again elsewhere');
-      this.#log.info({ session: s.id, node: s.nodeName, user, resumed: m.type === 'resume' }, 'web terminal attached');
+      this.#log.info({ session: s.id, node: s.nodeName, user: actorOf(caller), resumed: m.type === 'resume' }, 'web terminal attached');
     };
 
     const later = (s: ShellSession, data: RawData, isBinary: boolean) => {
@@ -193,14 +185,19 @@ export class ShellSockets {
       else s.close('closed from the web page');
     };
 
+    let starting = false;
     ws.on('message', (data, isBinary) => {
-      try {
-        if (!session) start(data, isBinary);
-        else later(session, data, isBinary);
-      } catch (err) {
-        if (!session) failFirst(err);
-        else this.#log.error({ err }, 'terminal message failed');
+      if (session) {
+        try {
+          later(session, data, isBinary);
+        } catch (err) {
+          this.#log.error({ err }, 'terminal message failed');
+        }
+      } else if (!starting) {
+        starting = true;
+        start(data, isBinary).catch((err: unknown) => failFirst(err));
       }
+      // Anything else sent before `opened` is dropped: the page holds keystrokes until then.
     });
     ws.on('close', () => {
       this.#sockets.delete(ws);

@@ -2,7 +2,7 @@
 // session's recording. Operator role: recordings hold everything a shell printed.
 import { existsSync } from 'node:fs';
 import type { GetRecordingRequest, ListSessionsRequest, ListSessionsResponse, Session, ShellStart } from '../../proto/gen/fleet/v1/control';
-import { SessionNotFoundError } from '../errors';
+import { InvalidRequestError, SessionNotFoundError } from '../errors';
 import type { ShellSession, ShellSessions } from '../shells';
 import { Role } from '../store';
 import { actorOf, type Caller } from './caller';
@@ -41,6 +41,25 @@ export class ShellsService {
       pty: start.pty,
       term: start.term,
     });
+  }
+
+  /**
+   * Takes up a shell the caller opened from the web page again after its connection dropped
+   * (within the grace time), from output byte `have` on. Someone else's shell looks the same as
+   * one that does not exist.
+   * @throws SessionNotFoundError, InvalidRequestError (more bytes claimed than were sent)
+   */
+  async resume(caller: Caller, id: string, have: number): Promise<ShellSession> {
+    this.#d.gate.require(caller, Role.Operator);
+    const found = this.#d.shells.resumable(id);
+    if (!found || found.user !== actorOf(caller) || found.source !== 'web') throw new SessionNotFoundError(id);
+    if (have > found.outputBytes) throw new InvalidRequestError(`the client claims ${have} bytes; the session has only sent ${found.outputBytes}`);
+    return found;
+  }
+
+  /** How long a shell whose client went away waits to be resumed (FLEET_SHELL_GRACE_MS). */
+  reattachGraceMs(): number {
+    return this.#d.shells.limits.reattachGraceMs;
   }
 
   async listSessions(caller: Caller, req: ListSessionsRequest): Promise<ListSessionsResponse> {

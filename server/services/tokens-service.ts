@@ -17,7 +17,8 @@ import type {
   RevokeJoinTokenRequest,
   WhoAmIResponse,
 } from '../../proto/gen/fleet/v1/control';
-import type { ApiAuth } from '../auth';
+import { FleetError } from '../../common/errors';
+import type { ApiAuth, Principal } from '../auth';
 import { ApiTokenNotFoundError, InvalidRequestError, TokenNotFoundError } from '../errors';
 import { Role, type AuditLog, type JoinTokenRecord, type TokenStore } from '../store';
 import { actorOf, type Caller } from './caller';
@@ -145,5 +146,33 @@ export class TokensService {
     if (!this.#d.tokens.revokeApi(req.id, Date.now()) && !this.#d.tokens.listApi().some((t) => t.id === req.id)) throw new ApiTokenNotFoundError(req.id);
     this.#d.audit.record({ actor: actorOf(caller), action: 'token.api.revoke', target: req.id, ok: true });
     return {};
+  }
+
+  /**
+   * Checks the API token a person pasted into the web page's sign-in form (no role needed: every
+   * role may use the page) and audits the sign-in (`web.login`). A failure is not audited here:
+   * the page's adapter first asks its sign-in limiter, then calls signInFailed.
+   * @throws NotAuthenticatedError
+   */
+  async signIn(token: string, address: string): Promise<Principal> {
+    const principal = this.#d.auth.check(token);
+    this.#d.audit.record({ actor: actorOf(principal), action: 'web.login', target: address, ok: true, detail: `role ${principal.role}` });
+    return principal;
+  }
+
+  /** Audits a refused web sign-in (a bad token or body) from `address`. */
+  async signInFailed(address: string, err: unknown): Promise<void> {
+    this.#d.audit.record({ actor: `web:${address}`, action: 'web.login', target: address, ok: false, detail: err instanceof FleetError ? err.code : 'error' });
+  }
+
+  /** Audits a web sign-out. */
+  async signOut(caller: Caller): Promise<void> {
+    this.#d.audit.record({ actor: actorOf(caller), action: 'web.logout', target: caller.address, ok: true });
+  }
+
+  /** True while an API token is known and not revoked (a web session ends with its token). */
+  async tokenLive(tokenId: string): Promise<boolean> {
+    const token = this.#d.tokens.getApi(tokenId);
+    return token !== undefined && token.revokedAt === null;
   }
 }

@@ -3,7 +3,7 @@
 // styles into dist/web by tsup.
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
-import { ApiError, getJson, postJson, setCsrf, type Me } from './api';
+import { API, ApiError, deleteJson, getJson, postJson, setCsrf, type Me } from './api';
 import { errorBox, h, replace } from './dom';
 import { jobPage, jobsPage } from './jobs-pages';
 import { nodePage, nodesPage } from './nodes-pages';
@@ -91,7 +91,7 @@ function signIn(message?: string): void {
         button.disabled = true;
         error.replaceChildren();
         try {
-          me = await postJson<Me>('/api/login', { token: input.value.trim() });
+          me = await postJson<Me>(`${API}/session`, { token: input.value.trim() });
           setCsrf(me.csrf);
           input.value = '';
           showUser();
@@ -120,7 +120,7 @@ async function signOut(): Promise<void> {
   leave?.();
   leave = undefined;
   try {
-    await postJson('/api/logout');
+    await deleteJson(`${API}/session`);
   } catch {
     // signed out anyway
   }
@@ -130,7 +130,7 @@ async function signOut(): Promise<void> {
 
 async function start(): Promise<void> {
   try {
-    me = await getJson<Me>('/api/me');
+    me = await getJson<Me>(`${API}/session`);
     setCsrf(me.csrf);
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 401)) replace(main, errorBox(err instanceof Error ? err.message : String(err)));

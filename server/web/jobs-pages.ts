@@ -1,17 +1,20 @@
-// The Jobs page (newest first) and the page of one job: its runs and each node's output.
-import { ApiError, getJson } from './api';
+// The Jobs page (newest first) and the page of one job: its runs and each node's output, which
+// follows the job's event stream (stored output first, then live) until the job is done.
+import { API, ApiError, getJson, readEvents } from './api';
 import { errorBox, h, replace, when } from './dom';
+import { JobOutput, jobSummary, type JobEventJson, type JobJson, type JobSummary } from './model';
 import type { Page } from './page';
-import type { WebJobDetail as JobDetail, WebJobSummary as JobSummary } from '../http/web-api';
 
-
+/** Redraw a running job's page at most this often; wait this long before following it again after a drop. */
+const REDRAW_MS = 250;
+const RETRY_MS = 2000;
 
 const states = (s: Record<string, number>) => Object.entries(s).map(([k, v]) => `${v} ${k}`).join(', ');
 
 export const jobsPage: Page = async (main, ctx) => {
   replace(main, h('h1', {}, 'Jobs'), h('p', { class: 'muted' }, 'Loading…'));
   try {
-    const { jobs } = await getJson<{ jobs: JobSummary[] }>('/api/jobs?limit=100', ctx.signal);
+    const jobs = ((await getJson<{ jobs?: JobJson[] }>(`${API}/jobs?limit=100`, ctx.signal)).jobs ?? []).map(jobSummary);
     replace(
       main,
       h('h1', {}, 'Jobs'),
@@ -46,55 +49,102 @@ export const jobsPage: Page = async (main, ctx) => {
   }
 };
 
+/** Renders a job: its head, each run, and each node's output. */
+function showJob(main: HTMLElement, id: string, job: JobSummary, output: JobOutput): void {
+  replace(
+    main,
+    h('h1', {}, `Job ${job.id}`),
+    h('p', {}, h('code', {}, job.command)),
+    h('p', { class: 'muted' }, `${when(job.createdUnixMs)} by ${job.createdBy} · ${states(job.states)}${job.done ? '' : ' · running'}`),
+    h(
+      'table',
+      {},
+      h('thead', {}, h('tr', {}, ...['Node', 'State', 'Exit', 'Error', 'Started', 'Finished'].map((t) => h('th', {}, t)))),
+      h(
+        'tbody',
+        {},
+        ...job.runs.map((r) =>
+          h(
+            'tr',
+            {},
+            h('td', {}, h('a', { href: `#/nodes/${encodeURIComponent(r.node)}` }, r.node)),
+            h('td', {}, r.state),
+            h('td', {}, r.finishedUnixMs ? (r.signal ? r.signal : r.exitCode) : ''),
+            h('td', {}, r.error),
+            h('td', {}, when(r.startedUnixMs)),
+            h('td', {}, when(r.finishedUnixMs)),
+          ),
+        ),
+      ),
+    ),
+    ...output.nodes().map((o) =>
+      h(
+        'section',
+        { class: 'output', 'data-node': o.node },
+        h('h2', {}, o.node),
+        o.chunks.length
+          ? h('pre', {}, ...o.chunks.map((c) => (c.stream === 'err' ? h('span', { class: 'stderr' }, c.text) : c.text)))
+          : h('p', { class: 'muted' }, 'no output'),
+        o.truncated ? h('p', { class: 'muted' }, `output truncated (\`fleet jobs show ${id}\` has all of it)`) : null,
+      ),
+    ),
+  );
+}
+
 export const jobPage: Page = async (main, ctx) => {
   const id = ctx.params[0] ?? '';
-  let timer: number | undefined;
-  const load = async () => {
-    try {
-      const job = await getJson<JobDetail>(`/api/jobs/${encodeURIComponent(id)}`, ctx.signal);
-      replace(
-        main,
-        h('h1', {}, `Job ${job.id}`),
-        h('p', {}, h('code', {}, job.command)),
-        h('p', { class: 'muted' }, `${when(job.createdUnixMs)} by ${job.createdBy} · ${states(job.states)}${job.done ? '' : ' · running'}`),
-        h(
-          'table',
-          {},
-          h('thead', {}, h('tr', {}, ...['Node', 'State', 'Exit', 'Error', 'Started', 'Finished'].map((t) => h('th', {}, t)))),
-          h(
-            'tbody',
-            {},
-            ...job.runs.map((r) =>
-              h(
-                'tr',
-                {},
-                h('td', {}, h('a', { href: `#/nodes/${encodeURIComponent(r.node)}` }, r.node)),
-                h('td', {}, r.state),
-                h('td', {}, r.finishedUnixMs ? (r.signal ? r.signal : r.exitCode) : ''),
-                h('td', {}, r.error),
-                h('td', {}, when(r.startedUnixMs)),
-                h('td', {}, when(r.finishedUnixMs)),
-              ),
-            ),
-          ),
-        ),
-        ...job.output.map((o) =>
-          h(
-            'section',
-            { class: 'output', 'data-node': o.node },
-            h('h2', {}, o.node),
-            o.chunks.length
-              ? h('pre', {}, ...o.chunks.map((c) => (c.stream === 'err' ? h('span', { class: 'stderr' }, c.text) : c.text)))
-              : h('p', { class: 'muted' }, 'no output'),
-            o.truncated ? h('p', { class: 'muted' }, `output truncated (\`fleet jobs show ${id}\` has all of it)`) : null,
-          ),
-        ),
-      );
-      if (!job.done && !ctx.signal.aborted) timer = window.setTimeout(load, 2000);
-    } catch (err) {
-      if (!ctx.signal.aborted) replace(main, h('h1', {}, `Job ${id}`), errorBox(err instanceof ApiError ? err.message : String(err)));
-    }
+  let redraw: number | undefined;
+  let retry: number | undefined;
+  /** Follows the job's events from the start; resolves once the first batch is shown. */
+  const follow = () =>
+    new Promise<void>((shown) => {
+      let job: JobJson | undefined;
+      let output = new JobOutput();
+      let done = false;
+      const draw = () => {
+        redraw = undefined;
+        if (job && !ctx.signal.aborted) showJob(main, id, jobSummary(job), output);
+        shown();
+      };
+      const onEvent = (e: JobEventJson) => {
+        if (e.job) {
+          job = e.job;
+          output = new JobOutput();
+          for (const r of job.runs ?? []) output.addNode(r.nodeId ?? '', r.nodeName ?? '');
+        } else if (e.output) output.add(e.output);
+        else if (e.run && job) {
+          const run = e.run;
+          job = { ...job, runs: (job.runs ?? []).map((r) => (r.nodeId === run.nodeId ? run : r)) };
+        } else if (e.done) {
+          job = e.done;
+          done = true;
+          output.end();
+        }
+      };
+      // The first batch and the last show at once; those between at most every REDRAW_MS.
+      let first = true;
+      const batch = () => {
+        if (!job) return;
+        if (first || done) {
+          first = false;
+          clearTimeout(redraw);
+          draw();
+        } else redraw ??= window.setTimeout(draw, REDRAW_MS);
+      };
+      readEvents<JobEventJson>(`${API}/jobs/${encodeURIComponent(id)}/events`, ctx.signal, onEvent, batch)
+        .then(() => {
+          if (done || ctx.signal.aborted) return;
+          // The stream ended before the job did (a server restart): follow it again.
+          retry = window.setTimeout(() => void follow(), RETRY_MS);
+        })
+        .catch((err: unknown) => {
+          if (!ctx.signal.aborted) replace(main, h('h1', {}, `Job ${id}`), errorBox(err instanceof ApiError ? err.message : String(err)));
+        })
+        .finally(shown);
+    });
+  await follow();
+  return () => {
+    clearTimeout(redraw);
+    clearTimeout(retry);
   };
-  await load();
-  return () => clearTimeout(timer);
 };

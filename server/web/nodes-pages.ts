@@ -1,10 +1,14 @@
 // The Nodes page (filter by label selector, online state, health, key facts) and the page of one
 // node (health checks, desired state, recent jobs, inventory, and the Terminal button for
 // operators).
-import { ApiError, getJson } from './api';
+import { API, ApiError, getJson } from './api';
 import { ago, bytes, errorBox, h, replace, when } from './dom';
+import { jobSummary, nodeSpecs, nodeSummary, type Check, type JobJson, type JobSummary, type NodeHealth, type NodeJson, type NodeSpec, type NodeStateJson, type NodeSummary, type Run } from './model';
 import { isOperator, type Page } from './page';
-import type { WebCheck as Check, WebNodeDetail as NodeDetail, WebNodeHealth as NodeHealth, WebNodeSpec as NodeSpec, WebNodeSummary as NodeSummary } from '../http/web-api';
+
+/** How many of the newest jobs the node page looks through for its own, and how many it lists. */
+const JOBS_LOOKED_AT = 200;
+const RECENT_JOBS = 20;
 
 const REFRESH_MS = 5000;
 
@@ -36,7 +40,7 @@ export const nodesPage: Page = (main, ctx) => {
 
   const load = async () => {
     try {
-      const { nodes } = await getJson<{ nodes: NodeSummary[] }>(`/api/nodes?selector=${encodeURIComponent(selector)}`, ctx.signal);
+      const nodes = ((await getJson<{ nodes?: NodeJson[] }>(`${API}/nodes?selector=${encodeURIComponent(selector)}`, ctx.signal)).nodes ?? []).map(nodeSummary);
       const online = nodes.filter((n) => n.online).length;
       replace(status, `${nodes.length} node${nodes.length === 1 ? '' : 's'}${selector ? ` matching ${selector}` : ''}, ${online} online`);
       replace(
@@ -150,13 +154,38 @@ function desiredStateSection(specs: NodeSpec[]): HTMLElement[] {
   );
 }
 
+/** A node's page: its summary, inventory, checks and desired state. */
+interface NodeDetail extends NodeSummary {
+  identity: unknown;
+  facts: unknown;
+  specs: NodeSpec[];
+}
+
+/** The node and where it stands on its specs (two API calls). */
+async function nodeDetail(name: string, signal: AbortSignal): Promise<NodeDetail> {
+  const url = `${API}/nodes/${encodeURIComponent(name)}`;
+  const [node, state] = await Promise.all([getJson<NodeJson>(url, signal), getJson<NodeStateJson>(`${url}/state`, signal)]);
+  return { ...nodeSummary(node), identity: node.identity ?? {}, facts: node.facts ?? null, specs: nodeSpecs(state) };
+}
+
+/** The newest jobs that ran on the node, each with the node's run. */
+async function recentJobs(nodeId: string, signal: AbortSignal): Promise<(JobSummary & { run: Run | undefined })[]> {
+  const { jobs = [] } = await getJson<{ jobs?: JobJson[] }>(`${API}/jobs?limit=${JOBS_LOOKED_AT}`, signal);
+  return jobs
+    .map(jobSummary)
+    .filter((j) => j.runs.some((r) => r.nodeId === nodeId))
+    .slice(0, RECENT_JOBS)
+    .map((j) => ({ ...j, run: j.runs.find((r) => r.nodeId === nodeId) }));
+}
+
 export const nodePage: Page = async (main, ctx) => {
   const name = ctx.params[0] ?? '';
   replace(main, h('p', { class: 'muted' }, 'Loading…'));
-  const url = `/api/nodes/${encodeURIComponent(name)}`;
   let node: NodeDetail;
+  let jobs: Awaited<ReturnType<typeof recentJobs>>;
   try {
-    node = await getJson<NodeDetail>(url, ctx.signal);
+    node = await nodeDetail(name, ctx.signal);
+    jobs = await recentJobs(node.id, ctx.signal);
   } catch (err) {
     if (ctx.signal.aborted) return;
     replace(main, h('h1', {}, name), errorBox(err instanceof ApiError ? err.message : String(err)));
@@ -203,7 +232,7 @@ export const nodePage: Page = async (main, ctx) => {
     h('h2', {}, 'Desired state'),
     state,
     h('h2', {}, 'Recent jobs'),
-    node.recentJobs.length
+    jobs.length
       ? h(
           'table',
           { class: 'recent-jobs' },
@@ -211,7 +240,7 @@ export const nodePage: Page = async (main, ctx) => {
           h(
             'tbody',
             {},
-            ...node.recentJobs.map((j) =>
+            ...jobs.map((j) =>
               h(
                 'tr',
                 {},
@@ -233,7 +262,7 @@ export const nodePage: Page = async (main, ctx) => {
   let timer: number | undefined;
   const refresh = async () => {
     try {
-      show(await getJson<NodeDetail>(url, ctx.signal));
+      show(await nodeDetail(name, ctx.signal));
       refreshError.replaceChildren();
     } catch (err) {
       if (ctx.signal.aborted) return;

@@ -1,10 +1,15 @@
 // The Rollouts page (newest first) and the page of one rollout: its nodes by batch, each with its
 // state and error — and, for a rollback, the rollout it undoes with each node's error there. Both
 // refresh while a rollout is still going.
-import { ApiError, getJson } from './api';
+import { API, ApiError, getJson } from './api';
 import { ago, errorBox, h, replace, when } from './dom';
+import { rolloutView, type Rollout, type RolloutJson } from './model';
 import type { Page } from './page';
-import type { WebRolloutDetail as RolloutDetail, WebRolloutSummary as RolloutSummary } from '../http/web-api';
+
+/** One rollout with its nodes. */
+async function getRollout(id: string, signal: AbortSignal): Promise<Rollout> {
+  return rolloutView(await getJson<RolloutJson>(`${API}/rollouts/${encodeURIComponent(id)}`, signal));
+}
 
 const REFRESH_MS = 2000;
 
@@ -13,9 +18,9 @@ const GOING: readonly string[] = ['running', 'rolling-back', 'paused'];
 
 const rolloutState = (state: string) => h('span', { class: `rollout-state ${state}` }, state);
 
-const batchesText = (r: RolloutSummary) => `${r.batchesDone}/${r.batches}`;
+const batchesText = (r: Rollout) => `${r.batchesDone}/${r.batches}`;
 
-const errorsText = (r: RolloutSummary) => `${r.errors} (max ${r.maxErrors})`;
+const errorsText = (r: Rollout) => `${r.errors} (max ${r.maxErrors})`;
 
 /** Renders with `load` now and again every REFRESH_MS while `going` says so; returns the cleanup. */
 async function refreshing(ctx: { signal: AbortSignal }, load: () => Promise<boolean>): Promise<() => void> {
@@ -32,7 +37,7 @@ export const rolloutsPage: Page = async (main, ctx) => {
   replace(main, h('h1', {}, 'Rollouts'), h('p', { class: 'muted' }, 'Loading…'));
   return refreshing(ctx, async () => {
     try {
-      const { rollouts } = await getJson<{ rollouts: RolloutSummary[] }>('/api/rollouts?limit=100', ctx.signal);
+      const rollouts = ((await getJson<{ rollouts?: RolloutJson[] }>(`${API}/rollouts?limit=100`, ctx.signal)).rollouts ?? []).map(rolloutView);
       replace(
         main,
         h('h1', {}, 'Rollouts'),
@@ -71,7 +76,7 @@ export const rolloutsPage: Page = async (main, ctx) => {
 };
 
 /** Each node of a rollout: batch, state and error. */
-function nodesTable(nodes: RolloutDetail['nodes']): HTMLElement {
+function nodesTable(nodes: Rollout['nodes']): HTMLElement {
   if (nodes.length === 0) return h('p', { class: 'muted' }, 'No nodes matched the selector.');
   return h(
     'table',
@@ -98,7 +103,7 @@ function nodesTable(nodes: RolloutDetail['nodes']): HTMLElement {
 async function undoneSection(id: string, signal: AbortSignal): Promise<HTMLElement> {
   const link = h('a', { href: `#/rollouts/${encodeURIComponent(id)}` }, id);
   try {
-    const o = await getJson<RolloutDetail>(`/api/rollouts/${encodeURIComponent(id)}`, signal);
+    const o = await getRollout(id, signal);
     return h(
       'section',
       { class: 'undone' },
@@ -116,7 +121,7 @@ export const rolloutPage: Page = async (main, ctx) => {
   const id = ctx.params[0] ?? '';
   return refreshing(ctx, async () => {
     try {
-      const r = await getJson<RolloutDetail>(`/api/rollouts/${encodeURIComponent(id)}`, ctx.signal);
+      const r = await getRollout(id, ctx.signal);
       const undone = r.rollbackOf ? await undoneSection(r.rollbackOf, ctx.signal) : null;
       replace(
         main,

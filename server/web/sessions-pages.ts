@@ -1,16 +1,15 @@
 // The Sessions page (past and open shells) and playback of one session's recording.
 import type { Terminal } from '@xterm/xterm';
-import { ApiError, getJson, getStream } from './api';
+import { API, ApiError, getJson, getStream } from './api';
 import { bytes, errorBox, h, replace, when } from './dom';
 import { playCast } from './cast-player';
+import { sessionView, type SessionJson } from './model';
 import type { Page } from './page';
-import type { WebSession as Session } from '../http/web-api';
-
 
 export const sessionsPage: Page = async (main, ctx) => {
   replace(main, h('h1', {}, 'Sessions'), h('p', { class: 'muted' }, 'Loading…'));
   try {
-    const { sessions } = await getJson<{ sessions: Session[] }>('/api/sessions?limit=100', ctx.signal);
+    const sessions = ((await getJson<{ sessions?: SessionJson[] }>(`${API}/sessions?limit=100`, ctx.signal)).sessions ?? []).map(sessionView);
     replace(
       main,
       h('h1', {}, 'Sessions'),
@@ -63,7 +62,7 @@ export const playbackPage: Page = (main, ctx) => {
     const signal = AbortSignal.any([ctx.signal, controller.signal]);
     try {
       replace(status, 'Playing (pauses longer than 2 s are cut short)…');
-      const events = await playCast(screen, await getStream(`/api/sessions/${encodeURIComponent(id)}/recording`, signal), {
+      const events = await playCast(screen, await getStream(`${API}/sessions/${encodeURIComponent(id)}/recording`, signal), {
         idleLimit: 2,
         signal,
         started: (t) => {

@@ -4,6 +4,7 @@
 // reconnects with `resume` and the byte count it has, within the server's grace time.
 import { FitAddon } from '@xterm/addon-fit';
 import type { Terminal } from '@xterm/xterm';
+import { API } from './api';
 import { newTerminal } from './new-terminal';
 
 /** Acknowledge at least this often (bytes), or after ACK_DELAY_MS. */
@@ -124,7 +125,7 @@ export class WebTerminal {
   #dial(): void {
     const resume = this.#session !== '';
     this.#events.status(resume ? 'reconnecting…' : `connecting to ${this.#node}…`, 'busy');
-    const ws = new WebSocket(`wss://${location.host}/api/shell`);
+    const ws = new WebSocket(`wss://${location.host}${API}/shell`);
     ws.binaryType = 'arraybuffer';
     this.#socket = ws;
     this.#opened = false;

@@ -1,36 +1,21 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newKeyAndCsr } from '../../agent/enroll';
-import { loadOrCreatePki } from '../../server/pki';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { AgentRefusedOnNatsError } from './errors';
 import { checkHelloProof, makeHelloProof } from './hello-proof';
+import { newTestCa } from './test-ca';
 
 describe('Hello proof', () => {
-  const dirs: string[] = [];
   let ca: X509Certificate;
   let agent: { keyPem: string; certPem: string; fingerprint: string };
   let stranger: { keyPem: string; certPem: string };
   const payload = new Uint8Array([1, 2, 3]);
 
   beforeAll(async () => {
-    const d = mkdtempSync(join(tmpdir(), 'proof-'));
-    const other = mkdtempSync(join(tmpdir(), 'proof-'));
-    dirs.push(d, other);
-    const pki = await loadOrCreatePki(d, []);
-    ca = new X509Certificate(pki.caPem);
-    const k = await newKeyAndCsr('host');
-    const issued = await pki.issueAgentCertificate(k.csrPem, 'n-1');
-    agent = { keyPem: k.keyPem, certPem: issued.certPem, fingerprint: issued.fingerprint };
+    const fleetCa = await newTestCa();
+    ca = new X509Certificate(fleetCa.caPem);
+    agent = await fleetCa.issue('n-1');
     // Same node id, but a certificate from another fleet's CA.
-    const otherPki = await loadOrCreatePki(other, []);
-    const s = await newKeyAndCsr('host');
-    stranger = { keyPem: s.keyPem, certPem: (await otherPki.issueAgentCertificate(s.csrPem, 'n-1')).certPem };
-  });
-  afterAll(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    stranger = await (await newTestCa()).issue('n-1');
   });
 
   it("returns the certificate's fingerprint for a good proof", () => {

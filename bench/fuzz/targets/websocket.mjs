@@ -1,4 +1,4 @@
-// The web terminal's WebSocket (/api/shell): upgrade requests with good and bad cookies, origins
+// The web terminal's WebSocket (/api/v1/shell): upgrade requests with good and bad cookies, origins
 // and keys, then hand-built frames: garbage first messages, bad CSRF tokens, malformed JSON,
 // oversized and fragmented messages, unmasked frames, reserved bits and invalid opcodes. A
 // finding is an upgrade answered 500, or an `INTERNAL` error / close code 4500 on the socket.
@@ -104,7 +104,7 @@ function firstMessages(rng, session) {
 }
 
 function upgradeRequest(rng, host, session) {
-  const path = rng.chance(0.85) ? '/api/shell' : rng.pick(['/api/shell/', '/api/shell?x=1', '//[', '//', '/api/%', '/install.sh', mutateText(rng, '/api/shell', ['/', '%', '..', '?'])]);
+  const path = rng.chance(0.85) ? '/api/v1/shell' : rng.pick(['/api/v1/shell/', '/api/v1/shell?x=1', '//[', '//', '/api/%', '/api/shell', '/install.sh', mutateText(rng, '/api/v1/shell', ['/', '%', '..', '?'])]);
   const lines = [`GET ${path} HTTP/1.1`, `Host: ${host}`, 'Upgrade: websocket', 'Connection: Upgrade'];
   lines.push(`Sec-WebSocket-Key: ${rng.chance(0.9) ? randomBytes(16).toString('base64') : rng.pick(['', 'short', rng.string(30)])}`);
   lines.push(`Sec-WebSocket-Version: ${rng.chance(0.9) ? 13 : rng.pick([8, 0, 'x', 99999])}`);

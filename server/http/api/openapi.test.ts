@@ -5,16 +5,19 @@ import { ControlServiceService } from '../../../proto/gen/fleet/v1/control';
 import { contractSchema } from './contract';
 import { openApiDocument } from './openapi';
 import { ROUTES } from './routes';
+import { sessionPaths } from './session';
 
 describe('the HTTP API document', () => {
   const doc = openApiDocument('/api/v1') as { paths: Record<string, Record<string, { operationId: string }>>; components: { schemas: Record<string, unknown> } };
 
   it('documents each route once, under its Control operation', () => {
     const ids = Object.values(doc.paths).flatMap((methods) => Object.values(methods).map((m) => m.operationId));
-    expect(ids.length).toBe(ROUTES.length);
+    // The routes, and the page's session (sign in, who, sign out) and terminal socket.
+    const page = Object.values(sessionPaths('/api/v1')).flatMap((methods) => Object.values(methods));
+    expect(ids.length).toBe(ROUTES.length + page.length);
     expect(new Set(ids).size).toBe(ids.length);
     const control = new Set(Object.values(ControlServiceService).map((m) => m.path.split('/').pop()));
-    // Every Control method but the terminal (a WebSocket, /api/shell) has a route.
+    // Every Control method but the terminal (a WebSocket, /api/v1/shell for the page) has a route.
     expect([...control].filter((m) => !ids.includes(m!))).toEqual(['Shell']);
     expect(doc.paths['/api/v1/nodes/{node}']).toHaveProperty('get');
   });

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { VERSION } from '../../../common/version';
 import { contractSchema } from './contract';
 import { ROUTES } from './routes';
+import { sessionPaths } from './session';
 
 const ERROR = {
   description: 'The request was refused or failed: `error` says why, `code` tells failures apart (stable, e.g. NOT_FOUND, FORBIDDEN, FIELD_TOO_LONG)',
@@ -54,6 +55,9 @@ export function openApiDocument(prefix: string): Record<string, unknown> {
     };
   }
   for (const m of messages) contractSchema(m);
+  // The page's session and terminal socket; their schemas (SignInRequest, WebSession) are in the
+  // global registry by their .meta ids, like the contract's.
+  Object.assign(paths, sessionPaths(prefix));
   const { schemas } = z.toJSONSchema(z.globalRegistry, { uri: (id) => `#/components/schemas/${id}`, unrepresentable: 'any' }) as { schemas: Record<string, Record<string, unknown>> };
   for (const schema of Object.values(schemas)) delete schema.$schema;
   return {

@@ -13,7 +13,8 @@ import { checkRequest } from '../../../common/limits';
 import * as control from '../../../proto/gen/fleet/v1/control';
 import type { Principal } from '../../auth';
 import { InvalidRequestError, TooManySignInsError } from '../../errors';
-import { BodyTooLargeError } from '../errors';
+import { BodyTooLargeError, RouteNotFoundError } from '../errors';
+import { pathOf } from '../fastify-app';
 import { httpStatus } from '../web-common';
 import { actorOf, type Caller, type Services } from '../../services';
 import { HELD_BACK_PAUSE_MS } from '../../sign-in-limiter';
@@ -28,7 +29,7 @@ export interface ApiOptions {
    * session is unknown, expired or its token revoked. `checkChange` throws unless a
    * state-changing request comes from the page's origin with the session's CSRF token.
    */
-  sessionOf: (request: FastifyRequest) => { principal: Principal; checkChange(request: FastifyRequest): void } | null;
+  sessionOf: (request: FastifyRequest) => Promise<{ principal: Principal; checkChange(request: FastifyRequest): void } | null>;
   log: Logger;
 }
 
@@ -84,11 +85,11 @@ export async function apiPlugin(app: FastifyInstance, o: ApiOptions): Promise<vo
   const document = openApiDocument(API_PREFIX);
   app.get(`${API_PREFIX}/openapi.json`, async (_request, reply) => reply.header('cache-control', 'no-cache').send(document));
 
-  const callerOf = (request: FastifyRequest, route: Route): Caller => {
+  const callerOf = async (request: FastifyRequest, route: Route): Promise<Caller> => {
     const address = request.ip;
     const header = request.headers.authorization;
     if (header !== undefined) return s.gate.authenticate(header.replace(/^Bearer\s+/i, ''), address, route.operation);
-    const session = o.sessionOf(request);
+    const session = await o.sessionOf(request);
     if (!session) return s.gate.authenticate('', address, route.operation);
     if (route.method !== 'GET') {
       try {
@@ -113,6 +114,8 @@ export async function apiPlugin(app: FastifyInstance, o: ApiOptions): Promise<vo
   };
 
   const inputOf = (request: FastifyRequest, route: Route): RouteInput => {
+    // An empty path segment (/api/v1/nodes/) names no node: no such route, as for any other path.
+    if (Object.values(request.params as Record<string, string>).some((v) => v === '')) throw new RouteNotFoundError(pathOf(request.url));
     const params = parse(route.params, request.params, 'path') as Record<string, string>;
     const query = parse(route.query, request.query, 'query') as Record<string, unknown>;
     let body: unknown;
@@ -138,7 +141,7 @@ export async function apiPlugin(app: FastifyInstance, o: ApiOptions): Promise<vo
       bodyLimit: MAX_JSON_BYTES,
       handler: async (request, reply) => {
         try {
-          const caller = callerOf(request, route);
+          const caller = await callerOf(request, route);
           const input = inputOf(request, route);
           if (route.answer.kind === 'events') return await events(request, reply, route, caller, input);
           const result = await route.handle(s, caller, input, () => {});
