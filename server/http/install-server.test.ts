@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiAuth } from '../auth';
 import { loadOrCreatePki } from '../pki';
 import type { Releases } from '../releases';
-import { SignInLimiter } from '../sign-in-limiter';
+import { MemorySignInLimits } from '../sign-in-limiter';
+import { MemoryWebSessions } from './memory-web-sessions';
 import { AuditLog, openDatabase, Role, TokenStore } from '../store';
 import type { HttpApp } from './fastify-app';
 import { createInstallApp } from './install-server';
@@ -31,7 +32,7 @@ describe('the HTTPS front', () => {
     token = auth.createToken(Role.Viewer, 'test').token;
     const pki = await loadOrCreatePki(dir, []);
     writeFileSync(join(dir, 'install.sh'), 'echo __FLEET_URL__ __FLEET_GRPC_PORT__\n');
-    const deps = { auth, tokens, audit: new AuditLog(db), log, root: null, signInLimiter: new SignInLimiter({ max: 3 }) };
+    const deps = { auth, tokens, audit: new AuditLog(db), log, root: null, signInLimits: new MemorySignInLimits({ max: 3 }), webSessions: new MemoryWebSessions() };
     web = createWebApp(deps as unknown as WebAppDeps);
     app = await createInstallApp(8443, { scriptPath: join(dir, 'install.sh'), certChainPem: pki.serverCertChainPem, keyPem: pki.serverKeyPem, caPem: pki.caPem, grpcPort: 7443, releases: { sums: () => undefined, file: () => undefined } as unknown as Releases, defaultVersion: () => undefined, log, web });
     await app.ready();

@@ -40,7 +40,7 @@ export function addMetricsRoute(app: HttpApp, d: { auth: ApiAuth; audit: AuditLo
       const address = request.socket.remoteAddress ?? '';
       let principal: Principal;
       try {
-        principal = d.auth.check(header.replace(/^Bearer\s+/i, ''), address);
+        principal = await d.auth.check(header.replace(/^Bearer\s+/i, ''), address);
       } catch (err) {
         if (err instanceof TooManySignInsError) {
           // A held-back address waits for its refusal: a guesser that ignores Retry-After is slowed.

@@ -1,7 +1,6 @@
 // The JSON API the page reads (GET /api/me, /api/nodes, /api/jobs, /api/rollouts, /api/sessions,
 // recordings), as a Fastify plugin registered under /api by web-app.ts, which has already checked
 // the session cookie (request.webSession) by the time a handler runs. Shapes live in web-api.ts.
-import { createReadStream, existsSync } from 'node:fs';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { parseSelector } from '../../common/labels';
@@ -164,9 +163,8 @@ export function webApiRoutes(d: WebApiDeps): FastifyPluginAsync {
       const id = segment(request, request.params.id, 'session');
       const record = /^[A-Za-z0-9_-]{1,64}$/.test(id) ? d.shells.record(id) : undefined;
       if (!record || !seesRuns(request, [record])) throw new SessionNotFoundError(id);
-      const file = d.shells.recordingFile(id);
-      if (!existsSync(file)) throw new SessionNotFoundError(id);
-      const stream = createReadStream(file, { highWaterMark: 64 * 1024 }).on('error', (err) => d.log.warn({ err, session: id }, 'recording read failed'));
+      const stream = (await d.shells.openRecording(id))?.on('error', (err) => d.log.warn({ err, session: id }, 'recording read failed'));
+      if (!stream) throw new SessionNotFoundError(id);
       return reply.type('application/x-asciicast; charset=utf-8').send(stream);
     });
   };

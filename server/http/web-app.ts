@@ -21,7 +21,7 @@ import type { ApiAuth, Principal } from '../auth';
 import { InvalidRequestError } from '../errors';
 import type { JobDispatcher } from '../jobs/dispatcher';
 import type { ShellSessions } from '../shells/sessions';
-import { HELD_BACK_PAUSE_MS, type SignInLimiter } from '../sign-in-limiter';
+import { HELD_BACK_PAUSE_MS, type SignInLimits } from '../sign-in-limiter';
 import type { RolloutEngine } from '../state/rollouts';
 import type { AuditLog } from '../store/audit-log';
 import type { NodeStore } from '../store/node-store';
@@ -32,7 +32,7 @@ import { clientErrorStatus, pathOf } from './fastify-app';
 import { signedInView } from './web-api';
 import { sessionOf, webApiRoutes } from './web-api-routes';
 import { httpStatus, sameOrigin, SECURITY_HEADERS } from './web-common';
-import { SESSION_COOKIE, SESSION_COOKIE_OPTIONS, WebSessions, type WebSession } from './web-sessions';
+import { SESSION_COOKIE, SESSION_COOKIE_OPTIONS, WebSessions, type WebSession, type WebSessionStore } from './web-sessions';
 import { SHELL_SOCKET_PATH, ShellSockets } from './websocket-shell';
 import { apiPlugin } from './api';
 import type { Services } from '../services';
@@ -52,7 +52,9 @@ export interface WebAppDeps {
   /** The service layer, which the HTTP API (/api/v1) adapts. */
   services: Services;
   /** Failed sign-ins per address (FLEET_SIGNIN_FAILURES a minute, as on the gRPC side). */
-  signInLimiter: SignInLimiter;
+  signInLimits: SignInLimits;
+  /** Where browser sessions are kept (server/embedded.ts builds the in-memory one). */
+  webSessions: WebSessionStore;
   log: Logger;
   /** Where the built page is (index.html, app.js, app.css); default: findWebRoot(). */
   root?: string | null;
@@ -112,16 +114,16 @@ function asFleetError(err: FastifyError | Error): unknown {
 export function createWebApp(d: WebAppDeps): WebApp {
   const root = d.root === undefined ? findWebRoot() : d.root;
   if (!root) d.log.warn('the web page is not built (dist/web is missing): run `npm run build`; the API still works');
-  const sessions = new WebSessions();
-  const limiter = d.signInLimiter;
+  const sessions = new WebSessions(d.webSessions);
+  const limiter = d.signInLimits;
   const actorOf = (p: Principal) => `api:${p.tokenId}`;
 
   /** The caller's session, checked against the token store (a revoked token ends its sessions). */
-  const signedIn = (request: FastifyRequest): WebSession => {
-    const session = sessions.require(request.cookies[SESSION_COOKIE]);
+  const signedIn = async (request: FastifyRequest): Promise<WebSession> => {
+    const session = await sessions.require(request.cookies[SESSION_COOKIE]);
     const token = d.tokens.getApi(session.principal.tokenId);
     if (!token || token.revokedAt !== null) {
-      sessions.deleteForToken(session.principal.tokenId);
+      await sessions.deleteForToken(session.principal.tokenId);
       throw new NotSignedInError('your API token was revoked: sign in with another one');
     }
     return session;
@@ -130,8 +132,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
   const shellSockets = new ShellSockets({ shells: d.shells, auth: d.auth, access: d.access, nodes: d.nodes, log: d.log.child({ part: 'web-shell' }) });
 
   const sweeper = setInterval(() => {
-    sessions.sweep();
-    limiter.sweep();
+    sessions.sweep().catch((err: unknown) => d.log.warn({ err }, 'dropping expired web sessions failed'));
   }, 60_000);
   sweeper.unref();
 
@@ -167,7 +168,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     const mutating = request.method !== 'GET' && request.method !== 'HEAD';
     if ((mutating || request.ws) && !sameOrigin(request.raw)) throw new CrossOriginError();
     if (request.routeOptions.config.signIn) return;
-    const session = signedIn(request);
+    const session = await signedIn(request);
     if (mutating) sessions.checkCsrf(session, request.headers['x-csrf-token']);
     request.webSession = session;
     if (request.method === 'GET') d.auth.require(session.principal, Role.Viewer);
@@ -207,15 +208,15 @@ export function createWebApp(d: WebAppDeps): WebApp {
           let principal: Principal;
           try {
             if (!parsed.success) throw new BadRequestBodyError(parsed.error.issues[0]?.message ?? 'expected {"token": "fa1_…"}');
-            principal = d.auth.check(parsed.data.token);
+            principal = await d.auth.check(parsed.data.token);
           } catch (err) {
             // A held-back address gets TooManySignInsError here (not audited again: its failures are);
             // a valid token from it was accepted above all the same.
-            limiter.failed(address);
+            await limiter.failed(address);
             d.audit.record({ actor: `web:${address}`, action: 'web.login', target: address, ok: false, detail: err instanceof FleetError ? err.code : 'error' });
             throw err;
           }
-          const { id, session } = sessions.create(principal);
+          const { id, session } = await sessions.create(principal);
           d.audit.record({ actor: actorOf(principal), action: 'web.login', target: address, ok: true, detail: `role ${principal.role}` });
           d.log.info({ token: principal.tokenId, address }, 'web sign-in');
           return reply.setCookie(SESSION_COOKIE, id, SESSION_COOKIE_OPTIONS).header('cache-control', 'no-store').send(signedInView(session));
@@ -226,7 +227,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
 
     app.post('/logout', async (request, reply) => {
       const { principal } = sessionOf(request);
-      sessions.delete(request.cookies[SESSION_COOKIE]);
+      await sessions.delete(request.cookies[SESSION_COOKIE]);
       d.audit.record({ actor: actorOf(principal), action: 'web.logout', target: remoteAddress(request), ok: true });
       return reply.setCookie(SESSION_COOKIE, '', { ...SESSION_COOKIE_OPTIONS, maxAge: 0 }).header('cache-control', 'no-store').send({ ok: true });
     });
@@ -267,9 +268,9 @@ export function createWebApp(d: WebAppDeps): WebApp {
     await app.register(apiPlugin, {
       services: d.services,
       log: d.log.child({ part: 'api' }),
-      sessionOf: (request: FastifyRequest) => {
+      sessionOf: async (request: FastifyRequest) => {
         if (request.cookies[SESSION_COOKIE] === undefined) return null;
-        const session = signedIn(request);
+        const session = await signedIn(request);
         return {
           principal: session.principal,
           checkChange: (r: FastifyRequest) => {
