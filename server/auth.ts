@@ -6,7 +6,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import { formatApiToken, hashSecret, newTokenSecret, parseApiToken, secretMatches } from '../common/join-token';
 import { parseSelector } from '../common/labels';
 import { ForbiddenError, NotAuthenticatedError } from './errors';
-import { SignInLimiter } from './sign-in-limiter';
+import { MemorySignInLimits, type SignInLimits } from './sign-in-limiter';
 import { Role, type TokenStore } from './store';
 
 export interface Principal {
@@ -21,9 +21,9 @@ const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 
 export class ApiAuth {
   readonly #tokens: TokenStore;
-  readonly #limiter: SignInLimiter;
+  readonly #limiter: SignInLimits;
 
-  constructor(tokens: TokenStore, limiter = new SignInLimiter({ max: 10 })) {
+  constructor(tokens: TokenStore, limiter: SignInLimits = new MemorySignInLimits({ max: 10 })) {
     this.#tokens = tokens;
     this.#limiter = limiter;
   }
@@ -51,7 +51,7 @@ export class ApiAuth {
    * too many failures is answered TooManySignInsError; a valid one is always accepted.
    * @throws NotAuthenticatedError, TooManySignInsError
    */
-  authenticate(call: { metadata: Metadata; getPeer(): string }): Principal {
+  authenticate(call: { metadata: Metadata; getPeer(): string }): Promise<Principal> {
     const header = call.metadata.get('authorization')[0];
     return this.check(typeof header === 'string' ? header.replace(/^Bearer\s+/i, '') : '', peerAddress(call.getPeer()));
   }
@@ -60,7 +60,7 @@ export class ApiAuth {
    * Checks an API token (from a header or a sign-in form).
    * @throws NotAuthenticatedError, TooManySignInsError
    */
-  check(text: string, address = ''): Principal {
+  async check(text: string, address = ''): Promise<Principal> {
     try {
       const parsed = parseApiToken(text);
       if (!parsed) throw new NotAuthenticatedError(text ? 'the API token is malformed (expected fa1_…)' : undefined);
@@ -72,7 +72,7 @@ export class ApiAuth {
     } catch (err) {
       // No token at all is a client that forgot to log in, not a guess. Past the limit, this
       // throws TooManySignInsError instead.
-      if (address && text) this.#limiter.failed(address);
+      if (address && text) await this.#limiter.failed(address);
       throw err;
     }
   }

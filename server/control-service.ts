@@ -4,7 +4,6 @@
 // ControlServiceServer, so the contract (proto/fleet/v1/control.proto) is checked by tsc.
 import type { Logger } from 'pino';
 import type { handleUnaryCall, Metadata, sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
-import { createReadStream } from 'node:fs';
 import { ErrorKind, FleetError } from '../common/errors';
 import type { ControlServiceServer, ShellClientFrame, UploadFileFrame } from '../proto/gen/fleet/v1/control';
 import { toGrpcStatus } from '../transport';
@@ -33,7 +32,7 @@ export function createControlService(d: ControlDeps): ControlServiceServer {
   const { services: s, log } = d;
 
   /** The caller of a call, for `operation` (a refused token is audited by the gate). */
-  const callerOf = (call: AnyCall, operation: string): Caller => s.gate.authenticate(bearer(call), peerAddress(call.getPeer()), operation);
+  const callerOf = (call: AnyCall, operation: string): Promise<Caller> => s.gate.authenticate(bearer(call), peerAddress(call.getPeer()), operation);
 
   /** The gRPC status for an error (logged when it is not a fleet error: a bug). */
   const statusOf = (err: unknown, what: string) => {
@@ -47,7 +46,7 @@ export function createControlService(d: ControlDeps): ControlServiceServer {
   /** A unary method: authenticate, call the service, answer. */
   function unary<Req, Res>(operation: string, handler: (caller: Caller, request: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-      void (async () => handler(callerOf(call, operation), call.request))().then(
+      void (async () => handler(await callerOf(call, operation), call.request))().then(
         (value) => callback(null, value),
         (err: unknown) => later(err, () => callback(statusOf(err, operation))),
       );
@@ -71,7 +70,7 @@ export function createControlService(d: ControlDeps): ControlServiceServer {
     call.on('cancelled', gone);
     call.on('close', gone);
     void (async () => {
-      const caller = callerOf(call, 'WatchJob');
+      const caller = await callerOf(call, 'WatchJob');
       const stopFollowing = await s.jobs.watchJob(caller, call.request, (event) => {
         if (!open) return;
         const flowing = call.write(event);
@@ -138,7 +137,7 @@ export function createControlService(d: ControlDeps): ControlServiceServer {
       if (body.$case !== 'start') return fail(new InvalidRequestError('the first frame of a shell must be start'));
       starting = true;
       const start = body.value;
-      void (async () => s.shells.shell(callerOf(call, 'Shell'), start, 'cli'))().then(
+      void (async () => s.shells.shell(await callerOf(call, 'Shell'), start, 'cli'))().then(
         (opened) => {
           session = opened;
           if (gone) return opened.close('the client disconnected');
@@ -172,7 +171,7 @@ export function createControlService(d: ControlDeps): ControlServiceServer {
     let open = true;
     call.on('cancelled', () => (open = false));
     void (async () => {
-      const run = await s.nodes.upgradeAgents(callerOf(call, 'UpgradeAgents'), call.request);
+      const run = await s.nodes.upgradeAgents(await callerOf(call, 'UpgradeAgents'), call.request);
       try {
         await run((event) => open && call.write(event));
       } catch (err) {
@@ -186,8 +185,7 @@ export function createControlService(d: ControlDeps): ControlServiceServer {
 
   const getRecording: ControlServiceServer['getRecording'] = (call) => {
     void (async () => {
-      const { file } = await s.shells.getRecording(callerOf(call, 'GetRecording'), call.request);
-      const stream = createReadStream(file, { highWaterMark: 64 * 1024 });
+      const { recording: stream } = await s.shells.getRecording(await callerOf(call, 'GetRecording'), call.request);
       stream.on('data', (data) => call.write({ data: data as Buffer }));
       stream.on('end', () => call.end());
       stream.on('error', (err) => call.emit('error', toGrpcStatus(err).status));
@@ -205,7 +203,7 @@ export function createControlService(d: ControlDeps): ControlServiceServer {
     call.on('cancelled', gone);
     call.on('close', gone);
     void (async () => {
-      stop = await s.state.watchRollout(callerOf(call, 'WatchRollout'), call.request, (rollout, done) => {
+      stop = await s.state.watchRollout(await callerOf(call, 'WatchRollout'), call.request, (rollout, done) => {
         if (!open) return;
         call.write(rollout);
         if (done) call.end();
@@ -215,35 +213,35 @@ export function createControlService(d: ControlDeps): ControlServiceServer {
   };
 
   const uploadFile: ControlServiceServer['uploadFile'] = (call, callback) => {
-    let caller: Caller;
-    try {
-      caller = callerOf(call, 'UploadFile');
-    } catch (err) {
-      call.destroy();
-      return later(err, () => callback(statusOf(err, 'UploadFile')));
-    }
-    const frames = call[Symbol.asyncIterator]() as AsyncIterator<UploadFileFrame>;
-    const info = async (): Promise<UploadInfo> => {
-      const first = await frames.next();
-      const value = !first.done && first.value.body?.$case === 'info' ? first.value.body.value : undefined;
-      if (!value) throw new HostedFileError('the first frame of an upload must be info');
-      return { name: value.name, size: Number(value.size), sha256: value.sha256 };
-    };
-    async function* data(): AsyncGenerator<Buffer> {
-      for (let f = await frames.next(); !f.done; f = await frames.next()) {
-        if (f.value.body?.$case !== 'data') throw new HostedFileError('only data frames may follow info');
-        yield Buffer.from(f.value.body.value);
+    // The frames wait in the stream (paused) while the token is checked.
+    const receive = (caller: Caller) => {
+      const frames = call[Symbol.asyncIterator]() as AsyncIterator<UploadFileFrame>;
+      const info = async (): Promise<UploadInfo> => {
+        const first = await frames.next();
+        const value = !first.done && first.value.body?.$case === 'info' ? first.value.body.value : undefined;
+        if (!value) throw new HostedFileError('the first frame of an upload must be info');
+        return { name: value.name, size: Number(value.size), sha256: value.sha256 };
+      };
+      async function* data(): AsyncGenerator<Buffer> {
+        for (let f = await frames.next(); !f.done; f = await frames.next()) {
+          if (f.value.body?.$case !== 'data') throw new HostedFileError('only data frames may follow info');
+          yield Buffer.from(f.value.body.value);
+        }
       }
-    }
-    s.state.uploadFile(caller, info, data()).then(
-      (res) => callback(null, res),
-      (err: unknown) => {
-        if (err instanceof FleetError && err.kind === ErrorKind.Forbidden) call.destroy();
-        // A client that goes away mid-upload (or whose frames stop decoding) is its own failure, not the server's.
-        const cut = (err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE';
-        callback(statusOf(cut ? new HostedFileError('the upload ended before its last frame') : err, 'UploadFile'));
-      },
-    );
+      s.state.uploadFile(caller, info, data()).then(
+        (res) => callback(null, res),
+        (err: unknown) => {
+          if (err instanceof FleetError && err.kind === ErrorKind.Forbidden) call.destroy();
+          // A client that goes away mid-upload (or whose frames stop decoding) is its own failure, not the server's.
+          const cut = (err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE';
+          callback(statusOf(cut ? new HostedFileError('the upload ended before its last frame') : err, 'UploadFile'));
+        },
+      );
+    };
+    callerOf(call, 'UploadFile').then(receive, (err: unknown) => {
+      call.destroy();
+      later(err, () => callback(statusOf(err, 'UploadFile')));
+    });
   };
 
   return {

@@ -10,7 +10,8 @@ import type { EnrollRequest, EnrollResponse } from '../proto/gen/fleet/v1/agent'
 import type { MachineIdentity } from '../proto/gen/fleet/v1/common';
 import { peerAddress } from './auth';
 import { AgentRefusedError, EnrollmentConflictError, InvalidEnrollmentError, JoinTokenRefusedError, NodeRemovedError, TooManySignInsError } from './errors';
-import { HELD_BACK_PAUSE_MS, SignInLimiter } from './sign-in-limiter';
+import { MemoryReplayCache, type ReplayCache } from './replay-cache';
+import { HELD_BACK_PAUSE_MS, MemorySignInLimits, type SignInLimits } from './sign-in-limiter';
 import type { AgentPeer } from '../transport';
 import { newId } from './ids';
 import { csrKeyHash, type Pki } from './pki';
@@ -23,7 +24,6 @@ import { earlierNodes, normalizedMacs, sharedMacs } from './node-identity';
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
 /** How long the answer to an enrollment is kept for a retry of it (the agent gave up waiting). */
 const RETRY_WINDOW_MS = 10 * 60_000;
-const MAX_REMEMBERED = 100_000;
 
 /** Turns a hostname into a valid node name ("Web_01.local" → "web-01.local"). */
 export function toNodeName(text: string): string {
@@ -88,9 +88,9 @@ export class Enrollment {
    * had enrolled it (an overloaded server, a lost answer) retries with the same key: it gets the
    * same node again instead of a duplicate, and the retry uses no token use.
    */
-  readonly #recent = new Map<string, { at: number; response: EnrollResponse }>();
+  readonly #recent: ReplayCache<EnrollResponse>;
   /** Join-token guesses (malformed, unknown or another server's) per address. */
-  readonly #guesses: SignInLimiter;
+  readonly #guesses: SignInLimits;
 
   constructor(deps: {
     pki: Pki;
@@ -104,11 +104,16 @@ export class Enrollment {
     machines?: Machines;
     nats?: NatsAuthority;
     metrics?: Pick<Metrics, 'enrollment'>;
+    /** Join-token guesses per address (default: in memory, `guessesPerMinute` a minute). */
+    guesses?: SignInLimits;
     guessesPerMinute?: number;
+    /** Answers to recent enrollments, for their retries (default: in memory). */
+    replies?: ReplayCache<EnrollResponse>;
   }) {
     this.#links = deps.links;
     this.#machines = deps.machines;
-    this.#guesses = new SignInLimiter({ max: deps.guessesPerMinute ?? 20 });
+    this.#guesses = deps.guesses ?? new MemorySignInLimits({ max: deps.guessesPerMinute ?? 20 });
+    this.#recent = deps.replies ?? new MemoryReplayCache();
     this.#metrics = deps.metrics;
     this.#nats = deps.nats;
     this.#transaction = deps.transaction;
@@ -143,7 +148,7 @@ export class Enrollment {
       // the same address (CI runners behind one NAT) enrolled above all the same.
       if (err instanceof JoinTokenRefusedError && GUESS_CODES.has(err.code)) {
         try {
-          this.#guesses.failed(address);
+          await this.#guesses.failed(address);
         } catch (held) {
           err = held;
         }
@@ -216,10 +221,10 @@ export class Enrollment {
     }
     const keyHash = csrKeyHash(request.csrPem);
     const retryKey = `${record.id}:${keyHash}`;
-    const earlier = keyHash ? this.#recent.get(retryKey) : undefined;
-    if (earlier && now - earlier.at < RETRY_WINDOW_MS && this.#nodes.get(earlier.response.nodeId)?.joinTokenId === record.id) {
-      this.#log.info({ node: earlier.response.nodeName }, 'enrollment retried with the same key: same node');
-      return { response: earlier.response, about: '' };
+    const earlier = keyHash ? await this.#recent.recall(retryKey) : undefined;
+    if (earlier && this.#nodes.get(earlier.nodeId)?.joinTokenId === record.id) {
+      this.#log.info({ node: earlier.nodeName }, 'enrollment retried with the same key: same node');
+      return { response: earlier, about: '' };
     }
     if (record.used >= record.maxUses) {
       throw new JoinTokenRefusedError(`join token ${record.id} has been used ${record.used} of ${record.maxUses} times`, 'TOKEN_USED_UP');
@@ -300,16 +305,7 @@ export class Enrollment {
       natsUserJwt,
       notice,
     };
-    if (keyHash) this.#remember(retryKey, response, now);
+    if (keyHash) await this.#recent.remember(retryKey, response, RETRY_WINDOW_MS);
     return { response, about: audit };
-  }
-
-  #remember(key: string, response: EnrollResponse, now: number): void {
-    // Oldest first: drop what is past the retry window (or over the cap).
-    for (const [k, v] of this.#recent) {
-      if (now - v.at < RETRY_WINDOW_MS && this.#recent.size < MAX_REMEMBERED) break;
-      this.#recent.delete(k);
-    }
-    this.#recent.set(key, { at: now, response });
   }
 }

@@ -148,6 +148,22 @@ export class HostedFileError extends FleetError {
   }
 }
 
+/** The data given to a blob store was not the size announced (a hosted file's upload, say). */
+export class BlobSizeError extends HostedFileError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BlobSizeError';
+  }
+}
+
+/** The data given to a blob store did not have the SHA-256 announced, or the digest is not one. */
+export class BlobDigestError extends HostedFileError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BlobDigestError';
+  }
+}
+
 export class MachineNotFoundError extends FleetError {
   constructor(readonly machine: string) {
     super(`no machine named, with id or with MAC ${quote(machine)} (fleet machines list)`, 'MACHINE_NOT_FOUND', ErrorKind.NotFound);

@@ -23,13 +23,13 @@ import type { ServerOptions } from './config';
 import { createControlService } from './control-service';
 import { createServices } from './services';
 import { Access } from './access';
-import { SignInLimiter } from './sign-in-limiter';
 import { Enrollment } from './enrollment';
 import { StartupError } from './errors';
 import { JobDispatcher } from './jobs';
 import { loadOrCreatePki } from './pki';
 import { Machines } from './pxe';
 import { DesiredStateService, HostedFiles, RolloutEngine, Webhooks } from './state';
+import { embeddedInfrastructure } from './embedded';
 import { NatsAuthority } from './nats-authority';
 import { createServerTransports } from './agent-transports';
 import { Metrics } from './metrics';
@@ -69,11 +69,13 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     throw new StartupError(`cannot open the database in ${options.dataDir}: ${(err as Error).message}`, err);
   }
   const pki = await loadOrCreatePki(options.dataDir, options.serverNames);
+  // Sessions, limits, the enrollment replay cache, recordings and hosted files' bytes.
+  const infra = embeddedInfrastructure(options);
   const nodes = new NodeStore(db);
   const tokens = new TokenStore(db);
   const jobs = new JobStore(db);
   const audit = new AuditLog(db);
-  const auth = new ApiAuth(tokens, new SignInLimiter({ max: options.signInFailures }));
+  const auth = new ApiAuth(tokens, infra.apiSignIns);
   const access = new Access(nodes);
   const firstAdminToken = auth.bootstrapAdmin();
   if (firstAdminToken) audit.record({ actor: 'server', action: 'token.api.create', target: 'first admin', ok: true });
@@ -98,7 +100,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     pxePort: () => pxeInfo.port,
   });
   const natsAuthority = await NatsAuthority.loadOrCreate(options.dataDir);
-  const enrollment = new Enrollment({ pki, tokens, nodes, audit, log: log.child({ part: 'enroll' }), transaction: (fn) => db.transaction(fn)(), links: hub, machines, nats: natsAuthority, metrics, guessesPerMinute: 2 * options.signInFailures });
+  const enrollment = new Enrollment({ pki, tokens, nodes, audit, log: log.child({ part: 'enroll' }), transaction: (fn) => db.transaction(fn)(), links: hub, machines, nats: natsAuthority, metrics, guesses: infra.joinTokenGuesses, replies: infra.enrollmentReplies });
 
   // Undecodable requests, and requests with a text field over its limit (common/limits.ts), are
   // answered INVALID_ARGUMENT before any handler, on every service (transport/grpc/request-decoding.ts);
@@ -109,7 +111,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     'grpc.http2.min_ping_interval_without_data_ms': 5000,
     interceptors: [controlRequestInterceptor(log.child({ part: 'control' }), metrics), malformedRequestInterceptor],
   });
-  const shells = new ShellSessions({ nodes, hub, commands, store: new SessionStore(db), audit, log: log.child({ part: 'shells' }), dataDir: options.dataDir, limits: options.shell });
+  const shells = new ShellSessions({ nodes, hub, commands, store: new SessionStore(db), audit, log: log.child({ part: 'shells' }), recordings: infra.recordings, limits: options.shell });
   const agentHandlers: AgentTransportHandlers = { enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn), channel: (conn) => shells.channel(conn), renew: (peer, csr) => enrollment.renew(peer, csr), leave: (peer, reason) => enrollment.leave(peer, reason) };
   // Every configured transport (gRPC always, NATS beside it) serves the same hub and shells.
   const transports = await createServerTransports(options, { grpcServer, caPem: pki.caPem, natsCredentials: () => natsAuthority.serverCredentials(), log });
@@ -119,7 +121,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const webhooks = new Webhooks(options.webhooks, log.child({ part: 'webhooks' }));
   const desired = new DesiredStateService({ store: stateStore, nodes, hub, audit, webhooks, commands, httpsPort: () => installInfo.port, log: log.child({ part: 'state' }) });
   const rollouts = new RolloutEngine({ store: stateStore, nodes, hub, state: desired, audit, webhooks, log: log.child({ part: 'rollouts' }) });
-  const files = new HostedFiles(options.dataDir, stateStore);
+  const files = new HostedFiles(infra.blobs, stateStore);
   const upgrades = new AgentUpgrades({ nodes, hub, releases, commands, audit, log: log.child({ part: 'upgrades' }), httpsPort: () => installInfo.port });
   const services = createServices({ auth, access, audit, nodes, tokens, stateStore, hub, dispatcher, upgrades, shells, desired, rollouts, files, machines, pxePort: () => pxeInfo.port, caHash: pki.caHash, install: installInfo });
   grpcServer.addService(
@@ -140,8 +142,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const scriptPath = findInstallScript();
   const httpLog = log.child({ part: 'http' });
   // The web sign-in counts failures per address against the same FLEET_SIGNIN_FAILURES as the gRPC side.
-  const signInLimiter = new SignInLimiter({ max: options.signInFailures });
-  const web = createWebApp({ services, signInLimiter, log: log.child({ part: 'web' }) });
+  const web = createWebApp({ services, signInLimits: infra.webSignIns, webSessions: infra.webSessions, log: log.child({ part: 'web' }) });
   const install = await startInstallServer(options.httpsHost, options.httpsPort, {
     scriptPath,
     certChainPem: pki.serverCertChainPem,
@@ -152,11 +153,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     defaultVersion: () => (releases.files(VERSION).length ? VERSION : releases.versions()[0]),
     log: log.child({ part: 'install' }),
     web,
-    hostedFile: (sha256) => {
-      const path = files.path(sha256);
-      const record = path && stateStore.hostedFile(sha256);
-      return path && record ? { path, size: record.size } : undefined;
-    },
+    hostedFile: (sha256) => files.open(sha256),
     isAgentCertificate: (fingerprint) => nodes.hasCertificate(fingerprint),
     metrics: (app) => addMetricsRoute(app, { gate: services.gate, metrics, log: log.child({ part: 'metrics' }) }),
     onRequest: (req, res) => logHttpRequest(httpLog, metrics, req, res),

@@ -4,26 +4,55 @@
 // "not valid". A valid token is never refused, whatever its address did: many people share an
 // address (a bastion, a NAT, CI runners), and a 160-bit secret cannot be guessed anyway, so
 // locking the address would only let anyone there keep the owner out.
+//
+// `SignInLimits` is the seam (docs/architecture.md, "State shared by replicas"): the embedded
+// server counts in memory (MemorySignInLimits); several replicas would count in a shared store.
 import { TooManySignInsError } from './errors';
 
 /** How long a held-back address waits for each refusal: slows a guesser that ignores Retry-After. */
 export const HELD_BACK_PAUSE_MS = 1000;
 
+/** What a limit is: at most `max` failures per address within `windowMs` (a sliding window). */
+export interface SignInLimitOptions {
+  max: number;
+  windowMs: number;
+}
+
 /**
- * Failed sign-ins per remote address in a sliding window: after `max` failures within `windowMs`
- * the address is held back (TooManySignInsError with Retry-After) until the oldest one ages out.
+ * Failed sign-ins per address in a sliding window. After `max` failures within `windowMs` the
+ * address is held back until its oldest counted failure ages out.
+ *
+ * A shared implementation must make `failed` one atomic step across replicas (count-unless-full),
+ * so that replicas together allow no more than `max` failures per window.
  */
-export class SignInLimiter {
+export interface SignInLimits {
+  /**
+   * Counts a failed sign-in from the address or, once the address is held back, rejects with
+   * TooManySignInsError (its Retry-After in seconds) for the caller to answer instead of its own
+   * refusal. A refused attempt is not counted: the address is free again as its counted failures age out.
+   * @example catch (err) { await limits.failed(address); throw err; }
+   */
+  failed(address: string): Promise<void>;
+}
+
+/** The embedded SignInLimits: failure times per address in memory, swept as it goes. */
+export class MemorySignInLimits implements SignInLimits {
   readonly #failures = new Map<string, number[]>();
   readonly #max: number;
   readonly #windowMs: number;
   readonly #now: () => number;
-  #counted = 0;
+  #sweptAt: number;
 
-  constructor(options: { max?: number; windowMs?: number; now?: () => number } = {}) {
+  constructor(options: Partial<SignInLimitOptions> & { now?: () => number } = {}) {
     this.#max = options.max ?? 5;
     this.#windowMs = options.windowMs ?? 60_000;
     this.#now = options.now ?? Date.now;
+    this.#sweptAt = this.#now();
+  }
+
+  /** Addresses with failures in the window (what the map holds after a sweep). */
+  get size(): number {
+    return this.#failures.size;
   }
 
   #recent(address: string): number[] {
@@ -34,24 +63,20 @@ export class SignInLimiter {
     return list;
   }
 
-  /**
-   * Counts a failed sign-in from the address, or, once the address is held back, throws
-   * TooManySignInsError for the caller to answer instead of its own refusal (that failure is not
-   * counted: the address is free again as its counted failures age out).
-   * @example catch (err) { limiter.failed(address); throw err; }
-   */
-  failed(address: string): void {
+  async failed(address: string): Promise<void> {
     const recent = this.#recent(address);
     if (recent.length >= this.#max) {
       throw new TooManySignInsError(Math.max(1, Math.ceil((recent[0]! + this.#windowMs - this.#now()) / 1000)));
     }
     recent.push(this.#now());
     this.#failures.set(address, recent);
-    if (++this.#counted % 1000 === 0) this.sweep();
+    // Once a window, forget addresses whose failures aged out, so the map holds only recent ones.
+    if (this.#now() - this.#sweptAt >= this.#windowMs) this.sweep();
   }
 
-  /** Forgets old entries so the map does not grow with every address ever seen. */
+  /** Drops addresses whose failures have all aged out. */
   sweep(): void {
+    this.#sweptAt = this.#now();
     for (const address of [...this.#failures.keys()]) this.#recent(address);
   }
 }

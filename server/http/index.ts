@@ -5,3 +5,5 @@ export { findInstallScript, startInstallServer } from './install-server';
 export { addMetricsRoute, startMetricsServer } from './metrics-endpoint';
 export { createWebApp } from './web-app';
 export { startPxeServer } from './pxe-server';
+export { MemoryWebSessions } from './memory-web-sessions';
+export type { WebSession, WebSessionStore } from './web-sessions';

@@ -12,7 +12,8 @@ import { ApiAuth } from '../auth';
 import { loadOrCreatePki } from '../pki';
 import type { Releases } from '../releases';
 import { createServices, type ServicesDeps } from '../services';
-import { SignInLimiter } from '../sign-in-limiter';
+import { MemorySignInLimits } from '../sign-in-limiter';
+import { MemoryWebSessions } from './memory-web-sessions';
 import { AuditLog, NodeStore, openDatabase, Role, TokenStore } from '../store';
 import type { HttpApp } from './fastify-app';
 import { createInstallApp } from './install-server';
@@ -37,7 +38,7 @@ describe('the HTTPS front', () => {
     const nodes = new NodeStore(db);
     // Sign-in and the node list need only these parts of the service layer.
     const services = createServices({ auth, access: new Access(nodes), audit: new AuditLog(db), nodes, tokens, stateStore: { checks: () => [] }, hub: { isOnline: () => false } } as unknown as ServicesDeps);
-    const deps: WebAppDeps = { services, log, root: null, signInLimiter: new SignInLimiter({ max: 3 }) };
+    const deps: WebAppDeps = { services, log, root: null, signInLimits: new MemorySignInLimits({ max: 3 }), webSessions: new MemoryWebSessions() };
     web = createWebApp(deps);
     app = await createInstallApp(8443, { scriptPath: join(dir, 'install.sh'), certChainPem: pki.serverCertChainPem, keyPem: pki.serverKeyPem, caPem: pki.caPem, grpcPort: 7443, releases: { sums: () => undefined, file: () => undefined } as unknown as Releases, defaultVersion: () => undefined, log, web });
     await app.ready();

@@ -13,7 +13,8 @@ import { loadOrCreatePki } from '../pki';
 import type { Machines } from '../pxe';
 import { startPxeServer } from './pxe-server';
 import type { Releases } from '../releases';
-import { SignInLimiter } from '../sign-in-limiter';
+import { MemorySignInLimits } from '../sign-in-limiter';
+import { MemoryWebSessions } from './memory-web-sessions';
 import { startInstallServer } from './install-server';
 import { createWebApp, type WebAppDeps } from './web-app';
 import { requestUrl } from './web-common';
@@ -53,7 +54,7 @@ describe('malformed request URLs', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fleet-front-'));
     closers.push(() => rmSync(dir, { recursive: true, force: true }));
     const pki = await loadOrCreatePki(dir, []);
-    const web = createWebApp({ log, root: null, signInLimiter: new SignInLimiter() } as unknown as WebAppDeps);
+    const web = createWebApp({ log, root: null, signInLimits: new MemorySignInLimits(), webSessions: new MemoryWebSessions() } as unknown as WebAppDeps);
     const { app, port } = await startInstallServer('127.0.0.1', 0, { scriptPath: '/dev/null', certChainPem: pki.serverCertChainPem, keyPem: pki.serverKeyPem, caPem: pki.caPem, grpcPort: 1, releases: {} as Releases, defaultVersion: () => undefined, log, web });
     closers.push(() => {
       web.close();

@@ -42,7 +42,7 @@ export function addMetricsRoute(app: HttpApp, d: { gate: Gate; metrics: Metrics;
       const address = request.socket.remoteAddress ?? '';
       let caller: Caller;
       try {
-        caller = d.gate.authenticate(header.replace(/^Bearer\s+/i, ''), address, OPERATION);
+        caller = await d.gate.authenticate(header.replace(/^Bearer\s+/i, ''), address, OPERATION);
       } catch (err) {
         if (err instanceof TooManySignInsError) {
           // A held-back address waits for its refusal: a guesser that ignores Retry-After is slowed.

@@ -19,19 +19,21 @@ import { FleetError } from '../../common/errors';
 import type { Principal } from '../auth';
 import { InvalidRequestError } from '../errors';
 import { actorOf, type Services } from '../services';
-import { HELD_BACK_PAUSE_MS, type SignInLimiter } from '../sign-in-limiter';
+import { HELD_BACK_PAUSE_MS, type SignInLimits } from '../sign-in-limiter';
 import { API_PREFIX, apiPlugin, SESSION_PATH, signInRequest, webSessionView } from './api';
 import { BadRequestBodyError, BodyTooLargeError, CrossOriginError, MethodNotAllowedError, NotSignedInError, RouteNotFoundError, TooManySignInsError } from './errors';
 import { clientErrorStatus, pathOf } from './fastify-app';
 import { httpStatus, sameOrigin, SECURITY_HEADERS } from './web-common';
-import { SESSION_COOKIE, SESSION_COOKIE_OPTIONS, WebSessions, type WebSession } from './web-sessions';
+import { SESSION_COOKIE, SESSION_COOKIE_OPTIONS, WebSessions, type WebSession, type WebSessionStore } from './web-sessions';
 import { SHELL_SOCKET_PATH, ShellSockets } from './websocket-shell';
 
 export interface WebAppDeps {
   /** The service layer: the HTTP API adapts it; sign-in checks tokens and audits through it. */
   services: Services;
   /** Failed sign-ins per address (FLEET_SIGNIN_FAILURES a minute, as on the gRPC side). */
-  signInLimiter: SignInLimiter;
+  signInLimits: SignInLimits;
+  /** Where browser sessions are kept (server/embedded.ts builds the in-memory one). */
+  webSessions: WebSessionStore;
   log: Logger;
   /** Where the built page is (index.html, app.js, app.css); default: findWebRoot(). */
   root?: string | null;
@@ -90,16 +92,16 @@ export function createWebApp(d: WebAppDeps): WebApp {
   const root = d.root === undefined ? findWebRoot() : d.root;
   if (!root) d.log.warn('the web page is not built (dist/web is missing): run `npm run build`; the API still works');
   const s = d.services;
-  const sessions = new WebSessions();
-  const limiter = d.signInLimiter;
+  const sessions = new WebSessions(d.webSessions);
+  const limiter = d.signInLimits;
   const remoteAddress = (request: FastifyRequest) => request.socket.remoteAddress ?? 'unknown';
   const callerOf = (request: FastifyRequest, principal: Principal) => s.gate.trusted(principal, remoteAddress(request));
 
   /** The caller's session; a revoked token ends its sessions. */
   const signedIn = async (request: FastifyRequest): Promise<WebSession> => {
-    const session = sessions.require(request.cookies[SESSION_COOKIE]);
+    const session = await sessions.require(request.cookies[SESSION_COOKIE]);
     if (!(await s.tokens.tokenLive(session.principal.tokenId))) {
-      sessions.deleteForToken(session.principal.tokenId);
+      await sessions.deleteForToken(session.principal.tokenId);
       throw new NotSignedInError('your API token was revoked: sign in with another one');
     }
     request.webSession = session;
@@ -115,8 +117,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
   const shellSockets = new ShellSockets({ services: s, log: d.log.child({ part: 'web-shell' }) });
 
   const sweeper = setInterval(() => {
-    sessions.sweep();
-    limiter.sweep();
+    sessions.sweep().catch((err: unknown) => d.log.warn({ err }, 'dropping expired web sessions failed'));
   }, 60_000);
   sweeper.unref();
 
@@ -170,11 +171,11 @@ export function createWebApp(d: WebAppDeps): WebApp {
         } catch (err) {
           // A held-back address gets TooManySignInsError here (not audited again: its failures are);
           // a valid token from it was accepted above all the same.
-          limiter.failed(address);
+          await limiter.failed(address);
           await s.tokens.signInFailed(address, err);
           throw err;
         }
-        const { id, session: created } = sessions.create(principal);
+        const { id, session: created } = await sessions.create(principal);
         d.log.info({ token: principal.tokenId, address }, 'web sign-in');
         return reply.setCookie(SESSION_COOKIE, id, SESSION_COOKIE_OPTIONS).header('cache-control', 'no-store').send(webSessionView(created));
       });
@@ -185,7 +186,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     app.delete(SESSION_PATH, async (request, reply) => {
       const current = await signedIn(request);
       checkChange(request, current);
-      sessions.delete(request.cookies[SESSION_COOKIE]);
+      await sessions.delete(request.cookies[SESSION_COOKIE]);
       await s.tokens.signOut(callerOf(request, current.principal));
       return reply.setCookie(SESSION_COOKIE, '', { ...SESSION_COOKIE_OPTIONS, maxAge: 0 }).header('cache-control', 'no-store').send({});
     });

@@ -1,71 +1,70 @@
-// Cookie sessions, CSRF checks and the sign-in limiter, with a fake clock. (The cookie's flags on
-// the wire are checked through the web app itself: install-server.test.ts.)
+// Cookie sessions and CSRF checks over the in-memory store, with a fake clock, and the
+// WebSessionStore contract run on that store. (The cookie's flags on the wire are checked through
+// the web app itself: install-server.test.ts.)
 import { describe, expect, it } from 'vitest';
-import { SignInLimiter } from '../sign-in-limiter';
 import { Role } from '../store';
-import { CsrfError, NotSignedInError, TooManySignInsError } from './errors';
+import { CsrfError, NotSignedInError } from './errors';
+import { MemoryWebSessions } from './memory-web-sessions';
+import { webSessionStoreContract } from './test-web-session-store';
 import { WebSessions } from './web-sessions';
 
 const principal = { tokenId: 't1', role: Role.Operator, description: 'test', scope: '' };
 
+webSessionStoreContract('MemoryWebSessions', () => new MemoryWebSessions());
+
 describe('WebSessions', () => {
-  it('finds a session by its cookie until it expires, and never by a guessed id', () => {
+  it('finds a session by its cookie until it expires, and never by a guessed id', async () => {
     let now = 1000;
-    const sessions = new WebSessions({ ttlMs: 60_000, now: () => now });
-    const { id, session } = sessions.create(principal);
+    const store = new MemoryWebSessions();
+    const sessions = new WebSessions(store, { ttlMs: 60_000, now: () => now });
+    const { id, session } = await sessions.create(principal);
     expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(sessions.find(id)).toBe(session);
-    expect(sessions.find(`${id.slice(0, -1)}A`)).toBeUndefined();
-    expect(sessions.find(undefined)).toBeUndefined();
+    expect(await sessions.find(id)).toBe(session);
+    expect(await sessions.find(`${id.slice(0, -1)}${id.endsWith('A') ? 'B' : 'A'}`)).toBeUndefined();
+    expect(await sessions.find(undefined)).toBeUndefined();
     now += 60_000;
-    expect(() => sessions.require(id)).toThrow(NotSignedInError);
-    expect(sessions.size).toBe(0);
+    await expect(sessions.require(id)).rejects.toThrow(NotSignedInError);
+    expect(store.size).toBe(0);
   });
 
-  it('checks the CSRF token exactly', () => {
-    const sessions = new WebSessions();
-    const { session } = sessions.create(principal);
+  it('keeps no cookie value in the store, only its hash', async () => {
+    const store = new MemoryWebSessions();
+    const sessions = new WebSessions(store);
+    const { id } = await sessions.create(principal);
+    expect(await store.get(id, Date.now())).toBeUndefined();
+    expect(store.size).toBe(1);
+  });
+
+  it('checks the CSRF token exactly', async () => {
+    const sessions = new WebSessions(new MemoryWebSessions());
+    const { session } = await sessions.create(principal);
     expect(() => sessions.checkCsrf(session, session.csrf)).not.toThrow();
     for (const bad of [undefined, '', session.csrf.slice(1), `${session.csrf}x`, ['x']]) expect(() => sessions.checkCsrf(session, bad)).toThrow(CsrfError);
   });
 
-  it('signs out one browser, or every browser of a token', () => {
-    const sessions = new WebSessions();
-    const a = sessions.create(principal);
-    const b = sessions.create(principal);
-    const c = sessions.create({ ...principal, tokenId: 't2' });
-    sessions.delete(a.id);
-    expect(sessions.find(a.id)).toBeUndefined();
-    expect(sessions.find(b.id)).toBeDefined();
-    sessions.deleteForToken('t1');
-    expect(sessions.find(b.id)).toBeUndefined();
-    expect(sessions.find(c.id)).toBeDefined();
+  it('signs out one browser, or every browser of a token', async () => {
+    const sessions = new WebSessions(new MemoryWebSessions());
+    const a = await sessions.create(principal);
+    const b = await sessions.create(principal);
+    const c = await sessions.create({ ...principal, tokenId: 't2' });
+    await sessions.delete(a.id);
+    expect(await sessions.find(a.id)).toBeUndefined();
+    expect(await sessions.find(b.id)).toBeDefined();
+    await sessions.deleteForToken('t1');
+    expect(await sessions.find(b.id)).toBeUndefined();
+    expect(await sessions.find(c.id)).toBeDefined();
   });
-});
 
-describe('SignInLimiter', () => {
-  it('holds an address back after five failures in a minute, until the oldest ages out', () => {
+  it('sweeps expired sessions out of the store', async () => {
     let now = 0;
-    const limiter = new SignInLimiter({ max: 5, windowMs: 60_000, now: () => now });
-    for (let i = 0; i < 5; i++) {
-      limiter.failed('10.0.0.1');
-      now += 1000;
-    }
-    const heldBack = (address: string) => {
-      try {
-        limiter.failed(address);
-      } catch (err) {
-        return err;
-      }
-      return null;
-    };
-    const refused = heldBack('10.0.0.1');
-    expect(refused).toBeInstanceOf(TooManySignInsError);
-    expect((refused as TooManySignInsError).retryAfterSeconds).toBe(55);
-    // Held-back failures are not counted: the address is free once its counted ones age out.
-    expect(heldBack('10.0.0.1')).toBeInstanceOf(TooManySignInsError);
-    expect(heldBack('10.0.0.2')).toBeNull();
-    now = 60_001;
-    expect(heldBack('10.0.0.1')).toBeNull();
+    const store = new MemoryWebSessions();
+    const sessions = new WebSessions(store, { ttlMs: 1000, now: () => now });
+    await sessions.create(principal);
+    now = 500;
+    const live = await sessions.create(principal);
+    now = 1000;
+    await sessions.sweep();
+    expect(store.size).toBe(1);
+    expect(await sessions.find(live.id)).toBe(live.session);
   });
 });

@@ -1,6 +1,7 @@
-// Browser sign-in state: cookie sessions kept in memory (an API token is exchanged once for a
-// random session id; the token itself is never stored) and the CSRF token that goes with each
-// session. The cookie itself is read and written by @fastify/cookie (web-app.ts).
+// Browser sign-in state: cookie sessions (an API token is exchanged once for a random session id;
+// the token itself is never stored) and the CSRF token that goes with each session, kept in a
+// WebSessionStore (memory-web-sessions.ts in the embedded server). The cookie itself is read and
+// written by @fastify/cookie (web-app.ts).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Principal } from '../auth';
 import { CsrfError, NotSignedInError } from './errors';
@@ -33,52 +34,65 @@ export function sameSecret(a: string, b: string): boolean {
 }
 
 /**
- * Sessions by id. Ids are 256 random bits; the map is keyed by their SHA-256 so lookups do not
- * compare secrets and a memory dump does not hold usable cookies.
+ * Where web sessions are kept: the seam between the session logic (WebSessions) and its storage
+ * (docs/architecture.md, "State shared by replicas"). Keys are the SHA-256 of the cookie value,
+ * never the cookie itself. The embedded server keeps them in memory (MemoryWebSessions); replicas
+ * behind one load balancer would share a table, since a browser's next request may reach any of them.
+ *
+ * A shared implementation must make a session visible to every replica once `create` resolves,
+ * and gone everywhere once `delete`/`deleteForToken` resolve (sign-out and revocation take effect
+ * on the next request, whichever replica answers it).
+ */
+export interface WebSessionStore {
+  /** Keeps a new session under `key`. */
+  create(key: string, session: WebSession): Promise<void>;
+  /** The session under `key`, unless it has expired by `now` (an expired one is dropped). */
+  get(key: string, now: number): Promise<WebSession | undefined>;
+  /** Forgets the session under `key` (nothing happens when there is none). */
+  delete(key: string): Promise<void>;
+  /** Forgets every session of one API token. */
+  deleteForToken(tokenId: string): Promise<void>;
+  /** Drops every session expired by `now`; resolves with how many there were. */
+  expire(now: number): Promise<number>;
+}
+
+/**
+ * Browser sessions: the cookie value (256 random bits) is handed out once and only its SHA-256
+ * is kept, so lookups never compare secrets and a dump of the store holds no usable cookies.
  *
  * @example
- * const { id, session } = sessions.create(principal); // reply.setCookie(SESSION_COOKIE, id, SESSION_COOKIE_OPTIONS)
- * sessions.require(request.cookies[SESSION_COOKIE]);  // → WebSession, or throws NotSignedInError
+ * const { id } = await sessions.create(principal);   // reply.setCookie(SESSION_COOKIE, id, SESSION_COOKIE_OPTIONS)
+ * await sessions.require(request.cookies[SESSION_COOKIE]); // → WebSession, or throws NotSignedInError
  */
 export class WebSessions {
-  readonly #byHash = new Map<string, WebSession>();
+  readonly #store: WebSessionStore;
   readonly #ttlMs: number;
   readonly #now: () => number;
 
-  constructor(options: { ttlMs?: number; now?: () => number } = {}) {
+  constructor(store: WebSessionStore, options: { ttlMs?: number; now?: () => number } = {}) {
+    this.#store = store;
     this.#ttlMs = options.ttlMs ?? SESSION_TTL_MS;
     this.#now = options.now ?? Date.now;
   }
 
-  get size(): number {
-    return this.#byHash.size;
-  }
-
-  /** Starts a session for a principal; returns the cookie value and the session. */
-  create(principal: Principal): { id: string; session: WebSession } {
+  /** Starts a session for a principal; resolves with the cookie value and the session. */
+  async create(principal: Principal): Promise<{ id: string; session: WebSession }> {
     const id = randomBytes(32).toString('base64url');
     const now = this.#now();
     const session: WebSession = { principal, csrf: randomBytes(32).toString('base64url'), createdAt: now, expiresAt: now + this.#ttlMs };
-    this.#byHash.set(hashId(id), session);
+    await this.#store.create(hashId(id), session);
     return { id, session };
   }
 
   /** The live session with this id (the session cookie's value), if any. */
-  find(id: string | undefined): WebSession | undefined {
+  async find(id: string | undefined): Promise<WebSession | undefined> {
     if (!id || id.length > 100) return undefined;
-    const key = hashId(id);
-    const session = this.#byHash.get(key);
-    if (!session) return undefined;
-    if (session.expiresAt <= this.#now()) {
-      this.#byHash.delete(key);
-      return undefined;
-    }
-    return session;
+    return this.#store.get(hashId(id), this.#now());
   }
 
-  /** Like find, but throws NotSignedInError when there is no live session. */
-  require(id: string | undefined): WebSession {
-    const session = this.find(id);
+  /** Like find, but rejects with NotSignedInError when there is no live session. */
+  async require(id: string | undefined): Promise<WebSession> {
+    const session = await this.find(id);
     if (!session) throw new NotSignedInError();
     return session;
   }
@@ -89,19 +103,18 @@ export class WebSessions {
   }
 
   /** Ends the session with this id (sign-out). */
-  delete(id: string | undefined): void {
-    if (id) this.#byHash.delete(hashId(id));
+  async delete(id: string | undefined): Promise<void> {
+    if (id && id.length <= 100) await this.#store.delete(hashId(id));
   }
 
   /** Ends every session of one API token (for instance when it turns out revoked). */
-  deleteForToken(tokenId: string): void {
-    for (const [key, s] of this.#byHash) if (s.principal.tokenId === tokenId) this.#byHash.delete(key);
+  async deleteForToken(tokenId: string): Promise<void> {
+    await this.#store.deleteForToken(tokenId);
   }
 
   /** Drops expired sessions. */
-  sweep(): void {
-    const now = this.#now();
-    for (const [key, s] of this.#byHash) if (s.expiresAt <= now) this.#byHash.delete(key);
+  async sweep(): Promise<void> {
+    await this.#store.expire(this.#now());
   }
 }
 

@@ -30,9 +30,9 @@ export class Gate {
    * Checks an API token presented for `operation` (a bearer header or a web session's token).
    * @throws NotAuthenticatedError, TooManySignInsError (audited)
    */
-  authenticate(token: string, address: string, operation: string): Caller {
+  async authenticate(token: string, address: string, operation: string): Promise<Caller> {
     try {
-      return { principal: this.#auth.check(token, address), address };
+      return { principal: await this.#auth.check(token, address), address };
     } catch (err) {
       const claimed = parseApiToken(token)?.id;
       this.refused(claimed ? `api:${claimed}` : 'anonymous', address, operation, err);

@@ -1,6 +1,6 @@
 // Shells: open an interactive shell (or a command) on a node, list past and open sessions, read a
 // session's recording. Operator role: recordings hold everything a shell printed.
-import { existsSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import type { GetRecordingRequest, ListSessionsRequest, ListSessionsResponse, Session, ShellStart } from '../../proto/gen/fleet/v1/control';
 import { InvalidRequestError, SessionNotFoundError } from '../errors';
 import type { ShellSession, ShellSessions } from '../shells';
@@ -75,10 +75,10 @@ export class ShellsService {
   }
 
   /**
-   * A session's record and the file holding its asciicast recording.
+   * A session's record and its asciicast recording (a stream the caller reads or destroys).
    * @throws SessionNotFoundError for an unknown session, one outside the scope, or no recording
    */
-  async getRecording(caller: Caller, req: GetRecordingRequest): Promise<{ session: Session; file: string }> {
+  async getRecording(caller: Caller, req: GetRecordingRequest): Promise<{ session: Session; recording: Readable }> {
     this.#d.gate.require(caller, Role.Operator);
     const session = SESSION_ID.test(req.id) ? this.#d.shells.record(req.id) : undefined;
     if (!session) throw new SessionNotFoundError(req.id);
@@ -86,8 +86,8 @@ export class ShellsService {
       this.#d.gate.hidden(caller, 'GetRecording', `session ${session.id}`);
       throw new SessionNotFoundError(req.id);
     }
-    const file = this.#d.shells.recordingFile(session.id);
-    if (!existsSync(file)) throw new SessionNotFoundError(req.id);
-    return { session, file };
+    const recording = await this.#d.shells.openRecording(session.id);
+    if (!recording) throw new SessionNotFoundError(req.id);
+    return { session, recording };
   }
 }

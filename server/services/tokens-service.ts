@@ -155,7 +155,7 @@ export class TokensService {
    * @throws NotAuthenticatedError
    */
   async signIn(token: string, address: string): Promise<Principal> {
-    const principal = this.#d.auth.check(token);
+    const principal = await this.#d.auth.check(token);
     this.#d.audit.record({ actor: actorOf(principal), action: 'web.login', target: address, ok: true, detail: `role ${principal.role}` });
     return principal;
   }

@@ -1,19 +1,19 @@
-// Records a session to a file as asciicast v2 (common/asciicast.ts writes the lines), with a cap
-// on how much output one session may record.
-import { createWriteStream, type WriteStream } from 'node:fs';
+// Records a session as asciicast v2 (common/asciicast.ts writes the lines) into a RecordingStore's
+// writer, with a cap on how much output one session may record.
 import { CastWriter, type CastStart } from '../../common/asciicast';
+import type { RecordingWriter } from './recording-store';
 
 /** Output recorded per session at most; past it the recording says so and stops recording output. */
 export const MAX_RECORDED_BYTES = 100 * 1024 * 1024;
 
+/** One session's recording, as it happens. */
 export class Recording {
-  readonly #out: WriteStream;
+  readonly #out: RecordingWriter;
   readonly #cast: CastWriter;
   #recorded = 0;
 
-  constructor(file: string, header: CastStart, startMs = Date.now()) {
-    this.#out = createWriteStream(file, { flags: 'wx', mode: 0o600 });
-    this.#out.on('error', () => {});
+  constructor(out: RecordingWriter, header: CastStart, startMs = Date.now()) {
+    this.#out = out;
     this.#cast = new CastWriter((line) => this.#out.write(line), header, { startMs });
   }
 
@@ -33,8 +33,9 @@ export class Recording {
     this.#cast.resize(cols, rows);
   }
 
+  /** Ends the recording; resolves once it is stored. */
   close(): Promise<void> {
     this.#cast.end();
-    return new Promise((resolve) => this.#out.end(resolve));
+    return this.#out.close();
   }
 }

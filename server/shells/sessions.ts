@@ -4,8 +4,7 @@
 // the agent (flow control end to end), keeps the output the consumer has not acknowledged yet so
 // a web client can reattach without loss, records everything as asciicast v2, and enforces the
 // limits: operator role, shells per user, idle timeout, maximum duration.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { formatDuration } from '../../common/duration';
 import { ErrorKind, FleetError } from '../../common/errors';
@@ -19,6 +18,7 @@ import type { CommandSender } from '../commands';
 import type { AuditLog, NodeStore, SessionStore } from '../store';
 import { envDefault } from '../../common/env';
 import { Recording } from './recording';
+import type { RecordingStore } from './recording-store';
 
 export interface ShellLimits {
   /** Open shells one user (API token) may have at once. */
@@ -220,13 +220,13 @@ export class ShellSessions {
   readonly #store: SessionStore;
   readonly #audit: AuditLog;
   readonly #log: Logger;
-  readonly #recordings: string;
+  readonly #recordings: RecordingStore;
   readonly #open = new Map<string, ShellSession>();
   readonly #pendingOpen = new Map<string, NodeJS.Timeout>();
   readonly #recentlyEnded = new Map<string, ShellSession>();
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(deps: { nodes: NodeStore; hub: AgentHub; commands: CommandSender; store: SessionStore; audit: AuditLog; log: Logger; dataDir: string; limits: ShellLimits }) {
+  constructor(deps: { nodes: NodeStore; hub: AgentHub; commands: CommandSender; store: SessionStore; audit: AuditLog; log: Logger; recordings: RecordingStore; limits: ShellLimits }) {
     this.#nodes = deps.nodes;
     this.#hub = deps.hub;
     this.#commands = deps.commands;
@@ -234,8 +234,7 @@ export class ShellSessions {
     this.#audit = deps.audit;
     this.#log = deps.log;
     this.limits = deps.limits;
-    this.#recordings = join(deps.dataDir, 'recordings');
-    mkdirSync(this.#recordings, { recursive: true, mode: 0o700 });
+    this.#recordings = deps.recordings;
     this.#store.closeDangling(Date.now());
   }
 
@@ -244,9 +243,9 @@ export class ShellSessions {
     return this.#open.size;
   }
 
-  /** Where a session's recording is. */
-  recordingFile(id: string): string {
-    return join(this.#recordings, `${id}.cast`);
+  /** A session's recording from its start (an open session's as far as it goes), or undefined when there is none. */
+  openRecording(id: string): Promise<Readable | undefined> {
+    return this.#recordings.open(id);
   }
 
   start(): void {
@@ -301,7 +300,7 @@ export class ShellSessions {
     const id = newId('s', 12);
     const cols = Math.min(Math.max(req.cols || 80, 1), 1000);
     const rows = Math.min(Math.max(req.rows || 24, 1), 1000);
-    const recording = new Recording(this.recordingFile(id), { cols, rows, title: `${node.name} (${req.user})`, term: req.term || 'xterm-256color' });
+    const recording = new Recording(this.#recordings.create(id), { cols, rows, title: `${node.name} (${req.user})`, term: req.term || 'xterm-256color' });
     const session = new ShellSession(this, { id, nodeId: node.id, nodeName: node.name, user: req.user, source: req.source, recording });
     this.#open.set(id, session);
     this.#store.start({ id, nodeId: node.id, nodeName: node.name, user: req.user, source: req.source, startedAt: session.startedAt });

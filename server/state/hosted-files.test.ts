@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StateStore } from '../store';
 import { HostedFiles } from './hosted-files';
+import { LocalBlobs } from './local-blobs';
 
 describe('HostedFiles uploads', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fleet-hosted-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('survives an upload whose stream breaks while a write is pending', async () => {
-    const files = new HostedFiles(dir, { hostedFile: () => undefined } as unknown as StateStore);
+    const files = new HostedFiles(new LocalBlobs(join(dir, 'files')), { hostedFile: () => undefined } as unknown as StateStore);
     const broken = new Error('Premature close');
     async function* chunks(): AsyncGenerator<Buffer> {
       yield Buffer.alloc(1000, 1);

@@ -1,35 +1,34 @@
-// Files the server hosts for specs (binaries, .debs), stored by SHA-256 under DATA/files and
-// served to agents over HTTPS. Uploads are checked against the size and digest the client claims.
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { fsyncFile, renameDurably } from '../../common/atomic-write';
-import { join } from 'node:path';
+// Files the server hosts for specs (binaries, .debs), stored by SHA-256 in a BlobStore (DATA/files
+// in the embedded server) with a row each in the StateStore, and served to agents over HTTPS.
+// Uploads are checked against the size and digest the client claims.
 import { HostedFileError } from '../errors';
 import type { StateStore } from '../store';
+import { SHA256_HEX, type Blob, type BlobStore } from './blob-store';
 
 /** The largest file the server accepts. */
 export const MAX_HOSTED_FILE_BYTES = 512 << 20;
-const SHA256_RE = /^[0-9a-f]{64}$/;
 
 export class HostedFiles {
-  readonly #dir: string;
+  readonly #blobs: BlobStore;
   readonly #store: StateStore;
 
-  constructor(dataDir: string, store: StateStore) {
-    this.#dir = join(dataDir, 'files');
+  constructor(blobs: BlobStore, store: StateStore) {
+    this.#blobs = blobs;
     this.#store = store;
   }
 
-  /** The path of a stored file, or undefined. */
-  path(sha256: string): string | undefined {
-    if (!SHA256_RE.test(sha256)) return undefined;
-    const p = join(this.#dir, sha256);
-    return existsSync(p) && this.#store.hostedFile(sha256) ? p : undefined;
+  /** A stored file to serve (its recorded size and its bytes), or undefined. */
+  async open(sha256: string): Promise<Blob | undefined> {
+    if (!SHA256_HEX.test(sha256)) return undefined;
+    const record = this.#store.hostedFile(sha256);
+    if (!record) return undefined;
+    const blob = await this.#blobs.get(sha256);
+    return blob && { size: record.size, stream: blob.stream };
   }
 
   /** Checks an upload's announced name, size and digest before any data is read. */
   check(info: { name: string; size: number; sha256: string }): void {
-    if (!SHA256_RE.test(info.sha256)) throw new HostedFileError('the upload must announce its sha256 (64 lower-case hex digits)');
+    if (!SHA256_HEX.test(info.sha256)) throw new HostedFileError('the upload must announce its sha256 (64 lower-case hex digits)');
     if (info.size > MAX_HOSTED_FILE_BYTES) throw new HostedFileError(`the file is ${info.size} bytes; the server hosts files up to ${MAX_HOSTED_FILE_BYTES} bytes`);
     if (!/^[^/\0]{1,200}$/.test(info.name)) throw new HostedFileError('the file name must be 1–200 characters without "/"');
   }
@@ -40,37 +39,9 @@ export class HostedFiles {
    */
   async store(info: { name: string; size: number; sha256: string }, chunks: AsyncIterable<Buffer>, actor: string): Promise<boolean> {
     this.check(info);
-    if (this.path(info.sha256)) return true;
-    mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
-    const tmp = join(this.#dir, `.upload-${randomBytes(6).toString('hex')}`);
-    const hash = createHash('sha256');
-    let size = 0;
-    const out = createWriteStream(tmp, { mode: 0o600 });
-    // A write still under way when an abandoned upload destroys the stream fails afterwards; with
-    // no listener that 'error' event took the whole server down (found by bench/fuzz).
-    let writeError: Error | undefined;
-    out.on('error', (err) => (writeError ??= err));
-    try {
-      for await (const chunk of chunks) {
-        size += chunk.length;
-        if (size > info.size) throw new HostedFileError(`more data than the announced ${info.size} bytes`);
-        hash.update(chunk);
-        if (!out.write(chunk)) await new Promise<void>((r) => (out.once('drain', () => r()), out.once('error', () => r())));
-        if (writeError) throw writeError;
-      }
-      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-      const digest = hash.digest('hex');
-      if (size !== info.size) throw new HostedFileError(`the upload ended after ${size} of ${info.size} bytes`);
-      if (digest !== info.sha256) throw new HostedFileError(`sha256 mismatch: announced ${info.sha256}, received ${digest}`);
-      fsyncFile(tmp);
-      renameDurably(tmp, join(this.#dir, info.sha256));
-      this.#store.addHostedFile({ sha256: info.sha256, name: info.name, size, createdBy: actor, createdAt: Date.now() });
-      return false;
-    } finally {
-      // Wait for the file to be closed (it may not even be open yet) before removing it, or an
-      // abandoned upload leaves its temporary file behind.
-      if (!out.closed) await new Promise<void>((resolve) => (out.once('close', () => resolve()), out.destroy()));
-      rmSync(tmp, { force: true });
-    }
+    if (this.#store.hostedFile(info.sha256) && (await this.#blobs.has(info.sha256))) return true;
+    await this.#blobs.put(info.sha256, info.size, chunks);
+    this.#store.addHostedFile({ sha256: info.sha256, name: info.name, size: info.size, createdBy: actor, createdAt: Date.now() });
+    return false;
   }
 }

@@ -1,6 +1,8 @@
 // Public surface of desired state on the server: spec revisions and signed apply commands, the
-// rollout engine, hosted files and webhooks.
+// rollout engine, hosted files (and the blob store under them) and webhooks.
 export { DesiredStateService } from './desired-state';
 export { HostedFiles } from './hosted-files';
+export { LocalBlobs } from './local-blobs';
+export type { Blob, BlobStore } from './blob-store';
 export { RolloutEngine } from './rollouts';
 export { Webhooks } from './webhooks';

@@ -6,7 +6,7 @@
 // streams are server-sent events. Errors are JSON `{error, code}` with the status of their kind.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { FleetError } from '../../../common/errors';
 import { checkRequest } from '../../../common/limits';
@@ -146,7 +146,7 @@ export async function apiPlugin(app: FastifyInstance, o: ApiOptions): Promise<vo
           if (route.answer.kind === 'events') return await events(request, reply, route, caller, input);
           const result = await route.handle(s, caller, input, () => {});
           if (route.answer.kind === 'file') {
-            return reply.header('cache-control', 'no-store').type(route.answer.type).send(createReadStream(result as string, { highWaterMark: 64 * 1024 }));
+            return reply.header('cache-control', 'no-store').type(route.answer.type).send(result as Readable);
           }
           return reply.header('cache-control', 'no-store').send(codec(route.answer.message).toJSON(result));
         } catch (err) {

@@ -34,7 +34,7 @@ export interface Route {
   /** The contract message of a JSON body, or 'raw' for bytes streamed through (an upload). */
   body?: string;
   /**
-   * Calls the service. A JSON route resolves with its answer, a file route with the file's path;
+   * Calls the service. A JSON route resolves with its answer, a file route with a stream of the file;
    * an events route calls `send` for each event and resolves with a function that stops the
    * stream early (the client went away), or with nothing once the stream has ended.
    */
@@ -146,7 +146,7 @@ export const ROUTES: Route[] = [
     summary: "A shell session's recording (asciicast v2)",
     params: id,
     answer: { kind: 'file', type: 'application/x-asciicast; charset=utf-8' },
-    handle: async (s, c, i) => (await s.shells.getRecording(c, { id: i.params.id! })).file,
+    handle: async (s, c, i) => (await s.shells.getRecording(c, { id: i.params.id! })).recording,
   },
 
   {

@@ -1,0 +1,42 @@
+// The state that several replicas would have to share, built for one embedded server: in memory,
+// or in directories under DATA. This is the one place that chooses the implementations; a
+// scale-out set (PostgreSQL, an object store) replaces this function and touches nothing else.
+// docs/architecture.md, "State shared by replicas", says what each interface must guarantee.
+import { join } from 'node:path';
+import type { EnrollResponse } from '../proto/gen/fleet/v1/agent';
+import { MemoryWebSessions, type WebSessionStore } from './http';
+import { MemoryReplayCache, type ReplayCache } from './replay-cache';
+import { LocalRecordings, type RecordingStore } from './shells';
+import { MemorySignInLimits, type SignInLimits } from './sign-in-limiter';
+import { LocalBlobs, type BlobStore } from './state';
+
+/** In-process state behind its seams: what the services use, whichever implementation it is. */
+export interface Infrastructure {
+  /** Browser sessions of the web page. */
+  webSessions: WebSessionStore;
+  /** Failed API-token sign-ins per address, on gRPC and the HTTP API (FLEET_SIGNIN_FAILURES a minute). */
+  apiSignIns: SignInLimits;
+  /** Failed sign-ins on the web page's form per address (FLEET_SIGNIN_FAILURES a minute). */
+  webSignIns: SignInLimits;
+  /** Join-token guesses at enrollment per address (twice FLEET_SIGNIN_FAILURES a minute). */
+  joinTokenGuesses: SignInLimits;
+  /** Answers to recent enrollments, for an agent that retries one. */
+  enrollmentReplies: ReplayCache<EnrollResponse>;
+  /** Shell session recordings. */
+  recordings: RecordingStore;
+  /** The bytes of hosted files. */
+  blobs: BlobStore;
+}
+
+/** The embedded implementations: memory, DATA/recordings and DATA/files. */
+export function embeddedInfrastructure(options: { dataDir: string; signInFailures: number }): Infrastructure {
+  return {
+    webSessions: new MemoryWebSessions(),
+    apiSignIns: new MemorySignInLimits({ max: options.signInFailures }),
+    webSignIns: new MemorySignInLimits({ max: options.signInFailures }),
+    joinTokenGuesses: new MemorySignInLimits({ max: 2 * options.signInFailures }),
+    enrollmentReplies: new MemoryReplayCache(),
+    recordings: new LocalRecordings(join(options.dataDir, 'recordings')),
+    blobs: new LocalBlobs(join(options.dataDir, 'files')),
+  };
+}
