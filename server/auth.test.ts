@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ApiAuth, peerAddress } from './auth';
 import { NotAuthenticatedError, TooManySignInsError } from './errors';
 import { SignInLimiter } from './sign-in-limiter';
-import { Role, TokenStore, openDatabase } from './store';
+import { Role, openSqliteStores } from './store';
 
 describe('peerAddress', () => {
   it('takes the address out of the forms grpc-js reports peers in', () => {
@@ -16,23 +16,23 @@ describe('peerAddress', () => {
 });
 
 describe('ApiAuth sign-in limit', () => {
-  it('holds back wrong tokens from an address past its limit, but never refuses a valid one from it', () => {
-    const auth = new ApiAuth(new TokenStore(openDatabase(':memory:')), new SignInLimiter({ max: 3 }));
-    const valid = auth.createToken(Role.Viewer, 'ci').token;
+  it('holds back wrong tokens from an address past its limit, but never refuses a valid one from it', async () => {
+    const auth = new ApiAuth(openSqliteStores(':memory:').tokens, new SignInLimiter({ max: 3 }));
+    const valid = (await auth.createToken(Role.Viewer, 'ci')).token;
     const wrong = valid.replace(/.$/, (c) => (c === '0' ? '1' : '0'));
-    const attempt = (token: string) => {
+    const attempt = async (token: string) => {
       try {
-        return auth.check(token, '10.0.0.1');
+        return await auth.check(token, '10.0.0.1');
       } catch (err) {
         return err;
       }
     };
-    for (let i = 0; i < 3; i++) expect(attempt(wrong)).toBeInstanceOf(NotAuthenticatedError);
-    expect(attempt(wrong)).toBeInstanceOf(TooManySignInsError);
-    expect(attempt(valid)).toMatchObject({ role: Role.Viewer, description: 'ci' });
-    expect(attempt(wrong)).toBeInstanceOf(TooManySignInsError);
+    for (let i = 0; i < 3; i++) expect(await attempt(wrong)).toBeInstanceOf(NotAuthenticatedError);
+    expect(await attempt(wrong)).toBeInstanceOf(TooManySignInsError);
+    expect(await attempt(valid)).toMatchObject({ role: Role.Viewer, description: 'ci' });
+    expect(await attempt(wrong)).toBeInstanceOf(TooManySignInsError);
     // No token at all is not a guess, and another address is not held back.
-    expect(attempt('')).toBeInstanceOf(NotAuthenticatedError);
-    expect(auth.check(valid, '10.0.0.2')).toMatchObject({ role: Role.Viewer });
+    expect(await attempt('')).toBeInstanceOf(NotAuthenticatedError);
+    expect(await auth.check(valid, '10.0.0.2')).toMatchObject({ role: Role.Viewer });
   });
 });

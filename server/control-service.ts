@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { handleUnaryCall, Metadata, sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import { createReadStream } from 'node:fs';
 import { ErrorKind, FleetError } from '../common/errors';
-import type { ControlServiceServer, ShellClientFrame, UploadFileFrame } from '../proto/gen/fleet/v1/control';
+import type { ControlServiceServer, ShellClientFrame, UploadFileFrame, UploadFileResponse } from '../proto/gen/fleet/v1/control';
 import { toGrpcStatus } from '../transport';
 import { peerAddress } from './auth';
 import { HostedFileError, InvalidRequestError, TooManySignInsError } from './errors';
@@ -33,7 +33,7 @@ export function createControlService(d: ControlDeps): ControlServiceServer {
   const { services: s, log } = d;
 
   /** The caller of a call, for `operation` (a refused token is audited by the gate). */
-  const callerOf = (call: AnyCall, operation: string): Caller => s.gate.authenticate(bearer(call), peerAddress(call.getPeer()), operation);
+  const callerOf = (call: AnyCall, operation: string): Promise<Caller> => s.gate.authenticate(bearer(call), peerAddress(call.getPeer()), operation);
 
   /** The gRPC status for an error (logged when it is not a fleet error: a bug). */
   const statusOf = (err: unknown, what: string) => {
@@ -47,7 +47,7 @@ export function createControlService(d: ControlDeps): ControlServiceServer {
   /** A unary method: authenticate, call the service, answer. */
   function unary<Req, Res>(operation: string, handler: (caller: Caller, request: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-      void (async () => handler(callerOf(call, operation), call.request))().then(
+      void (async () => handler(await callerOf(call, operation), call.request))().then(
         (value) => callback(null, value),
         (err: unknown) => later(err, () => callback(statusOf(err, operation))),
       );
@@ -71,7 +71,7 @@ export function createControlService(d: ControlDeps): ControlServiceServer {
     call.on('cancelled', gone);
     call.on('close', gone);
     void (async () => {
-      const caller = callerOf(call, 'WatchJob');
+      const caller = await callerOf(call, 'WatchJob');
       const stopFollowing = await s.jobs.watchJob(caller, call.request, (event) => {
         if (!open) return;
         const flowing = call.write(event);
@@ -138,7 +138,7 @@ export function createControlService(d: ControlDeps): ControlServiceServer {
       if (body.$case !== 'start') return fail(new InvalidRequestError('the first frame of a shell must be start'));
       starting = true;
       const start = body.value;
-      void (async () => s.shells.shell(callerOf(call, 'Shell'), start, 'cli'))().then(
+      void (async () => s.shells.shell(await callerOf(call, 'Shell'), start, 'cli'))().then(
         (opened) => {
           session = opened;
           if (gone) return opened.close('the client disconnected');
@@ -172,7 +172,7 @@ export function createControlService(d: ControlDeps): ControlServiceServer {
     let open = true;
     call.on('cancelled', () => (open = false));
     void (async () => {
-      const run = await s.nodes.upgradeAgents(callerOf(call, 'UpgradeAgents'), call.request);
+      const run = await s.nodes.upgradeAgents(await callerOf(call, 'UpgradeAgents'), call.request);
       try {
         await run((event) => open && call.write(event));
       } catch (err) {
@@ -186,7 +186,7 @@ export function createControlService(d: ControlDeps): ControlServiceServer {
 
   const getRecording: ControlServiceServer['getRecording'] = (call) => {
     void (async () => {
-      const { file } = await s.shells.getRecording(callerOf(call, 'GetRecording'), call.request);
+      const { file } = await s.shells.getRecording(await callerOf(call, 'GetRecording'), call.request);
       const stream = createReadStream(file, { highWaterMark: 64 * 1024 });
       stream.on('data', (data) => call.write({ data: data as Buffer }));
       stream.on('end', () => call.end());
@@ -205,7 +205,7 @@ export function createControlService(d: ControlDeps): ControlServiceServer {
     call.on('cancelled', gone);
     call.on('close', gone);
     void (async () => {
-      stop = await s.state.watchRollout(callerOf(call, 'WatchRollout'), call.request, (rollout, done) => {
+      stop = await s.state.watchRollout(await callerOf(call, 'WatchRollout'), call.request, (rollout, done) => {
         if (!open) return;
         call.write(rollout);
         if (done) call.end();
@@ -215,13 +215,18 @@ export function createControlService(d: ControlDeps): ControlServiceServer {
   };
 
   const uploadFile: ControlServiceServer['uploadFile'] = (call, callback) => {
-    let caller: Caller;
-    try {
-      caller = callerOf(call, 'UploadFile');
-    } catch (err) {
-      call.destroy();
-      return later(err, () => callback(statusOf(err, 'UploadFile')));
-    }
+    // Frames that arrive meanwhile wait in the stream (it is not read until the caller is known).
+    callerOf(call, 'UploadFile').then(
+      (caller) => upload(call, caller, callback),
+      (err: unknown) => {
+        call.destroy();
+        later(err, () => callback(statusOf(err, 'UploadFile')));
+      },
+    );
+  };
+
+  /** Stores an upload from an authenticated caller. */
+  const upload = (call: Parameters<ControlServiceServer['uploadFile']>[0], caller: Caller, callback: sendUnaryData<UploadFileResponse>) => {
     const frames = call[Symbol.asyncIterator]() as AsyncIterator<UploadFileFrame>;
     const info = async (): Promise<UploadInfo> => {
       const first = await frames.next();

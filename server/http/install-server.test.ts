@@ -10,7 +10,7 @@ import { ApiAuth } from '../auth';
 import { loadOrCreatePki } from '../pki';
 import type { Releases } from '../releases';
 import { SignInLimiter } from '../sign-in-limiter';
-import { AuditLog, openDatabase, Role, TokenStore } from '../store';
+import { openSqliteStores, Role } from '../store';
 import type { HttpApp } from './fastify-app';
 import { createInstallApp } from './install-server';
 import { createWebApp, type WebApp, type WebAppDeps } from './web-app';
@@ -25,13 +25,13 @@ describe('the HTTPS front', () => {
   let token: string;
 
   beforeAll(async () => {
-    const db = openDatabase(':memory:');
-    const tokens = new TokenStore(db);
+    const stores = openSqliteStores(':memory:');
+    const tokens = stores.tokens;
     const auth = new ApiAuth(tokens);
-    token = auth.createToken(Role.Viewer, 'test').token;
+    token = (await auth.createToken(Role.Viewer, 'test')).token;
     const pki = await loadOrCreatePki(dir, []);
     writeFileSync(join(dir, 'install.sh'), 'echo __FLEET_URL__ __FLEET_GRPC_PORT__\n');
-    const deps = { auth, tokens, audit: new AuditLog(db), log, root: null, signInLimiter: new SignInLimiter({ max: 3 }) };
+    const deps = { auth, tokens, audit: stores.audit, log, root: null, signInLimiter: new SignInLimiter({ max: 3 }) };
     web = createWebApp(deps as unknown as WebAppDeps);
     app = await createInstallApp(8443, { scriptPath: join(dir, 'install.sh'), certChainPem: pki.serverCertChainPem, keyPem: pki.serverKeyPem, caPem: pki.caPem, grpcPort: 7443, releases: { sums: () => undefined, file: () => undefined } as unknown as Releases, defaultVersion: () => undefined, log, web });
     await app.ready();

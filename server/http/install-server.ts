@@ -37,8 +37,8 @@ export interface InstallServerOptions {
    * Files hosted for specs, by SHA-256; served only to a client certificate of a current node
    * (`agentFingerprints` says whether a certificate's SHA-256 fingerprint belongs to one).
    */
-  hostedFile?: (sha256: string) => { path: string; size: number } | undefined;
-  isAgentCertificate?: (fingerprint: string) => boolean;
+  hostedFile?: (sha256: string) => Promise<{ path: string; size: number } | undefined>;
+  isAgentCertificate?: (fingerprint: string) => Promise<boolean>;
   /** Adds GET /metrics (metrics-endpoint.ts addMetricsRoute). */
   metrics?: (app: HttpApp) => void;
   /** Called first for every HTTP request (request id, access log: request-log.ts). */
@@ -140,14 +140,14 @@ export async function createInstallApp(port: number, o: InstallServerOptions): P
     app.route<{ Params: { sha256: string } }>({
       ...get,
       url: '/files/:sha256',
-      handler: (request, reply) => {
+      handler: async (request, reply) => {
         const { sha256 } = request.params;
         if (!/^[0-9a-f]{64}$/.test(sha256)) return sendText(reply, 404, 'not found\n');
         const socket = request.raw.socket as TLSSocket;
         const cert = socket.authorized ? socket.getPeerCertificate() : undefined;
         const fingerprint = cert?.fingerprint256?.replaceAll(':', '').toLowerCase() ?? '';
-        if (!fingerprint || !o.isAgentCertificate?.(fingerprint)) return sendText(reply, 403, 'hosted files are served to enrolled agents only (client certificate required)\n');
-        const file = hostedFile(sha256);
+        if (!fingerprint || !(await o.isAgentCertificate?.(fingerprint))) return sendText(reply, 403, 'hosted files are served to enrolled agents only (client certificate required)\n');
+        const file = await hostedFile(sha256);
         if (!file) return sendText(reply, 404, `no hosted file ${sha256}\n`);
         reply.header('content-type', 'application/octet-stream').header('content-length', file.size).header('x-checksum-sha256', sha256);
         return request.method === 'HEAD' ? reply.send() : reply.send(createReadStream(file.path));

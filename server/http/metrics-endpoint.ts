@@ -40,19 +40,19 @@ export function addMetricsRoute(app: HttpApp, d: { auth: ApiAuth; audit: AuditLo
       const address = request.socket.remoteAddress ?? '';
       let principal: Principal;
       try {
-        principal = d.auth.check(header.replace(/^Bearer\s+/i, ''), address);
+        principal = await d.auth.check(header.replace(/^Bearer\s+/i, ''), address);
       } catch (err) {
         if (err instanceof TooManySignInsError) {
           // A held-back address waits for its refusal: a guesser that ignores Retry-After is slowed.
           await sleep(HELD_BACK_PAUSE_MS);
           return sendText(reply.header('retry-after', String(err.retryAfterSeconds)), 429, `${err.message}\n`);
         }
-        d.audit.record({ actor: 'anonymous', action: 'access.denied', target: 'web GET /metrics', ok: false, detail: `from ${address}: ${(err as Error).message}` });
+        await d.audit.record({ actor: 'anonymous', action: 'access.denied', target: 'web GET /metrics', ok: false, detail: `from ${address}: ${(err as Error).message}` });
         return sendText(reply.header('www-authenticate', 'Bearer realm="fleet"'), 401, 'an API token is required: Authorization: Bearer fa1_…\n');
       }
       // Counts cover the whole fleet: not for a token limited to a selector.
       if (principal.scope) {
-        d.audit.record({ actor: `api:${principal.tokenId}`, action: 'access.denied', target: 'web GET /metrics', ok: false, detail: `from ${address}: the metrics are fleet-wide and the token is limited to ${principal.scope}` });
+        await d.audit.record({ actor: `api:${principal.tokenId}`, action: 'access.denied', target: 'web GET /metrics', ok: false, detail: `from ${address}: the metrics are fleet-wide and the token is limited to ${principal.scope}` });
         return sendText(reply, 403, 'the metrics cover the whole fleet: use a token without a scope\n');
       }
       return serve(d.metrics, d.log, reply);

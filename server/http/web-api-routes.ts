@@ -84,8 +84,8 @@ function urlOf(request: FastifyRequest): URL {
 /** The read-only API routes (GET only; web-app.ts answers other methods). */
 export function webApiRoutes(d: WebApiDeps): FastifyPluginAsync {
   return async (api) => {
-    const findNode = (nameOrId: string) => {
-      const node = d.nodes.find(nameOrId);
+    const findNode = async (nameOrId: string) => {
+      const node = await d.nodes.find(nameOrId);
       if (!node) throw new NodeNotFoundError(nameOrId);
       return node;
     };
@@ -96,10 +96,10 @@ export function webApiRoutes(d: WebApiDeps): FastifyPluginAsync {
       const { principal } = sessionOf(request);
       const url = urlOf(request);
       const selector = parseSelector(param(url, 'selector', LIMITS.selector));
-      const list = d.nodes.list().filter((n) => selector.matches(n.labels) && d.access.sees(principal, n));
+      const list = (await d.nodes.list()).filter((n) => selector.matches(n.labels) && d.access.sees(principal, n));
       // One query for every node's checks rather than one per node.
       const checks = new Map<string, CheckState[]>();
-      for (const c of d.stateStore.checks()) {
+      for (const c of await d.stateStore.checks()) {
         const forNode = checks.get(c.nodeId);
         if (forNode) forNode.push(c);
         else checks.set(c.nodeId, [c]);
@@ -110,41 +110,44 @@ export function webApiRoutes(d: WebApiDeps): FastifyPluginAsync {
     api.get<{ Params: { name: string } }>('/nodes/:name', async (request) => {
       const { principal } = sessionOf(request);
       const name = segment(request, request.params.name, 'node');
-      const node = findNode(name);
+      const node = await findNode(name);
       if (!d.access.sees(principal, node)) throw new NodeNotFoundError(name);
-      const recent = d.dispatcher
-        .list(200)
-        .filter((j) => j.runs.some((r) => r.nodeId === node.id) && d.access.seesIds(principal, j.runs.map((r) => r.nodeId)))
-        .slice(0, 20);
-      return nodeDetail(node, { online: d.hub.isOnline(node.id), recentJobs: recent, checks: d.stateStore.checks(node.id), specs: d.stateStore.nodeSpecs(node.id) });
+      const recent = [];
+      for (const j of await d.dispatcher.list(200)) {
+        if (recent.length < 20 && j.runs.some((r) => r.nodeId === node.id) && (await d.access.seesIds(principal, j.runs.map((r) => r.nodeId)))) recent.push(j);
+      }
+      return nodeDetail(node, { online: d.hub.isOnline(node.id), recentJobs: recent, checks: await d.stateStore.checks(node.id), specs: await d.stateStore.nodeSpecs(node.id) });
     });
 
     const seesRuns = (request: FastifyRequest, runs: readonly { nodeId: string }[]) => d.access.seesIds(sessionOf(request).principal, runs.map((r) => r.nodeId));
 
     api.get('/jobs', async (request) => {
       const { principal } = sessionOf(request);
-      const jobs = d.access.newestVisible(principal, limitParam(urlOf(request), 50, 500), (n) => d.dispatcher.list(n), (j) => j.runs.map((r) => r.nodeId));
+      const jobs = await d.access.newestVisible(principal, limitParam(urlOf(request), 50, 500), (n) => d.dispatcher.list(n), (j) => j.runs.map((r) => r.nodeId));
       return { jobs: jobs.map(jobSummary) };
     });
 
     api.get<{ Params: { id: string } }>('/jobs/:id', async (request) => {
       const id = segment(request, request.params.id, 'job');
-      const job = d.dispatcher.describe(id);
-      if (!seesRuns(request, job.runs)) throw new JobNotFoundError(id);
+      const job = await d.dispatcher.describe(id);
+      if (!(await seesRuns(request, job.runs))) throw new JobNotFoundError(id);
       // Read lazily: jobDetail keeps at most its cap per node, so a huge job stays small here.
-      return jobDetail(job, d.dispatcher.storedOutput(job.id));
+      return jobDetail(job, await d.dispatcher.storedOutput(job.id));
     });
 
     api.get('/rollouts', async (request) => {
-      const list = d.stateStore.rollouts(limitParam(urlOf(request), 50, 500));
-      const visible = list.map((r) => d.rollouts.toProto(r.id)).filter((r) => seesRuns(request, r.nodes));
+      const visible = [];
+      for (const record of await d.stateStore.rollouts(limitParam(urlOf(request), 50, 500))) {
+        const r = await d.rollouts.toProto(record.id);
+        if (await seesRuns(request, r.nodes)) visible.push(r);
+      }
       return { rollouts: visible.map(rolloutSummary) };
     });
 
     api.get<{ Params: { id: string } }>('/rollouts/:id', async (request) => {
       const id = segment(request, request.params.id, 'rollout');
-      const rollout = d.rollouts.toProto(id);
-      if (!seesRuns(request, rollout.nodes)) throw new RolloutNotFoundError(id);
+      const rollout = await d.rollouts.toProto(id);
+      if (!(await seesRuns(request, rollout.nodes))) throw new RolloutNotFoundError(id);
       return rolloutDetail(rollout);
     });
 
@@ -154,16 +157,16 @@ export function webApiRoutes(d: WebApiDeps): FastifyPluginAsync {
       d.auth.require(principal, Role.Operator);
       const url = urlOf(request);
       const nodeName = param(url, 'node');
-      const nodeId = nodeName ? findNode(nodeName).id : undefined;
-      const list = d.access.newestVisible(principal, limitParam(url, 50, 500), (n) => d.shells.history(n, nodeId), (s) => [s.nodeId]);
+      const nodeId = nodeName ? (await findNode(nodeName)).id : undefined;
+      const list = await d.access.newestVisible(principal, limitParam(url, 50, 500), (n) => d.shells.history(n, nodeId), (s) => [s.nodeId]);
       return { sessions: list.map((s) => sessionView(s, d.shells.get(s.id) !== undefined)) };
     });
 
     api.get<{ Params: { id: string } }>('/sessions/:id/recording', async (request, reply) => {
       d.auth.require(sessionOf(request).principal, Role.Operator);
       const id = segment(request, request.params.id, 'session');
-      const record = /^[A-Za-z0-9_-]{1,64}$/.test(id) ? d.shells.record(id) : undefined;
-      if (!record || !seesRuns(request, [record])) throw new SessionNotFoundError(id);
+      const record = /^[A-Za-z0-9_-]{1,64}$/.test(id) ? await d.shells.record(id) : undefined;
+      if (!record || !(await seesRuns(request, [record]))) throw new SessionNotFoundError(id);
       const file = d.shells.recordingFile(id);
       if (!existsSync(file)) throw new SessionNotFoundError(id);
       const stream = createReadStream(file, { highWaterMark: 64 * 1024 }).on('error', (err) => d.log.warn({ err, session: id }, 'recording read failed'));

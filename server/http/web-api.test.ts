@@ -13,9 +13,12 @@ const job = Job.fromPartial({
 const out = (data: Buffer, stream: OutputStream = OutputStream.OUTPUT_STREAM_STDOUT) => ({ nodeId: 'n-a', nodeName: 'a', stream, data });
 
 describe('jobDetail', () => {
-  it('keeps a character whole when stderr comes between its two halves on stdout', () => {
+  it('keeps a character whole when stderr comes between its two halves on stdout', async () => {
     const text = Buffer.from('日本語\n');
-    const detail = jobDetail(job, [out(text.subarray(0, 4)), out(Buffer.from('warn\n'), OutputStream.OUTPUT_STREAM_STDERR), out(text.subarray(4))]);
+    const chunks = async function* (list: ReturnType<typeof out>[]) {
+      yield* list;
+    };
+    const detail = await jobDetail(job, chunks([out(text.subarray(0, 4)), out(Buffer.from('warn\n'), OutputStream.OUTPUT_STREAM_STDERR), out(text.subarray(4))]));
     expect(detail.output[0]!.chunks).toEqual([
       { stream: 'out', text: '日' },
       { stream: 'err', text: 'warn\n' },

@@ -178,11 +178,11 @@ function appendText(entry: NodeOutput, stream: 'out' | 'err', text: string): voi
 }
 
 /** A job page: the summary, each run, and each node's output (decoded as UTF-8). */
-export function jobDetail(j: Job, output: Iterable<{ nodeId: string; nodeName: string; stream: OutputStream; data: Uint8Array }>) {
+export async function jobDetail(j: Job, output: AsyncIterable<{ nodeId: string; nodeName: string; stream: OutputStream; data: Uint8Array }>) {
   const perNode = new Map<string, NodeOutput>();
   const newEntry = (node: string): NodeOutput => ({ node, chunks: [], decoders: { out: new StringDecoder('utf8'), err: new StringDecoder('utf8') }, bytes: 0, truncated: false });
   for (const r of j.runs) perNode.set(r.nodeId, newEntry(r.nodeName));
-  for (const o of output) {
+  for await (const o of output) {
     let entry = perNode.get(o.nodeId);
     if (!entry) perNode.set(o.nodeId, (entry = newEntry(o.nodeName)));
     if (entry.bytes >= MAX_OUTPUT_PER_NODE) {

@@ -117,9 +117,9 @@ export function createWebApp(d: WebAppDeps): WebApp {
   const actorOf = (p: Principal) => `api:${p.tokenId}`;
 
   /** The caller's session, checked against the token store (a revoked token ends its sessions). */
-  const signedIn = (request: FastifyRequest): WebSession => {
+  const signedIn = async (request: FastifyRequest): Promise<WebSession> => {
     const session = sessions.require(request.cookies[SESSION_COOKIE]);
-    const token = d.tokens.getApi(session.principal.tokenId);
+    const token = await d.tokens.getApi(session.principal.tokenId);
     if (!token || token.revokedAt !== null) {
       sessions.deleteForToken(session.principal.tokenId);
       throw new NotSignedInError('your API token was revoked: sign in with another one');
@@ -138,16 +138,16 @@ export function createWebApp(d: WebAppDeps): WebApp {
   const remoteAddress = (request: FastifyRequest) => request.socket.remoteAddress ?? 'unknown';
 
   /** Refusals of a signed-in caller (role too low, outside its scope, bad CSRF) go to the audit log. */
-  const auditRefusal = (request: FastifyRequest, err: unknown) => {
+  const auditRefusal = async (request: FastifyRequest, err: unknown) => {
     if (httpStatus(err) !== 403 || request.ws) return;
     const p = request.webSession?.principal;
-    d.audit.record({ actor: p ? actorOf(p) : 'anonymous', action: 'access.denied', target: `web ${request.method} ${pathOf(request.url)}`, ok: false, detail: `from ${remoteAddress(request)}: ${(err as Error).message}` });
+    await d.audit.record({ actor: p ? actorOf(p) : 'anonymous', action: 'access.denied', target: `web ${request.method} ${pathOf(request.url)}`, ok: false, detail: `from ${remoteAddress(request)}: ${(err as Error).message}` });
   };
 
   /** JSON `{error, code}`; unknown errors are 500 and their text stays in the log. */
   const fail = async (thrown: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
     const err = asFleetError(thrown);
-    auditRefusal(request, err);
+    await auditRefusal(request, err);
     const status = httpStatus(err);
     if (status === 500) d.log.error({ err, url: request.url }, 'web request failed');
     if (err instanceof TooManySignInsError) reply.header('retry-after', err.retryAfterSeconds);
@@ -167,7 +167,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     const mutating = request.method !== 'GET' && request.method !== 'HEAD';
     if ((mutating || request.ws) && !sameOrigin(request.raw)) throw new CrossOriginError();
     if (request.routeOptions.config.signIn) return;
-    const session = signedIn(request);
+    const session = await signedIn(request);
     if (mutating) sessions.checkCsrf(session, request.headers['x-csrf-token']);
     request.webSession = session;
     if (request.method === 'GET') d.auth.require(session.principal, Role.Viewer);
@@ -207,16 +207,16 @@ export function createWebApp(d: WebAppDeps): WebApp {
           let principal: Principal;
           try {
             if (!parsed.success) throw new BadRequestBodyError(parsed.error.issues[0]?.message ?? 'expected {"token": "fa1_…"}');
-            principal = d.auth.check(parsed.data.token);
+            principal = await d.auth.check(parsed.data.token);
           } catch (err) {
             // A held-back address gets TooManySignInsError here (not audited again: its failures are);
             // a valid token from it was accepted above all the same.
             limiter.failed(address);
-            d.audit.record({ actor: `web:${address}`, action: 'web.login', target: address, ok: false, detail: err instanceof FleetError ? err.code : 'error' });
+            await d.audit.record({ actor: `web:${address}`, action: 'web.login', target: address, ok: false, detail: err instanceof FleetError ? err.code : 'error' });
             throw err;
           }
           const { id, session } = sessions.create(principal);
-          d.audit.record({ actor: actorOf(principal), action: 'web.login', target: address, ok: true, detail: `role ${principal.role}` });
+          await d.audit.record({ actor: actorOf(principal), action: 'web.login', target: address, ok: true, detail: `role ${principal.role}` });
           d.log.info({ token: principal.tokenId, address }, 'web sign-in');
           return reply.setCookie(SESSION_COOKIE, id, SESSION_COOKIE_OPTIONS).header('cache-control', 'no-store').send(signedInView(session));
         },
@@ -227,7 +227,7 @@ export function createWebApp(d: WebAppDeps): WebApp {
     app.post('/logout', async (request, reply) => {
       const { principal } = sessionOf(request);
       sessions.delete(request.cookies[SESSION_COOKIE]);
-      d.audit.record({ actor: actorOf(principal), action: 'web.logout', target: remoteAddress(request), ok: true });
+      await d.audit.record({ actor: actorOf(principal), action: 'web.logout', target: remoteAddress(request), ok: true });
       return reply.setCookie(SESSION_COOKIE, '', { ...SESSION_COOKIE_OPTIONS, maxAge: 0 }).header('cache-control', 'no-store').send({ ok: true });
     });
     app.get('/logout', notAllowed);
@@ -267,9 +267,9 @@ export function createWebApp(d: WebAppDeps): WebApp {
     await app.register(apiPlugin, {
       services: d.services,
       log: d.log.child({ part: 'api' }),
-      sessionOf: (request: FastifyRequest) => {
+      sessionOf: async (request: FastifyRequest) => {
         if (request.cookies[SESSION_COOKIE] === undefined) return null;
-        const session = signedIn(request);
+        const session = await signedIn(request);
         return {
           principal: session.principal,
           checkChange: (r: FastifyRequest) => {

@@ -135,7 +135,7 @@ export class ShellSockets {
     };
     const firstTimer = setTimeout(() => failFirst(new InvalidRequestError('no open or resume message in time')), FIRST_MESSAGE_TIMEOUT_MS);
 
-    const start = (data: RawData, isBinary: boolean) => {
+    const start = async (data: RawData, isBinary: boolean) => {
       clearTimeout(firstTimer);
       const parsed = isBinary ? undefined : firstMessage.safeParse(parseJson(data));
       if (!parsed?.success) {
@@ -150,9 +150,9 @@ export class ShellSockets {
       let from = 0;
       if (m.type === 'open') {
         // A node outside the token's scope looks like one that does not exist.
-        const node = this.#nodes.find(m.node);
+        const node = await this.#nodes.find(m.node);
         if (node && !this.#access.sees(web.principal, node)) throw new NodeNotFoundError(m.node);
-        session = this.#shells.open({ node: m.node, user, source: 'web', cols: m.cols, rows: m.rows, argv: [], pty: true, term: 'xterm-256color' });
+        session = await this.#shells.open({ node: m.node, user, source: 'web', cols: m.cols, rows: m.rows, argv: [], pty: true, term: 'xterm-256color' });
       } else {
         const found = this.#shells.resumable(m.session);
         // Someone else's shell looks the same as one that does not exist.
@@ -193,14 +193,21 @@ export class ShellSockets {
       else s.close('closed from the web page');
     };
 
+    // The first message opens (or resumes) the shell; what comes while it opens waits, in order.
+    let started: Promise<void> | undefined;
     ws.on('message', (data, isBinary) => {
-      try {
-        if (!session) start(data, isBinary);
-        else later(session, data, isBinary);
-      } catch (err) {
-        if (!session) failFirst(err);
-        else this.#log.error({ err }, 'terminal message failed');
+      if (!started) {
+        started = start(data, isBinary).catch(failFirst);
+        return;
       }
+      void started.then(() => {
+        if (!session) return;
+        try {
+          later(session, data, isBinary);
+        } catch (err) {
+          this.#log.error({ err }, 'terminal message failed');
+        }
+      });
     });
     ws.on('close', () => {
       this.#sockets.delete(ws);

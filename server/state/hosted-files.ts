@@ -21,10 +21,10 @@ export class HostedFiles {
   }
 
   /** The path of a stored file, or undefined. */
-  path(sha256: string): string | undefined {
+  async path(sha256: string): Promise<string | undefined> {
     if (!SHA256_RE.test(sha256)) return undefined;
     const p = join(this.#dir, sha256);
-    return existsSync(p) && this.#store.hostedFile(sha256) ? p : undefined;
+    return existsSync(p) && (await this.#store.hostedFile(sha256)) ? p : undefined;
   }
 
   /** Checks an upload's announced name, size and digest before any data is read. */
@@ -40,7 +40,7 @@ export class HostedFiles {
    */
   async store(info: { name: string; size: number; sha256: string }, chunks: AsyncIterable<Buffer>, actor: string): Promise<boolean> {
     this.check(info);
-    if (this.path(info.sha256)) return true;
+    if (await this.path(info.sha256)) return true;
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
     const tmp = join(this.#dir, `.upload-${randomBytes(6).toString('hex')}`);
     const hash = createHash('sha256');
@@ -64,7 +64,7 @@ export class HostedFiles {
       if (digest !== info.sha256) throw new HostedFileError(`sha256 mismatch: announced ${info.sha256}, received ${digest}`);
       fsyncFile(tmp);
       renameDurably(tmp, join(this.#dir, info.sha256));
-      this.#store.addHostedFile({ sha256: info.sha256, name: info.name, size, createdBy: actor, createdAt: Date.now() });
+      await this.#store.addHostedFile({ sha256: info.sha256, name: info.name, size, createdBy: actor, createdAt: Date.now() });
       return false;
     } finally {
       // Wait for the file to be closed (it may not even be open yet) before removing it, or an

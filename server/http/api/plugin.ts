@@ -28,7 +28,7 @@ export interface ApiOptions {
    * session is unknown, expired or its token revoked. `checkChange` throws unless a
    * state-changing request comes from the page's origin with the session's CSRF token.
    */
-  sessionOf: (request: FastifyRequest) => { principal: Principal; checkChange(request: FastifyRequest): void } | null;
+  sessionOf: (request: FastifyRequest) => Promise<{ principal: Principal; checkChange(request: FastifyRequest): void } | null>;
   log: Logger;
 }
 
@@ -84,17 +84,17 @@ export async function apiPlugin(app: FastifyInstance, o: ApiOptions): Promise<vo
   const document = openApiDocument(API_PREFIX);
   app.get(`${API_PREFIX}/openapi.json`, async (_request, reply) => reply.header('cache-control', 'no-cache').send(document));
 
-  const callerOf = (request: FastifyRequest, route: Route): Caller => {
+  const callerOf = async (request: FastifyRequest, route: Route): Promise<Caller> => {
     const address = request.ip;
     const header = request.headers.authorization;
     if (header !== undefined) return s.gate.authenticate(header.replace(/^Bearer\s+/i, ''), address, route.operation);
-    const session = o.sessionOf(request);
+    const session = await o.sessionOf(request);
     if (!session) return s.gate.authenticate('', address, route.operation);
     if (route.method !== 'GET') {
       try {
         session.checkChange(request);
       } catch (err) {
-        s.gate.refused(actorOf(session.principal), address, route.operation, err);
+        await s.gate.refused(actorOf(session.principal), address, route.operation, err);
         throw err;
       }
     }
@@ -138,7 +138,7 @@ export async function apiPlugin(app: FastifyInstance, o: ApiOptions): Promise<vo
       bodyLimit: MAX_JSON_BYTES,
       handler: async (request, reply) => {
         try {
-          const caller = callerOf(request, route);
+          const caller = await callerOf(request, route);
           const input = inputOf(request, route);
           if (route.answer.kind === 'events') return await events(request, reply, route, caller, input);
           const result = await route.handle(s, caller, input, () => {});
