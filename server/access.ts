@@ -36,10 +36,10 @@ export class Access {
   }
 
   /** True when every node (by id) is within the scope; a removed node is outside every scope. */
-  seesIds(principal: Principal, nodeIds: Iterable<string>): boolean {
+  async seesIds(principal: Principal, nodeIds: Iterable<string>): Promise<boolean> {
     if (!principal.scope) return true;
     for (const id of nodeIds) {
-      const node = this.#nodes.get(id);
+      const node = await this.#nodes.get(id);
       if (!node || !this.sees(principal, node)) return false;
     }
     return true;
@@ -59,11 +59,14 @@ export class Access {
    * The newest `limit` items the principal may see, from `newest(n)` (newest first); `nodeIds`
    * says which nodes an item touches. A limited token looks further back for its items.
    */
-  newestVisible<T>(principal: Principal, limit: number, newest: (n: number) => T[], nodeIds: (item: T) => string[]): T[] {
+  async newestVisible<T>(principal: Principal, limit: number, newest: (n: number) => Promise<T[]>, nodeIds: (item: T) => string[]): Promise<T[]> {
     if (!principal.scope) return newest(limit);
-    return newest(limit * 10)
-      .filter((item) => this.seesIds(principal, nodeIds(item)))
-      .slice(0, limit);
+    const visible: T[] = [];
+    for (const item of await newest(limit * 10)) {
+      if (visible.length === limit) break;
+      if (await this.seesIds(principal, nodeIds(item))) visible.push(item);
+    }
+    return visible;
   }
 
   /**

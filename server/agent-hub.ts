@@ -5,8 +5,12 @@ import type { Logger } from 'pino';
 import type { AgentMessage, CommandRejected, ExecEvent, HealthReport, Hello, ServerMessage, StateReport } from '../proto/gen/fleet/v1/agent';
 import type { AgentConnection } from '../transport';
 import { VERSION } from '../common/version';
+import { KeyedQueue } from '../common/keyed-queue';
 import { AgentRefusedError, NodeRemovedError } from './errors';
-import type { AuditLog, NodeStore } from './store';
+import type { AuditLog, NodeRecord, NodeStore } from './store';
+
+/** Messages a link may send while its node is being looked up; past that it is closed. */
+const MAX_EARLY_MESSAGES = 64;
 
 /** What the hub tells the rest of the server. */
 export interface AgentHubListener {
@@ -36,8 +40,11 @@ export class AgentHub {
   /** Nodes restarting into a new agent version, until when they are expected back. */
   readonly #restarting = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
+  /** One node's writes (version, inventory) are stored in the order they came. */
+  readonly #writes: KeyedQueue;
 
   constructor(deps: { nodes: NodeStore; audit: AuditLog; log: Logger; offlineAfterMs: number; heartbeatMs: number }) {
+    this.#writes = new KeyedQueue((err, nodeId) => deps.log.error({ err, nodeId }, 'could not store what an agent sent'));
     this.#nodes = deps.nodes;
     this.#audit = deps.audit;
     this.#log = deps.log;
@@ -79,11 +86,13 @@ export class AgentHub {
     this.#timer.unref();
   }
 
-  stop(): void {
+  /** Closes every link and stores what is still in memory (last-seen times, inventory). */
+  async stop(): Promise<void> {
     clearInterval(this.#timer);
-    this.#flushSeen();
+    const touched = this.#flushSeen();
     for (const s of this.#sessions.values()) s.connection.close();
     this.#sessions.clear();
+    await Promise.all([touched, this.#writes.idle()]);
   }
 
   /** True while the node has a live, welcomed link. */
@@ -108,12 +117,33 @@ export class AgentHub {
     return session?.welcomed === true && session.connection.send(message);
   }
 
-  /** Transport entry point: takes over a link authenticated as `connection.nodeId`. */
+  /**
+   * Transport entry point: takes over a link authenticated as `connection.nodeId`. The node is
+   * looked up first (messages that arrive meanwhile wait, in order); a link whose certificate is
+   * not the node's on record is audited and closed with the reason.
+   */
   connect(connection: AgentConnection): void {
-    const node = this.#nodes.get(connection.nodeId);
+    const early: AgentMessage[] = [];
+    let deliver: ((message: AgentMessage) => void) | undefined;
+    connection.onMessage((message) => {
+      if (deliver) deliver(message);
+      else if (early.push(message) > MAX_EARLY_MESSAGES) connection.close(new AgentRefusedError('too many messages before the link was accepted'));
+    });
+    this.#admit(connection).then(
+      (node) => {
+        deliver = this.#attach(connection, node);
+        for (const message of early.splice(0)) deliver(message);
+      },
+      (err: unknown) => connection.close(err instanceof Error ? err : new AgentRefusedError(String(err))),
+    );
+  }
+
+  /** The node a link belongs to, or why it is refused (audited). */
+  async #admit(connection: AgentConnection): Promise<NodeRecord> {
+    const node = await this.#nodes.get(connection.nodeId);
     if (!node || ![node.certFingerprint, node.prevCertFingerprint].includes(connection.credentialFingerprint)) {
-      const removed = this.#nodes.removedByCertificate(connection.credentialFingerprint);
-      this.#audit.record({
+      const removed = await this.#nodes.removedByCertificate(connection.credentialFingerprint);
+      await this.#audit.record({
         actor: `node:${connection.nodeId}`,
         action: 'node.connect',
         target: removed?.name,
@@ -124,7 +154,12 @@ export class AgentHub {
       throw new AgentRefusedError('this agent certificate does not belong to a current node (was the node removed or re-enrolled?)');
     }
     // Connecting with a renewed certificate retires the one it replaced.
-    if (connection.credentialFingerprint === node.certFingerprint) this.#nodes.forgetPreviousCertificate(node.id);
+    if (connection.credentialFingerprint === node.certFingerprint && node.prevCertFingerprint) await this.#nodes.forgetPreviousCertificate(node.id);
+    return node;
+  }
+
+  /** Makes an admitted link the node's session; returns what handles its messages. */
+  #attach(connection: AgentConnection, node: NodeRecord): (message: AgentMessage) => void {
     const previous = this.#sessions.get(node.id);
     const session: Session = { connection, lastSeen: Date.now(), welcomed: false };
     this.#sessions.set(node.id, session);
@@ -132,13 +167,6 @@ export class AgentHub {
       this.#log.info({ node: node.name }, 'agent reconnected; closing its previous link');
       previous.connection.close();
     }
-    connection.onMessage((message) => {
-      try {
-        this.#handle(node.id, session, message);
-      } catch (err) {
-        this.#log.error({ err, node: node.name }, 'failed to handle an agent message');
-      }
-    });
     connection.onClose((error) => {
       if (this.#sessions.get(node.id) !== session) return;
       this.#sessions.delete(node.id);
@@ -147,9 +175,17 @@ export class AgentHub {
         this.#emit('onOffline', node.id);
       }
     });
+    return (message) => {
+      try {
+        this.#handle(node, session, message);
+      } catch (err) {
+        this.#log.error({ err, node: node.name }, 'failed to handle an agent message');
+      }
+    };
   }
 
-  #handle(nodeId: string, session: Session, message: AgentMessage): void {
+  #handle(node: NodeRecord, session: Session, message: AgentMessage): void {
+    const nodeId = node.id;
     session.lastSeen = Date.now();
     this.#seen.set(nodeId, session.lastSeen);
     const body = message.body;
@@ -161,8 +197,9 @@ export class AgentHub {
     switch (body.$case) {
       case 'hello': {
         if (session.welcomed) return;
-        const node = this.#nodes.get(nodeId)!;
-        this.#nodes.setAgentVersion(nodeId, body.value.agentVersion.slice(0, 64), session.lastSeen);
+        const version = body.value.agentVersion.slice(0, 64);
+        const at = session.lastSeen;
+        void this.#writes.run(nodeId, () => this.#nodes.setAgentVersion(nodeId, version, at));
         session.welcomed = true;
         session.connection.send({
           body: { $case: 'welcome', value: { nodeId, nodeName: node.name, heartbeatIntervalMs: this.#heartbeatMs, serverVersion: VERSION } },
@@ -176,7 +213,10 @@ export class AgentHub {
         session.connection.send({ body: { $case: 'heartbeat', value: { sentUnixMs: Date.now() } } });
         return;
       case 'inventory':
-        if (body.value.facts) this.#nodes.setFacts(nodeId, body.value.facts);
+        if (body.value.facts) {
+          const facts = body.value.facts;
+          void this.#writes.run(nodeId, () => this.#nodes.setFacts(nodeId, facts));
+        }
         return;
       case 'execEvent':
         this.#emit('onExecEvent', nodeId, body.value);
@@ -184,7 +224,7 @@ export class AgentHub {
       case 'commandRejected': {
         // A refusal may mean someone tried to inject or replay a command: always audited.
         const { commandId, reason } = body.value;
-        this.#audit.record({ actor: `node:${nodeId}`, action: 'command.rejected', target: this.#nodes.get(nodeId)?.name ?? nodeId, ok: false, detail: `command ${commandId.slice(0, 200) || '(unreadable)'}: ${reason.slice(0, 500)}` });
+        void this.#writes.run(nodeId, () => this.#audit.record({ actor: `node:${nodeId}`, action: 'command.rejected', target: node.name, ok: false, detail: `command ${commandId.slice(0, 200) || '(unreadable)'}: ${reason.slice(0, 500)}` }));
         this.#emit('onCommandRejected', nodeId, body.value);
         return;
       }
@@ -211,12 +251,13 @@ export class AgentHub {
         }
       }
     }
-    this.#flushSeen();
+    void this.#flushSeen();
   }
 
-  #flushSeen(): void {
-    if (this.#seen.size === 0) return;
-    this.#nodes.touchMany(this.#seen);
+  #flushSeen(): Promise<void> {
+    if (this.#seen.size === 0) return Promise.resolve();
+    const seen = new Map(this.#seen);
     this.#seen.clear();
+    return this.#nodes.touchMany(seen).catch((err: unknown) => this.#log.error({ err, nodes: seen.size }, 'could not store when nodes were last seen'));
   }
 }

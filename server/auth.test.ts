@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ApiAuth, peerAddress } from './auth';
 import { NotAuthenticatedError, TooManySignInsError } from './errors';
 import { MemorySignInLimits } from './sign-in-limiter';
-import { Role, TokenStore, openDatabase } from './store';
+import { Role, openSqliteStores } from './store';
 
 describe('peerAddress', () => {
   it('takes the address out of the forms grpc-js reports peers in', () => {
@@ -17,8 +17,8 @@ describe('peerAddress', () => {
 
 describe('ApiAuth sign-in limit', () => {
   it('holds back wrong tokens from an address past its limit, but never refuses a valid one from it', async () => {
-    const auth = new ApiAuth(new TokenStore(openDatabase(':memory:')), new MemorySignInLimits({ max: 3 }));
-    const valid = auth.createToken(Role.Viewer, 'ci').token;
+    const auth = new ApiAuth(openSqliteStores(':memory:').tokens, new MemorySignInLimits({ max: 3 }));
+    const valid = (await auth.createToken(Role.Viewer, 'ci')).token;
     const wrong = valid.replace(/.$/, (c) => (c === '0' ? '1' : '0'));
     const attempt = async (token: string) => {
       try {

@@ -29,9 +29,9 @@ export class ApiAuth {
   }
 
   /** Creates the first admin token when there is none yet; returns it (to print once) or null. */
-  bootstrapAdmin(): string | null {
-    if (this.#tokens.countApi() > 0) return null;
-    return this.createToken(Role.Admin, 'first admin (created at first start)').token;
+  async bootstrapAdmin(): Promise<string | null> {
+    if ((await this.#tokens.countApi()) > 0) return null;
+    return (await this.createToken(Role.Admin, 'first admin (created at first start)')).token;
   }
 
   /**
@@ -39,10 +39,10 @@ export class ApiAuth {
    * returns its id and the secret token (shown once).
    * @throws InvalidSelectorError when the scope does not parse
    */
-  createToken(role: Role, description: string, scope = ''): { id: string; token: string } {
+  async createToken(role: Role, description: string, scope = ''): Promise<{ id: string; token: string }> {
     parseSelector(scope);
     const { id, secret } = newTokenSecret();
-    this.#tokens.insertApi({ id, secretHash: hashSecret(secret), role, description, scope, createdAt: Date.now(), revokedAt: null });
+    await this.#tokens.insertApi({ id, secretHash: hashSecret(secret), role, description, scope, createdAt: Date.now(), revokedAt: null });
     return { id, token: formatApiToken(id, secret) };
   }
 
@@ -64,7 +64,7 @@ export class ApiAuth {
     try {
       const parsed = parseApiToken(text);
       if (!parsed) throw new NotAuthenticatedError(text ? 'the API token is malformed (expected fa1_…)' : undefined);
-      const record = this.#tokens.getApi(parsed.id);
+      const record = await this.#tokens.getApi(parsed.id);
       if (!record || record.revokedAt !== null || !secretMatches(parsed.secret, record.secretHash)) {
         throw new NotAuthenticatedError('the API token is not valid on this server (revoked, or for another server)');
       }

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { handleUnaryCall, Metadata, sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import { ErrorKind, FleetError } from '../common/errors';
-import type { ControlServiceServer, ShellClientFrame, UploadFileFrame } from '../proto/gen/fleet/v1/control';
+import type { ControlServiceServer, ShellClientFrame, UploadFileFrame, UploadFileResponse } from '../proto/gen/fleet/v1/control';
 import { toGrpcStatus } from '../transport';
 import { peerAddress } from './auth';
 import { HostedFileError, InvalidRequestError, TooManySignInsError } from './errors';

@@ -9,7 +9,7 @@ import { formatJoinToken, hashSecret, newTokenSecret } from '../common/join-toke
 import { silentLogger } from '../common/logger';
 import { Enrollment } from './enrollment';
 import { loadOrCreatePki } from './pki';
-import { AuditLog, NodeStore, TokenStore, openDatabase } from './store';
+import { openSqliteStores } from './store';
 
 x509.cryptoProvider.set(webcrypto as never);
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
@@ -24,13 +24,12 @@ describe('Enrollment', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('gives an agent that retries with the same key the same node, without using the token again', async () => {
-    const db = openDatabase(':memory:');
+    const db = openSqliteStores(':memory:');
     const pki = await loadOrCreatePki(dir, []);
-    const tokens = new TokenStore(db);
-    const nodes = new NodeStore(db);
-    const enrollment = new Enrollment({ pki, tokens, nodes, audit: new AuditLog(db), log: silentLogger(), transaction: (fn) => db.transaction(fn)(), links: { isOnline: () => false, disconnect: () => {} } });
+    const { tokens, nodes } = db;
+    const enrollment = new Enrollment({ pki, tokens, nodes, audit: db.audit, state: db.state, log: silentLogger(), links: { isOnline: () => false, disconnect: () => {} } });
     const { id, secret } = newTokenSecret();
-    tokens.insertJoin({ id, secretHash: hashSecret(secret), description: '', labels: {}, createdAt: Date.now(), createdBy: 'test', expiresAt: Date.now() + 60_000, maxUses: 2, used: 0, revokedAt: null });
+    await tokens.insertJoin({ id, secretHash: hashSecret(secret), description: '', labels: {}, createdAt: Date.now(), createdBy: 'test', expiresAt: Date.now() + 60_000, maxUses: 2, used: 0, revokedAt: null });
     const token = formatJoinToken({ id, secret, caHash: pki.caHash });
     const request = async (keys: webcrypto.CryptoKeyPair, name: string) => ({
       token,
@@ -48,28 +47,28 @@ describe('Enrollment', () => {
     const retry = await enrollment.enroll(await request(key, 'web-1'), '127.0.0.1:1');
     expect(retry.nodeId).toBe(first.nodeId);
     expect(retry.certificatePem).toBe(first.certificatePem);
-    expect(nodes.list().map((n) => n.name)).toEqual(['web-1']);
-    expect(tokens.getJoin(id)?.used).toBe(1);
+    expect((await nodes.list()).map((n) => n.name)).toEqual(['web-1']);
+    expect((await tokens.getJoin(id))?.used).toBe(1);
     // Another machine (another key) is another node and uses the token.
     const other = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     const second = await enrollment.enroll(await request(other, 'web-1'), '127.0.0.1:2');
     expect(second.nodeId).not.toBe(first.nodeId);
     expect(second.nodeName).toBe('web-1-2');
-    expect(tokens.getJoin(id)?.used).toBe(2);
+    expect((await tokens.getJoin(id))?.used).toBe(2);
     // Used up: a new key is refused, a retry of an earlier one still gets its node.
     const third = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     await expect(enrollment.enroll(await request(third, 'web-3'), '127.0.0.1:3')).rejects.toThrow(/has been used 2 of 2 times/);
     expect((await enrollment.enroll(await request(other, 'web-1'), '127.0.0.1:2')).nodeId).toBe(second.nodeId);
-    db.close();
+    await db.close();
   });
 
   it('holds back join-token guesses from an address, but still enrolls a valid token from it', async () => {
-    const db = openDatabase(':memory:');
+    const db = openSqliteStores(':memory:');
     const pki = await loadOrCreatePki(dir, []);
-    const tokens = new TokenStore(db);
-    const enrollment = new Enrollment({ pki, tokens, nodes: new NodeStore(db), audit: new AuditLog(db), log: silentLogger(), transaction: (fn) => db.transaction(fn)(), links: { isOnline: () => false, disconnect: () => {} }, guessesPerMinute: 2 });
+    const { tokens } = db;
+    const enrollment = new Enrollment({ pki, tokens, nodes: db.nodes, audit: db.audit, state: db.state, log: silentLogger(), links: { isOnline: () => false, disconnect: () => {} }, guessesPerMinute: 2 });
     const { id, secret } = newTokenSecret();
-    tokens.insertJoin({ id, secretHash: hashSecret(secret), description: '', labels: {}, createdAt: Date.now(), createdBy: 'test', expiresAt: Date.now() + 60_000, maxUses: 1, used: 0, revokedAt: null });
+    await tokens.insertJoin({ id, secretHash: hashSecret(secret), description: '', labels: {}, createdAt: Date.now(), createdBy: 'test', expiresAt: Date.now() + 60_000, maxUses: 1, used: 0, revokedAt: null });
     const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     const request = async (token: string) => ({ token, csrPem: await csrFor(keys), identity: { hostname: 'ci-1', macs: [], dmiUuid: '', serial: '' }, agentVersion: '1', requestedName: 'ci-1', labels: {}, natsPublicKey: '', newIdentity: false });
     const guess = formatJoinToken({ id: newTokenSecret().id, secret: newTokenSecret().secret, caHash: pki.caHash });
@@ -77,6 +76,25 @@ describe('Enrollment', () => {
     await expect(enrollment.enroll(await request(guess), '10.0.0.9:2')).rejects.toMatchObject({ code: 'TOO_MANY_SIGN_INS' });
     // A CI runner behind the same NAT, with the real token.
     expect((await enrollment.enroll(await request(formatJoinToken({ id, secret, caHash: pki.caHash })), '10.0.0.9:3')).nodeName).toBe('ci-1');
-    db.close();
+    await db.close();
+  });
+
+  it('gives the token use back when the node cannot be taken over after all (it came back online meanwhile)', async () => {
+    const db = openSqliteStores(':memory:');
+    const pki = await loadOrCreatePki(dir, []);
+    const { tokens } = db;
+    // The first look finds the machine's old node offline; by the time it would be taken over, it is online.
+    let looks = 0;
+    const enrollment = new Enrollment({ pki, tokens, nodes: db.nodes, audit: db.audit, state: db.state, log: silentLogger(), links: { isOnline: () => looks++ > 0, disconnect: () => {} } });
+    const { id, secret } = newTokenSecret();
+    await tokens.insertJoin({ id, secretHash: hashSecret(secret), description: '', labels: {}, createdAt: Date.now(), createdBy: 'test', expiresAt: Date.now() + 60_000, maxUses: 1, used: 0, revokedAt: null });
+    const identity = { hostname: 'db-1', macs: ['52:54:00:00:00:01'], dmiUuid: '', serial: '' };
+    await db.nodes.insert({ id: 'n-old', name: 'db-1', labels: {}, facts: undefined, identity, certFingerprint: 'fp-old', prevCertFingerprint: null, certNotAfter: 0, agentVersion: '1', joinTokenId: null, enrolledAt: 1, lastSeenAt: null });
+    const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const request = { token: formatJoinToken({ id, secret, caHash: pki.caHash }), csrPem: await csrFor(keys), identity, agentVersion: '1', requestedName: '', labels: {}, natsPublicKey: '', newIdentity: false };
+    await expect(enrollment.enroll(request, '127.0.0.1:1')).rejects.toMatchObject({ code: 'ENROLLMENT_CONFLICT' });
+    expect((await tokens.getJoin(id))?.used).toBe(0);
+    expect(await db.nodes.get('n-old')).toMatchObject({ certFingerprint: 'fp-old' });
+    await db.close();
   });
 });

@@ -15,7 +15,7 @@ import { HELD_BACK_PAUSE_MS, MemorySignInLimits, type SignInLimits } from './sig
 import type { AgentPeer } from '../transport';
 import { newId } from './ids';
 import { csrKeyHash, type Pki } from './pki';
-import type { AuditLog, NodeRecord, NodeStore, TokenStore } from './store';
+import type { AuditLog, NodeRecord, NodeStore, StateStore, TokenStore } from './store';
 import type { Machines } from './pxe';
 import type { Metrics } from './metrics';
 import { isUserKey, type NatsAuthority } from './nats-authority';
@@ -78,7 +78,7 @@ export class Enrollment {
   readonly #nodes: NodeStore;
   readonly #audit: AuditLog;
   readonly #log: Logger;
-  readonly #transaction: <T>(fn: () => T) => T;
+  readonly #state: StateStore;
   readonly #machines: Machines | undefined;
   readonly #nats: NatsAuthority | undefined;
   readonly #metrics: Pick<Metrics, 'enrollment'> | undefined;
@@ -98,7 +98,8 @@ export class Enrollment {
     nodes: NodeStore;
     audit: AuditLog;
     log: Logger;
-    transaction: <T>(fn: () => T) => T;
+    /** Where a removed node's desired-state rows are forgotten. */
+    state: StateStore;
     /** Which nodes are online (never taken over), and closing a link whose node changed. */
     links: EnrollmentLinks;
     machines?: Machines;
@@ -116,7 +117,7 @@ export class Enrollment {
     this.#recent = deps.replies ?? new MemoryReplayCache();
     this.#metrics = deps.metrics;
     this.#nats = deps.nats;
-    this.#transaction = deps.transaction;
+    this.#state = deps.state;
     this.#pki = deps.pki;
     this.#tokens = deps.tokens;
     this.#nodes = deps.nodes;
@@ -138,7 +139,7 @@ export class Enrollment {
       })();
       actor = `token:${token.id}`;
       const { response, about } = await this.#enrollWith(token, request, remoteAddress);
-      this.#audit.record({ actor, action: 'node.enroll', target: `${response.nodeName} (${response.nodeId})`, ok: true, detail: `from ${remoteAddress}, host ${request.identity?.hostname ?? '?'}${about}` });
+      await this.#audit.record({ actor, action: 'node.enroll', target: `${response.nodeName} (${response.nodeId})`, ok: true, detail: `from ${remoteAddress}, host ${request.identity?.hostname ?? '?'}${about}` });
       this.#log.info({ node: response.nodeName, id: response.nodeId, from: remoteAddress, notice: response.notice || undefined }, 'node enrolled');
       this.#metrics?.enrollment(true);
       return response;
@@ -159,7 +160,7 @@ export class Enrollment {
         throw err;
       }
       const reason = err instanceof FleetError ? err.message : 'internal error';
-      this.#audit.record({ actor, action: 'node.enroll', ok: false, detail: `from ${remoteAddress}: ${reason}` });
+      await this.#audit.record({ actor, action: 'node.enroll', ok: false, detail: `from ${remoteAddress}: ${reason}` });
       this.#log.warn({ from: remoteAddress, reason }, 'enrollment refused');
       this.#metrics?.enrollment(false);
       throw err;
@@ -171,14 +172,14 @@ export class Enrollment {
    * as Connect: the certificate on record). Audited either way.
    */
   async renew(peer: AgentPeer, csrPem: string): Promise<string> {
-    const node = this.#nodes.get(peer.nodeId);
+    const node = await this.#nodes.get(peer.nodeId);
     if (!node || ![node.certFingerprint, node.prevCertFingerprint].includes(peer.credentialFingerprint)) {
-      this.#audit.record({ actor: `node:${peer.nodeId}`, action: 'node.renew', ok: false, detail: `from ${peer.remoteAddress}: not the certificate on record` });
+      await this.#audit.record({ actor: `node:${peer.nodeId}`, action: 'node.renew', ok: false, detail: `from ${peer.remoteAddress}: not the certificate on record` });
       throw new AgentRefusedError('this certificate is not the one on record for the node (renewed already, or the node was removed)');
     }
     const issued = await this.#pki.issueAgentCertificate(csrPem, node.id);
-    this.#nodes.setCertificate(node.id, issued.fingerprint, issued.notAfter, peer.credentialFingerprint);
-    this.#audit.record({ actor: `node:${node.id}`, action: 'node.renew', target: node.name, ok: true, detail: `valid until ${new Date(issued.notAfter).toISOString()}` });
+    await this.#nodes.setCertificate(node.id, issued.fingerprint, issued.notAfter, peer.credentialFingerprint);
+    await this.#audit.record({ actor: `node:${node.id}`, action: 'node.renew', target: node.name, ok: true, detail: `valid until ${new Date(issued.notAfter).toISOString()}` });
     this.#log.info({ node: node.name }, 'agent certificate renewed');
     return issued.certPem;
   }
@@ -190,16 +191,17 @@ export class Enrollment {
    * @returns the node's name
    */
   async leave(peer: AgentPeer, reason: string): Promise<string> {
-    const node = this.#nodes.get(peer.nodeId);
+    const node = await this.#nodes.get(peer.nodeId);
     if (!node || ![node.certFingerprint, node.prevCertFingerprint].includes(peer.credentialFingerprint)) {
-      this.#audit.record({ actor: `node:${peer.nodeId}`, action: 'node.leave', ok: false, detail: `from ${peer.remoteAddress}: not the certificate on record` });
+      await this.#audit.record({ actor: `node:${peer.nodeId}`, action: 'node.leave', ok: false, detail: `from ${peer.remoteAddress}: not the certificate on record` });
       throw new AgentRefusedError('this certificate is not the one on record for the node (removed already, or enrolled again)');
     }
     const why = reason.replace(/[\x00-\x1f\x7f]+/g, ' ').trim().slice(0, 200) || 'no reason given';
     const at = Date.now();
-    this.#nodes.remove(node, `node:${node.id}`, at);
+    await this.#nodes.remove(node, `node:${node.id}`, at);
+    await this.#state.forgetNode(node.id);
     this.#links.disconnect(node.id, new NodeRemovedError(node.name, at));
-    this.#audit.record({ actor: `node:${node.id}`, action: 'node.leave', target: node.name, ok: true, detail: `from ${peer.remoteAddress}: ${why}; node ${node.id} removed, its certificate is refused from now on` });
+    await this.#audit.record({ actor: `node:${node.id}`, action: 'node.leave', target: node.name, ok: true, detail: `from ${peer.remoteAddress}: ${why}; node ${node.id} removed, its certificate is refused from now on` });
     this.#log.info({ node: node.name, reason: why }, 'node left the fleet');
     return node.name;
   }
@@ -208,7 +210,7 @@ export class Enrollment {
     if (token.caHash !== this.#pki.caHash) {
       throw new JoinTokenRefusedError('the join token was issued by a different fleet server (its CA fingerprint does not match)', 'TOKEN_WRONG_SERVER');
     }
-    const record = this.#tokens.getJoin(token.id);
+    const record = await this.#tokens.getJoin(token.id);
     if (!record || !secretMatches(token.secret, record.secretHash)) {
       throw new JoinTokenRefusedError('the join token is not known to this server', 'TOKEN_UNKNOWN');
     }
@@ -222,7 +224,7 @@ export class Enrollment {
     const keyHash = csrKeyHash(request.csrPem);
     const retryKey = `${record.id}:${keyHash}`;
     const earlier = keyHash ? await this.#recent.recall(retryKey) : undefined;
-    if (earlier && this.#nodes.get(earlier.nodeId)?.joinTokenId === record.id) {
+    if (earlier && (await this.#nodes.get(earlier.nodeId))?.joinTokenId === record.id) {
       this.#log.info({ node: earlier.nodeName }, 'enrollment retried with the same key: same node');
       return { response: earlier, about: '' };
     }
@@ -241,11 +243,11 @@ export class Enrollment {
     }
     if (request.natsPublicKey && !isUserKey(request.natsPublicKey)) throw new InvalidEnrollmentError('the NATS public key is not a user nkey (U…)');
     // A token minted for one PXE machine: only that machine, only once approved, under its name.
-    const machine = record.machineId ? this.#machines?.admit(record, identity, remoteAddress) : undefined;
+    const machine = record.machineId ? await this.#machines?.admit(record, identity, remoteAddress) : undefined;
     if (record.machineId && !machine) throw new JoinTokenRefusedError('machine-bound tokens need PXE, which this server has not set up', 'TOKEN_MACHINE_GONE');
     // A machine enrolling again takes its offline node back (docs/security.md, "Re-enrollment").
     const askedName = machine?.name || request.requestedName ? toNodeName(machine?.name || request.requestedName) : '';
-    const sameMachine = earlierNodes(this.#nodes.withMacs(identity.macs), identity, askedName, (id) => this.#links.isOnline(id));
+    const sameMachine = earlierNodes(await this.#nodes.withMacs(identity.macs), identity, askedName, (id) => this.#links.isOnline(id));
     const previous = request.newIdentity ? undefined : sameMachine.offline;
     const nodeId = previous?.id ?? newId('n');
     const issued = await this.#pki.issueAgentCertificate(request.csrPem, nodeId);
@@ -256,22 +258,28 @@ export class Enrollment {
     if (!previous) {
       const baseName = toNodeName(machine?.name || request.requestedName || identity.hostname || nodeId);
       name = baseName;
-      for (let i = 2; this.#nodes.nameTaken(name); i++) name = `${baseName}-${i}`;
+      for (let i = 2; (await this.#nodes.nameTaken(name)); i++) name = `${baseName}-${i}`;
     }
 
-    // Counting the use and creating (or taking over) the node happen together or not at all.
-    const created = this.#transaction(() => {
-      if (!this.#tokens.consumeJoin(record.id)) return false;
+    // Counting the use and creating (or taking over) the node happen together or not at all:
+    // the use is counted first and given back when the node cannot be created or taken over.
+    if (!(await this.#tokens.consumeJoin(record.id))) {
+      throw new JoinTokenRefusedError(`join token ${record.id} has been used ${record.maxUses} of ${record.maxUses} times`, 'TOKEN_USED_UP');
+    }
+    try {
       if (previous) {
         // Back online, removed, renamed or enrolled again since it was looked up: undo, and let
         // the agent retry (it then sees what the node is now).
-        const current = this.#nodes.get(previous.id);
-        if (!current || current.name !== previous.name || current.certFingerprint !== previous.certFingerprint || this.#links.isOnline(previous.id)) {
-          throw new EnrollmentConflictError(previous.name);
-        }
-        this.#nodes.reenroll(previous.id, { identity, labels, certFingerprint: issued.fingerprint, certNotAfter: issued.notAfter, agentVersion: request.agentVersion.slice(0, 64), joinTokenId: record.id, enrolledAt: now });
+        const taken =
+          !this.#links.isOnline(previous.id) &&
+          (await this.#nodes.reenroll(
+            previous.id,
+            { name: previous.name, certFingerprint: previous.certFingerprint },
+            { identity, labels, certFingerprint: issued.fingerprint, certNotAfter: issued.notAfter, agentVersion: request.agentVersion.slice(0, 64), joinTokenId: record.id, enrolledAt: now },
+          ));
+        if (!taken) throw new EnrollmentConflictError(previous.name);
       } else {
-        this.#nodes.insert({
+        await this.#nodes.insert({
           id: nodeId,
           name,
           labels,
@@ -286,12 +294,11 @@ export class Enrollment {
           lastSeenAt: null,
         });
       }
-      if (machine) this.#machines!.provisioned(machine.machine.id, nodeId);
-      return true;
-    });
-    if (!created) {
-      throw new JoinTokenRefusedError(`join token ${record.id} has been used ${record.maxUses} of ${record.maxUses} times`, 'TOKEN_USED_UP');
+    } catch (err) {
+      await this.#tokens.releaseJoin(record.id);
+      throw err;
     }
+    if (machine) await this.#machines!.provisioned(machine.machine.id, nodeId);
     // A link with the old certificate that is still being set up (no Hello yet) is closed.
     if (previous) this.#links.disconnect(previous.id, new AgentRefusedError(`node ${previous.name} was enrolled again from its machine; this certificate is no longer valid`));
     const { audit, notice } = describeEarlier(sameMachine, previous !== undefined, identity);

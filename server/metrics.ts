@@ -8,7 +8,7 @@ import { runStateToJSON, type RunState } from '../proto/gen/fleet/v1/control';
 /** Where the scrape-time gauges read their values. */
 export interface MetricSources {
   /** Enrolled nodes and how many of them are connected now. */
-  nodes(): { enrolled: number; online: number };
+  nodes(): Promise<{ enrolled: number; online: number }>;
   /** Open remote shell sessions. */
   openShells(): number;
 }
@@ -28,7 +28,7 @@ export function runStateLabel(state: RunState): string {
  * The server's metrics. Create one per server and hand it to the parts that count events.
  *
  * @example
- *   const metrics = new Metrics({ nodes: () => ({ enrolled: 3, online: 2 }), openShells: () => 0 });
+ *   const metrics = new Metrics({ nodes: async () => ({ enrolled: 3, online: 2 }), openShells: () => 0 });
  *   metrics.jobStarted();
  *   const text = await metrics.text(); // Prometheus text format
  */
@@ -50,8 +50,8 @@ export class Metrics {
       help: 'Enrolled nodes by connection state (online: an agent is connected now).',
       labelNames: ['state'],
       registers,
-      collect() {
-        const { enrolled, online } = sources.nodes();
+      async collect() {
+        const { enrolled, online } = await sources.nodes();
         this.set({ state: 'online' }, online);
         this.set({ state: 'offline' }, Math.max(0, enrolled - online));
       },
@@ -60,8 +60,8 @@ export class Metrics {
       name: 'fleet_nodes_enrolled',
       help: 'Nodes enrolled on this server (online or not).',
       registers,
-      collect() {
-        this.set(sources.nodes().enrolled);
+      async collect() {
+        this.set((await sources.nodes()).enrolled);
       },
     });
     new Gauge({

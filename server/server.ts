@@ -17,7 +17,7 @@ import { addReflection } from './reflection';
 import { Releases } from './releases';
 import { AgentUpgrades } from './upgrades';
 import { ShellSessions } from './shells';
-import { AuditLog, type Db, JobStore, MachineStore, NodeStore, SessionStore, StateStore, TokenStore, openDatabase } from './store';
+import { openSqliteStores, type Stores } from './store';
 import { ApiAuth } from './auth';
 import type { ServerOptions } from './config';
 import { createControlService } from './control-service';
@@ -61,9 +61,9 @@ export function pubkeyPin(certPem: string): string {
 /** Starts fleet-server with validated options. */
 export async function startServer(options: ServerOptions, log: Logger): Promise<RunningServer> {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  let db: Db;
+  let stores: Stores;
   try {
-    db = openDatabase(join(options.dataDir, 'fleet.db'));
+    stores = openSqliteStores(join(options.dataDir, 'fleet.db'));
   } catch (err) {
     if (err instanceof StartupError) throw err;
     throw new StartupError(`cannot open the database in ${options.dataDir}: ${(err as Error).message}`, err);
@@ -71,16 +71,13 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const pki = await loadOrCreatePki(options.dataDir, options.serverNames);
   // Sessions, limits, the enrollment replay cache, recordings and hosted files' bytes.
   const infra = embeddedInfrastructure(options);
-  const nodes = new NodeStore(db);
-  const tokens = new TokenStore(db);
-  const jobs = new JobStore(db);
-  const audit = new AuditLog(db);
+  const { nodes, tokens, jobs, audit, state: stateStore } = stores;
   const auth = new ApiAuth(tokens, infra.apiSignIns);
   const access = new Access(nodes);
-  const firstAdminToken = auth.bootstrapAdmin();
-  if (firstAdminToken) audit.record({ actor: 'server', action: 'token.api.create', target: 'first admin', ok: true });
+  const firstAdminToken = await auth.bootstrapAdmin();
+  if (firstAdminToken) await audit.record({ actor: 'server', action: 'token.api.create', target: 'first admin', ok: true });
 
-  const metrics = new Metrics({ nodes: () => ({ enrolled: nodes.count(), online: hub.onlineCount() }), openShells: () => shells.openCount });
+  const metrics = new Metrics({ nodes: async () => ({ enrolled: await nodes.count(), online: hub.onlineCount() }), openShells: () => shells.openCount });
   const hub = new AgentHub({ nodes, audit, log: log.child({ part: 'agents' }), offlineAfterMs: options.offlineAfterMs, heartbeatMs: options.heartbeatMs });
   const commands = new CommandSender({ link: hub, signer: pki.commandSigner, log: log.child({ part: 'commands' }) });
   const dispatcher = new JobDispatcher({ jobs, nodes, hub, audit, log: log.child({ part: 'jobs' }), commands, defaultTimeoutMs: options.defaultJobTimeoutMs, metrics });
@@ -89,7 +86,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const installInfo = { port: 0, pin: pubkeyPin(pki.serverCertChainPem) };
   const grpcInfo = { port: 0 };
   const machines = new Machines({
-    machines: new MachineStore(db),
+    machines: stores.machines,
     tokens,
     audit,
     log: log.child({ part: 'pxe' }),
@@ -99,8 +96,9 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     discoveryDirs: [join(options.dataDir, 'discovery'), join(dirname(fileURLToPath(import.meta.url)), 'discovery')],
     pxePort: () => pxeInfo.port,
   });
+  await machines.load();
   const natsAuthority = await NatsAuthority.loadOrCreate(options.dataDir);
-  const enrollment = new Enrollment({ pki, tokens, nodes, audit, log: log.child({ part: 'enroll' }), transaction: (fn) => db.transaction(fn)(), links: hub, machines, nats: natsAuthority, metrics, guesses: infra.joinTokenGuesses, replies: infra.enrollmentReplies });
+  const enrollment = new Enrollment({ pki, tokens, nodes, audit, state: stateStore, log: log.child({ part: 'enroll' }), links: hub, machines, nats: natsAuthority, metrics, guesses: infra.joinTokenGuesses, replies: infra.enrollmentReplies });
 
   // Undecodable requests, and requests with a text field over its limit (common/limits.ts), are
   // answered INVALID_ARGUMENT before any handler, on every service (transport/grpc/request-decoding.ts);
@@ -111,13 +109,12 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     'grpc.http2.min_ping_interval_without_data_ms': 5000,
     interceptors: [controlRequestInterceptor(log.child({ part: 'control' }), metrics), malformedRequestInterceptor],
   });
-  const shells = new ShellSessions({ nodes, hub, commands, store: new SessionStore(db), audit, log: log.child({ part: 'shells' }), recordings: infra.recordings, limits: options.shell });
+  const shells = new ShellSessions({ nodes, hub, commands, store: stores.sessions, audit, log: log.child({ part: 'shells' }), recordings: infra.recordings, limits: options.shell });
   const agentHandlers: AgentTransportHandlers = { enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn), channel: (conn) => shells.channel(conn), renew: (peer, csr) => enrollment.renew(peer, csr), leave: (peer, reason) => enrollment.leave(peer, reason) };
   // Every configured transport (gRPC always, NATS beside it) serves the same hub and shells.
   const transports = await createServerTransports(options, { grpcServer, caPem: pki.caPem, natsCredentials: () => natsAuthority.serverCredentials(), log });
   for (const transport of transports) transport.start(agentHandlers);
   const releases = new Releases(options.releasesDir);
-  const stateStore = new StateStore(db);
   const webhooks = new Webhooks(options.webhooks, log.child({ part: 'webhooks' }));
   const desired = new DesiredStateService({ store: stateStore, nodes, hub, audit, webhooks, commands, httpsPort: () => installInfo.port, log: log.child({ part: 'state' }) });
   const rollouts = new RolloutEngine({ store: stateStore, nodes, hub, state: desired, audit, webhooks, log: log.child({ part: 'rollouts' }) });
@@ -183,9 +180,9 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       })
     : undefined;
   hub.start();
-  dispatcher.start();
-  shells.start();
-  rollouts.resumeUnfinished();
+  await dispatcher.start();
+  await shells.start();
+  await rollouts.resumeUnfinished();
   log.info({ port, data: options.dataDir, ca: `sha256:${pki.caHash}` }, 'fleet-server listening');
 
   return {
@@ -204,8 +201,8 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       shells.stop();
       rollouts.stop();
       await webhooks.drain();
-      dispatcher.stop();
-      hub.stop();
+      await dispatcher.stop();
+      await hub.stop();
       for (const transport of transports) await transport.stop();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
@@ -217,7 +214,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
           resolve();
         });
       });
-      db.close();
+      await stores.close();
     },
   };
 }

@@ -59,12 +59,12 @@ export class AgentUpgrades {
   }
 
   /** Checks the request and resolves targets (throws on bad input), then returns the runner. */
-  prepare(request: UpgradeAgentsRequest, actor: string): (emit: (e: UpgradeEvent) => void) => Promise<void> {
+  async prepare(request: UpgradeAgentsRequest, actor: string): Promise<(emit: (e: UpgradeEvent) => void) => Promise<void>> {
     if (!validVersion(request.version)) throw new InvalidRequestError(`${quote(request.version)} is not a valid version`);
     if (this.#releases.files(request.version).length === 0) {
       throw new InvalidRequestError(`the server has no agent release ${request.version} (available: ${this.#releases.versions().join(', ') || 'none'})`);
     }
-    const targets = resolveTargets(this.#nodes, request);
+    const targets = await resolveTargets(this.#nodes, request);
     const batchSize = Math.min(targets.length, concurrencyLimit(request.batch || '100%', targets.length));
     const deadlineMs = request.deadlineMs || DEFAULT_DEADLINE_MS;
     return async (emit) => {
@@ -78,7 +78,7 @@ export class AgentUpgrades {
           if (r.outcome === 'upgraded') summary.upgraded++;
           else if (r.outcome === 'current') summary.current++;
           else summary.failed++;
-          this.#audit.record({ actor, action: 'agent.upgrade', target: node.name, ok: r.outcome === 'upgraded' || r.outcome === 'current', detail: `${r.outcome} ${request.version}${r.detail ? `: ${r.detail}` : ''}` });
+          await this.#audit.record({ actor, action: 'agent.upgrade', target: node.name, ok: r.outcome === 'upgraded' || r.outcome === 'current', detail: `${r.outcome} ${request.version}${r.detail ? `: ${r.detail}` : ''}` });
           emit({ body: { $case: 'node', value: { nodeId: node.id, nodeName: node.name, ...r } } });
         }
       }
@@ -87,7 +87,7 @@ export class AgentUpgrades {
   }
 
   async #upgradeOne(node: NodeRecord, version: string, deadlineMs: number): Promise<Omit<UpgradeNodeResult, 'nodeId' | 'nodeName'>> {
-    const current = this.#nodes.get(node.id)?.agentVersion ?? '';
+    const current = (await this.#nodes.get(node.id))?.agentVersion ?? '';
     if (!this.#hub.isOnline(node.id)) return { outcome: 'offline', version: current, detail: 'node is offline' };
     if (current === version) return { outcome: 'current', version, detail: '' };
     const arch = node.facts?.os?.arch === 'arm64' ? 'arm64' : 'x64';

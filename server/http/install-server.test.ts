@@ -14,7 +14,7 @@ import type { Releases } from '../releases';
 import { createServices, type ServicesDeps } from '../services';
 import { MemorySignInLimits } from '../sign-in-limiter';
 import { MemoryWebSessions } from './memory-web-sessions';
-import { AuditLog, NodeStore, openDatabase, Role, TokenStore } from '../store';
+import { openSqliteStores, Role } from '../store';
 import type { HttpApp } from './fastify-app';
 import { createInstallApp } from './install-server';
 import { createWebApp, type WebApp, type WebAppDeps } from './web-app';
@@ -29,15 +29,15 @@ describe('the HTTPS front', () => {
   let token: string;
 
   beforeAll(async () => {
-    const db = openDatabase(':memory:');
-    const tokens = new TokenStore(db);
+    const stores = openSqliteStores(':memory:');
+    const tokens = stores.tokens;
     const auth = new ApiAuth(tokens);
-    token = auth.createToken(Role.Viewer, 'test').token;
+    token = (await auth.createToken(Role.Viewer, 'test')).token;
     const pki = await loadOrCreatePki(dir, []);
     writeFileSync(join(dir, 'install.sh'), 'echo __FLEET_URL__ __FLEET_GRPC_PORT__\n');
-    const nodes = new NodeStore(db);
+    const nodes = stores.nodes;
     // Sign-in and the node list need only these parts of the service layer.
-    const services = createServices({ auth, access: new Access(nodes), audit: new AuditLog(db), nodes, tokens, stateStore: { checks: () => [] }, hub: { isOnline: () => false } } as unknown as ServicesDeps);
+    const services = createServices({ auth, access: new Access(nodes), audit: stores.audit, nodes, tokens, stateStore: { checks: async () => [] }, hub: { isOnline: () => false } } as unknown as ServicesDeps);
     const deps: WebAppDeps = { services, log, root: null, signInLimits: new MemorySignInLimits({ max: 3 }), webSessions: new MemoryWebSessions() };
     web = createWebApp(deps);
     app = await createInstallApp(8443, { scriptPath: join(dir, 'install.sh'), certChainPem: pki.serverCertChainPem, keyPem: pki.serverKeyPem, caPem: pki.caPem, grpcPort: 7443, releases: { sums: () => undefined, file: () => undefined } as unknown as Releases, defaultVersion: () => undefined, log, web });

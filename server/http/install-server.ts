@@ -39,7 +39,7 @@ export interface InstallServerOptions {
    * (`agentFingerprints` says whether a certificate's SHA-256 fingerprint belongs to one).
    */
   hostedFile?: (sha256: string) => Promise<{ size: number; stream: Readable } | undefined>;
-  isAgentCertificate?: (fingerprint: string) => boolean;
+  isAgentCertificate?: (fingerprint: string) => Promise<boolean>;
   /** Adds GET /metrics (metrics-endpoint.ts addMetricsRoute). */
   metrics?: (app: HttpApp) => void;
   /** Called first for every HTTP request (request id, access log: request-log.ts). */
@@ -147,7 +147,7 @@ export async function createInstallApp(port: number, o: InstallServerOptions): P
         const socket = request.raw.socket as TLSSocket;
         const cert = socket.authorized ? socket.getPeerCertificate() : undefined;
         const fingerprint = cert?.fingerprint256?.replaceAll(':', '').toLowerCase() ?? '';
-        if (!fingerprint || !o.isAgentCertificate?.(fingerprint)) return sendText(reply, 403, 'hosted files are served to enrolled agents only (client certificate required)\n');
+        if (!fingerprint || !(await o.isAgentCertificate?.(fingerprint))) return sendText(reply, 403, 'hosted files are served to enrolled agents only (client certificate required)\n');
         const file = await hostedFile(sha256);
         if (!file) return sendText(reply, 404, `no hosted file ${sha256}\n`);
         reply.header('content-type', 'application/octet-stream').header('content-length', file.size).header('x-checksum-sha256', sha256);

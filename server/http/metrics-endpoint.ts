@@ -53,7 +53,7 @@ export function addMetricsRoute(app: HttpApp, d: { gate: Gate; metrics: Metrics;
       }
       // Counts cover the whole fleet: not for a token limited to a selector.
       if (caller.principal.scope) {
-        d.gate.refused(actorOf(caller), address, OPERATION, new OutOfScopeError(caller.principal.scope, 'the metrics cover the whole fleet'));
+        await d.gate.refused(actorOf(caller), address, OPERATION, new OutOfScopeError(caller.principal.scope, 'the metrics cover the whole fleet'));
         return sendText(reply, 403, 'the metrics cover the whole fleet: use a token without a scope\n');
       }
       return serve(d.metrics, d.log, reply);

@@ -46,19 +46,19 @@ export function createPxeApp(machines: Machines, log: Logger): HttpApp {
   app.route({
     ...routes,
     url: '/pxe/ipxe',
-    handler: (request, reply) => {
+    handler: async (request, reply) => {
       const query = requestUrl(request.url, 'http://pxe')!.searchParams;
       const q = (k: string) => (query.get(k) ?? '').slice(0, 128);
-      return sendText(reply, 200, machines.bootScript({ mac: q('mac'), uuid: q('uuid'), serial: q('serial'), buildarch: q('buildarch') }, ctxOf(request.raw)));
+      return sendText(reply, 200, await machines.bootScript({ mac: q('mac'), uuid: q('uuid'), serial: q('serial'), buildarch: q('buildarch') }, ctxOf(request.raw)));
     },
   });
   app.route<{ Params: { machine: string; part: string } }>({
     ...routes,
     url: '/pxe/cloud-init/:machine/:part',
-    handler: (request, reply) => {
+    handler: async (request, reply) => {
       const { machine, part } = request.params;
       if (!/^m-[a-z0-9]{1,20}$/.test(machine) || !['meta-data', 'user-data', 'vendor-data'].includes(part)) return sendText(reply, 404, 'not found\n');
-      const body = machines.cloudInit(machine, part, ctxOf(request.raw));
+      const body = await machines.cloudInit(machine, part, ctxOf(request.raw));
       return body === undefined ? sendText(reply, 404, 'no such machine\n') : sendText(reply, 200, body);
     },
   });

@@ -122,16 +122,16 @@ export function createWebApp(d: WebAppDeps): WebApp {
   sweeper.unref();
 
   /** Refusals of a signed-in caller (bad CSRF, another origin) go to the audit log, through the service layer's gate. */
-  const auditRefusal = (request: FastifyRequest, err: unknown) => {
+  const auditRefusal = async (request: FastifyRequest, err: unknown) => {
     if (httpStatus(err) !== 403 || request.ws) return;
     const p = request.webSession?.principal;
-    s.gate.refused(p ? actorOf(p) : 'anonymous', remoteAddress(request), `web ${request.method} ${pathOf(request.url)}`, err);
+    await s.gate.refused(p ? actorOf(p) : 'anonymous', remoteAddress(request), `web ${request.method} ${pathOf(request.url)}`, err);
   };
 
   /** JSON `{error, code}`; unknown errors are 500 and their text stays in the log. */
   const fail = async (thrown: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
     const err = asFleetError(thrown);
-    auditRefusal(request, err);
+    await auditRefusal(request, err);
     const status = httpStatus(err);
     if (status === 500) d.log.error({ err, url: request.url }, 'web request failed');
     if (err instanceof TooManySignInsError) reply.header('retry-after', err.retryAfterSeconds);

@@ -3,7 +3,7 @@ import { Command, type ServerMessage } from '../../proto/gen/fleet/v1/agent';
 import { RunState, type JobEvent, type StartJobRequest } from '../../proto/gen/fleet/v1/control';
 import { silentLogger } from '../../common/logger';
 import type { AgentHub } from '../agent-hub';
-import { AuditLog, type Db, JobStore, NodeStore, openDatabase } from '../store';
+import { openSqliteStores, type Stores } from '../store';
 import { JobDispatcher } from './dispatcher';
 
 /** An agent hub stand-in: which nodes are online, and the exec commands sent to each. */
@@ -26,11 +26,11 @@ class FakeHub {
   }
 }
 
-function setup(nodeCount: number) {
-  const db: Db = openDatabase(':memory:');
-  const nodes = new NodeStore(db);
+async function setup(nodeCount: number) {
+  const db: Stores = openSqliteStores(':memory:');
+  const { nodes } = db;
   for (let i = 1; i <= nodeCount; i++) {
-    nodes.insert({
+    await nodes.insert({
       id: `n-${i}`,
       name: `node-${String(i).padStart(5, '0')}`,
       labels: { role: i % 2 ? 'odd' : 'even' },
@@ -47,10 +47,10 @@ function setup(nodeCount: number) {
   }
   const hub = new FakeHub();
   const dispatcher = new JobDispatcher({
-    jobs: new JobStore(db),
+    jobs: db.jobs,
     nodes,
     hub: hub as unknown as AgentHub,
-    audit: new AuditLog(db),
+    audit: db.audit,
     log: silentLogger(),
     // Sent at once (the real sender signs asynchronously), so each step's commands can be counted.
     commands: {
@@ -83,16 +83,16 @@ function answer(d: JobDispatcher, nodeId: string, jobId: string, exitCode = 0): 
 const flushed = () => new Promise((r) => setImmediate(r));
 
 describe('JobDispatcher', () => {
-  let db: Db | undefined;
+  let db: Stores | undefined;
   afterEach(() => db?.close());
 
   it('keeps at most max-concurrency runs in flight, in node order, and finishes when the last result is in', async () => {
-    const s = setup(300);
+    const s = await setup(300);
     db = s.db;
     for (let i = 1; i <= 300; i++) s.hub.online.add(`n-${i}`);
-    const job = s.dispatcher.startJob(request({ maxConcurrency: '25' }), 'test');
+    const job = await s.dispatcher.startJob(request({ maxConcurrency: '25' }), 'test');
     const events: JobEvent[] = [];
-    s.dispatcher.follow(job.id, (e) => void events.push(e));
+    await s.dispatcher.follow(job.id, (e) => void events.push(e));
     expect(s.hub.sent.map((x) => x.nodeId)).toEqual(Array.from({ length: 25 }, (_, i) => `n-${i + 1}`));
     let answered = 0;
     while (answered < s.hub.sent.length) {
@@ -100,24 +100,24 @@ describe('JobDispatcher', () => {
       for (const x of batch) answer(s.dispatcher, x.nodeId, job.id);
       answered += batch.length;
       await flushed();
-      const live = s.dispatcher.describe(job.id).runs.filter((r) => r.state === RunState.RUN_STATE_DISPATCHED || r.state === RunState.RUN_STATE_RUNNING);
+      const live = (await s.dispatcher.describe(job.id)).runs.filter((r) => r.state === RunState.RUN_STATE_DISPATCHED || r.state === RunState.RUN_STATE_RUNNING);
       expect(live.length).toBeLessThanOrEqual(25);
     }
     expect(s.hub.sent.length).toBe(300);
     expect(new Set(s.hub.sent.map((x) => x.nodeId)).size).toBe(300);
-    const done = s.dispatcher.describe(job.id);
+    const done = await s.dispatcher.describe(job.id);
     expect(done.done).toBe(true);
     expect(done.runs.every((r) => r.state === RunState.RUN_STATE_SUCCEEDED)).toBe(true);
     expect(events.filter((e) => e.body?.$case === 'done')).toHaveLength(1);
   });
 
   it('reports offline nodes at once, even beyond the concurrency window, and skips the rest after max errors', async () => {
-    const s = setup(40);
+    const s = await setup(40);
     db = s.db;
     for (let i = 1; i <= 40; i++) if (i % 4 !== 0) s.hub.online.add(`n-${i}`);
-    const job = s.dispatcher.startJob(request({ maxConcurrency: '2', maxErrors: 3 }), 'test');
-    const runs = () => s.dispatcher.describe(job.id).runs;
-    expect(runs().filter((r) => r.state === RunState.RUN_STATE_OFFLINE)).toHaveLength(10);
+    const job = await s.dispatcher.startJob(request({ maxConcurrency: '2', maxErrors: 3 }), 'test');
+    const runs = async () => (await s.dispatcher.describe(job.id)).runs;
+    expect((await runs()).filter((r) => r.state === RunState.RUN_STATE_OFFLINE)).toHaveLength(10);
     expect(s.hub.sent.map((x) => x.nodeId)).toEqual(['n-1', 'n-2']);
     // Three failures stop the job: nothing new starts, every waiting run is skipped.
     answer(s.dispatcher, 'n-1', job.id, 1);
@@ -127,22 +127,22 @@ describe('JobDispatcher', () => {
     answer(s.dispatcher, 'n-3', job.id, 1);
     await flushed();
     expect(s.hub.sent).toHaveLength(4);
-    const skipped = runs().filter((r) => r.state === RunState.RUN_STATE_SKIPPED);
+    const skipped = (await runs()).filter((r) => r.state === RunState.RUN_STATE_SKIPPED);
     expect(skipped.length).toBe(40 - 10 - 4);
-    expect(s.dispatcher.describe(job.id).done).toBe(false);
+    expect((await s.dispatcher.describe(job.id)).done).toBe(false);
     answer(s.dispatcher, 'n-5', job.id, 0);
     await flushed();
-    expect(s.dispatcher.describe(job.id).done).toBe(true);
+    expect((await s.dispatcher.describe(job.id)).done).toBe(true);
   });
 
   it('reports a waiting run offline when its node drops, and sends in-flight runs again when a node returns', async () => {
-    const s = setup(6);
+    const s = await setup(6);
     db = s.db;
     for (let i = 1; i <= 6; i++) s.hub.online.add(`n-${i}`);
-    const job = s.dispatcher.startJob(request({ maxConcurrency: '2' }), 'test');
+    const job = await s.dispatcher.startJob(request({ maxConcurrency: '2' }), 'test');
     s.hub.online.delete('n-5');
     s.dispatcher.onOffline('n-5');
-    expect(s.dispatcher.describe(job.id).runs.find((r) => r.nodeId === 'n-5')?.state).toBe(RunState.RUN_STATE_OFFLINE);
+    expect((await s.dispatcher.describe(job.id)).runs.find((r) => r.nodeId === 'n-5')?.state).toBe(RunState.RUN_STATE_OFFLINE);
     s.dispatcher.onOnline('n-1');
     expect(s.hub.sent.map((x) => x.nodeId)).toEqual(['n-1', 'n-2', 'n-1']);
     for (const n of ['n-1', 'n-2']) answer(s.dispatcher, n, job.id);
@@ -151,18 +151,18 @@ describe('JobDispatcher', () => {
     await flushed();
     answer(s.dispatcher, 'n-6', job.id);
     await flushed();
-    const done = s.dispatcher.describe(job.id);
+    const done = await s.dispatcher.describe(job.id);
     expect(done.done).toBe(true);
     expect(done.runs.map((r) => r.state)).toEqual([...Array(4).fill(RunState.RUN_STATE_SUCCEEDED), RunState.RUN_STATE_OFFLINE, RunState.RUN_STATE_SUCCEEDED]);
   });
 
   it('stores and publishes a run once per batch, in its last state, when start and finish arrive together', async () => {
-    const s = setup(2);
+    const s = await setup(2);
     db = s.db;
     s.hub.online.add('n-1').add('n-2');
-    const job = s.dispatcher.startJob(request({}), 'test');
+    const job = await s.dispatcher.startJob(request({}), 'test');
     const states: [string, RunState][] = [];
-    s.dispatcher.follow(job.id, (e) => void (e.body?.$case === 'run' && states.push([e.body.value.nodeId, e.body.value.state])));
+    await s.dispatcher.follow(job.id, (e) => void (e.body?.$case === 'run' && states.push([e.body.value.nodeId, e.body.value.state])));
     await flushed();
     answer(s.dispatcher, 'n-1', job.id);
     await flushed();
@@ -175,27 +175,27 @@ describe('JobDispatcher', () => {
       ['n-2', RunState.RUN_STATE_RUNNING],
       ['n-2', RunState.RUN_STATE_FAILED],
     ]);
-    const runs = s.dispatcher.describe(job.id).runs;
+    const runs = (await s.dispatcher.describe(job.id)).runs;
     expect(runs.map((r) => [r.state, r.exitCode, Number(r.startedUnixMs) > 0])).toEqual([
       [RunState.RUN_STATE_SUCCEEDED, 0, true],
       [RunState.RUN_STATE_FAILED, 3, true],
     ]);
     expect(Number(runs[1]!.startedUnixMs)).toBe(1000);
-    expect(s.dispatcher.describe(job.id).done).toBe(true);
+    expect((await s.dispatcher.describe(job.id)).done).toBe(true);
   });
 
   it('queues offline nodes with --queue and dispatches them when they come back', async () => {
-    const s = setup(3);
+    const s = await setup(3);
     db = s.db;
     s.hub.online.add('n-1');
-    const job = s.dispatcher.startJob(request({ queueTtlMs: 60_000 }), 'test');
-    expect(s.dispatcher.describe(job.id).runs.map((r) => r.state)).toEqual([RunState.RUN_STATE_DISPATCHED, RunState.RUN_STATE_QUEUED, RunState.RUN_STATE_QUEUED]);
+    const job = await s.dispatcher.startJob(request({ queueTtlMs: 60_000 }), 'test');
+    expect((await s.dispatcher.describe(job.id)).runs.map((r) => r.state)).toEqual([RunState.RUN_STATE_DISPATCHED, RunState.RUN_STATE_QUEUED, RunState.RUN_STATE_QUEUED]);
     s.hub.online.add('n-3');
     s.dispatcher.onOnline('n-3');
     expect(s.hub.sent.map((x) => x.nodeId)).toEqual(['n-1', 'n-3']);
     answer(s.dispatcher, 'n-1', job.id);
     answer(s.dispatcher, 'n-3', job.id);
     await flushed();
-    expect(s.dispatcher.describe(job.id).done).toBe(false);
+    expect((await s.dispatcher.describe(job.id)).done).toBe(false);
   });
 });

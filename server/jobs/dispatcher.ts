@@ -1,7 +1,8 @@
 // The job dispatcher: resolves a job's targets, sends signed exec commands to agents within the
 // job's rate limits (max concurrency, max errors), reports or queues offline nodes, stores the
-// events agents send back (idempotently, in batched transactions), acknowledges them, and tells
-// watchers. Unfinished jobs are picked up again after a server restart.
+// events agents send back (idempotently, in batches), acknowledges them, and tells watchers.
+// Unfinished jobs are picked up again after a server restart. The jobs it drives live in memory;
+// the store is written behind, in order, one batch at a time (see #write).
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { CommandRejected, ExecEvent } from '../../proto/gen/fleet/v1/agent';
@@ -12,7 +13,7 @@ import type { AgentHub, AgentHubListener } from '../agent-hub';
 import { InvalidRequestError, JobNotFoundError } from '../errors';
 import { resolveTargets } from '../targets';
 import { newId } from '../ids';
-import type { AuditLog, JobRecord, JobStore, NodeRecord, NodeStore, RunRecord } from '../store';
+import type { AuditLog, JobOutputRecord, JobRecord, JobStore, NodeRecord, NodeStore, RunRecord } from '../store';
 import { TERMINAL_RUN_STATES } from '../../common/run-states';
 import type { Metrics } from '../metrics';
 import { concurrencyLimit } from './concurrency';
@@ -74,6 +75,11 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
   #inbox: { nodeId: string; event: ExecEvent }[] = [];
   #flushScheduled = false;
   #timer: NodeJS.Timeout | undefined;
+  /** The last store write queued: every write waits for the one before, so they land in order. */
+  #writing: Promise<unknown> = Promise.resolve();
+  /** Runs changed in memory and not yet queued for the store. */
+  readonly #dirty = new Set<RunRecord>();
+  #saveScheduled = false;
 
   constructor(deps: {
     jobs: JobStore;
@@ -97,9 +103,9 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
   }
 
   /** Reloads unfinished jobs and starts the timer for queue expiry and lost runs. */
-  start(): void {
-    for (const job of this.#jobs.unfinished()) {
-      const runs = this.#jobs.runs(job.id);
+  async start(): Promise<void> {
+    for (const job of await this.#jobs.unfinished()) {
+      const runs = await this.#jobs.runs(job.id);
       this.#active.set(job.id, activeJob(job, runs, concurrencyLimit(job.spec.maxConcurrency, runs.length)));
     }
     if (this.#active.size) this.#log.info({ jobs: this.#active.size }, 'resuming unfinished jobs');
@@ -107,16 +113,19 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     this.#timer.unref();
   }
 
-  stop(): void {
+  /** Stops the timer and stores what is still in memory. */
+  async stop(): Promise<void> {
     clearInterval(this.#timer);
-    this.#flush();
+    await this.#flush();
+    this.#saveDirty();
+    await this.#writing;
   }
 
   /**
    * Validates and stores a job, then starts dispatching it. `authorize` sees the resolved targets
    * first and throws to refuse the job (a token limited to a selector).
    */
-  startJob(request: StartJobRequest, actor: string, authorize?: (targets: readonly NodeRecord[]) => void): Job {
+  async startJob(request: StartJobRequest, actor: string, authorize?: (targets: readonly NodeRecord[]) => void): Promise<Job> {
     const spec = {
       argv: request.argv,
       shell: request.shell,
@@ -131,7 +140,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     if (spec.argv.length > 0 && spec.argv[0] === '') throw new InvalidRequestError('the program name is empty');
     if (Buffer.byteLength(spec.argv.join('\0') + spec.shell) > MAX_COMMAND_BYTES) throw new InvalidRequestError(`the command is larger than ${MAX_COMMAND_BYTES} bytes`);
     if (spec.timeoutMs > MAX_TIMEOUT_MS) throw new InvalidRequestError('the timeout is longer than 7 days');
-    const targets = resolveTargets(this.#nodes, { selector: spec.selector, nodes: spec.nodes, all: request.all });
+    const targets = await resolveTargets(this.#nodes, { selector: spec.selector, nodes: spec.nodes, all: request.all });
     authorize?.(targets);
     const limit = concurrencyLimit(spec.maxConcurrency, targets.length);
     const now = Date.now();
@@ -150,9 +159,9 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
       startedAt: null,
       finishedAt: null,
     }));
-    this.#jobs.create(job, runs);
+    await this.#write(() => this.#jobs.create(job, runs));
     const what = spec.shell ? `sh -c ${JSON.stringify(spec.shell)}` : JSON.stringify(spec.argv);
-    this.#audit.record({ actor, action: 'job.start', target: job.id, ok: true, detail: `${what} on ${targets.length} node(s)` });
+    await this.#audit.record({ actor, action: 'job.start', target: job.id, ok: true, detail: `${what} on ${targets.length} node(s)` });
     this.#log.info({ job: job.id, nodes: targets.length, by: actor }, 'job started');
     this.#metrics?.jobStarted();
     const active = activeJob(job, runs, limit);
@@ -161,32 +170,45 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     return this.describe(job.id);
   }
 
-  /** The job with its runs, as the Control service returns it. */
-  describe(jobId: string): Job {
+  /** The job with its runs, as the Control service returns it (what this server wrote is read back). */
+  async describe(jobId: string): Promise<Job> {
+    await this.#writing;
+    return this.#describeNow(jobId);
+  }
+
+  /** The job from memory when this server drives it, else from the store. */
+  async #describeNow(jobId: string): Promise<Job> {
     const active = this.#active.get(jobId);
-    const job = active?.job ?? this.#jobs.get(jobId);
+    if (active) return toJobMessage(active.job, [...active.runs.values()].sort((a, b) => a.position - b.position));
+    const job = await this.#jobs.get(jobId);
     if (!job) throw new JobNotFoundError(jobId);
-    const runs = active ? [...active.runs.values()].sort((a, b) => a.position - b.position) : this.#jobs.runs(jobId);
-    return toJobMessage(job, runs);
+    return toJobMessage(job, await this.#jobs.runs(jobId));
   }
 
   /** Newest jobs first. */
-  list(limit: number): Job[] {
-    return this.#jobs.list(limit).map((j) => this.describe(j.id));
+  async list(limit: number): Promise<Job[]> {
+    await this.#writing;
+    const jobs: Job[] = [];
+    for (const j of await this.#jobs.list(limit)) jobs.push(await this.#describeNow(j.id));
+    return jobs;
   }
 
   /**
    * A job's stored output in arrival order, read a page at a time (so a large job is never all in
    * memory), up to what is stored now.
    */
-  storedOutput(jobId: string): Iterable<NodeOutput> {
-    // Decided now, not when iteration starts: follow() relies on where the replay ends.
-    const names = new Map(this.describe(jobId).runs.map((r) => [r.nodeId, r.nodeName]));
-    const last = this.#jobs.lastOutputRowid(jobId);
+  async storedOutput(jobId: string): Promise<AsyncIterable<NodeOutput>> {
+    const job = await this.describe(jobId);
+    return this.#outputUpTo(job, await this.#jobs.lastOutputRowid(jobId));
+  }
+
+  /** A job's stored output up to `last` (a position lastOutputRowid returned), a page at a time. */
+  #outputUpTo(job: Job, last: number): AsyncIterable<NodeOutput> {
+    const names = new Map(job.runs.map((r) => [r.nodeId, r.nodeName]));
     const jobs = this.#jobs;
-    return (function* () {
+    return (async function* () {
       for (let after = 0; ; ) {
-        const page = jobs.outputPage(jobId, after, last, OUTPUT_PAGE);
+        const page = await jobs.outputPage(job.id, after, last, OUTPUT_PAGE);
         if (page.length === 0) return;
         for (const o of page) yield { nodeId: o.nodeId, nodeName: names.get(o.nodeId) ?? o.nodeId, stream: o.stream, data: o.data, atUnixMs: o.at };
         after = page.at(-1)!.rowid;
@@ -201,9 +223,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
    * before it is published, and the replay ends at what was stored when following began, so
    * nothing is sent twice or missed. Returns a function that stops following.
    */
-  follow(jobId: string, send: (event: JobEvent) => void | Promise<void>): () => void {
-    const job = this.describe(jobId);
-    const stored = this.storedOutput(jobId);
+  async follow(jobId: string, send: (event: JobEvent) => void | Promise<void>): Promise<() => void> {
     let stopped = false;
     let replaying = true;
     const held: JobEvent[] = [];
@@ -211,14 +231,21 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
       if (replaying) held.push(event);
       else void send(event);
     };
-    if (!job.done) this.#events.on(jobId, live);
+    // In the write queue: batches before this one are stored and published, later ones are
+    // stored after `last` and published to `live`, so the replay and the live events meet exactly.
+    const { job, stored } = await this.#write(async () => {
+      const job = await this.#describeNow(jobId);
+      const last = await this.#jobs.lastOutputRowid(jobId);
+      if (!job.done) this.#events.on(jobId, live);
+      return { job, stored: this.#outputUpTo(job, last) };
+    });
     const stop = () => {
       stopped = true;
       this.#events.off(jobId, live);
     };
     void (async () => {
       await send({ body: { $case: 'job', value: job } });
-      for (const value of stored) {
+      for await (const value of stored) {
         if (stopped) return;
         await send({ body: { $case: 'output', value } });
       }
@@ -251,7 +278,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
       const run = active.runs.get(nodeId);
       if (!run || !isWaiting(run)) continue;
       // Only this node's run can change: report or queue it without walking the others.
-      this.#jobs.transaction(() => this.#offline(active, run, now));
+      this.#offline(active, run, now);
       if (active.terminal === active.runs.size) this.#finish(active, now);
     }
   }
@@ -260,14 +287,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     this.#inbox.push({ nodeId, event });
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(() => {
-        try {
-          this.#flush();
-        } catch (err) {
-          // Nothing was acknowledged, so the agents keep these events and send them again.
-          this.#log.error({ err }, 'could not store agent events');
-        }
-      });
+      setImmediate(() => void this.#flush());
     }
   }
 
@@ -282,12 +302,25 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
 
   // --- internals --------------------------------------------------------------------------
 
-  /** Stores a batch of agent events in one transaction, then acknowledges and publishes them. */
-  #flush(): void {
+  /**
+   * Stores a batch of agent events at once, then acknowledges and publishes them. When the store
+   * fails nothing is acknowledged, so the agents keep these events and send them again.
+   */
+  async #flush(): Promise<void> {
     this.#flushScheduled = false;
     const batch = this.#inbox;
     this.#inbox = [];
     if (batch.length === 0) return;
+    // Runs of jobs this server no longer drives (late or replayed events), read once per batch.
+    const stored = new Map<string, Map<string, RunRecord>>();
+    try {
+      for (const { event } of batch) {
+        if (!this.#active.has(event.jobId) && !stored.has(event.jobId)) stored.set(event.jobId, new Map((await this.#jobs.runs(event.jobId)).map((r) => [r.nodeId, r])));
+      }
+    } catch (err) {
+      this.#log.error({ err }, 'could not read the runs of finished jobs; the agents will send their events again');
+      return;
+    }
     const acks = new Map<string, { nodeId: string; jobId: string; seq: number }>();
     // What to publish, in order; a run that changes more than once in a batch (started and
     // finished together) is stored and published once, in its last state, where it last changed.
@@ -300,14 +333,10 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
       changedAt.set(run, published.push(run) - 1);
     };
     const touched = new Set<ActiveJob>();
-    // Events for jobs that are no longer active (late or replayed): their runs, read once per batch.
-    const stored = new Map<string, Map<string, RunRecord>>();
-    const storedRun = (jobId: string, nodeId: string) => {
-      let runs = stored.get(jobId);
-      if (!runs) stored.set(jobId, (runs = new Map(this.#jobs.runs(jobId).map((r) => [r.nodeId, r]))));
-      return runs.get(nodeId);
-    };
-    this.#jobs.transaction(() => {
+    const storedRun = (jobId: string, nodeId: string) => stored.get(jobId)?.get(nodeId);
+    const output: JobOutputRecord[] = [];
+    const outputEvents: { jobId: string; event: JobEvent }[] = [];
+    {
       for (const { nodeId, event } of batch) {
         const key = `${nodeId}\0${event.jobId}`;
         const seq = Number(event.seq);
@@ -323,9 +352,11 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
             break;
           case 'output': {
             const { stream, data } = event.body.value;
-            if (this.#jobs.addOutput(event.jobId, { nodeId, seq, stream: stream === OutputStream.OUTPUT_STREAM_STDERR ? stream : OutputStream.OUTPUT_STREAM_STDOUT, data, at })) {
-              published.push({ jobId: event.jobId, event: { body: { $case: 'output', value: { nodeId, nodeName: run.nodeName, stream, data, atUnixMs: at } } } });
-            }
+            output.push({ jobId: event.jobId, nodeId, seq, stream: stream === OutputStream.OUTPUT_STREAM_STDERR ? stream : OutputStream.OUTPUT_STREAM_STDOUT, data, at });
+            // Published only if stored now (not a replay of a stored chunk): see below.
+            const chunk = { jobId: event.jobId, event: { body: { $case: 'output', value: { nodeId, nodeName: run.nodeName, stream, data, atUnixMs: at } } } } satisfies { jobId: string; event: JobEvent };
+            outputEvents.push(chunk);
+            published.push(chunk);
             break;
           }
           case 'finished':
@@ -341,21 +372,67 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
             break;
         }
       }
-      for (const run of changedAt.keys()) this.#jobs.updateRun(run);
-    });
-    for (const ack of acks.values()) this.#hub.send(ack.nodeId, { body: { $case: 'ack', value: { jobId: ack.jobId, seq: ack.seq } } });
-    for (const p of published) {
-      if (p === null) continue;
-      if ('event' in p) this.#events.emit(p.jobId, p.event);
-      else this.#events.emit(p.jobId, { body: { $case: 'run', value: toRunMessage(p) } } satisfies JobEvent);
     }
+    const runs = [...changedAt.keys()];
+    for (const run of runs) this.#dirty.delete(run);
+    await this.#write(async () => {
+      let fresh: boolean[];
+      try {
+        fresh = await this.#jobs.write({ output, runs: runs.map((r) => ({ ...r })) });
+      } catch (err) {
+        this.#log.error({ err }, 'could not store agent events; the agents will send them again');
+        // The runs changed in memory are stored with the next batch.
+        for (const run of runs) this.#markDirty(run);
+        return;
+      }
+      const replayed = new Set(outputEvents.filter((_, i) => !fresh[i]));
+      for (const ack of acks.values()) this.#hub.send(ack.nodeId, { body: { $case: 'ack', value: { jobId: ack.jobId, seq: ack.seq } } });
+      for (const p of published) {
+        if (p === null) continue;
+        if ('event' in p) {
+          if (!replayed.has(p)) this.#events.emit(p.jobId, p.event);
+        } else this.#events.emit(p.jobId, { body: { $case: 'run', value: toRunMessage(p) } } satisfies JobEvent);
+      }
+    });
     for (const active of touched) this.#pump(active);
+  }
+
+  /**
+   * Queues a store write behind the ones before it and returns its result. A write that fails
+   * fails only its caller; the queue goes on.
+   */
+  #write<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.#writing.then(fn);
+    this.#writing = result.catch(() => undefined);
+    return result;
+  }
+
+  /** A run changed in memory: it is stored soon, in one batch with the others changed meanwhile. */
+  #markDirty(run: RunRecord): void {
+    this.#dirty.add(run);
+    if (this.#saveScheduled) return;
+    this.#saveScheduled = true;
+    setImmediate(() => this.#saveDirty());
+  }
+
+  /** Queues the runs changed in memory for the store (in their current state). */
+  #saveDirty(): void {
+    this.#saveScheduled = false;
+    if (this.#dirty.size === 0) return;
+    const runs = [...this.#dirty];
+    this.#dirty.clear();
+    const snapshot = runs.map((r) => ({ ...r }));
+    void this.#write(() => this.#jobs.write({ runs: snapshot })).catch((err: unknown) => {
+      this.#log.error({ err }, 'could not store the state of runs; trying again in a second');
+      // Kept for the once-a-second tick (not at once: a store that is down would spin).
+      for (const run of runs) this.#dirty.add(run);
+    });
   }
 
   /** Applies a change to a run, stores it, and publishes it to watchers. */
   #setRun(active: ActiveJob | undefined, run: RunRecord, change: Partial<RunRecord>): void {
     this.#applyRun(active, run, change);
-    this.#jobs.updateRun(run);
+    this.#markDirty(run);
     this.#events.emit(run.jobId, { body: { $case: 'run', value: toRunMessage(run) } } satisfies JobEvent);
   }
 
@@ -400,7 +477,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     const stopped = spec.maxErrors > 0 && active.failures >= spec.maxErrors;
     const failures = active.failures;
     const w = active.waiting;
-    this.#jobs.transaction(() => {
+    {
       let front = true;
       for (let i = active.head; i < w.length; i++) {
         const run = w[i]!;
@@ -423,7 +500,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
         w.splice(0, active.head);
         active.head = 0;
       }
-    });
+    }
     if (active.terminal === active.runs.size) this.#finish(active, now);
   }
 
@@ -444,9 +521,11 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
   #finish(active: ActiveJob, now: number): void {
     if (active.job.finishedAt !== null) return;
     active.job.finishedAt = now;
-    this.#jobs.finish(active.job.id, now);
+    const job = toJobMessage(active.job, [...active.runs.values()].sort((a, b) => a.position - b.position));
+    // Its runs first, then the job's end, so a reader that sees it finished sees its runs too.
+    this.#saveDirty();
+    void this.#write(() => this.#jobs.finish(active.job.id, now)).catch((err: unknown) => this.#log.error({ err, job: job.id }, 'could not store the end of a job'));
     this.#active.delete(active.job.id);
-    const job = this.describe(active.job.id);
     this.#log.info({ job: job.id, runs: job.runs.length }, 'job finished');
     this.#events.emit(active.job.id, { body: { $case: 'done', value: job } } satisfies JobEvent);
   }
@@ -454,6 +533,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
   /** Once a second: expire queues and give up on runs whose agent never reported back. */
   #tick(): void {
     const now = Date.now();
+    if (!this.#saveScheduled) this.#saveDirty();
     for (const active of [...this.#active.values()]) {
       const timeout = active.job.spec.timeoutMs;
       for (const run of active.runs.values()) {

@@ -83,26 +83,28 @@ export class Machines {
     this.#d = deps;
   }
 
-  /** The PXE config in force (empty until one is set). */
-  config(): PxeConfig {
-    if (!this.#config) {
-      const yaml = this.#d.machines.setting(CONFIG_KEY);
-      this.#config = yaml ? loadPxeConfig(yaml, this.#d.machines.setting(CONFIG_FILE_KEY) ?? 'pxe.yaml') : { profiles: [], groups: [], rules: [] };
-    }
-    return this.#config;
+  /** Reads the stored PXE config (once, at start; setConfig keeps it current). */
+  async load(): Promise<void> {
+    const yaml = await this.#d.machines.setting(CONFIG_KEY);
+    this.#config = yaml ? loadPxeConfig(yaml, (await this.#d.machines.setting(CONFIG_FILE_KEY)) ?? 'pxe.yaml') : undefined;
   }
 
-  configYaml(): string {
-    return this.#d.machines.setting(CONFIG_KEY) ?? '';
+  /** The PXE config in force (empty until one is set). */
+  config(): PxeConfig {
+    return this.#config ?? { profiles: [], groups: [], rules: [] };
+  }
+
+  async configYaml(): Promise<string> {
+    return (await this.#d.machines.setting(CONFIG_KEY)) ?? '';
   }
 
   /** Validates and stores a new PXE config (throws SpecError with every problem). */
-  setConfig(yaml: string, fileName: string, actor: string): PxeConfig {
+  async setConfig(yaml: string, fileName: string, actor: string): Promise<PxeConfig> {
     const config = loadPxeConfig(yaml, fileName || 'pxe.yaml');
-    this.#d.machines.setSetting(CONFIG_KEY, yaml);
-    this.#d.machines.setSetting(CONFIG_FILE_KEY, fileName || 'pxe.yaml');
+    await this.#d.machines.setSetting(CONFIG_KEY, yaml);
+    await this.#d.machines.setSetting(CONFIG_FILE_KEY, fileName || 'pxe.yaml');
     this.#config = config;
-    this.#d.audit.record({ actor, action: 'pxe.config', ok: true, detail: `${config.profiles.length} profile(s), ${config.groups.length} group(s), ${config.rules.length} rule(s)` });
+    await this.#d.audit.record({ actor, action: 'pxe.config', ok: true, detail: `${config.profiles.length} profile(s), ${config.groups.length} group(s), ${config.rules.length} rule(s)` });
     return config;
   }
 
@@ -119,13 +121,13 @@ export class Machines {
     return { path, size: statSync(path).size };
   }
 
-  find(key: string): MachineRecord {
-    const m = this.#d.machines.find(key);
+  async find(key: string): Promise<MachineRecord> {
+    const m = await this.#d.machines.find(key);
     if (!m) throw new MachineNotFoundError(key);
     return m;
   }
 
-  add(req: { name: string; mac: string; uuid: string; serial: string; profile: string; labels: Labels }, actor: string): MachineRecord {
+  async add(req: { name: string; mac: string; uuid: string; serial: string; profile: string; labels: Labels }, actor: string): Promise<MachineRecord> {
     const mac = req.mac ? normalizeMac(req.mac) : '';
     if (req.mac && !mac) throw new InvalidRequestError(`${quote(req.mac)} is not a MAC address (such as 52:54:00:12:34:56)`);
     for (const [kind, value] of [
@@ -141,8 +143,8 @@ export class Machines {
     if (req.profile && req.profile !== DISCOVERY_PROFILE && !this.config().profiles.some((p) => p.name === req.profile)) {
       throw new InvalidRequestError(`no profile named ${quote(req.profile)} in the PXE config (fleet pxe show)`);
     }
-    if (this.#d.machines.nameTaken(req.name)) throw new MachineConflictError(`a machine named ${req.name} exists already`);
-    if (mac && this.#d.machines.find(mac)) throw new MachineConflictError(`a machine with MAC ${mac} exists already (${this.#d.machines.find(mac)!.name})`);
+    if (await this.#d.machines.nameTaken(req.name)) throw new MachineConflictError(`a machine named ${req.name} exists already`);
+    if (mac && (await this.#d.machines.find(mac))) throw new MachineConflictError(`a machine with MAC ${mac} exists already (${(await this.#d.machines.find(mac))!.name})`);
     const now = Date.now();
     const m: MachineRecord = {
       id: newId('m'),
@@ -161,53 +163,53 @@ export class Machines {
       reported: null,
       approvedBy: actor,
     };
-    this.#d.machines.insert(m);
-    this.#d.audit.record({ actor, action: 'machine.add', target: m.name, ok: true, detail: `mac ${mac || '-'}, uuid ${m.uuid ?? '-'}, serial ${m.serial ?? '-'}, profile ${m.profile || '(groups)'}` });
+    await this.#d.machines.insert(m);
+    await this.#d.audit.record({ actor, action: 'machine.add', target: m.name, ok: true, detail: `mac ${mac || '-'}, uuid ${m.uuid ?? '-'}, serial ${m.serial ?? '-'}, profile ${m.profile || '(groups)'}` });
     return m;
   }
 
-  list(pendingOnly: boolean): MachineRecord[] {
-    return this.#d.machines.list(pendingOnly ? MachineState.Pending : undefined);
+  async list(pendingOnly: boolean): Promise<MachineRecord[]> {
+    return await this.#d.machines.list(pendingOnly ? MachineState.Pending : undefined);
   }
 
-  approve(key: string, change: { name: string; profile: string; labels: Labels }, actor: string): MachineRecord {
-    const m = this.find(key);
+  async approve(key: string, change: { name: string; profile: string; labels: Labels }, actor: string): Promise<MachineRecord> {
+    const m = await this.find(key);
     if (m.state !== MachineState.Pending && m.state !== MachineState.Rejected) throw new MachineConflictError(`machine ${m.name} is ${m.state}; only pending or rejected machines are approved`);
     validateLabels(change.labels);
     if (change.name && !MACHINE_NAME.test(change.name)) throw new InvalidRequestError(`machine name ${quote(change.name)} is not valid`);
-    if (change.name && change.name !== m.name && this.#d.machines.nameTaken(change.name)) throw new MachineConflictError(`a machine named ${change.name} exists already`);
-    const updated = this.#d.machines.update(m.id, {
+    if (change.name && change.name !== m.name && (await this.#d.machines.nameTaken(change.name))) throw new MachineConflictError(`a machine named ${change.name} exists already`);
+    const updated = (await this.#d.machines.update(m.id, {
       state: MachineState.Approved,
       name: change.name || m.name,
       profile: change.profile || m.profile,
       labels: { ...m.labels, ...change.labels },
       approvedBy: actor,
-    })!;
-    this.#d.audit.record({ actor, action: 'machine.approve', target: updated.name, ok: true, detail: m.name !== updated.name ? `was ${m.name}` : '' });
+    }))!;
+    await this.#d.audit.record({ actor, action: 'machine.approve', target: updated.name, ok: true, detail: m.name !== updated.name ? `was ${m.name}` : '' });
     return updated;
   }
 
-  reject(key: string, actor: string): MachineRecord {
-    const m = this.find(key);
-    this.#d.tokens.revokeMachineTokens(m.id, Date.now());
-    const updated = this.#d.machines.update(m.id, { state: MachineState.Rejected })!;
-    this.#d.audit.record({ actor, action: 'machine.reject', target: m.name, ok: true });
+  async reject(key: string, actor: string): Promise<MachineRecord> {
+    const m = await this.find(key);
+    await this.#d.tokens.revokeMachineTokens(m.id, Date.now());
+    const updated = (await this.#d.machines.update(m.id, { state: MachineState.Rejected }))!;
+    await this.#d.audit.record({ actor, action: 'machine.reject', target: m.name, ok: true });
     return updated;
   }
 
-  remove(key: string, actor: string): MachineRecord {
-    const m = this.find(key);
-    this.#d.tokens.revokeMachineTokens(m.id, Date.now());
-    this.#d.machines.remove(m.id);
-    this.#d.audit.record({ actor, action: 'machine.remove', target: m.name, ok: true });
+  async remove(key: string, actor: string): Promise<MachineRecord> {
+    const m = await this.find(key);
+    await this.#d.tokens.revokeMachineTokens(m.id, Date.now());
+    await this.#d.machines.remove(m.id);
+    await this.#d.audit.record({ actor, action: 'machine.remove', target: m.name, ok: true });
     return m;
   }
 
-  reinstall(key: string, actor: string): MachineRecord {
-    const m = this.find(key);
+  async reinstall(key: string, actor: string): Promise<MachineRecord> {
+    const m = await this.find(key);
     if (m.state !== MachineState.Provisioned) throw new MachineConflictError(`machine ${m.name} is ${m.state}; only a provisioned machine can be reinstalled`);
-    const updated = this.#d.machines.update(m.id, { state: MachineState.Approved, nodeId: null })!;
-    this.#d.audit.record({ actor, action: 'machine.reinstall', target: m.name, ok: true });
+    const updated = (await this.#d.machines.update(m.id, { state: MachineState.Approved, nodeId: null }))!;
+    await this.#d.audit.record({ actor, action: 'machine.reinstall', target: m.name, ok: true });
     return updated;
   }
 
@@ -245,10 +247,10 @@ export class Machines {
   }
 
   /** A new single-use token bound to `m`; older unused ones stop working. */
-  #mintToken(m: MachineRecord): string {
+  async #mintToken(m: MachineRecord): Promise<string> {
     const now = Date.now();
     const { id, secret } = newTokenSecret();
-    this.#d.tokens.revokeMachineTokens(m.id, now);
+    await this.#d.tokens.revokeMachineTokens(m.id, now);
     const record: JoinTokenRecord = {
       id,
       secretHash: hashSecret(secret),
@@ -262,8 +264,8 @@ export class Machines {
       revokedAt: null,
       machineId: m.id,
     };
-    this.#d.tokens.insertJoin(record);
-    this.#d.audit.record({ actor: 'pxe', action: 'token.create', target: id, ok: true, detail: `bound to machine ${m.name}, 1 use, expires ${new Date(record.expiresAt).toISOString()}` });
+    await this.#d.tokens.insertJoin(record);
+    await this.#d.audit.record({ actor: 'pxe', action: 'token.create', target: id, ok: true, detail: `bound to machine ${m.name}, 1 use, expires ${new Date(record.expiresAt).toISOString()}` });
     return formatJoinToken({ id, secret, caHash: this.#d.caHash });
   }
 
@@ -283,16 +285,16 @@ export class Machines {
   }
 
   /** The machine a boot request is about; an unknown MAC becomes a pending machine (or is approved by a rule). */
-  #identify(q: BootQuery, ctx: BootContext): MachineRecord | undefined {
+  async #identify(q: BootQuery, ctx: BootContext): Promise<MachineRecord | undefined> {
     const mac = normalizeMac(q.mac);
     const uuid = usableUuid(q.uuid);
     const serial = usableSerial(q.serial);
-    const known = this.#d.machines.identify(mac, uuid, serial);
+    const known = await this.#d.machines.identify(mac, uuid, serial);
     if (known) {
-      const booted = this.#d.machines.update(known.id, { lastBootAt: Date.now(), lastBootAddress: ctx.remoteAddress })!;
-      return this.#learn(booted, { macs: [mac], uuid, serial }, 'iPXE');
+      const booted = (await this.#d.machines.update(known.id, { lastBootAt: Date.now(), lastBootAddress: ctx.remoteAddress }))!;
+      return await this.#learn(booted, { macs: [mac], uuid, serial }, 'iPXE');
     }
-    if (!mac || this.#d.machines.list(MachineState.Pending).length >= MAX_PENDING) return undefined;
+    if (!mac || (await this.#d.machines.list(MachineState.Pending)).length >= MAX_PENDING) return undefined;
     const now = Date.now();
     const m: MachineRecord = {
       id: newId('m'),
@@ -311,9 +313,9 @@ export class Machines {
       reported: null,
       approvedBy: '',
     };
-    this.#d.machines.insert(m);
-    this.#d.audit.record({ actor: 'pxe', action: 'machine.discover', target: m.name, ok: true, detail: `mac ${mac}, uuid ${uuid || '-'}, serial ${serial || '-'}, from ${ctx.remoteAddress}` });
-    return this.#applyRules(m, '');
+    await this.#d.machines.insert(m);
+    await this.#d.audit.record({ actor: 'pxe', action: 'machine.discover', target: m.name, ok: true, detail: `mac ${mac}, uuid ${uuid || '-'}, serial ${serial || '-'}, from ${ctx.remoteAddress}` });
+    return await this.#applyRules(m, '');
   }
 
   /**
@@ -321,37 +323,42 @@ export class Machines {
    * when it enrolls). A MAC, UUID or serial already known is never replaced; one that another
    * machine has, or a placeholder many machines share, is not taken.
    */
-  #learn(m: MachineRecord, seen: { macs: string[]; uuid: string; serial: string }, source: string): MachineRecord {
-    const free = (field: 'mac' | 'uuid' | 'serial', value: string) => value !== '' && !this.#d.machines.holder(field, value);
+  async #learn(m: MachineRecord, seen: { macs: string[]; uuid: string; serial: string }, source: string): Promise<MachineRecord> {
+    const free = async (field: 'mac' | 'uuid' | 'serial', value: string) => value !== '' && !(await this.#d.machines.holder(field, value));
     const learned: { mac?: string; uuid?: string; serial?: string } = {};
     if (m.mac === null) {
-      const mac = seen.macs.map(normalizeMac).find((x) => free('mac', x));
-      if (mac) learned.mac = mac;
+      for (const mac of seen.macs.map(normalizeMac)) {
+        if (!(await free('mac', mac))) continue;
+        learned.mac = mac;
+        break;
+      }
     }
     const uuid = usableUuid(seen.uuid);
-    if (m.uuid === null && free('uuid', uuid)) learned.uuid = uuid;
+    if (m.uuid === null && (await free('uuid', uuid))) learned.uuid = uuid;
     const serial = usableSerial(seen.serial);
-    if (m.serial === null && free('serial', serial)) learned.serial = serial;
+    if (m.serial === null && (await free('serial', serial))) learned.serial = serial;
     const fields = Object.entries(learned);
     if (fields.length === 0) return m;
     const detail = `${fields.map(([k, v]) => `${k} ${v}`).join(', ')} (from ${source})`;
     this.#d.log.info({ machine: m.name, ...learned, source }, 'machine identity learned');
-    this.#d.audit.record({ actor: 'pxe', action: 'machine.learn', target: m.name, ok: true, detail });
-    return this.#d.machines.update(m.id, learned)!;
+    await this.#d.audit.record({ actor: 'pxe', action: 'machine.learn', target: m.name, ok: true, detail });
+    return (await this.#d.machines.update(m.id, learned))!;
   }
 
   /** Approves a pending machine when a rule says so. */
-  #applyRules(m: MachineRecord, hostname: string): MachineRecord {
-    const rule = approvingRule(this.config(), { mac: m.mac ?? '', uuid: m.uuid ?? '', serial: m.serial ?? '', hostname }, (r) => this.#d.machines.approvedByCount(`rule:${r.name}`));
+  async #applyRules(m: MachineRecord, hostname: string): Promise<MachineRecord> {
+    const approved = new Map<string, number>();
+    for (const r of this.config().rules) approved.set(r.name, await this.#d.machines.approvedByCount(`rule:${r.name}`));
+    const rule = approvingRule(this.config(), { mac: m.mac ?? '', uuid: m.uuid ?? '', serial: m.serial ?? '', hostname }, (r) => approved.get(r.name) ?? 0);
     if (!rule) return m;
-    const updated = this.#d.machines.update(m.id, { state: MachineState.Approved, profile: rule.profile ?? '', labels: { ...m.labels, ...rule.labels }, approvedBy: `rule:${rule.name}` })!;
-    this.#d.audit.record({ actor: `rule:${rule.name}`, action: 'machine.approve', target: m.name, ok: true, detail: `matched ${rule.match}` });
+    const updated = (await this.#d.machines.update(m.id, { state: MachineState.Approved, profile: rule.profile ?? '', labels: { ...m.labels, ...rule.labels }, approvedBy: `rule:${rule.name}` }))!;
+    await this.#d.audit.record({ actor: `rule:${rule.name}`, action: 'machine.approve', target: m.name, ok: true, detail: `matched ${rule.match}` });
     return updated;
   }
 
   /** The iPXE script for a booting machine. */
-  bootScript(q: BootQuery, ctx: BootContext): string {
-    const m = this.#identify(q, ctx);
+  async bootScript(q: BootQuery, ctx: BootContext): Promise<string> {
+    const m = await this.#identify(q, ctx);
     const say = (text: string) => `echo fleet: ${text.replace(/[^\x20-\x7e]/g, '?')}`;
     const answer = (lines: string[], outcome: string) => {
       this.#d.log.info({ mac: normalizeMac(q.mac) || q.mac.slice(0, 40), uuid: q.uuid.slice(0, 64), serial: q.serial.slice(0, 64), from: ctx.remoteAddress, machine: m?.name, answer: outcome }, 'pxe boot request');
@@ -376,7 +383,7 @@ export class Machines {
       profile = found;
     }
     try {
-      const token = this.#mintToken(m);
+      const token = await this.#mintToken(m);
       const vars = this.#vars(m, ctx, token);
       const args = [
         renderTemplate(profile.args, vars, `profile ${profile.name} args`),
@@ -395,8 +402,8 @@ export class Machines {
   }
 
   /** cloud-init NoCloud files for a machine: meta-data, user-data (runs the installer) and vendor-data. */
-  cloudInit(machineId: string, file: string, ctx: BootContext): string | undefined {
-    const m = this.#d.machines.get(machineId);
+  async cloudInit(machineId: string, file: string, ctx: BootContext): Promise<string | undefined> {
+    const m = await this.#d.machines.get(machineId);
     if (!m || !['meta-data', 'user-data', 'vendor-data'].includes(file)) return undefined;
     if (file === 'meta-data') return `instance-id: fleet-${m.id}\nlocal-hostname: ${m.name}\n`;
     if (file === 'vendor-data') return '#cloud-config\n{}\n';
@@ -405,7 +412,7 @@ export class Machines {
     }
     const choice = this.choice(m);
     const profile = this.config().profiles.find((p) => p.name === choice?.profile);
-    const vars = this.#vars(m, ctx, this.#mintToken(m));
+    const vars = this.#vars(m, ctx, await this.#mintToken(m));
     this.#d.log.info({ machine: m.name, from: ctx.remoteAddress }, 'cloud-init user-data served');
     return renderTemplate(profile?.userData ?? DEFAULT_USER_DATA, vars, `profile ${profile?.name ?? '(default)'} userData`);
   }
@@ -415,8 +422,8 @@ export class Machines {
    * machine (MAC, UUID or serial); a pending machine waits for approval (the agent retries). Returns
    * the node name and labels to use.
    */
-  admit(token: JoinTokenRecord, identity: MachineIdentity, remoteAddress: string): { machine: MachineRecord; name: string; labels: Labels } {
-    const m = token.machineId ? this.#d.machines.get(token.machineId) : undefined;
+  async admit(token: JoinTokenRecord, identity: MachineIdentity, remoteAddress: string): Promise<{ machine: MachineRecord; name: string; labels: Labels }> {
+    const m = token.machineId ? await this.#d.machines.get(token.machineId) : undefined;
     if (!m) throw new JoinTokenRefusedError(`join token ${token.id} belongs to a machine that was removed`, 'TOKEN_MACHINE_GONE');
     const looksLike = (m.mac !== null && identity.macs.map((x) => x.toLowerCase()).includes(m.mac)) || (m.uuid !== null && identity.dmiUuid.toLowerCase() === m.uuid) || (m.serial !== null && identity.serial === m.serial);
     if (!looksLike) {
@@ -427,17 +434,17 @@ export class Machines {
     }
     if (m.state === MachineState.Rejected) throw new JoinTokenRefusedError(`machine ${m.name} was rejected`, 'MACHINE_REJECTED');
     if (m.state === MachineState.Provisioned) throw new JoinTokenRefusedError(`machine ${m.name} is provisioned already (fleet machines reinstall ${m.name} to install it again)`, 'MACHINE_PROVISIONED');
-    let current = this.#learn(this.#d.machines.update(m.id, { reported: identity })!, { macs: identity.macs, uuid: identity.dmiUuid, serial: identity.serial }, 'agent');
+    let current = await this.#learn((await this.#d.machines.update(m.id, { reported: identity }))!, { macs: identity.macs, uuid: identity.dmiUuid, serial: identity.serial }, 'agent');
     this.#d.log.info({ machine: m.name, state: m.state, from: remoteAddress }, 'machine-bound enrollment');
-    if (current.state === MachineState.Pending) current = this.#applyRules(current, identity.hostname);
+    if (current.state === MachineState.Pending) current = await this.#applyRules(current, identity.hostname);
     if (current.state === MachineState.Pending) throw new MachinePendingError(current.name);
     return { machine: current, name: current.name, labels: this.#labelsFor(current) };
   }
 
   /** The machine enrolled as `nodeId`: from now on it boots from disk. */
-  provisioned(machineId: string, nodeId: string): void {
-    const m = this.#d.machines.update(machineId, { state: MachineState.Provisioned, nodeId });
-    this.#d.tokens.revokeMachineTokens(machineId, Date.now());
-    if (m) this.#d.audit.record({ actor: 'pxe', action: 'machine.provisioned', target: m.name, ok: true, detail: `node ${nodeId}` });
+  async provisioned(machineId: string, nodeId: string): Promise<void> {
+    const m = await this.#d.machines.update(machineId, { state: MachineState.Provisioned, nodeId });
+    await this.#d.tokens.revokeMachineTokens(machineId, Date.now());
+    if (m) (await this.#d.audit.record({ actor: 'pxe', action: 'machine.provisioned', target: m.name, ok: true, detail: `node ${nodeId}` }));
   }
 }

@@ -18,6 +18,6 @@ export class AuditService {
 
   async listAudit(caller: Caller, req: ListAuditRequest): Promise<ListAuditResponse> {
     this.#gate.require(caller, Role.Admin);
-    return { entries: this.#audit.list(Math.min(req.limit || 50, MAX_ENTRIES), req.action || undefined, Number(req.sinceUnixMs) || undefined) };
+    return { entries: await this.#audit.list(Math.min(req.limit || 50, MAX_ENTRIES), req.action || undefined, Number(req.sinceUnixMs) || undefined) };
   }
 }

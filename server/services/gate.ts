@@ -35,7 +35,7 @@ export class Gate {
       return { principal: await this.#auth.check(token, address), address };
     } catch (err) {
       const claimed = parseApiToken(token)?.id;
-      this.refused(claimed ? `api:${claimed}` : 'anonymous', address, operation, err);
+      await this.refused(claimed ? `api:${claimed}` : 'anonymous', address, operation, err);
       throw err;
     }
   }
@@ -58,15 +58,15 @@ export class Gate {
   }
 
   /** Audits a refusal the caller sees as "not found" (something outside its token's scope). */
-  hidden(caller: Caller, operation: string, what: string): void {
-    this.#audit.record({ actor: actorOf(caller), action: 'access.denied', target: operation, ok: false, detail: `${what} is outside the token's scope (${caller.principal.scope}); answered not found` });
+  async hidden(caller: Caller, operation: string, what: string): Promise<void> {
+    await this.#audit.record({ actor: actorOf(caller), action: 'access.denied', target: operation, ok: false, detail: `${what} is outside the token's scope (${caller.principal.scope}); answered not found` });
   }
 
   /**
    * Audits a refusal of `operation`: a bad or missing token, a role too low, something outside
    * the token's scope, an address held back after too many failures.
    */
-  refused(actor: string, address: string, operation: string, err: unknown): void {
+  async refused(actor: string, address: string, operation: string, err: unknown): Promise<void> {
     if (err instanceof TooManySignInsError) {
       // A held-back guesser gets one row a minute, so it cannot fill the log.
       const now = Date.now();
@@ -75,6 +75,6 @@ export class Gate {
       if (this.#heldBack.size > 10_000) this.#heldBack.clear();
     }
     const message = err instanceof FleetError ? err.message : String(err);
-    this.#audit.record({ actor, action: 'access.denied', target: operation, ok: false, detail: `from ${address}: ${message}` });
+    await this.#audit.record({ actor, action: 'access.denied', target: operation, ok: false, detail: `from ${address}: ${message}` });
   }
 }

@@ -87,7 +87,7 @@ function auditingRefusals<T extends object>(service: T, gate: Gate): T {
           return await method.apply(service, args);
         } catch (err) {
           const caller = args[0];
-          if (err instanceof FleetError && REFUSALS.has(err.kind) && isCaller(caller)) gate.refused(actorOf(caller), caller.address, operationOf(name), err);
+          if (err instanceof FleetError && REFUSALS.has(err.kind) && isCaller(caller)) await gate.refused(actorOf(caller), caller.address, operationOf(name), err);
           throw err;
         }
       },

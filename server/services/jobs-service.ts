@@ -1,6 +1,6 @@
 // Jobs: start one on nodes, list and show them, follow one's events to the end. A limited token
 // may start jobs only within its scope and sees only the jobs that ran entirely within it.
-import type { GetJobRequest, Job, JobEvent, ListJobsRequest, ListJobsResponse, StartJobRequest } from '../../proto/gen/fleet/v1/control';
+import type { GetJobRequest, Job, JobEvent, ListJobsRequest, ListJobsResponse, NodeOutput, StartJobRequest } from '../../proto/gen/fleet/v1/control';
 import { JobNotFoundError } from '../errors';
 import type { JobDispatcher } from '../jobs';
 import { Role } from '../store';
@@ -23,10 +23,10 @@ export class JobsService {
   }
 
   /** A job the caller may see (every node it ran on within the scope); otherwise audited and not found. */
-  #visible(caller: Caller, id: string, operation: string): Job {
-    const job = this.#d.dispatcher.describe(id);
-    if (!this.#d.gate.access.seesIds(caller.principal, job.runs.map((r) => r.nodeId))) {
-      this.#d.gate.hidden(caller, operation, `job ${job.id}`);
+  async #visible(caller: Caller, id: string, operation: string): Promise<Job> {
+    const job = await this.#d.dispatcher.describe(id);
+    if (!(await this.#d.gate.access.seesIds(caller.principal, job.runs.map((r) => r.nodeId)))) {
+      await this.#d.gate.hidden(caller, operation, `job ${job.id}`);
       throw new JobNotFoundError(id);
     }
     return job;
@@ -40,7 +40,7 @@ export class JobsService {
   async listJobs(caller: Caller, req: ListJobsRequest): Promise<ListJobsResponse> {
     this.#d.gate.require(caller, Role.Viewer);
     const limit = Math.min(req.limit || 20, MAX_JOBS);
-    return { jobs: this.#d.gate.access.newestVisible(caller.principal, limit, (n) => this.#d.dispatcher.list(n), (j) => j.runs.map((r) => r.nodeId)) };
+    return { jobs: await this.#d.gate.access.newestVisible(caller.principal, limit, (n) => this.#d.dispatcher.list(n), (j) => j.runs.map((r) => r.nodeId)) };
   }
 
   async getJob(caller: Caller, req: GetJobRequest): Promise<Job> {
@@ -49,10 +49,10 @@ export class JobsService {
   }
 
   /** A job and its stored output, read lazily (the output may be large). */
-  async jobOutput(caller: Caller, req: GetJobRequest): Promise<{ job: Job; output: ReturnType<JobDispatcher['storedOutput']> }> {
+  async jobOutput(caller: Caller, req: GetJobRequest): Promise<{ job: Job; output: AsyncIterable<NodeOutput> }> {
     this.#d.gate.require(caller, Role.Viewer);
-    const job = this.#visible(caller, req.id, 'GetJob');
-    return { job, output: this.#d.dispatcher.storedOutput(job.id) };
+    const job = await this.#visible(caller, req.id, 'GetJob');
+    return { job, output: await this.#d.dispatcher.storedOutput(job.id) };
   }
 
   /**
@@ -61,7 +61,7 @@ export class JobsService {
    */
   async watchJob(caller: Caller, req: GetJobRequest, send: (event: JobEvent) => void | Promise<void>): Promise<() => void> {
     this.#d.gate.require(caller, Role.Viewer);
-    this.#visible(caller, req.id, 'WatchJob');
+    await this.#visible(caller, req.id, 'WatchJob');
     return this.#d.dispatcher.follow(req.id, send);
   }
 }

@@ -48,26 +48,26 @@ export class NodesService {
    * NodeNotFoundError like one that does not exist.
    * @throws NodeNotFoundError
    */
-  visible(caller: Caller, nameOrId: string, operation: string): NodeRecord {
-    const node = this.#d.nodes.find(nameOrId);
+  async visible(caller: Caller, nameOrId: string, operation: string): Promise<NodeRecord> {
+    const node = await this.#d.nodes.find(nameOrId);
     if (!node) throw new NodeNotFoundError(nameOrId);
     if (!this.#d.gate.access.sees(caller.principal, node)) {
-      this.#d.gate.hidden(caller, operation, `node ${node.name}`);
+      await this.#d.gate.hidden(caller, operation, `node ${node.name}`);
       throw new NodeNotFoundError(nameOrId);
     }
     return node;
   }
 
   /** The nodes matching a selector that the caller may see, in the store's order. */
-  #matching(caller: Caller, selectorText: string): NodeRecord[] {
+  async #matching(caller: Caller, selectorText: string): Promise<NodeRecord[]> {
     const selector = parseSelector(selectorText);
-    return this.#d.nodes.list().filter((n) => selector.matches(n.labels) && this.#d.gate.access.sees(caller.principal, n));
+    return (await this.#d.nodes.list()).filter((n) => selector.matches(n.labels) && this.#d.gate.access.sees(caller.principal, n));
   }
 
   /** Every node's checks, by node id (one query for all). */
-  #checksByNode(): Map<string, CheckState[]> {
+  async #checksByNode(): Promise<Map<string, CheckState[]>> {
     const checks = new Map<string, CheckState[]>();
-    for (const c of this.#d.stateStore.checks()) {
+    for (const c of (await this.#d.stateStore.checks())) {
       const list = checks.get(c.nodeId);
       if (list) list.push(c);
       else checks.set(c.nodeId, [c]);
@@ -77,51 +77,52 @@ export class NodesService {
 
   async listNodes(caller: Caller, req: ListNodesRequest): Promise<ListNodesResponse> {
     this.#d.gate.require(caller, Role.Viewer);
-    const checks = this.#checksByNode();
-    return { nodes: this.#matching(caller, req.selector).map((n) => toNode(n, this.#d.hub.isOnline(n.id), checks.get(n.id))) };
+    const checks = await this.#checksByNode();
+    return { nodes: (await this.#matching(caller, req.selector)).map((n) => toNode(n, this.#d.hub.isOnline(n.id), checks.get(n.id))) };
   }
 
   async getNode(caller: Caller, req: GetNodeRequest): Promise<Node> {
     this.#d.gate.require(caller, Role.Viewer);
-    const node = this.visible(caller, req.node, 'GetNode');
-    return toNode(node, this.#d.hub.isOnline(node.id), this.#d.stateStore.checks(node.id));
+    const node = await this.visible(caller, req.node, 'GetNode');
+    return toNode(node, this.#d.hub.isOnline(node.id), await this.#d.stateStore.checks(node.id));
   }
 
   async labelNode(caller: Caller, req: LabelNodeRequest): Promise<Node> {
     this.#d.gate.require(caller, Role.Operator);
-    const node = this.visible(caller, req.node, 'LabelNode');
+    const node = await this.visible(caller, req.node, 'LabelNode');
     validateLabels(req.set);
     const labels = { ...node.labels };
     for (const key of req.remove) delete labels[key];
     Object.assign(labels, req.set);
     // A limited token cannot move a node out of its scope (it would lose it) or change the labels that define it.
     this.#d.gate.access.requireNodes(caller.principal, [{ name: node.name, labels }], `relabelling ${node.name}`);
-    this.#d.nodes.setLabels(node.id, labels);
+    await this.#d.nodes.setLabels(node.id, labels);
     const change = [...Object.entries(req.set).map(([k, v]) => `${k}=${v}`), ...req.remove.map((k) => `${k}-`)].join(' ');
-    this.#d.audit.record({ actor: actorOf(caller), action: 'node.label', target: node.name, ok: true, detail: change });
+    await this.#d.audit.record({ actor: actorOf(caller), action: 'node.label', target: node.name, ok: true, detail: change });
     return toNode({ ...node, labels }, this.#d.hub.isOnline(node.id));
   }
 
   async removeNode(caller: Caller, req: RemoveNodeRequest): Promise<Node> {
     this.#d.gate.require(caller, Role.Admin);
-    const node = this.#d.nodes.find(req.node);
+    const node = await this.#d.nodes.find(req.node);
     if (!node) throw new NodeNotFoundError(req.node);
     const online = this.#d.hub.isOnline(node.id);
     const at = Date.now();
-    this.#d.nodes.remove(node, actorOf(caller), at);
+    await this.#d.nodes.remove(node, actorOf(caller), at);
+    await this.#d.stateStore.forgetNode(node.id);
     this.#d.hub.disconnect(node.id, new NodeRemovedError(node.name, at));
-    this.#d.audit.record({ actor: actorOf(caller), action: 'node.remove', target: node.name, ok: true, detail: `node ${node.id}; its certificate is refused from now on${online ? '; it was online and was disconnected' : ''}` });
+    await this.#d.audit.record({ actor: actorOf(caller), action: 'node.remove', target: node.name, ok: true, detail: `node ${node.id}; its certificate is refused from now on${online ? '; it was online and was disconnected' : ''}` });
     return toNode(node, false);
   }
 
   async getNodeState(caller: Caller, req: GetNodeRequest): Promise<NodeState> {
     this.#d.gate.require(caller, Role.Viewer);
-    const node = this.visible(caller, req.node, 'GetNodeState');
+    const node = await this.visible(caller, req.node, 'GetNodeState');
     return {
       nodeId: node.id,
       nodeName: node.name,
       online: this.#d.hub.isOnline(node.id),
-      specs: this.#d.stateStore.nodeSpecs(node.id).map((s) => ({
+      specs: (await this.#d.stateStore.nodeSpecs(node.id)).map((s) => ({
         spec: s.spec,
         desiredRevision: s.desiredRevision,
         appliedRevision: s.appliedRevision,
@@ -130,15 +131,15 @@ export class NodesService {
         reportedUnixMs: s.reportedAt,
         driftUnixMs: s.driftAt,
       })),
-      checks: this.#d.stateStore.checks(node.id),
+      checks: await this.#d.stateStore.checks(node.id),
     };
   }
 
   async listHealth(caller: Caller, req: ListNodesRequest): Promise<ListHealthResponse> {
     this.#d.gate.require(caller, Role.Viewer);
-    const checks = this.#checksByNode();
+    const checks = await this.#checksByNode();
     return {
-      nodes: this.#matching(caller, req.selector)
+      nodes: (await this.#matching(caller, req.selector))
         .sort((a, b) => a.name.localeCompare(b.name))
         .map((n) => ({ nodeId: n.id, nodeName: n.name, online: this.#d.hub.isOnline(n.id), checks: checks.get(n.id) ?? [] })),
     };

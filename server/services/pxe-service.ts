@@ -20,11 +20,11 @@ export class PxeService {
     this.#d = d;
   }
 
-  #config(): PxeConfig {
+  async #config(): Promise<PxeConfig> {
     const m = this.#d.machines;
     const c = m.config();
     return {
-      yaml: m.configYaml(),
+      yaml: await m.configYaml(),
       profiles: c.profiles.map((p) => p.name),
       groups: c.groups.map((g) => g.name),
       rules: c.rules.map((r) => r.name),
@@ -35,38 +35,38 @@ export class PxeService {
 
   async addMachine(caller: Caller, req: AddMachineRequest): Promise<Machine> {
     this.#d.gate.require(caller, Role.Admin);
-    return this.#d.machines.toProto(this.#d.machines.add(req, actorOf(caller)));
+    return this.#d.machines.toProto(await this.#d.machines.add(req, actorOf(caller)));
   }
 
   async listMachines(caller: Caller, req: ListMachinesRequest): Promise<ListMachinesResponse> {
     this.#d.gate.require(caller, Role.Viewer);
     this.#d.gate.access.requireUnscoped(caller.principal, 'the machine list');
-    return { machines: this.#d.machines.list(req.pendingOnly).map((m) => this.#d.machines.toProto(m)) };
+    return { machines: (await this.#d.machines.list(req.pendingOnly)).map((m) => this.#d.machines.toProto(m)) };
   }
 
   async approveMachine(caller: Caller, req: ApproveMachineRequest): Promise<Machine> {
     this.#d.gate.require(caller, Role.Admin);
-    return this.#d.machines.toProto(this.#d.machines.approve(req.machine, { name: req.name, profile: req.profile, labels: req.labels }, actorOf(caller)));
+    return this.#d.machines.toProto(await this.#d.machines.approve(req.machine, { name: req.name, profile: req.profile, labels: req.labels }, actorOf(caller)));
   }
 
   async rejectMachine(caller: Caller, req: MachineRequest): Promise<Machine> {
     this.#d.gate.require(caller, Role.Admin);
-    return this.#d.machines.toProto(this.#d.machines.reject(req.machine, actorOf(caller)));
+    return this.#d.machines.toProto(await this.#d.machines.reject(req.machine, actorOf(caller)));
   }
 
   async removeMachine(caller: Caller, req: MachineRequest): Promise<Machine> {
     this.#d.gate.require(caller, Role.Admin);
-    return this.#d.machines.toProto(this.#d.machines.remove(req.machine, actorOf(caller)));
+    return this.#d.machines.toProto(await this.#d.machines.remove(req.machine, actorOf(caller)));
   }
 
   async reinstallMachine(caller: Caller, req: MachineRequest): Promise<Machine> {
     this.#d.gate.require(caller, Role.Admin);
-    return this.#d.machines.toProto(this.#d.machines.reinstall(req.machine, actorOf(caller)));
+    return this.#d.machines.toProto(await this.#d.machines.reinstall(req.machine, actorOf(caller)));
   }
 
   async setPxeConfig(caller: Caller, req: SetPxeConfigRequest): Promise<PxeConfig> {
     this.#d.gate.require(caller, Role.Admin);
-    this.#d.machines.setConfig(req.yaml, req.fileName, actorOf(caller));
+    await this.#d.machines.setConfig(req.yaml, req.fileName, actorOf(caller));
     return this.#config();
   }
 

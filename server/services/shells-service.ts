@@ -30,7 +30,7 @@ export class ShellsService {
   /** Opens a shell on a node the caller may see; the adapter attaches to the session it returns. */
   async shell(caller: Caller, start: ShellStart, source: 'cli' | 'web'): Promise<ShellSession> {
     this.#d.gate.require(caller, Role.Operator);
-    this.#d.nodes.visible(caller, start.node, 'Shell');
+    await this.#d.nodes.visible(caller, start.node, 'Shell');
     return this.#d.shells.open({
       node: start.node,
       user: actorOf(caller),
@@ -64,9 +64,9 @@ export class ShellsService {
 
   async listSessions(caller: Caller, req: ListSessionsRequest): Promise<ListSessionsResponse> {
     this.#d.gate.require(caller, Role.Operator);
-    const nodeId = req.node ? this.#d.nodes.visible(caller, req.node, 'ListSessions').id : undefined;
+    const nodeId = req.node ? (await this.#d.nodes.visible(caller, req.node, 'ListSessions')).id : undefined;
     const limit = Math.min(req.limit || 20, MAX_SESSIONS);
-    return { sessions: this.#d.gate.access.newestVisible(caller.principal, limit, (n) => this.#d.shells.history(n, nodeId), (s) => [s.nodeId]) };
+    return { sessions: await this.#d.gate.access.newestVisible(caller.principal, limit, (n) => this.#d.shells.history(n, nodeId), (s) => [s.nodeId]) };
   }
 
   /** True while a session can still be attached to. */
@@ -80,10 +80,10 @@ export class ShellsService {
    */
   async getRecording(caller: Caller, req: GetRecordingRequest): Promise<{ session: Session; recording: Readable }> {
     this.#d.gate.require(caller, Role.Operator);
-    const session = SESSION_ID.test(req.id) ? this.#d.shells.record(req.id) : undefined;
+    const session = SESSION_ID.test(req.id) ? await this.#d.shells.record(req.id) : undefined;
     if (!session) throw new SessionNotFoundError(req.id);
-    if (!this.#d.gate.access.seesIds(caller.principal, [session.nodeId])) {
-      this.#d.gate.hidden(caller, 'GetRecording', `session ${session.id}`);
+    if (!(await this.#d.gate.access.seesIds(caller.principal, [session.nodeId]))) {
+      await this.#d.gate.hidden(caller, 'GetRecording', `session ${session.id}`);
       throw new SessionNotFoundError(req.id);
     }
     const recording = await this.#d.shells.openRecording(session.id);

@@ -94,23 +94,23 @@ export class TokensService {
       used: 0,
       revokedAt: null,
     };
-    this.#d.tokens.insertJoin(record);
-    this.#d.audit.record({ actor: actorOf(caller), action: 'token.create', target: id, ok: true, detail: `uses ${record.maxUses}, expires ${new Date(record.expiresAt).toISOString()}` });
+    await this.#d.tokens.insertJoin(record);
+    await this.#d.audit.record({ actor: actorOf(caller), action: 'token.create', target: id, ok: true, detail: `uses ${record.maxUses}, expires ${new Date(record.expiresAt).toISOString()}` });
     return { info: toJoinToken(record), token: formatJoinToken({ id, secret, caHash: this.#d.caHash }) };
   }
 
   async listJoinTokens(caller: Caller): Promise<ListJoinTokensResponse> {
     this.#d.gate.require(caller, Role.Admin);
-    return { tokens: this.#d.tokens.listJoin().map(toJoinToken) };
+    return { tokens: (await this.#d.tokens.listJoin()).map(toJoinToken) };
   }
 
   async revokeJoinToken(caller: Caller, req: RevokeJoinTokenRequest): Promise<JoinToken> {
     this.#d.gate.require(caller, Role.Admin);
-    const record = this.#d.tokens.getJoin(req.id);
+    const record = await this.#d.tokens.getJoin(req.id);
     if (!record) throw new TokenNotFoundError(req.id);
-    this.#d.tokens.revokeJoin(record.id, Date.now());
-    this.#d.audit.record({ actor: actorOf(caller), action: 'token.revoke', target: record.id, ok: true });
-    return toJoinToken(this.#d.tokens.getJoin(record.id)!);
+    await this.#d.tokens.revokeJoin(record.id, Date.now());
+    await this.#d.audit.record({ actor: actorOf(caller), action: 'token.revoke', target: record.id, ok: true });
+    return toJoinToken((await this.#d.tokens.getJoin(record.id))!);
   }
 
   async createApiToken(caller: Caller, req: CreateApiTokenRequest): Promise<CreateApiTokenResponse> {
@@ -120,15 +120,15 @@ export class TokensService {
     const scope = req.scope.trim();
     if (scope && req.role === Role.Admin) throw new InvalidRequestError('an admin token manages the whole fleet and cannot be limited to a selector; give the limited token the operator or viewer role');
     if (scope && parseSelector(scope).empty) throw new InvalidRequestError('the scope selector is empty');
-    const created = this.#d.auth.createToken(req.role as Role, req.description, scope);
-    this.#d.audit.record({ actor: actorOf(caller), action: 'token.api.create', target: created.id, ok: true, detail: `role ${req.role}${scope ? `, limited to ${scope}` : ''}` });
+    const created = await this.#d.auth.createToken(req.role as Role, req.description, scope);
+    await this.#d.audit.record({ actor: actorOf(caller), action: 'token.api.create', target: created.id, ok: true, detail: `role ${req.role}${scope ? `, limited to ${scope}` : ''}` });
     return created;
   }
 
   async listApiTokens(caller: Caller): Promise<ListApiTokensResponse> {
     this.#d.gate.require(caller, Role.Admin);
     return {
-      tokens: this.#d.tokens.listApi().map((t) => ({
+      tokens: (await this.#d.tokens.listApi()).map((t) => ({
         id: t.id,
         role: t.role,
         description: t.description,
@@ -143,8 +143,8 @@ export class TokensService {
   async revokeApiToken(caller: Caller, req: RevokeApiTokenRequest): Promise<RevokeApiTokenResponse> {
     this.#d.gate.require(caller, Role.Admin);
     // Revoking a revoked token again is not an error (scripts may retry); an unknown id is.
-    if (!this.#d.tokens.revokeApi(req.id, Date.now()) && !this.#d.tokens.listApi().some((t) => t.id === req.id)) throw new ApiTokenNotFoundError(req.id);
-    this.#d.audit.record({ actor: actorOf(caller), action: 'token.api.revoke', target: req.id, ok: true });
+    if (!(await this.#d.tokens.revokeApi(req.id, Date.now())) && !(await this.#d.tokens.listApi()).some((t) => t.id === req.id)) throw new ApiTokenNotFoundError(req.id);
+    await this.#d.audit.record({ actor: actorOf(caller), action: 'token.api.revoke', target: req.id, ok: true });
     return {};
   }
 
@@ -156,23 +156,23 @@ export class TokensService {
    */
   async signIn(token: string, address: string): Promise<Principal> {
     const principal = await this.#d.auth.check(token);
-    this.#d.audit.record({ actor: actorOf(principal), action: 'web.login', target: address, ok: true, detail: `role ${principal.role}` });
+    await this.#d.audit.record({ actor: actorOf(principal), action: 'web.login', target: address, ok: true, detail: `role ${principal.role}` });
     return principal;
   }
 
   /** Audits a refused web sign-in (a bad token or body) from `address`. */
   async signInFailed(address: string, err: unknown): Promise<void> {
-    this.#d.audit.record({ actor: `web:${address}`, action: 'web.login', target: address, ok: false, detail: err instanceof FleetError ? err.code : 'error' });
+    await this.#d.audit.record({ actor: `web:${address}`, action: 'web.login', target: address, ok: false, detail: err instanceof FleetError ? err.code : 'error' });
   }
 
   /** Audits a web sign-out. */
   async signOut(caller: Caller): Promise<void> {
-    this.#d.audit.record({ actor: actorOf(caller), action: 'web.logout', target: caller.address, ok: true });
+    await this.#d.audit.record({ actor: actorOf(caller), action: 'web.logout', target: caller.address, ok: true });
   }
 
   /** True while an API token is known and not revoked (a web session ends with its token). */
   async tokenLive(tokenId: string): Promise<boolean> {
-    const token = this.#d.tokens.getApi(tokenId);
+    const token = await this.#d.tokens.getApi(tokenId);
     return token !== undefined && token.revokedAt === null;
   }
 }

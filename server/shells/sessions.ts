@@ -235,7 +235,6 @@ export class ShellSessions {
     this.#log = deps.log;
     this.limits = deps.limits;
     this.#recordings = deps.recordings;
-    this.#store.closeDangling(Date.now());
   }
 
   /** Sessions open now. */
@@ -248,7 +247,9 @@ export class ShellSessions {
     return this.#recordings.open(id);
   }
 
-  start(): void {
+  /** Marks the sessions open when the server last stopped as ended, and starts the idle timer. */
+  async start(): Promise<void> {
+    await this.#store.closeDangling(Date.now());
     this.#timer = setInterval(() => {
       const now = Date.now();
       for (const s of this.#open.values()) {
@@ -278,33 +279,35 @@ export class ShellSessions {
   }
 
   /** Past and open sessions, newest first. */
-  history(limit: number, nodeId?: string): Session[] {
+  history(limit: number, nodeId?: string): Promise<Session[]> {
     return this.#store.list(limit, nodeId);
   }
 
   /** One session's record (open or ended). */
-  record(id: string): Session | undefined {
+  record(id: string): Promise<Session | undefined> {
     return this.#store.get(id);
   }
 
   /** Opens a shell; the caller attaches a consumer. Throws when not allowed or not possible. */
-  open(req: OpenShell): ShellSession {
-    const node = this.#nodes.find(req.node);
+  async open(req: OpenShell): Promise<ShellSession> {
+    const node = await this.#nodes.find(req.node);
     if (!node) throw new NodeNotFoundError(req.node);
     const mine = [...this.#open.values()].filter((s) => s.user === req.user).length;
     if (mine >= this.limits.maxPerUser) {
-      this.#audit.record({ actor: req.user, action: 'shell.open', target: node.name, ok: false, detail: `refused: ${mine} shells already open` });
+      await this.#audit.record({ actor: req.user, action: 'shell.open', target: node.name, ok: false, detail: `refused: ${mine} shells already open` });
       throw new ShellLimitError(`you already have ${mine} shells open, the most allowed per user (close one first)`);
     }
     if (!this.#hub.isOnline(node.id)) throw new NodeOfflineError(node.name);
     const id = newId('s', 12);
+    const startedAt = Date.now();
+    // Stored before the shell exists, so its end is never stored before its start.
+    await this.#store.start({ id, nodeId: node.id, nodeName: node.name, user: req.user, source: req.source, startedAt });
+    await this.#audit.record({ actor: req.user, action: 'shell.open', target: node.name, ok: true, detail: `session ${id} (${req.source}${req.argv.length ? `: ${req.argv.join(' ')}` : ''})` });
     const cols = Math.min(Math.max(req.cols || 80, 1), 1000);
     const rows = Math.min(Math.max(req.rows || 24, 1), 1000);
     const recording = new Recording(this.#recordings.create(id), { cols, rows, title: `${node.name} (${req.user})`, term: req.term || 'xterm-256color' });
     const session = new ShellSession(this, { id, nodeId: node.id, nodeName: node.name, user: req.user, source: req.source, recording });
     this.#open.set(id, session);
-    this.#store.start({ id, nodeId: node.id, nodeName: node.name, user: req.user, source: req.source, startedAt: session.startedAt });
-    this.#audit.record({ actor: req.user, action: 'shell.open', target: node.name, ok: true, detail: `session ${id} (${req.source}${req.argv.length ? `: ${req.argv.join(' ')}` : ''})` });
     void this.#commands.send(node.id, `shell/${id}`, { $case: 'shell', value: { channelId: id, cols, rows, argv: req.argv, pty: req.pty, term: req.term || 'xterm-256color' } });
     this.#pendingOpen.set(
       id,
@@ -341,14 +344,15 @@ export class ShellSessions {
     setTimeout(() => this.#recentlyEnded.delete(session.id), this.limits.reattachGraceMs).unref();
     const now = Date.now();
     const exit = session.exitStatus ?? { code: -1, reason: '' };
-    this.#store.end(session.id, { endedAt: now, exitCode: exit.code, outputBytes: session.outputBytes, reason: exit.reason });
-    this.#audit.record({
+    const stored = this.#store.end(session.id, { endedAt: now, exitCode: exit.code, outputBytes: session.outputBytes, reason: exit.reason });
+    const audited = this.#audit.record({
       actor: session.user,
       action: 'shell.close',
       target: session.nodeName,
       ok: true,
       detail: `session ${session.id} lasted ${Math.round((now - session.startedAt) / 1000)} s, exit ${exit.code}${exit.reason ? ` (${exit.reason})` : ''}`,
     });
+    Promise.all([stored, audited]).catch((err: unknown) => this.#log.error({ err, session: session.id }, 'could not store the end of a shell session'));
     this.#log.info({ session: session.id, node: session.nodeName, exit: exit.code, reason: exit.reason || undefined }, 'shell closed');
   }
 }

@@ -11,6 +11,7 @@ import type { AgentHub } from '../agent-hub';
 import { RevisionNotFoundError } from '../errors';
 import { newId } from '../ids';
 import type { AuditLog, NodeRecord, NodeStore, RevisionRecord, StateStore } from '../store';
+import { KeyedQueue } from '../../common/keyed-queue';
 import { parseSelector } from '../../common/labels';
 import type { Webhooks } from './webhooks';
 
@@ -62,15 +63,23 @@ export class DesiredStateService {
   readonly #waiters = new Map<string, Waiter>();
   /** When each node last sent a health report (server clock). */
   readonly #healthAt = new Map<string, number>();
+  readonly #reports: KeyedQueue;
 
   constructor(deps: DesiredStateDeps) {
     this.#d = deps;
+    // One node's reports are stored in the order they came; nodes do not wait for each other.
+    this.#reports = new KeyedQueue((err, nodeId) => deps.log.error({ err, nodeId }, 'could not store what a node reported'));
     deps.hub.addListener({
-      onStateReport: (nodeId, report) => this.#onStateReport(nodeId, report),
-      onHealthReport: (nodeId, report) => this.#onHealthReport(nodeId, report),
+      onStateReport: (nodeId, report) => {
+        // The rollout waiting for this answer hears it at once, not behind the node's writes.
+        const waiter = report.commandId ? this.#waiters.get(report.commandId) : undefined;
+        if (waiter && waiter.nodeId === nodeId && !report.inProgress) waiter.resolve(report);
+        void this.#reports.run(nodeId, () => this.#onStateReport(nodeId, report));
+      },
+      onHealthReport: (nodeId, report) => void this.#reports.run(nodeId, () => this.#onHealthReport(nodeId, report)),
       onOnline: (nodeId) => {
         this.#resend(nodeId);
-        void this.#joinSpecs(nodeId);
+        this.#joinSpecs(nodeId).catch((err: unknown) => deps.log.error({ err, nodeId }, 'could not give a joining node its specs'));
       },
     });
   }
@@ -81,10 +90,9 @@ export class DesiredStateService {
   }
 
   /** Nodes the spec's selector picks, in name order. */
-  targets(spec: Spec): NodeRecord[] {
+  async targets(spec: Spec): Promise<NodeRecord[]> {
     const selector = parseSelector(spec.selector);
-    return this.#d.nodes
-      .list()
+    return (await this.#d.nodes.list())
       .filter((n) => selector.matches(n.labels))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -99,9 +107,9 @@ export class DesiredStateService {
    * at all: the spec's removal.
    * @throws RevisionNotFoundError, or TemplateError when the node lacks what a template needs.
    */
-  desiredFor(name: string, revision: number, node: NodeRecord): DesiredState {
+  async desiredFor(name: string, revision: number, node: NodeRecord): Promise<DesiredState> {
     if (revision === 0) return removalOf(name);
-    const stored = this.#d.store.revision(name, revision);
+    const stored = await this.#d.store.revision(name, revision);
     if (!stored) throw new RevisionNotFoundError(name, revision);
     return this.render(this.specOf(stored), revision, node);
   }
@@ -112,22 +120,22 @@ export class DesiredStateService {
   }
 
   /** Stores `spec` as a new revision unless it equals the latest one; returns the revision and whether it is new. */
-  storeRevision(spec: Spec, yaml: string, actor: string): { revision: RevisionRecord; changed: boolean } {
+  async storeRevision(spec: Spec, yaml: string, actor: string): Promise<{ revision: RevisionRecord; changed: boolean }> {
     const digest = specDigest(spec);
-    const latest = this.#d.store.latestRevision(spec.name);
+    const latest = await this.#d.store.latestRevision(spec.name);
     if (latest?.digest === digest) return { revision: latest, changed: false };
-    const revision = this.#d.store.addRevision({ spec: spec.name, yaml, specJson: JSON.stringify(spec), digest, createdBy: actor, createdAt: Date.now() });
-    this.#d.audit.record({ actor, action: 'spec.revision', target: spec.name, ok: true, detail: `revision ${revision.revision} (sha256 ${digest.slice(0, 12)})` });
+    const revision = await this.#d.store.addRevision({ spec: spec.name, yaml, specJson: JSON.stringify(spec), digest, createdBy: actor, createdAt: Date.now() });
+    await this.#d.audit.record({ actor, action: 'spec.revision', target: spec.name, ok: true, detail: `revision ${revision.revision} (sha256 ${digest.slice(0, 12)})` });
     return { revision, changed: true };
   }
 
   /** Asks every targeted online node what `spec` would change there. Changes nothing. */
   async plan(yaml: string, fileName: string, actor: string): Promise<PlanResponse> {
     const spec = this.parse(yaml, fileName);
-    const latest = this.#d.store.latestRevision(spec.name);
+    const latest = await this.#d.store.latestRevision(spec.name);
     const revision = latest && latest.digest === specDigest(spec) ? latest.revision : (latest?.revision ?? 0) + 1;
-    const nodes = await Promise.all(this.targets(spec).map((node) => this.#planNode(spec, revision, node)));
-    this.#d.audit.record({ actor, action: 'spec.plan', target: spec.name, ok: true, detail: `${nodes.length} node(s)` });
+    const nodes = await Promise.all((await this.targets(spec)).map((node) => this.#planNode(spec, revision, node)));
+    await this.#d.audit.record({ actor, action: 'spec.plan', target: spec.name, ok: true, detail: `${nodes.length} node(s)` });
     return { spec: spec.name, currentRevision: latest?.revision ?? 0, specChanged: latest?.digest !== specDigest(spec), nodes };
   }
 
@@ -188,12 +196,12 @@ export class DesiredStateService {
    * group converges like the rest without another `fleet apply`.
    */
   async #joinSpecs(nodeId: string): Promise<void> {
-    const node = this.#d.nodes.get(nodeId);
+    const node = await this.#d.nodes.get(nodeId);
     if (!node) return;
-    for (const name of this.#d.store.specNames()) {
-      const latest = this.#d.store.latestRevision(name);
-      const rollout = this.#d.store.rollouts(1, name)[0];
-      if (!latest || rollout?.state !== 'succeeded' || rollout.revision !== latest.revision || this.#d.store.nodeSpec(nodeId, name)) continue;
+    for (const name of (await this.#d.store.specNames())) {
+      const latest = await this.#d.store.latestRevision(name);
+      const rollout = (await this.#d.store.rollouts(1, name))[0];
+      if (!latest || rollout?.state !== 'succeeded' || rollout.revision !== latest.revision || (await this.#d.store.nodeSpec(nodeId, name))) continue;
       const spec = this.specOf(latest);
       if (!parseSelector(spec.selector).matches(node.labels)) continue;
       let desired: DesiredState;
@@ -203,12 +211,12 @@ export class DesiredStateService {
         this.#d.log.warn({ node: node.name, spec: name, reason: (err as Error).message }, 'cannot render a spec for a joining node');
         continue;
       }
-      this.#d.store.setDesired(nodeId, name, latest.revision);
+      await this.#d.store.setDesired(nodeId, name, latest.revision);
       this.#d.log.info({ node: node.name, spec: name, revision: latest.revision }, 'node joined a spec selector; applying its latest revision');
       const report = await this.send(nodeId, desired, { dryRun: false, rolloutId: '', timeoutMs: APPLY_TIMEOUT_MS });
       const failed = !report || report.error || report.resources.some((r) => r.status === 'failed');
       const changed = report?.resources.filter((r) => r.status !== 'ok').map((r) => r.id) ?? [];
-      this.#d.store.recordDeployment({
+      await this.#d.store.recordDeployment({
         spec: name,
         revision: latest.revision,
         nodeId,
@@ -226,35 +234,36 @@ export class DesiredStateService {
     return this.#healthAt.get(nodeId) ?? 0;
   }
 
-  #onStateReport(nodeId: string, report: StateReport): void {
-    const waiter = report.commandId ? this.#waiters.get(report.commandId) : undefined;
-    if (waiter && waiter.nodeId === nodeId && !report.inProgress) waiter.resolve(report);
+  /** Stores what a node reported about a spec (the waiting rollout has heard it already). */
+  async #onStateReport(nodeId: string, report: StateReport): Promise<void> {
     if (report.dryRun || !report.spec) return;
-    const node = this.#d.nodes.get(nodeId);
+    const node = await this.#d.nodes.get(nodeId);
     if (!node) return;
     const status = reportStatus(report);
     // Revision 0 is a removal: once it went through, the node no longer has the spec at all.
     if (report.revision === 0 && status !== 'failed' && !report.inProgress) {
-      this.#d.store.forgetNodeSpec(nodeId, report.spec);
+      await this.#d.store.forgetNodeSpec(nodeId, report.spec);
       return;
     }
     const resources = report.resources.map((r) => ({ id: r.id.slice(0, 300), status: r.status.slice(0, 20), changes: r.changes.slice(0, 50).map((c) => c.slice(0, 500)), error: r.error.slice(0, 2000) }));
     const drifted = report.recheck && resources.some((r) => r.status === 'drifted');
-    this.#d.store.setReported(nodeId, report.spec.slice(0, 100), report.revision, status, resources, Date.now(), drifted);
+    await this.#d.store.setReported(nodeId, report.spec.slice(0, 100), report.revision, status, resources, Date.now(), drifted);
     if (drifted) {
       const what = resources.filter((r) => r.status === 'drifted').map((r) => r.id);
-      this.#d.store.recordDeployment({ spec: report.spec, revision: report.revision, nodeId, nodeName: node.name, rolloutId: '', actor: 'agent', outcome: 'drift-repaired', detail: what.join(', ') });
-      this.#d.audit.record({ actor: `node:${node.name}`, action: 'state.drift', target: node.name, ok: true, detail: `${report.spec} r${report.revision}: repaired ${what.join(', ')}` });
+      await this.#d.store.recordDeployment({ spec: report.spec, revision: report.revision, nodeId, nodeName: node.name, rolloutId: '', actor: 'agent', outcome: 'drift-repaired', detail: what.join(', ') });
+      await this.#d.audit.record({ actor: `node:${node.name}`, action: 'state.drift', target: node.name, ok: true, detail: `${report.spec} r${report.revision}: repaired ${what.join(', ')}` });
       this.#d.log.warn({ node: node.name, spec: report.spec, resources: what }, 'drift found and repaired');
     }
   }
 
-  #onHealthReport(nodeId: string, report: HealthReport): void {
-    const node = this.#d.nodes.get(nodeId);
+  async #onHealthReport(nodeId: string, report: HealthReport): Promise<void> {
+    const node = await this.#d.nodes.get(nodeId);
     if (!node) return;
-    this.#healthAt.set(nodeId, Date.now());
     const checks = report.checks.slice(0, 500).map((c) => ({ ...c, spec: c.spec.slice(0, 100), name: c.name.slice(0, 100), output: c.output.slice(0, 500) }));
-    for (const { check, before } of this.#d.store.replaceChecks(nodeId, checks)) {
+    const changed = await this.#d.store.replaceChecks(nodeId, checks);
+    // Only once the checks are stored: a health gate that sees this time reads these checks.
+    this.#healthAt.set(nodeId, Date.now());
+    for (const { check, before } of changed) {
       // A check that starts out passing is no news; every other change is.
       if (before === undefined && check.passing) continue;
       this.#d.log.info({ node: node.name, spec: check.spec, check: check.name, passing: check.passing, output: check.output }, 'health check changed');

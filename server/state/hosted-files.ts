@@ -20,7 +20,7 @@ export class HostedFiles {
   /** A stored file to serve (its recorded size and its bytes), or undefined. */
   async open(sha256: string): Promise<Blob | undefined> {
     if (!SHA256_HEX.test(sha256)) return undefined;
-    const record = this.#store.hostedFile(sha256);
+    const record = await this.#store.hostedFile(sha256);
     if (!record) return undefined;
     const blob = await this.#blobs.get(sha256);
     return blob && { size: record.size, stream: blob.stream };
@@ -39,9 +39,9 @@ export class HostedFiles {
    */
   async store(info: { name: string; size: number; sha256: string }, chunks: AsyncIterable<Buffer>, actor: string): Promise<boolean> {
     this.check(info);
-    if (this.#store.hostedFile(info.sha256) && (await this.#blobs.has(info.sha256))) return true;
+    if ((await this.#store.hostedFile(info.sha256)) && (await this.#blobs.has(info.sha256))) return true;
     await this.#blobs.put(info.sha256, info.size, chunks);
-    this.#store.addHostedFile({ sha256: info.sha256, name: info.name, size: info.size, createdBy: actor, createdAt: Date.now() });
+    await this.#store.addHostedFile({ sha256: info.sha256, name: info.name, size: info.size, createdBy: actor, createdAt: Date.now() });
     return false;
   }
 }

@@ -91,8 +91,8 @@ export class RolloutEngine {
   }
 
   /** Carries on with the rollouts that were going when the server stopped. */
-  resumeUnfinished(): void {
-    for (const r of this.#d.store.unfinishedRollouts()) {
+  async resumeUnfinished(): Promise<void> {
+    for (const r of (await this.#d.store.unfinishedRollouts())) {
       this.#d.log.info({ rollout: r.id, spec: r.spec, batch: r.currentBatch }, 'resuming rollout');
       void this.#drive(r.id);
     }
@@ -103,8 +103,8 @@ export class RolloutEngine {
   }
 
   /** Starts rolling `revision` of `spec` out to `targets`. */
-  start(spec: Spec, revision: number, targets: NodeRecord[], actor: string): RolloutRecord {
-    const active = this.#d.store.activeRollout(spec.name);
+  async start(spec: Spec, revision: number, targets: NodeRecord[], actor: string): Promise<RolloutRecord> {
+    const active = await this.#d.store.activeRollout(spec.name);
     if (active) throw new RolloutConflictError(`rollout ${active.id} of ${spec.name} is still ${active.state}; wait for it, or \`fleet rollouts rollback ${active.id}\``);
     const size = batchSize(spec.rollout.batch, targets.length);
     const now = Date.now();
@@ -125,21 +125,23 @@ export class RolloutEngine {
       createdAt: now,
       updatedAt: now,
     };
-    this.#d.store.createRollout(
+    const applied = new Map<string, number>();
+    for (const n of targets) applied.set(n.id, (await this.#d.store.nodeSpec(n.id, spec.name))?.appliedRevision ?? 0);
+    await this.#d.store.createRollout(
       record,
-      targets.map((n, i) => ({ nodeId: n.id, nodeName: n.name, batch: Math.floor(i / size), position: i, fromRevision: this.#d.store.nodeSpec(n.id, spec.name)?.appliedRevision ?? 0, toRevision: revision })),
+      targets.map((n, i) => ({ nodeId: n.id, nodeName: n.name, batch: Math.floor(i / size), position: i, fromRevision: applied.get(n.id)!, toRevision: revision })),
     );
-    this.#d.audit.record({ actor, action: 'rollout.start', target: spec.name, ok: true, detail: `${record.id}: revision ${revision} to ${targets.length} node(s), batches of ${size}` });
+    await this.#d.audit.record({ actor, action: 'rollout.start', target: spec.name, ok: true, detail: `${record.id}: revision ${revision} to ${targets.length} node(s), batches of ${size}` });
     void this.#drive(record.id);
     return record;
   }
 
   /** Starts a rollout that returns the nodes `id` touched to the revisions they had before it. */
-  rollback(id: string, actor: string): RolloutRecord {
-    const original = this.#get(id);
-    const active = this.#d.store.activeRollout(original.spec);
+  async rollback(id: string, actor: string): Promise<RolloutRecord> {
+    const original = await this.#get(id);
+    const active = await this.#d.store.activeRollout(original.spec);
     if (active) throw new RolloutConflictError(`rollout ${active.id} of ${original.spec} is still ${active.state}; pause it or wait for it first`);
-    const touched = this.#d.store.rolloutNodes(id).filter((n) => n.state !== NodeRolloutState.Waiting && n.state !== NodeRolloutState.RolledBack);
+    const touched = (await this.#d.store.rolloutNodes(id)).filter((n) => n.state !== NodeRolloutState.Waiting && n.state !== NodeRolloutState.RolledBack);
     if (touched.length === 0) throw new RolloutConflictError(`rollout ${id} left no node to roll back`);
     const now = Date.now();
     const record: RolloutRecord = {
@@ -160,32 +162,32 @@ export class RolloutEngine {
       createdAt: now,
       updatedAt: now,
     };
-    this.#d.store.createRollout(
+    await this.#d.store.createRollout(
       record,
       touched.map((n, i) => ({ nodeId: n.nodeId, nodeName: n.nodeName, batch: 0, position: i, fromRevision: n.toRevision, toRevision: n.fromRevision })),
     );
-    this.#d.audit.record({ actor, action: 'rollout.rollback', target: original.spec, ok: true, detail: `${record.id} undoes ${id} on ${touched.length} node(s)` });
+    await this.#d.audit.record({ actor, action: 'rollout.rollback', target: original.spec, ok: true, detail: `${record.id} undoes ${id} on ${touched.length} node(s)` });
     void this.#drive(record.id);
     return record;
   }
 
-  pause(id: string, actor: string): RolloutRecord {
-    const r = this.#get(id);
+  async pause(id: string, actor: string): Promise<RolloutRecord> {
+    const r = await this.#get(id);
     if (r.state !== RolloutState.Running) throw new RolloutConflictError(`rollout ${id} is ${r.state}; only a running rollout can be paused`);
-    this.#d.store.updateRollout(id, { state: RolloutState.Paused, reason: `paused by ${actor}` });
-    this.#d.audit.record({ actor, action: 'rollout.pause', target: r.spec, ok: true, detail: id });
+    await this.#d.store.updateRollout(id, { state: RolloutState.Paused, reason: `paused by ${actor}` });
+    await this.#d.audit.record({ actor, action: 'rollout.pause', target: r.spec, ok: true, detail: id });
     this.#changed(id);
-    return this.#get(id);
+    return await this.#get(id);
   }
 
-  resume(id: string, actor: string): RolloutRecord {
-    const r = this.#get(id);
+  async resume(id: string, actor: string): Promise<RolloutRecord> {
+    const r = await this.#get(id);
     if (r.state !== RolloutState.Paused) throw new RolloutConflictError(`rollout ${id} is ${r.state}; only a paused rollout can be resumed`);
-    this.#d.store.updateRollout(id, { state: RolloutState.Running, reason: '' });
-    this.#d.audit.record({ actor, action: 'rollout.resume', target: r.spec, ok: true, detail: id });
+    await this.#d.store.updateRollout(id, { state: RolloutState.Running, reason: '' });
+    await this.#d.audit.record({ actor, action: 'rollout.resume', target: r.spec, ok: true, detail: id });
     this.#changed(id);
     void this.#drive(id);
-    return this.#get(id);
+    return await this.#get(id);
   }
 
   /** Calls `listener` whenever the rollout changes; returns the unsubscribe function. */
@@ -200,9 +202,9 @@ export class RolloutEngine {
   }
 
   /** The rollout with its nodes, as the Control service returns it. */
-  toProto(id: string): Rollout {
-    const r = this.#get(id);
-    const nodes = this.#d.store.rolloutNodes(id);
+  async toProto(id: string): Promise<Rollout> {
+    const r = await this.#get(id);
+    const nodes = await this.#d.store.rolloutNodes(id);
     const batches = nodes.length === 0 ? 0 : Math.max(...nodes.map((n) => n.batch)) + 1;
     return {
       id: r.id,
@@ -226,8 +228,8 @@ export class RolloutEngine {
     };
   }
 
-  #get(id: string): RolloutRecord {
-    const r = this.#d.store.rollout(id);
+  async #get(id: string): Promise<RolloutRecord> {
+    const r = await this.#d.store.rollout(id);
     if (!r) throw new RolloutNotFoundError(id);
     return r;
   }
@@ -236,20 +238,20 @@ export class RolloutEngine {
     for (const l of this.#watchers.get(id) ?? []) l();
   }
 
-  #setNode(r: RolloutRecord, n: RolloutNodeRecord, state: NodeRolloutState, report?: StateReport | null, error = ''): void {
-    this.#d.store.updateRolloutNode(r.id, n.nodeId, state, report?.resources, error);
+  async #setNode(r: RolloutRecord, n: RolloutNodeRecord, state: NodeRolloutState, report?: StateReport | null, error = ''): Promise<void> {
+    await this.#d.store.updateRolloutNode(r.id, n.nodeId, state, report?.resources, error);
     this.#changed(r.id);
   }
 
-  #finish(id: string, state: RolloutState, reason: string): void {
-    this.#d.store.updateRollout(id, { state, reason });
-    const r = this.#get(id);
-    this.#d.audit.record({ actor: r.createdBy, action: 'rollout.end', target: r.spec, ok: state === RolloutState.Succeeded, detail: `${id}: ${state}${reason ? ` (${reason})` : ''}` });
+  async #finish(id: string, state: RolloutState, reason: string): Promise<void> {
+    await this.#d.store.updateRollout(id, { state, reason });
+    const r = await this.#get(id);
+    await this.#d.audit.record({ actor: r.createdBy, action: 'rollout.end', target: r.spec, ok: state === RolloutState.Succeeded, detail: `${id}: ${state}${reason ? ` (${reason})` : ''}` });
     this.#d.log.info({ rollout: id, spec: r.spec, state, reason }, 'rollout ended');
     if (state !== RolloutState.Succeeded) {
       this.#d.webhooks.notify({ type: 'rollout', rollout: id, spec: r.spec, revision: r.revision, state, reason, at: new Date().toISOString() });
     }
-    if (r.rollbackOf) this.#settleUndone(r.rollbackOf, id, state === RolloutState.Succeeded);
+    if (r.rollbackOf) (await this.#settleUndone(r.rollbackOf, id, state === RolloutState.Succeeded));
     this.#changed(id);
   }
 
@@ -257,12 +259,12 @@ export class RolloutEngine {
    * After rollback `by` of rollout `id` ended: `id` is rolled back only when the rollback
    * succeeded; either way its reason keeps why it failed and says what became of the rollback.
    */
-  #settleUndone(id: string, by: string, succeeded: boolean): void {
-    const original = this.#d.store.rollout(id);
+  async #settleUndone(id: string, by: string, succeeded: boolean): Promise<void> {
+    const original = await this.#d.store.rollout(id);
     if (!original) return;
     const said = original.reason ? `${original.reason}; ` : '';
-    if (succeeded) this.#d.store.updateRollout(id, { state: RolloutState.RolledBack, reason: `${said}rolled back by ${by}` });
-    else this.#d.store.updateRollout(id, { reason: `${said}rollback ${by} failed` });
+    if (succeeded) (await this.#d.store.updateRollout(id, { state: RolloutState.RolledBack, reason: `${said}rolled back by ${by}` }));
+    else (await this.#d.store.updateRollout(id, { reason: `${said}rollback ${by} failed` }));
     this.#changed(id);
   }
 
@@ -271,7 +273,7 @@ export class RolloutEngine {
     this.#driving.add(id);
     try {
       while (!this.#stopped) {
-        const r = this.#get(id);
+        const r = await this.#get(id);
         if (r.state === RolloutState.Running) {
           if (!(await this.#runBatch(r))) return;
         } else if (r.state === RolloutState.RollingBack) {
@@ -283,7 +285,7 @@ export class RolloutEngine {
       }
     } catch (err) {
       this.#d.log.error({ err, rollout: id }, 'rollout failed unexpectedly');
-      this.#finish(id, RolloutState.Failed, `internal error: ${(err as Error).message}`);
+      await this.#finish(id, RolloutState.Failed, `internal error: ${(err as Error).message}`).catch((e: unknown) => this.#d.log.error({ err: e, rollout: id }, 'could not store that the rollout failed'));
     } finally {
       this.#driving.delete(id);
     }
@@ -291,30 +293,30 @@ export class RolloutEngine {
 
   /** Runs the current batch; false when the rollout is over. */
   async #runBatch(r: RolloutRecord): Promise<boolean> {
-    const nodes = this.#d.store.rolloutNodes(r.id);
+    const nodes = await this.#d.store.rolloutNodes(r.id);
     const batches = nodes.length === 0 ? 0 : Math.max(...nodes.map((n) => n.batch)) + 1;
     if (r.currentBatch >= batches) {
-      this.#finish(r.id, RolloutState.Succeeded, '');
+      await this.#finish(r.id, RolloutState.Succeeded, '');
       return false;
     }
-    const revision = this.#d.store.revision(r.spec, r.revision);
+    const revision = await this.#d.store.revision(r.spec, r.revision);
     const spec = revision && this.#d.state.specOf(revision);
     const batch = nodes.filter((n) => n.batch === r.currentBatch);
     await Promise.all(batch.filter((n) => n.state === NodeRolloutState.Waiting || n.state === NodeRolloutState.Applying).map((n) => this.#applyNode(r, n)));
     if (spec && spec.checks.length > 0) await this.#healthGate(r, spec);
-    const all = this.#d.store.rolloutNodes(r.id);
+    const all = await this.#d.store.rolloutNodes(r.id);
     const errors = all.filter((n) => FAILED_STATES.includes(n.state)).length;
     const reason = stopReason({ errors, total: all.length, maxErrors: r.maxErrors, batch: r.currentBatch, batches, rollback: r.rollbackOf !== '' });
     if (reason !== null) {
       if (r.autoRollback) {
-        this.#d.store.updateRollout(r.id, { state: RolloutState.RollingBack, reason });
+        await this.#d.store.updateRollout(r.id, { state: RolloutState.RollingBack, reason });
         this.#changed(r.id);
         return true;
       }
-      this.#finish(r.id, RolloutState.Failed, reason);
+      await this.#finish(r.id, RolloutState.Failed, reason);
       return false;
     }
-    this.#d.store.updateRollout(r.id, { currentBatch: r.currentBatch + 1 });
+    await this.#d.store.updateRollout(r.id, { currentBatch: r.currentBatch + 1 });
     this.#changed(r.id);
     return true;
   }
@@ -330,35 +332,35 @@ export class RolloutEngine {
   }
 
   async #applyNode(r: RolloutRecord, n: RolloutNodeRecord): Promise<void> {
-    const node = this.#d.nodes.get(n.nodeId);
-    if (!node) return this.#setNode(r, n, NodeRolloutState.Failed, null, 'node was removed');
-    this.#setNode(r, n, NodeRolloutState.Applying);
+    const node = await this.#d.nodes.get(n.nodeId);
+    if (!node) return await this.#setNode(r, n, NodeRolloutState.Failed, null, 'node was removed');
+    await this.#setNode(r, n, NodeRolloutState.Applying);
     if (!(await this.#waitOnline(n.nodeId))) {
-      this.#record(r, n, 'failed', 'offline');
-      return this.#setNode(r, n, NodeRolloutState.Offline, null, `offline for ${OFFLINE_WAIT_MS / 1000} s`);
+      await this.#record(r, n, 'failed', 'offline');
+      return await this.#setNode(r, n, NodeRolloutState.Offline, null, `offline for ${OFFLINE_WAIT_MS / 1000} s`);
     }
     let desired: DesiredState;
     try {
-      desired = this.#d.state.desiredFor(r.spec, n.toRevision, node);
+      desired = await this.#d.state.desiredFor(r.spec, n.toRevision, node);
     } catch (err) {
-      this.#record(r, n, 'failed', (err as Error).message);
-      return this.#setNode(r, n, NodeRolloutState.Failed, null, (err as Error).message);
+      await this.#record(r, n, 'failed', (err as Error).message);
+      return await this.#setNode(r, n, NodeRolloutState.Failed, null, (err as Error).message);
     }
-    this.#d.store.setDesired(n.nodeId, r.spec, n.toRevision);
+    await this.#d.store.setDesired(n.nodeId, r.spec, n.toRevision);
     this.#appliedAt.set(n.nodeId, Date.now());
     const report = await this.#d.state.send(n.nodeId, desired, { dryRun: false, rolloutId: r.id, timeoutMs: APPLY_TIMEOUT_MS });
     const why = reportFailure(report, APPLY_TIMEOUT_MS);
     if (!report || why !== null) {
-      this.#record(r, n, 'failed', report ? why! : 'no report in time');
-      return this.#setNode(r, n, NodeRolloutState.Failed, report, why!);
+      await this.#record(r, n, 'failed', report ? why! : 'no report in time');
+      return await this.#setNode(r, n, NodeRolloutState.Failed, report, why!);
     }
     const changed = report.resources.some((x) => x.status !== 'ok');
-    this.#record(r, n, r.rollbackOf ? 'rolled-back' : changed ? 'applied' : 'unchanged', report.resources.filter((x) => x.status !== 'ok').map((x) => x.id).join(', '));
-    this.#setNode(r, n, changed ? NodeRolloutState.Applied : NodeRolloutState.Unchanged, report);
+    await this.#record(r, n, r.rollbackOf ? 'rolled-back' : changed ? 'applied' : 'unchanged', report.resources.filter((x) => x.status !== 'ok').map((x) => x.id).join(', '));
+    await this.#setNode(r, n, changed ? NodeRolloutState.Applied : NodeRolloutState.Unchanged, report);
   }
 
-  #record(r: RolloutRecord, n: RolloutNodeRecord, outcome: string, detail: string): void {
-    this.#d.store.recordDeployment({ spec: r.spec, revision: n.toRevision, nodeId: n.nodeId, nodeName: n.nodeName, rolloutId: r.id, actor: r.createdBy, outcome, detail: detail.slice(0, 2000) });
+  async #record(r: RolloutRecord, n: RolloutNodeRecord, outcome: string, detail: string): Promise<void> {
+    await this.#d.store.recordDeployment({ spec: r.spec, revision: n.toRevision, nodeId: n.nodeId, nodeName: n.nodeName, rolloutId: r.id, actor: r.createdBy, outcome, detail: detail.slice(0, 2000) });
   }
 
   /**
@@ -371,8 +373,7 @@ export class RolloutEngine {
     const start = Date.now();
     const deadline = start + r.healthGateMs + 2 * slowest + 5000;
     const pending = new Map(
-      this.#d.store
-        .rolloutNodes(r.id)
+      (await this.#d.store.rolloutNodes(r.id))
         .filter((n) => n.batch === r.currentBatch && (n.state === NodeRolloutState.Applied || n.state === NodeRolloutState.Unchanged))
         .map((n) => [n.nodeId, n]),
     );
@@ -380,7 +381,7 @@ export class RolloutEngine {
     while (pending.size > 0 && !this.#stopped) {
       const now = Date.now();
       for (const [nodeId, n] of pending) {
-        const checks = this.#d.store.checks(nodeId).filter((c) => c.spec === r.spec);
+        const checks = (await this.#d.store.checks(nodeId)).filter((c) => c.spec === r.spec);
         // Results the agent sent after this apply (it reports every check once they have all run
         // again), or, failing that, whatever is known once every check has had time to run.
         const fresh = this.#d.state.healthReportedAt(nodeId) >= (this.#appliedAt.get(nodeId) ?? start) || now - start > slowest;
@@ -389,13 +390,13 @@ export class RolloutEngine {
         else if (!okSince.has(nodeId)) okSince.set(nodeId, now);
         if (passing && now - okSince.get(nodeId)! >= r.healthGateMs) {
           pending.delete(nodeId);
-          this.#setNode(r, n, NodeRolloutState.Healthy);
+          await this.#setNode(r, n, NodeRolloutState.Healthy);
         } else if (now > deadline) {
           pending.delete(nodeId);
           const failing = checks.filter((c) => !c.passing).map((c) => `${c.name}: ${c.output}`);
           const why = `health checks not passing for ${Math.round(r.healthGateMs / 1000)} s${failing.length ? ` (${failing.join('; ')})` : ''}`;
-          this.#record(r, n, 'unhealthy', why);
-          this.#setNode(r, n, NodeRolloutState.Unhealthy, null, why);
+          await this.#record(r, n, 'unhealthy', why);
+          await this.#setNode(r, n, NodeRolloutState.Unhealthy, null, why);
         }
       }
       if (pending.size > 0) await new Promise((res) => setTimeout(res, POLL_MS));
@@ -408,40 +409,40 @@ export class RolloutEngine {
    * failed, and each node that could not go back keeps its first error beside the rollback's.
    */
   async #rollBack(r: RolloutRecord): Promise<void> {
-    const nodes = this.#d.store.rolloutNodes(r.id).filter((n) => n.batch <= r.currentBatch && TOUCHED_STATES.includes(n.state));
+    const nodes = (await this.#d.store.rolloutNodes(r.id)).filter((n) => n.batch <= r.currentBatch && TOUCHED_STATES.includes(n.state));
     let failures = 0;
     await Promise.all(
       nodes.map(async (n) => {
-        this.#d.store.updateRolloutNode(r.id, n.nodeId, NodeRolloutState.RollingBack, undefined, n.error);
+        await this.#d.store.updateRolloutNode(r.id, n.nodeId, NodeRolloutState.RollingBack, undefined, n.error);
         this.#changed(r.id);
         const why = await this.#returnNode(r, n);
         if (why !== null) failures++;
-        this.#d.store.recordDeployment({ spec: r.spec, revision: n.fromRevision, nodeId: n.nodeId, nodeName: n.nodeName, rolloutId: r.id, actor: r.createdBy, outcome: why === null ? 'rolled-back' : 'failed', detail: why === null ? `from revision ${n.toRevision}` : `rollback failed: ${why}`.slice(0, 2000) });
+        await this.#d.store.recordDeployment({ spec: r.spec, revision: n.fromRevision, nodeId: n.nodeId, nodeName: n.nodeName, rolloutId: r.id, actor: r.createdBy, outcome: why === null ? 'rolled-back' : 'failed', detail: why === null ? `from revision ${n.toRevision}` : `rollback failed: ${why}`.slice(0, 2000) });
       }),
     );
-    if (failures === 0) this.#finish(r.id, RolloutState.RolledBack, `${r.reason}; ${nodes.length} of ${nodes.length} node(s) rolled back`);
-    else this.#finish(r.id, RolloutState.Failed, `${r.reason}; rollback failed on ${failures} of ${nodes.length} node(s)${failures < nodes.length ? ` (${nodes.length - failures} rolled back)` : ''}`);
+    if (failures === 0) (await this.#finish(r.id, RolloutState.RolledBack, `${r.reason}; ${nodes.length} of ${nodes.length} node(s) rolled back`));
+    else (await this.#finish(r.id, RolloutState.Failed, `${r.reason}; rollback failed on ${failures} of ${nodes.length} node(s)${failures < nodes.length ? ` (${nodes.length - failures} rolled back)` : ''}`));
   }
 
   /** Sends one node the revision it had before the rollout; returns why that failed, or null. */
   async #returnNode(r: RolloutRecord, n: RolloutNodeRecord): Promise<string | null> {
-    const node = this.#d.nodes.get(n.nodeId);
+    const node = await this.#d.nodes.get(n.nodeId);
     let why: string | null;
     let report: StateReport | null = null;
     if (!node) why = 'node was removed';
     else if (!(await this.#waitOnline(n.nodeId))) why = `offline for ${OFFLINE_WAIT_MS / 1000} s`;
     else {
       try {
-        const desired = this.#d.state.desiredFor(r.spec, n.fromRevision, node);
-        this.#d.store.setDesired(n.nodeId, r.spec, n.fromRevision);
+        const desired = await this.#d.state.desiredFor(r.spec, n.fromRevision, node);
+        await this.#d.store.setDesired(n.nodeId, r.spec, n.fromRevision);
         report = await this.#d.state.send(n.nodeId, desired, { dryRun: false, rolloutId: r.id, timeoutMs: APPLY_TIMEOUT_MS });
         why = reportFailure(report, APPLY_TIMEOUT_MS);
       } catch (err) {
         why = (err as Error).message;
       }
     }
-    if (why === null) this.#setNode(r, n, NodeRolloutState.RolledBack, report, n.error);
-    else this.#setNode(r, n, NodeRolloutState.Failed, report, rollbackError(n.error, why));
+    if (why === null) (await this.#setNode(r, n, NodeRolloutState.RolledBack, report, n.error));
+    else (await this.#setNode(r, n, NodeRolloutState.Failed, report, rollbackError(n.error, why)));
     return why;
   }
 }

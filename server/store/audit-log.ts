@@ -10,7 +10,16 @@ export interface AuditRecord {
   detail?: string;
 }
 
-export class AuditLog {
+/** Where audit entries live (append-only); every call is async so a shared database can stand behind it. */
+export interface AuditLog {
+  /** Appends one entry. */
+  record(r: AuditRecord, at?: number): Promise<void>;
+  /** The newest `limit` entries (newest first), of one action and at or after `sinceMs` when given. */
+  list(limit: number, action?: string, sinceMs?: number): Promise<AuditEntry[]>;
+}
+
+/** AuditLog in SQLite (better-sqlite3): the embedded default. */
+export class SqliteAuditLog implements AuditLog {
   readonly #insert;
   readonly #db: Db;
 
@@ -20,12 +29,12 @@ export class AuditLog {
   }
 
   /** Appends one entry. */
-  record(r: AuditRecord, at = Date.now()): void {
+  async record(r: AuditRecord, at = Date.now()): Promise<void> {
     this.#insert.run(at, r.actor, r.action, r.target ?? '', r.ok ? 1 : 0, r.detail ?? '');
   }
 
   /** The newest `limit` entries (newest first), of one action and at or after `sinceMs` when given. */
-  list(limit: number, action?: string, sinceMs?: number): AuditEntry[] {
+  async list(limit: number, action?: string, sinceMs?: number): Promise<AuditEntry[]> {
     const rows = this.#db
       .prepare(`SELECT * FROM audit_log WHERE (? IS NULL OR action = ?) AND at >= ? ORDER BY id DESC LIMIT ?`)
       .all(action ?? null, action ?? null, sinceMs ?? 0, limit) as { id: number; at: number; actor: string; action: string; target: string; ok: number; detail: string }[];

@@ -1,12 +1,13 @@
-// Public surface of the server's store: the SQLite database, its migrations, and one store per
-// domain. Only services and the wiring use it (the gRPC and HTTP adapters must not: see
-// .dependency-cruiser.cjs).
-export { AuditLog } from './audit-log';
+// Public surface of the server's store: one async store interface per domain and the embedded
+// SQLite set behind them. Only services and the wiring use it (the gRPC and HTTP adapters must
+// not: see .dependency-cruiser.cjs). SQL lives only in this folder.
+export type { AuditLog, AuditRecord } from './audit-log';
 export { openDatabase, type Db } from './database';
-export { JobStore, type JobRecord, type RunRecord } from './job-store';
-export { MachineState, MachineStore, type MachineRecord } from './machine-store';
+export type { JobOutputRecord, JobRecord, JobStore, OutputRecord, RunRecord } from './job-store';
+export { MachineState, type MachineRecord, type MachineStore } from './machine-store';
 export { MIGRATIONS } from './migrations';
-export { NodeStore, type NodeRecord } from './node-store';
-export { SessionStore } from './session-store';
-export { NodeRolloutState, RolloutState, StateStore, type RevisionRecord, type RolloutNodeRecord, type RolloutRecord } from './state-store';
-export { Role, TokenStore, type JoinTokenRecord } from './token-store';
+export type { NodeRecord, NodeStore } from './node-store';
+export type { SessionStore } from './session-store';
+export { NodeRolloutState, RolloutState, type HostedFileRecord, type NodeSpecRecord, type RevisionRecord, type RolloutNodeRecord, type RolloutRecord, type StateStore } from './state-store';
+export { Role, type ApiTokenRecord, type JoinTokenRecord, type TokenStore } from './token-store';
+export { openSqliteStores, type Stores } from './stores';

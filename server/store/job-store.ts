@@ -90,7 +90,36 @@ function jobFromRow(r: JobRow): JobRecord {
   return { id: r.id, createdAt: r.created_at, createdBy: r.created_by, spec: JSON.parse(r.spec) as JobSpec, finishedAt: r.finished_at };
 }
 
-export class JobStore {
+/** One chunk of output of a job, as the dispatcher stores it. */
+export interface JobOutputRecord extends OutputRecord {
+  jobId: string;
+}
+
+/**
+ * Where jobs, their runs and their output live; every call is async so a shared database can
+ * stand behind it. Hot-path writes come in batches: each batch is stored whole or not at all.
+ */
+export interface JobStore {
+  /** Stores a new job and its runs in one transaction. */
+  create(job: JobRecord, runs: RunRecord[]): Promise<void>;
+  get(id: string): Promise<JobRecord | undefined>;
+  list(limit: number): Promise<JobRecord[]>;
+  unfinished(): Promise<JobRecord[]>;
+  runs(jobId: string): Promise<RunRecord[]>;
+  /**
+   * Stores a batch at once: output chunks (each answered true, or false when that job, node and
+   * seq was stored before: a replay) and the runs' current state.
+   */
+  write(batch: { output?: readonly JobOutputRecord[]; runs?: readonly RunRecord[] }): Promise<boolean[]>;
+  finish(jobId: string, at: number): Promise<void>;
+  /** The newest stored chunk of a job (its rowid), or 0: where a replay that starts now ends. */
+  lastOutputRowid(jobId: string): Promise<number>;
+  /** Up to `limit` chunks of a job in arrival order, after `afterRowid` and up to `lastRowid`. */
+  outputPage(jobId: string, afterRowid: number, lastRowid: number, limit: number): Promise<(OutputRecord & { rowid: number })[]>;
+}
+
+/** JobStore in SQLite (better-sqlite3): the embedded default. */
+export class SqliteJobStore implements JobStore {
   readonly #db: Db;
   readonly #updateRun;
   readonly #insertOutput;
@@ -106,7 +135,7 @@ export class JobStore {
   }
 
   /** Stores a new job and its runs in one transaction. */
-  create(job: JobRecord, runs: RunRecord[]): void {
+  async create(job: JobRecord, runs: RunRecord[]): Promise<void> {
     const insertRun = this.#db.prepare(
       `INSERT INTO job_runs (job_id, node_id, node_name, position, state, exit_code, signal, error, queue_expires_at, dispatched_at, started_at, finished_at)
        VALUES (@jobId, @nodeId, @nodeName, @position, @state, @exitCode, @signal, @error, @queueExpiresAt, @dispatchedAt, @startedAt, @finishedAt)`,
@@ -119,51 +148,45 @@ export class JobStore {
     })();
   }
 
-  get(id: string): JobRecord | undefined {
+  async get(id: string): Promise<JobRecord | undefined> {
     const row = this.#db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
     return row && jobFromRow(row);
   }
 
-  list(limit: number): JobRecord[] {
+  async list(limit: number): Promise<JobRecord[]> {
     return (this.#db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT ?').all(limit) as JobRow[]).map(jobFromRow);
   }
 
-  unfinished(): JobRecord[] {
+  async unfinished(): Promise<JobRecord[]> {
     return (this.#db.prepare('SELECT * FROM jobs WHERE finished_at IS NULL ORDER BY created_at').all() as JobRow[]).map(jobFromRow);
   }
 
-  runs(jobId: string): RunRecord[] {
+  async runs(jobId: string): Promise<RunRecord[]> {
     return (this.#db.prepare('SELECT * FROM job_runs WHERE job_id = ? ORDER BY position').all(jobId) as RunRow[]).map(runFromRow);
   }
 
-  updateRun(run: RunRecord): void {
-    this.#updateRun.run(run);
+  async write(batch: { output?: readonly JobOutputRecord[]; runs?: readonly RunRecord[] }): Promise<boolean[]> {
+    return this.#db.transaction(() => {
+      const stored = (batch.output ?? []).map((o) => this.#insertOutput.run(o.jobId, o.nodeId, o.seq, o.stream, o.data, o.at).changes === 1);
+      for (const run of batch.runs ?? []) this.#updateRun.run(run);
+      return stored;
+    })();
   }
 
-  finish(jobId: string, at: number): void {
+  async finish(jobId: string, at: number): Promise<void> {
     this.#db.prepare('UPDATE jobs SET finished_at = ? WHERE id = ?').run(at, jobId);
   }
 
-  /** Stores one chunk; false when that (job, node, seq) was already stored (a replay). */
-  addOutput(jobId: string, o: OutputRecord): boolean {
-    return this.#insertOutput.run(jobId, o.nodeId, o.seq, o.stream, o.data, o.at).changes === 1;
-  }
-
   /** The newest stored chunk of a job (its rowid), or 0: where a replay that starts now ends. */
-  lastOutputRowid(jobId: string): number {
+  async lastOutputRowid(jobId: string): Promise<number> {
     return (this.#db.prepare('SELECT coalesce(max(rowid), 0) AS last FROM job_output WHERE job_id = ?').get(jobId) as { last: number }).last;
   }
 
   /** Up to `limit` chunks of a job in arrival order, after `afterRowid` and up to `lastRowid`. */
-  outputPage(jobId: string, afterRowid: number, lastRowid: number, limit: number): (OutputRecord & { rowid: number })[] {
+  async outputPage(jobId: string, afterRowid: number, lastRowid: number, limit: number): Promise<(OutputRecord & { rowid: number })[]> {
     const rows = this.#db
       .prepare('SELECT rowid, node_id, seq, stream, data, at FROM job_output WHERE job_id = ? AND rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?')
       .all(jobId, afterRowid, lastRowid, limit) as { rowid: number; node_id: string; seq: number; stream: number; data: Buffer; at: number }[];
     return rows.map((r) => ({ rowid: r.rowid, nodeId: r.node_id, seq: r.seq, stream: r.stream as OutputStream, data: r.data, at: r.at }));
-  }
-
-  /** Runs a function in one transaction (used to batch hot-path writes). */
-  transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn)();
   }
 }

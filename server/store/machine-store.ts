@@ -53,14 +53,35 @@ const toMachine = (r: Row): MachineRecord => {
   };
 };
 
-export class MachineStore {
+/** Where machineStore records live; every call is async so a shared database can stand behind it. */
+export interface MachineStore {
+  insert(m: MachineRecord): Promise<void>;
+  get(id: string): Promise<MachineRecord | undefined>;
+  /** By name, id or MAC. */
+  find(key: string): Promise<MachineRecord | undefined>;
+  /** The machine a boot request names: by MAC first, then UUID, then serial (all hints). */
+  identify(mac: string, uuid: string, serial: string): Promise<MachineRecord | undefined>;
+  /** The machine known by this MAC, UUID or serial, if any. */
+  holder(field: 'mac' | 'uuid' | 'serial', value: string): Promise<MachineRecord | undefined>;
+  list(state?: MachineState): Promise<MachineRecord[]>;
+  nameTaken(name: string): Promise<boolean>;
+  update(id: string, fields: Partial<Omit<MachineRecord, 'id' | 'createdAt'>>): Promise<MachineRecord | undefined>;
+  remove(id: string): Promise<void>;
+  /** How many machines a rule has approved. */
+  approvedByCount(approvedBy: string): Promise<number>;
+  setting(key: string): Promise<string | undefined>;
+  setSetting(key: string, value: string): Promise<void>;
+}
+
+/** MachineStore in SQLite (better-sqlite3): the embedded default. */
+export class SqliteMachineStore implements MachineStore {
   readonly #db: Db;
 
   constructor(db: Db) {
     this.#db = db;
   }
 
-  insert(m: MachineRecord): void {
+  async insert(m: MachineRecord): Promise<void> {
     this.#db
       .prepare(
         `INSERT INTO machines (id, name, mac, uuid, serial, profile, labels, state, node_id, created_at, updated_at, last_boot_at, last_boot_address, reported, approved_by)
@@ -69,40 +90,48 @@ export class MachineStore {
       .run(m.id, m.name, m.mac, m.uuid, m.serial, m.profile, JSON.stringify(m.labels), m.state, m.nodeId, m.createdAt, m.updatedAt, m.lastBootAt, m.lastBootAddress, JSON.stringify(m.reported ?? {}), m.approvedBy);
   }
 
-  get(id: string): MachineRecord | undefined {
+  async get(id: string): Promise<MachineRecord | undefined> {
+    return this.#get(id);
+  }
+
+  #get(id: string): MachineRecord | undefined {
     const row = this.#db.prepare('SELECT * FROM machines WHERE id = ?').get(id) as Row | undefined;
     return row && toMachine(row);
   }
 
   /** By name, id or MAC. */
-  find(key: string): MachineRecord | undefined {
+  async find(key: string): Promise<MachineRecord | undefined> {
     const row = this.#db.prepare('SELECT * FROM machines WHERE name = ? OR id = ? OR mac = ? LIMIT 1').get(key, key, key.toLowerCase()) as Row | undefined;
     return row && toMachine(row);
   }
 
   /** The machine a boot request names: by MAC first, then UUID, then serial (all hints). */
-  identify(mac: string, uuid: string, serial: string): MachineRecord | undefined {
-    const by = (field: 'mac' | 'uuid' | 'serial', value: string) => (value ? this.holder(field, value) : undefined);
+  async identify(mac: string, uuid: string, serial: string): Promise<MachineRecord | undefined> {
+    const by = (field: 'mac' | 'uuid' | 'serial', value: string) => (value ? this.#holder(field, value) : undefined);
     return by('mac', mac) ?? by('uuid', uuid) ?? by('serial', serial);
   }
 
   /** The machine known by this MAC, UUID or serial, if any. */
-  holder(field: 'mac' | 'uuid' | 'serial', value: string): MachineRecord | undefined {
+  async holder(field: 'mac' | 'uuid' | 'serial', value: string): Promise<MachineRecord | undefined> {
+    return this.#holder(field, value);
+  }
+
+  #holder(field: 'mac' | 'uuid' | 'serial', value: string): MachineRecord | undefined {
     const row = this.#db.prepare(`SELECT * FROM machines WHERE ${field} = ? ORDER BY created_at LIMIT 1`).get(value) as Row | undefined;
     return row && toMachine(row);
   }
 
-  list(state?: MachineState): MachineRecord[] {
+  async list(state?: MachineState): Promise<MachineRecord[]> {
     const rows = (state ? this.#db.prepare('SELECT * FROM machines WHERE state = ? ORDER BY name').all(state) : this.#db.prepare('SELECT * FROM machines ORDER BY name').all()) as Row[];
     return rows.map(toMachine);
   }
 
-  nameTaken(name: string): boolean {
+  async nameTaken(name: string): Promise<boolean> {
     return this.#db.prepare('SELECT 1 FROM machines WHERE name = ?').get(name) !== undefined;
   }
 
-  update(id: string, fields: Partial<Omit<MachineRecord, 'id' | 'createdAt'>>): MachineRecord | undefined {
-    const current = this.get(id);
+  async update(id: string, fields: Partial<Omit<MachineRecord, 'id' | 'createdAt'>>): Promise<MachineRecord | undefined> {
+    const current = this.#get(id);
     if (!current) return undefined;
     const m = { ...current, ...fields, updatedAt: Date.now() };
     this.#db
@@ -114,20 +143,20 @@ export class MachineStore {
     return m;
   }
 
-  remove(id: string): void {
+  async remove(id: string): Promise<void> {
     this.#db.prepare('DELETE FROM machines WHERE id = ?').run(id);
   }
 
   /** How many machines a rule has approved. */
-  approvedByCount(approvedBy: string): number {
+  async approvedByCount(approvedBy: string): Promise<number> {
     return (this.#db.prepare('SELECT COUNT(*) AS n FROM machines WHERE approved_by = ?').get(approvedBy) as { n: number }).n;
   }
 
-  setting(key: string): string | undefined {
+  async setting(key: string): Promise<string | undefined> {
     return (this.#db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   }
 
-  setSetting(key: string, value: string): void {
+  async setSetting(key: string, value: string): Promise<void> {
     this.#db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 }

@@ -52,7 +52,52 @@ function fromRow(r: NodeRow): NodeRecord {
   };
 }
 
-export class NodeStore {
+/** Where nodeStore records live; every call is async so a shared database can stand behind it. */
+export interface NodeStore {
+  get(id: string): Promise<NodeRecord | undefined>;
+  /** Finds a node by name first, then by id. */
+  find(nameOrId: string): Promise<NodeRecord | undefined>;
+  /** True when `fingerprint` (SHA-256 hex) is the current or just-renewed certificate of a node. */
+  hasCertificate(fingerprint: string): Promise<boolean>;
+  /** How many nodes are enrolled. */
+  count(): Promise<number>;
+  list(): Promise<NodeRecord[]>;
+  nameTaken(name: string): Promise<boolean>;
+  /** Nodes that enrolled with any of these MAC addresses (lower-case), by name. */
+  withMacs(macs: readonly string[]): Promise<NodeRecord[]>;
+  insert(n: NodeRecord): Promise<void>;
+  /**
+   * A machine enrolled again and takes this node over (server/node-identity.ts): its identity,
+   * labels, agent version and join token are replaced, and only the new certificate is accepted
+   * from now on (the old one, and any it renewed from, are refused). Name, id and history stay.
+   * False (nothing changed) when the node is no longer as `expected` (renamed, removed, or taken
+   * over meanwhile).
+   */
+  reenroll(id: string, expected: Pick<NodeRecord, 'name' | 'certFingerprint'>, n: Pick<NodeRecord, 'identity' | 'labels' | 'certFingerprint' | 'certNotAfter' | 'agentVersion' | 'joinTokenId' | 'enrolledAt'>): Promise<boolean>;
+  /**
+   * Records a node's new client certificate. The one it renewed with (`presented`) stays valid
+   * until the node connects with the new one, so a renewal lost on the way locks nobody out.
+   */
+  setCertificate(id: string, fingerprint: string, notAfter: number, presented: string): Promise<void>;
+  /** The node has used its new certificate: the one it renewed from is no longer accepted. */
+  forgetPreviousCertificate(id: string): Promise<void>;
+  /**
+   * Removes a node: its record and MAC index go; its certificates are kept in removed_nodes so a
+   * connection or renewal with them is refused with a clear reason. Its desired-state rows are the
+   * StateStore's to forget (StateStore.forgetNode). Jobs, sessions and history keep its name.
+   */
+  remove(node: NodeRecord, by: string, at: number): Promise<void>;
+  /** The removed node a certificate (SHA-256 hex) belonged to, if any. */
+  removedByCertificate(fingerprint: string): Promise<{ nodeId: string; name: string; removedAt: number } | undefined>;
+  setLabels(id: string, labels: Labels): Promise<void>;
+  setFacts(id: string, facts: Facts): Promise<void>;
+  setAgentVersion(id: string, version: string, seenAt: number): Promise<void>;
+  /** Records last-seen times for many nodes in one transaction (heartbeats are a hot path). */
+  touchMany(seen: Map<string, number>): Promise<void>;
+}
+
+/** NodeStore in SQLite (better-sqlite3): the embedded default. */
+export class SqliteNodeStore implements NodeStore {
   readonly #db: Db;
   readonly #byId;
   readonly #byName;
@@ -67,37 +112,37 @@ export class NodeStore {
     this.#touch = db.prepare('UPDATE nodes SET last_seen_at = ? WHERE id = ?');
   }
 
-  get(id: string): NodeRecord | undefined {
+  async get(id: string): Promise<NodeRecord | undefined> {
     const row = this.#byId.get(id) as NodeRow | undefined;
     return row && fromRow(row);
   }
 
   /** Finds a node by name first, then by id. */
-  find(nameOrId: string): NodeRecord | undefined {
+  async find(nameOrId: string): Promise<NodeRecord | undefined> {
     const row = (this.#byName.get(nameOrId) ?? this.#byId.get(nameOrId)) as NodeRow | undefined;
     return row && fromRow(row);
   }
 
   /** True when `fingerprint` (SHA-256 hex) is the current or just-renewed certificate of a node. */
-  hasCertificate(fingerprint: string): boolean {
+  async hasCertificate(fingerprint: string): Promise<boolean> {
     return this.#db.prepare('SELECT 1 FROM nodes WHERE cert_fingerprint = ? OR prev_cert_fingerprint = ?').get(fingerprint, fingerprint) !== undefined;
   }
 
   /** How many nodes are enrolled. */
-  count(): number {
+  async count(): Promise<number> {
     return (this.#db.prepare('SELECT COUNT(*) AS n FROM nodes').get() as { n: number }).n;
   }
 
-  list(): NodeRecord[] {
+  async list(): Promise<NodeRecord[]> {
     return (this.#all.all() as NodeRow[]).map(fromRow);
   }
 
-  nameTaken(name: string): boolean {
+  async nameTaken(name: string): Promise<boolean> {
     return this.#byName.get(name) !== undefined;
   }
 
   /** Nodes that enrolled with any of these MAC addresses (lower-case), by name. */
-  withMacs(macs: readonly string[]): NodeRecord[] {
+  async withMacs(macs: readonly string[]): Promise<NodeRecord[]> {
     if (macs.length === 0) return [];
     const rows = this.#db
       .prepare(`SELECT * FROM nodes WHERE id IN (SELECT node_id FROM node_macs WHERE mac IN (${macs.map(() => '?').join(', ')})) ORDER BY name`)
@@ -111,7 +156,7 @@ export class NodeStore {
     for (const mac of identity.macs) if (mac) add.run(mac.toLowerCase(), id);
   }
 
-  insert(n: NodeRecord): void {
+  async insert(n: NodeRecord): Promise<void> {
     this.#db
       .prepare(
         `INSERT INTO nodes (id, name, labels, facts, identity, cert_fingerprint, cert_not_after, agent_version, join_token_id, enrolled_at, last_seen_at)
@@ -138,68 +183,69 @@ export class NodeStore {
    * labels, agent version and join token are replaced, and only the new certificate is accepted
    * from now on (the old one, and any it renewed from, are refused). Name, id and history stay.
    */
-  reenroll(id: string, n: Pick<NodeRecord, 'identity' | 'labels' | 'certFingerprint' | 'certNotAfter' | 'agentVersion' | 'joinTokenId' | 'enrolledAt'>): void {
-    this.#db
-      .prepare(
-        `UPDATE nodes SET identity = ?, labels = ?, cert_fingerprint = ?, prev_cert_fingerprint = NULL, cert_not_after = ?, agent_version = ?, join_token_id = ?, enrolled_at = ?
-         WHERE id = ?`,
-      )
-      .run(JSON.stringify(MachineIdentity.toJSON(n.identity)), JSON.stringify(n.labels), n.certFingerprint, n.certNotAfter, n.agentVersion, n.joinTokenId, n.enrolledAt, id);
-    this.#indexMacs(id, n.identity);
+  async reenroll(id: string, expected: Pick<NodeRecord, 'name' | 'certFingerprint'>, n: Pick<NodeRecord, 'identity' | 'labels' | 'certFingerprint' | 'certNotAfter' | 'agentVersion' | 'joinTokenId' | 'enrolledAt'>): Promise<boolean> {
+    return this.#db.transaction(() => {
+      const changed = this.#db
+        .prepare(
+          `UPDATE nodes SET identity = ?, labels = ?, cert_fingerprint = ?, prev_cert_fingerprint = NULL, cert_not_after = ?, agent_version = ?, join_token_id = ?, enrolled_at = ?
+           WHERE id = ? AND name = ? AND cert_fingerprint = ?`,
+        )
+        .run(JSON.stringify(MachineIdentity.toJSON(n.identity)), JSON.stringify(n.labels), n.certFingerprint, n.certNotAfter, n.agentVersion, n.joinTokenId, n.enrolledAt, id, expected.name, expected.certFingerprint).changes;
+      if (changed === 1) this.#indexMacs(id, n.identity);
+      return changed === 1;
+    })();
   }
 
   /**
    * Records a node's new client certificate. The one it renewed with (`presented`) stays valid
    * until the node connects with the new one, so a renewal lost on the way locks nobody out.
    */
-  setCertificate(id: string, fingerprint: string, notAfter: number, presented: string): void {
+  async setCertificate(id: string, fingerprint: string, notAfter: number, presented: string): Promise<void> {
     this.#db.prepare('UPDATE nodes SET cert_fingerprint = ?, cert_not_after = ?, prev_cert_fingerprint = ? WHERE id = ?').run(fingerprint, notAfter, presented, id);
   }
 
   /** The node has used its new certificate: the one it renewed from is no longer accepted. */
-  forgetPreviousCertificate(id: string): void {
+  async forgetPreviousCertificate(id: string): Promise<void> {
     this.#db.prepare('UPDATE nodes SET prev_cert_fingerprint = NULL WHERE id = ? AND prev_cert_fingerprint IS NOT NULL').run(id);
   }
 
   /**
-   * Removes a node: its record, checks and desired-state rows go; its certificates are kept in
-   * removed_nodes so a connection or renewal with them is refused with a clear reason. Jobs,
-   * sessions and history keep the node's name.
+   * Removes a node: its record and MAC index go; its certificates are kept in removed_nodes so a
+   * connection or renewal with them is refused with a clear reason. Its desired-state rows are the
+   * StateStore's to forget (StateStore.forgetNode). Jobs, sessions and history keep its name.
    */
-  remove(node: NodeRecord, by: string, at: number): void {
+  async remove(node: NodeRecord, by: string, at: number): Promise<void> {
     this.#db.transaction(() => {
       this.#db
         .prepare('INSERT OR REPLACE INTO removed_nodes (node_id, name, cert_fingerprint, prev_cert_fingerprint, removed_at, removed_by) VALUES (?, ?, ?, ?, ?, ?)')
         .run(node.id, node.name, node.certFingerprint, node.prevCertFingerprint, at, by);
-      this.#db.prepare('DELETE FROM node_checks WHERE node_id = ?').run(node.id);
-      this.#db.prepare('DELETE FROM node_specs WHERE node_id = ?').run(node.id);
       this.#db.prepare('DELETE FROM node_macs WHERE node_id = ?').run(node.id);
       this.#db.prepare('DELETE FROM nodes WHERE id = ?').run(node.id);
     })();
   }
 
   /** The removed node a certificate (SHA-256 hex) belonged to, if any. */
-  removedByCertificate(fingerprint: string): { nodeId: string; name: string; removedAt: number } | undefined {
+  async removedByCertificate(fingerprint: string): Promise<{ nodeId: string; name: string; removedAt: number } | undefined> {
     const r = this.#db.prepare('SELECT node_id, name, removed_at FROM removed_nodes WHERE cert_fingerprint = ? OR prev_cert_fingerprint = ?').get(fingerprint, fingerprint) as
       | { node_id: string; name: string; removed_at: number }
       | undefined;
     return r && { nodeId: r.node_id, name: r.name, removedAt: r.removed_at };
   }
 
-  setLabels(id: string, labels: Labels): void {
+  async setLabels(id: string, labels: Labels): Promise<void> {
     this.#db.prepare('UPDATE nodes SET labels = ? WHERE id = ?').run(JSON.stringify(labels), id);
   }
 
-  setFacts(id: string, facts: Facts): void {
+  async setFacts(id: string, facts: Facts): Promise<void> {
     this.#db.prepare('UPDATE nodes SET facts = ? WHERE id = ?').run(JSON.stringify(Facts.toJSON(facts)), id);
   }
 
-  setAgentVersion(id: string, version: string, seenAt: number): void {
+  async setAgentVersion(id: string, version: string, seenAt: number): Promise<void> {
     this.#db.prepare('UPDATE nodes SET agent_version = ?, last_seen_at = ? WHERE id = ?').run(version, seenAt, id);
   }
 
   /** Records last-seen times for many nodes in one transaction (heartbeats are a hot path). */
-  touchMany(seen: Map<string, number>): void {
+  async touchMany(seen: Map<string, number>): Promise<void> {
     if (seen.size === 0) return;
     this.#db.transaction(() => {
       for (const [id, at] of seen) this.#touch.run(at, id);

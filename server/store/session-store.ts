@@ -30,29 +30,40 @@ function fromRow(r: SessionRow): Session {
   };
 }
 
-export class SessionStore {
+/** Where sessionStore records live; every call is async so a shared database can stand behind it. */
+export interface SessionStore {
+  start(s: { id: string; nodeId: string; nodeName: string; user: string; source: string; startedAt: number }): Promise<void>;
+  end(id: string, e: { endedAt: number; exitCode: number; outputBytes: number; reason: string }): Promise<void>;
+  get(id: string): Promise<Session | undefined>;
+  list(limit: number, nodeId?: string): Promise<Session[]>;
+  /** Sessions that were open when the server stopped: they ended then. */
+  closeDangling(at: number): Promise<void>;
+}
+
+/** SessionStore in SQLite (better-sqlite3): the embedded default. */
+export class SqliteSessionStore implements SessionStore {
   readonly #db: Db;
 
   constructor(db: Db) {
     this.#db = db;
   }
 
-  start(s: { id: string; nodeId: string; nodeName: string; user: string; source: string; startedAt: number }): void {
+  async start(s: { id: string; nodeId: string; nodeName: string; user: string; source: string; startedAt: number }): Promise<void> {
     this.#db
       .prepare('INSERT INTO sessions (id, node_id, node_name, user, source, started_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(s.id, s.nodeId, s.nodeName, s.user, s.source, s.startedAt);
   }
 
-  end(id: string, e: { endedAt: number; exitCode: number; outputBytes: number; reason: string }): void {
+  async end(id: string, e: { endedAt: number; exitCode: number; outputBytes: number; reason: string }): Promise<void> {
     this.#db.prepare('UPDATE sessions SET ended_at = ?, exit_code = ?, output_bytes = ?, end_reason = ? WHERE id = ?').run(e.endedAt, e.exitCode, e.outputBytes, e.reason, id);
   }
 
-  get(id: string): Session | undefined {
+  async get(id: string): Promise<Session | undefined> {
     const row = this.#db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as SessionRow | undefined;
     return row && fromRow(row);
   }
 
-  list(limit: number, nodeId?: string): Session[] {
+  async list(limit: number, nodeId?: string): Promise<Session[]> {
     const rows = (
       nodeId
         ? this.#db.prepare('SELECT * FROM sessions WHERE node_id = ? ORDER BY started_at DESC LIMIT ?').all(nodeId, limit)
@@ -62,7 +73,7 @@ export class SessionStore {
   }
 
   /** Sessions that were open when the server stopped: they ended then. */
-  closeDangling(at: number): void {
+  async closeDangling(at: number): Promise<void> {
     this.#db.prepare("UPDATE sessions SET ended_at = ?, end_reason = 'server restarted' WHERE ended_at IS NULL").run(at);
   }
 }

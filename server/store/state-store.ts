@@ -156,7 +156,46 @@ const toCheck = (r: Row): CheckState & { nodeId: string } => ({
   checkedUnixMs: r.checked_at as number,
 });
 
-export class StateStore {
+/** Where stateStore records live; every call is async so a shared database can stand behind it. */
+export interface StateStore {
+  latestRevision(spec: string): Promise<RevisionRecord | undefined>;
+  revision(spec: string, revision: number): Promise<RevisionRecord | undefined>;
+  /** Stores the next revision of `spec` and returns it. */
+  addRevision(r: Omit<RevisionRecord, 'revision'>): Promise<RevisionRecord>;
+  /** Every spec that has a revision. */
+  specNames(): Promise<string[]>;
+  revisions(spec?: string): Promise<SpecRevision[]>;
+  createRollout(r: RolloutRecord, nodes: Omit<RolloutNodeRecord, 'rolloutId' | 'resources' | 'error' | 'updatedAt' | 'state'>[]): Promise<void>;
+  rollout(id: string): Promise<RolloutRecord | undefined>;
+  rollouts(limit: number, spec?: string): Promise<RolloutRecord[]>;
+  /** Rollouts that were going when the server stopped. */
+  unfinishedRollouts(): Promise<RolloutRecord[]>;
+  /** The newest rollout of `spec` that is not over (running, paused or rolling back). */
+  activeRollout(spec: string): Promise<RolloutRecord | undefined>;
+  updateRollout(id: string, fields: Partial<Pick<RolloutRecord, 'state' | 'reason' | 'currentBatch'>>): Promise<void>;
+  rolloutNodes(id: string): Promise<RolloutNodeRecord[]>;
+  updateRolloutNode(rolloutId: string, nodeId: string, state: NodeRolloutState, resources?: ResourceState[], error?: string): Promise<void>;
+  nodeSpecs(nodeId: string): Promise<NodeSpecRecord[]>;
+  nodeSpec(nodeId: string, spec: string): Promise<NodeSpecRecord | undefined>;
+  /** Records the revision the server has just sent the node. */
+  setDesired(nodeId: string, spec: string, revision: number): Promise<void>;
+  /** The node no longer has the spec (it was removed there): forgets where it stood and its checks. */
+  forgetNodeSpec(nodeId: string, spec: string): Promise<void>;
+  /** A node was removed: forgets every spec it had and every check it reported. */
+  forgetNode(nodeId: string): Promise<void>;
+  /** Records what the agent reported. */
+  setReported(nodeId: string, spec: string, revision: number, status: string, resources: ResourceState[], at: number, drift: boolean): Promise<void>;
+  checks(nodeId?: string): Promise<(CheckState & { nodeId: string })[]>;
+  /** Replaces a node's checks with what it reported; returns the checks whose passing flag changed (or are new). */
+  replaceChecks(nodeId: string, checks: CheckState[]): Promise<{ check: CheckState; before: boolean | undefined }[]>;
+  recordDeployment(d: Omit<Deployment, 'atUnixMs'>, at?: number): Promise<void>;
+  deployments(filter: { spec?: string; nodeId?: string; limit: number }): Promise<Deployment[]>;
+  hostedFile(sha256: string): Promise<HostedFileRecord | undefined>;
+  addHostedFile(f: HostedFileRecord): Promise<void>;
+}
+
+/** StateStore in SQLite (better-sqlite3): the embedded default. */
+export class SqliteStateStore implements StateStore {
   readonly #db: Db;
 
   constructor(db: Db) {
@@ -165,20 +204,24 @@ export class StateStore {
 
   // --- spec revisions
 
-  latestRevision(spec: string): RevisionRecord | undefined {
+  async latestRevision(spec: string): Promise<RevisionRecord | undefined> {
+    return this.#latestRevision(spec);
+  }
+
+  #latestRevision(spec: string): RevisionRecord | undefined {
     const row = this.#db.prepare('SELECT * FROM spec_revisions WHERE spec = ? ORDER BY revision DESC LIMIT 1').get(spec) as Row | undefined;
     return row && toRevision(row);
   }
 
-  revision(spec: string, revision: number): RevisionRecord | undefined {
+  async revision(spec: string, revision: number): Promise<RevisionRecord | undefined> {
     const row = this.#db.prepare('SELECT * FROM spec_revisions WHERE spec = ? AND revision = ?').get(spec, revision) as Row | undefined;
     return row && toRevision(row);
   }
 
   /** Stores the next revision of `spec` and returns it. */
-  addRevision(r: Omit<RevisionRecord, 'revision'>): RevisionRecord {
+  async addRevision(r: Omit<RevisionRecord, 'revision'>): Promise<RevisionRecord> {
     return this.#db.transaction(() => {
-      const revision = (this.latestRevision(r.spec)?.revision ?? 0) + 1;
+      const revision = (this.#latestRevision(r.spec)?.revision ?? 0) + 1;
       this.#db
         .prepare('INSERT INTO spec_revisions (spec, revision, yaml, spec_json, digest, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(r.spec, revision, r.yaml, r.specJson, r.digest, r.createdBy, r.createdAt);
@@ -187,18 +230,18 @@ export class StateStore {
   }
 
   /** Every spec that has a revision. */
-  specNames(): string[] {
+  async specNames(): Promise<string[]> {
     return (this.#db.prepare('SELECT DISTINCT spec FROM spec_revisions ORDER BY spec').all() as { spec: string }[]).map((r) => r.spec);
   }
 
-  revisions(spec?: string): SpecRevision[] {
+  async revisions(spec?: string): Promise<SpecRevision[]> {
     const rows = (spec ? this.#db.prepare('SELECT * FROM spec_revisions WHERE spec = ? ORDER BY revision').all(spec) : this.#db.prepare('SELECT * FROM spec_revisions ORDER BY spec, revision').all()) as Row[];
     return rows.map(toRevision).map((r) => ({ spec: r.spec, revision: r.revision, yaml: r.yaml, digest: r.digest, createdBy: r.createdBy, createdUnixMs: r.createdAt }));
   }
 
   // --- rollouts
 
-  createRollout(r: RolloutRecord, nodes: Omit<RolloutNodeRecord, 'rolloutId' | 'resources' | 'error' | 'updatedAt' | 'state'>[]): void {
+  async createRollout(r: RolloutRecord, nodes: Omit<RolloutNodeRecord, 'rolloutId' | 'resources' | 'error' | 'updatedAt' | 'state'>[]): Promise<void> {
     this.#db.transaction(() => {
       this.#db
         .prepare(
@@ -211,12 +254,16 @@ export class StateStore {
     })();
   }
 
-  rollout(id: string): RolloutRecord | undefined {
+  async rollout(id: string): Promise<RolloutRecord | undefined> {
+    return this.#rollout(id);
+  }
+
+  #rollout(id: string): RolloutRecord | undefined {
     const row = this.#db.prepare('SELECT * FROM rollouts WHERE id = ?').get(id) as Row | undefined;
     return row && toRollout(row);
   }
 
-  rollouts(limit: number, spec?: string): RolloutRecord[] {
+  async rollouts(limit: number, spec?: string): Promise<RolloutRecord[]> {
     const rows = (spec
       ? this.#db.prepare('SELECT * FROM rollouts WHERE spec = ? ORDER BY created_at DESC, rowid DESC LIMIT ?').all(spec, limit)
       : this.#db.prepare('SELECT * FROM rollouts ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit)) as Row[];
@@ -224,28 +271,28 @@ export class StateStore {
   }
 
   /** Rollouts that were going when the server stopped. */
-  unfinishedRollouts(): RolloutRecord[] {
+  async unfinishedRollouts(): Promise<RolloutRecord[]> {
     return (this.#db.prepare("SELECT * FROM rollouts WHERE state IN ('running', 'rolling-back') ORDER BY created_at").all() as Row[]).map(toRollout);
   }
 
   /** The newest rollout of `spec` that is not over (running, paused or rolling back). */
-  activeRollout(spec: string): RolloutRecord | undefined {
+  async activeRollout(spec: string): Promise<RolloutRecord | undefined> {
     const row = this.#db.prepare("SELECT * FROM rollouts WHERE spec = ? AND state IN ('running', 'paused', 'rolling-back') ORDER BY created_at DESC LIMIT 1").get(spec) as Row | undefined;
     return row && toRollout(row);
   }
 
-  updateRollout(id: string, fields: Partial<Pick<RolloutRecord, 'state' | 'reason' | 'currentBatch'>>): void {
-    const current = this.rollout(id);
+  async updateRollout(id: string, fields: Partial<Pick<RolloutRecord, 'state' | 'reason' | 'currentBatch'>>): Promise<void> {
+    const current = this.#rollout(id);
     if (!current) return;
     const next = { ...current, ...fields };
     this.#db.prepare('UPDATE rollouts SET state = ?, reason = ?, current_batch = ?, updated_at = ? WHERE id = ?').run(next.state, next.reason, next.currentBatch, Date.now(), id);
   }
 
-  rolloutNodes(id: string): RolloutNodeRecord[] {
+  async rolloutNodes(id: string): Promise<RolloutNodeRecord[]> {
     return (this.#db.prepare('SELECT * FROM rollout_nodes WHERE rollout_id = ? ORDER BY position').all(id) as Row[]).map(toRolloutNode);
   }
 
-  updateRolloutNode(rolloutId: string, nodeId: string, state: NodeRolloutState, resources?: ResourceState[], error = ''): void {
+  async updateRolloutNode(rolloutId: string, nodeId: string, state: NodeRolloutState, resources?: ResourceState[], error = ''): Promise<void> {
     if (resources) {
       this.#db.prepare('UPDATE rollout_nodes SET state = ?, resources = ?, error = ?, updated_at = ? WHERE rollout_id = ? AND node_id = ?').run(state, JSON.stringify(resources), error, Date.now(), rolloutId, nodeId);
     } else {
@@ -255,17 +302,17 @@ export class StateStore {
 
   // --- where nodes stand
 
-  nodeSpecs(nodeId: string): NodeSpecRecord[] {
+  async nodeSpecs(nodeId: string): Promise<NodeSpecRecord[]> {
     return (this.#db.prepare('SELECT * FROM node_specs WHERE node_id = ? ORDER BY spec').all(nodeId) as Row[]).map(toNodeSpec);
   }
 
-  nodeSpec(nodeId: string, spec: string): NodeSpecRecord | undefined {
+  async nodeSpec(nodeId: string, spec: string): Promise<NodeSpecRecord | undefined> {
     const row = this.#db.prepare('SELECT * FROM node_specs WHERE node_id = ? AND spec = ?').get(nodeId, spec) as Row | undefined;
     return row && toNodeSpec(row);
   }
 
   /** Records the revision the server has just sent the node. */
-  setDesired(nodeId: string, spec: string, revision: number): void {
+  async setDesired(nodeId: string, spec: string, revision: number): Promise<void> {
     this.#db
       .prepare(
         `INSERT INTO node_specs (node_id, spec, desired_revision, status) VALUES (?, ?, ?, 'applying')
@@ -275,15 +322,22 @@ export class StateStore {
   }
 
   /** The node no longer has the spec (it was removed there): forgets where it stood and its checks. */
-  forgetNodeSpec(nodeId: string, spec: string): void {
+  async forgetNodeSpec(nodeId: string, spec: string): Promise<void> {
     this.#db.transaction(() => {
       this.#db.prepare('DELETE FROM node_specs WHERE node_id = ? AND spec = ?').run(nodeId, spec);
       this.#db.prepare('DELETE FROM node_checks WHERE node_id = ? AND spec = ?').run(nodeId, spec);
     })();
   }
+  async forgetNode(nodeId: string): Promise<void> {
+    this.#db.transaction(() => {
+      this.#db.prepare('DELETE FROM node_specs WHERE node_id = ?').run(nodeId);
+      this.#db.prepare('DELETE FROM node_checks WHERE node_id = ?').run(nodeId);
+    })();
+  }
+
 
   /** Records what the agent reported. */
-  setReported(nodeId: string, spec: string, revision: number, status: string, resources: ResourceState[], at: number, drift: boolean): void {
+  async setReported(nodeId: string, spec: string, revision: number, status: string, resources: ResourceState[], at: number, drift: boolean): Promise<void> {
     this.#db
       .prepare(
         `INSERT INTO node_specs (node_id, spec, desired_revision, applied_revision, status, resources, reported_at, drift_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -296,15 +350,19 @@ export class StateStore {
 
   // --- health checks
 
-  checks(nodeId?: string): (CheckState & { nodeId: string })[] {
+  async checks(nodeId?: string): Promise<(CheckState & { nodeId: string })[]> {
+    return this.#checks(nodeId);
+  }
+
+  #checks(nodeId?: string): (CheckState & { nodeId: string })[] {
     const rows = (nodeId ? this.#db.prepare('SELECT * FROM node_checks WHERE node_id = ? ORDER BY spec, name').all(nodeId) : this.#db.prepare('SELECT * FROM node_checks ORDER BY node_id, spec, name').all()) as Row[];
     return rows.map(toCheck);
   }
 
   /** Replaces a node's checks with what it reported; returns the checks whose passing flag changed (or are new). */
-  replaceChecks(nodeId: string, checks: CheckState[]): { check: CheckState; before: boolean | undefined }[] {
+  async replaceChecks(nodeId: string, checks: CheckState[]): Promise<{ check: CheckState; before: boolean | undefined }[]> {
     return this.#db.transaction(() => {
-      const before = new Map(this.checks(nodeId).map((c) => [`${c.spec}\0${c.name}`, c.passing]));
+      const before = new Map(this.#checks(nodeId).map((c) => [`${c.spec}\0${c.name}`, c.passing]));
       this.#db.prepare('DELETE FROM node_checks WHERE node_id = ?').run(nodeId);
       const insert = this.#db.prepare('INSERT OR REPLACE INTO node_checks (node_id, spec, name, passing, output, since_at, checked_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
       const changed: { check: CheckState; before: boolean | undefined }[] = [];
@@ -319,13 +377,13 @@ export class StateStore {
 
   // --- history
 
-  recordDeployment(d: Omit<Deployment, 'atUnixMs'>, at = Date.now()): void {
+  async recordDeployment(d: Omit<Deployment, 'atUnixMs'>, at = Date.now()): Promise<void> {
     this.#db
       .prepare('INSERT INTO deployments (at, spec, revision, node_id, node_name, rollout_id, actor, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(at, d.spec, d.revision, d.nodeId, d.nodeName, d.rolloutId, d.actor, d.outcome, d.detail);
   }
 
-  deployments(filter: { spec?: string; nodeId?: string; limit: number }): Deployment[] {
+  async deployments(filter: { spec?: string; nodeId?: string; limit: number }): Promise<Deployment[]> {
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.spec) {
@@ -352,12 +410,12 @@ export class StateStore {
 
   // --- hosted files
 
-  hostedFile(sha256: string): HostedFileRecord | undefined {
+  async hostedFile(sha256: string): Promise<HostedFileRecord | undefined> {
     const row = this.#db.prepare('SELECT * FROM hosted_files WHERE sha256 = ?').get(sha256) as Row | undefined;
     return row && { sha256: row.sha256 as string, name: row.name as string, size: row.size as number, createdBy: row.created_by as string, createdAt: row.created_at as number };
   }
 
-  addHostedFile(f: HostedFileRecord): void {
+  async addHostedFile(f: HostedFileRecord): Promise<void> {
     this.#db.prepare('INSERT OR IGNORE INTO hosted_files (sha256, name, size, created_by, created_at) VALUES (?, ?, ?, ?, ?)').run(f.sha256, f.name, f.size, f.createdBy, f.createdAt);
   }
 }

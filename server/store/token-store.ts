@@ -81,14 +81,35 @@ function joinFromRow(r: JoinRow): JoinTokenRecord {
   };
 }
 
-export class TokenStore {
+/** Where tokenStore records live; every call is async so a shared database can stand behind it. */
+export interface TokenStore {
+  insertJoin(t: JoinTokenRecord): Promise<void>;
+  getJoin(id: string): Promise<JoinTokenRecord | undefined>;
+  listJoin(): Promise<JoinTokenRecord[]>;
+  /** Counts one use if the token still has one left; false when it was used up meanwhile. */
+  consumeJoin(id: string): Promise<boolean>;
+  /** Gives back a use counted by consumeJoin (the enrollment it was for did not happen). */
+  releaseJoin(id: string): Promise<void>;
+  /** Revokes a machine's unused tokens (a newly minted one replaces them). */
+  revokeMachineTokens(machineId: string, at: number): Promise<void>;
+  revokeJoin(id: string, at: number): Promise<void>;
+  insertApi(t: ApiTokenRecord): Promise<void>;
+  getApi(id: string): Promise<ApiTokenRecord | undefined>;
+  /** Every API token, newest first (revoked ones included). */
+  listApi(): Promise<ApiTokenRecord[]>;
+  revokeApi(id: string, at: number): Promise<boolean>;
+  countApi(): Promise<number>;
+}
+
+/** TokenStore in SQLite (better-sqlite3): the embedded default. */
+export class SqliteTokenStore implements TokenStore {
   readonly #db: Db;
 
   constructor(db: Db) {
     this.#db = db;
   }
 
-  insertJoin(t: JoinTokenRecord): void {
+  async insertJoin(t: JoinTokenRecord): Promise<void> {
     this.#db
       .prepare(
         `INSERT INTO join_tokens (id, secret_hash, description, labels, created_at, created_by, expires_at, max_uses, used, revoked_at, machine_id)
@@ -97,50 +118,54 @@ export class TokenStore {
       .run(t.id, t.secretHash, t.description, JSON.stringify(t.labels), t.createdAt, t.createdBy, t.expiresAt, t.maxUses, t.used, t.revokedAt, t.machineId ?? null);
   }
 
-  getJoin(id: string): JoinTokenRecord | undefined {
+  async getJoin(id: string): Promise<JoinTokenRecord | undefined> {
     const row = this.#db.prepare('SELECT * FROM join_tokens WHERE id = ?').get(id) as JoinRow | undefined;
     return row && joinFromRow(row);
   }
 
-  listJoin(): JoinTokenRecord[] {
+  async listJoin(): Promise<JoinTokenRecord[]> {
     return (this.#db.prepare('SELECT * FROM join_tokens ORDER BY created_at DESC').all() as JoinRow[]).map(joinFromRow);
   }
 
   /** Counts one use if the token still has one left; false when it was used up meanwhile. */
-  consumeJoin(id: string): boolean {
+  async consumeJoin(id: string): Promise<boolean> {
     return this.#db.prepare('UPDATE join_tokens SET used = used + 1 WHERE id = ? AND used < max_uses').run(id).changes === 1;
   }
 
+  async releaseJoin(id: string): Promise<void> {
+    this.#db.prepare('UPDATE join_tokens SET used = used - 1 WHERE id = ? AND used > 0').run(id);
+  }
+
   /** Revokes a machine's unused tokens (a newly minted one replaces them). */
-  revokeMachineTokens(machineId: string, at: number): void {
+  async revokeMachineTokens(machineId: string, at: number): Promise<void> {
     this.#db.prepare('UPDATE join_tokens SET revoked_at = ? WHERE machine_id = ? AND revoked_at IS NULL AND used < max_uses').run(at, machineId);
   }
 
-  revokeJoin(id: string, at: number): void {
+  async revokeJoin(id: string, at: number): Promise<void> {
     this.#db.prepare('UPDATE join_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id);
   }
 
-  insertApi(t: ApiTokenRecord): void {
+  async insertApi(t: ApiTokenRecord): Promise<void> {
     this.#db
       .prepare('INSERT INTO api_tokens (id, secret_hash, role, description, scope, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(t.id, t.secretHash, t.role, t.description, t.scope, t.createdAt, t.revokedAt);
   }
 
-  getApi(id: string): ApiTokenRecord | undefined {
+  async getApi(id: string): Promise<ApiTokenRecord | undefined> {
     const r = this.#db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id) as ApiRow | undefined;
     return r && apiRecord(r);
   }
 
   /** Every API token, newest first (revoked ones included). */
-  listApi(): ApiTokenRecord[] {
+  async listApi(): Promise<ApiTokenRecord[]> {
     return (this.#db.prepare('SELECT * FROM api_tokens ORDER BY created_at DESC, id').all() as ApiRow[]).map(apiRecord);
   }
 
-  revokeApi(id: string, at: number): boolean {
+  async revokeApi(id: string, at: number): Promise<boolean> {
     return this.#db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1;
   }
 
-  countApi(): number {
+  async countApi(): Promise<number> {
     return (this.#db.prepare('SELECT count(*) AS n FROM api_tokens').get() as { n: number }).n;
   }
 }

@@ -95,7 +95,7 @@ export async function apiPlugin(app: FastifyInstance, o: ApiOptions): Promise<vo
       try {
         session.checkChange(request);
       } catch (err) {
-        s.gate.refused(actorOf(session.principal), address, route.operation, err);
+        await s.gate.refused(actorOf(session.principal), address, route.operation, err);
         throw err;
       }
     }
