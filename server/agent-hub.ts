@@ -22,13 +22,28 @@ export interface AgentHubListener {
   onHealthReport(nodeId: string, report: HealthReport): void;
 }
 
+/**
+ * Which nodes have a live link, and closing one. The services and engines see agents only through
+ * this. Embedded, the hub holds every link; with several replicas, each replica keeps a view of
+ * all links (online/offline events on the bus name the replica that holds each), so these answers
+ * stay synchronous, and `disconnect` reaches the holder over the bus.
+ */
+export interface Presence {
+  /** True while the node has a live, welcomed link (on any replica). */
+  isOnline(nodeId: string): boolean;
+  /** Nodes online now. */
+  onlineCount(): number;
+  /** Closes the node's link, wherever it is held (the node was removed or re-enrolled). */
+  disconnect(nodeId: string, reason: Error): void;
+}
+
 interface Session {
   connection: AgentConnection;
   lastSeen: number;
   welcomed: boolean;
 }
 
-export class AgentHub {
+export class AgentHub implements Presence {
   readonly #nodes: NodeStore;
   readonly #audit: AuditLog;
   readonly #log: Logger;

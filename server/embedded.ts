@@ -3,7 +3,9 @@
 // scale-out set (PostgreSQL, an object store) replaces this function and touches nothing else.
 // docs/architecture.md, "State shared by replicas", says what each interface must guarantee.
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import type { EnrollResponse } from '../proto/gen/fleet/v1/agent';
+import { LocalBus, LocalLeases, type DriverLeases, type EventBus } from './bus';
 import { MemoryWebSessions, type WebSessionStore } from './http';
 import { MemoryReplayCache, type ReplayCache } from './replay-cache';
 import { LocalRecordings, type RecordingStore } from './shells';
@@ -26,10 +28,14 @@ export interface Infrastructure {
   recordings: RecordingStore;
   /** The bytes of hosted files. */
   blobs: BlobStore;
+  /** Job events and rollout changes, to whoever follows them. */
+  bus: EventBus;
+  /** Which jobs and rollouts this server drives. */
+  leases: DriverLeases;
 }
 
-/** The embedded implementations: memory, DATA/recordings and DATA/files. */
-export function embeddedInfrastructure(options: { dataDir: string; signInFailures: number }): Infrastructure {
+/** The embedded implementations: memory, DATA/recordings and DATA/files, an in-process bus. */
+export function embeddedInfrastructure(options: { dataDir: string; signInFailures: number }, log?: Logger): Infrastructure {
   return {
     webSessions: new MemoryWebSessions(),
     apiSignIns: new MemorySignInLimits({ max: options.signInFailures }),
@@ -38,5 +44,7 @@ export function embeddedInfrastructure(options: { dataDir: string; signInFailure
     enrollmentReplies: new MemoryReplayCache(),
     recordings: new LocalRecordings(join(options.dataDir, 'recordings')),
     blobs: new LocalBlobs(join(options.dataDir, 'files')),
+    bus: new LocalBus(log),
+    leases: new LocalLeases(),
   };
 }

@@ -70,7 +70,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   }
   const pki = await loadOrCreatePki(options.dataDir, options.serverNames);
   // Sessions, limits, the enrollment replay cache, recordings and hosted files' bytes.
-  const infra = embeddedInfrastructure(options);
+  const infra = embeddedInfrastructure(options, log.child({ part: 'bus' }));
   const { nodes, tokens, jobs, audit, state: stateStore } = stores;
   const auth = new ApiAuth(tokens, infra.apiSignIns);
   const access = new Access(nodes);
@@ -80,7 +80,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const metrics = new Metrics({ nodes: async () => ({ enrolled: await nodes.count(), online: hub.onlineCount() }), openShells: () => shells.openCount });
   const hub = new AgentHub({ nodes, audit, log: log.child({ part: 'agents' }), offlineAfterMs: options.offlineAfterMs, heartbeatMs: options.heartbeatMs });
   const commands = new CommandSender({ link: hub, signer: pki.commandSigner, log: log.child({ part: 'commands' }) });
-  const dispatcher = new JobDispatcher({ jobs, nodes, hub, audit, log: log.child({ part: 'jobs' }), commands, defaultTimeoutMs: options.defaultJobTimeoutMs, metrics });
+  const dispatcher = new JobDispatcher({ jobs, nodes, hub, audit, log: log.child({ part: 'jobs' }), commands, defaultTimeoutMs: options.defaultJobTimeoutMs, metrics, bus: infra.bus, leases: infra.leases });
   hub.addListener(dispatcher);
   const pxeInfo = { port: 0 };
   const installInfo = { port: 0, pin: pubkeyPin(pki.serverCertChainPem) };
@@ -117,7 +117,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const releases = new Releases(options.releasesDir);
   const webhooks = new Webhooks(options.webhooks, log.child({ part: 'webhooks' }));
   const desired = new DesiredStateService({ store: stateStore, nodes, hub, audit, webhooks, commands, httpsPort: () => installInfo.port, log: log.child({ part: 'state' }) });
-  const rollouts = new RolloutEngine({ store: stateStore, nodes, hub, state: desired, audit, webhooks, log: log.child({ part: 'rollouts' }) });
+  const rollouts = new RolloutEngine({ store: stateStore, nodes, hub, state: desired, audit, webhooks, log: log.child({ part: 'rollouts' }), bus: infra.bus, leases: infra.leases });
   const files = new HostedFiles(infra.blobs, stateStore);
   const upgrades = new AgentUpgrades({ nodes, hub, releases, commands, audit, log: log.child({ part: 'upgrades' }), httpsPort: () => installInfo.port });
   const services = createServices({ auth, access, audit, nodes, tokens, stateStore, hub, dispatcher, upgrades, shells, desired, rollouts, files, machines, pxePort: () => pxeInfo.port, caHash: pki.caHash, install: installInfo });

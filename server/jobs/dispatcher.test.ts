@@ -3,6 +3,7 @@ import { Command, type ServerMessage } from '../../proto/gen/fleet/v1/agent';
 import { RunState, type JobEvent, type StartJobRequest } from '../../proto/gen/fleet/v1/control';
 import { silentLogger } from '../../common/logger';
 import type { AgentHub } from '../agent-hub';
+import { LocalBus, type DriverLeases, type EventBus } from '../bus';
 import { openSqliteStores, type Stores } from '../store';
 import { JobDispatcher } from './dispatcher';
 
@@ -26,10 +27,10 @@ class FakeHub {
   }
 }
 
-async function setup(nodeCount: number) {
-  const db: Stores = openSqliteStores(':memory:');
+async function setup(nodeCount: number, shared?: { db: Stores; bus: EventBus; leases?: DriverLeases }) {
+  const db: Stores = shared?.db ?? openSqliteStores(':memory:');
   const { nodes } = db;
-  for (let i = 1; i <= nodeCount; i++) {
+  for (let i = 1; i <= (shared ? 0 : nodeCount); i++) {
     await nodes.insert({
       id: `n-${i}`,
       name: `node-${String(i).padStart(5, '0')}`,
@@ -57,6 +58,8 @@ async function setup(nodeCount: number) {
       send: async (nodeId, id, body) => hub.send(nodeId, { body: { $case: 'command', value: { payload: Buffer.from(Command.encode({ id, nodeId, notAfterUnixMs: 0, body }).finish()), signature: Buffer.alloc(64) } } }),
     },
     defaultTimeoutMs: 30_000,
+    bus: shared?.bus,
+    leases: shared?.leases,
   });
   return { db, hub, dispatcher };
 }
@@ -197,5 +200,28 @@ describe('JobDispatcher', () => {
     answer(s.dispatcher, 'n-3', job.id);
     await flushed();
     expect((await s.dispatcher.describe(job.id)).done).toBe(false);
+  });
+
+  it('lets a follower on another server hear a job over the shared bus, and leaves a job another server drives alone', async () => {
+    const bus = new LocalBus();
+    const a = await setup(2, undefined);
+    db = a.db;
+    const driver = await setup(2, { db: a.db, bus });
+    const follower = await setup(0, { db: a.db, bus, leases: { claim: async () => false, release: async () => {} } });
+    driver.hub.online.add('n-1').add('n-2');
+    const job = await driver.dispatcher.startJob(request({}), 'test');
+    // The follower's server holds no lease: it does not drive the unfinished job it finds.
+    await follower.dispatcher.start();
+    await follower.dispatcher.stop();
+    expect(follower.hub.sent).toEqual([]);
+    const heard: string[] = [];
+    await follower.dispatcher.follow(job.id, (e) => void heard.push(e.body?.$case === 'run' ? `${e.body.value.nodeId}:${e.body.value.state}` : e.body!.$case));
+    answer(driver.dispatcher, 'n-1', job.id);
+    answer(driver.dispatcher, 'n-2', job.id);
+    await flushed();
+    expect(heard).toEqual(['job', `n-1:${RunState.RUN_STATE_SUCCEEDED}`, `n-2:${RunState.RUN_STATE_SUCCEEDED}`, 'done']);
+    // Had it driven the job, it would have reported both runs offline (no agent is connected to it).
+    const seen = await follower.dispatcher.describe(job.id);
+    expect([seen.done, ...seen.runs.map((r) => r.state)]).toEqual([true, RunState.RUN_STATE_SUCCEEDED, RunState.RUN_STATE_SUCCEEDED]);
   });
 });

@@ -3,13 +3,13 @@
 // events agents send back (idempotently, in batches), acknowledges them, and tells watchers.
 // Unfinished jobs are picked up again after a server restart. The jobs it drives live in memory;
 // the store is written behind, in order, one batch at a time (see #write).
-import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { CommandRejected, ExecEvent } from '../../proto/gen/fleet/v1/agent';
 import type { CommandSender } from '../commands';
 import { OutputStream } from '../../proto/gen/fleet/v1/common';
 import { RunState, type Job, type JobEvent, type NodeOutput, type NodeRun, type StartJobRequest } from '../../proto/gen/fleet/v1/control';
 import type { AgentHub, AgentHubListener } from '../agent-hub';
+import { jobTopic, LocalBus, LocalLeases, type DriverLeases, type EventBus } from '../bus';
 import { InvalidRequestError, JobNotFoundError } from '../errors';
 import { resolveTargets } from '../targets';
 import { newId } from '../ids';
@@ -71,7 +71,8 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
   readonly #defaultTimeoutMs: number;
   readonly #metrics: Pick<Metrics, 'jobStarted' | 'runDispatched' | 'runFinished'> | undefined;
   readonly #active = new Map<string, ActiveJob>();
-  readonly #events = new EventEmitter();
+  readonly #bus: EventBus;
+  readonly #leases: DriverLeases;
   #inbox: { nodeId: string; event: ExecEvent }[] = [];
   #flushScheduled = false;
   #timer: NodeJS.Timeout | undefined;
@@ -90,7 +91,13 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     commands: Pick<CommandSender, 'send'>;
     defaultTimeoutMs: number;
     metrics?: Pick<Metrics, 'jobStarted' | 'runDispatched' | 'runFinished'>;
+    /** Where job events go to followers (default: in-process). */
+    bus?: EventBus;
+    /** Which jobs this server drives (default: all it starts or finds unfinished). */
+    leases?: DriverLeases;
   }) {
+    this.#bus = deps.bus ?? new LocalBus(deps.log);
+    this.#leases = deps.leases ?? new LocalLeases();
     this.#metrics = deps.metrics;
     this.#jobs = deps.jobs;
     this.#nodes = deps.nodes;
@@ -99,12 +106,13 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     this.#log = deps.log;
     this.#commands = deps.commands;
     this.#defaultTimeoutMs = deps.defaultTimeoutMs;
-    this.#events.setMaxListeners(0);
   }
 
   /** Reloads unfinished jobs and starts the timer for queue expiry and lost runs. */
   async start(): Promise<void> {
     for (const job of await this.#jobs.unfinished()) {
+      // Another replica may be driving it (with shared leases); then its events come over the bus.
+      if (!(await this.#leases.claim(job.id))) continue;
       const runs = await this.#jobs.runs(job.id);
       this.#active.set(job.id, activeJob(job, runs, concurrencyLimit(job.spec.maxConcurrency, runs.length)));
     }
@@ -160,6 +168,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
       finishedAt: null,
     }));
     await this.#write(() => this.#jobs.create(job, runs));
+    await this.#leases.claim(job.id);
     const what = spec.shell ? `sh -c ${JSON.stringify(spec.shell)}` : JSON.stringify(spec.argv);
     await this.#audit.record({ actor, action: 'job.start', target: job.id, ok: true, detail: `${what} on ${targets.length} node(s)` });
     this.#log.info({ job: job.id, nodes: targets.length, by: actor }, 'job started');
@@ -226,6 +235,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
   async follow(jobId: string, send: (event: JobEvent) => void | Promise<void>): Promise<() => void> {
     let stopped = false;
     let replaying = true;
+    let unsubscribe = () => {};
     const held: JobEvent[] = [];
     const live = (event: JobEvent) => {
       if (replaying) held.push(event);
@@ -236,12 +246,12 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     const { job, stored } = await this.#write(async () => {
       const job = await this.#describeNow(jobId);
       const last = await this.#jobs.lastOutputRowid(jobId);
-      if (!job.done) this.#events.on(jobId, live);
+      if (!job.done) unsubscribe = this.#bus.subscribe(jobTopic(jobId), live);
       return { job, stored: this.#outputUpTo(job, last) };
     });
     const stop = () => {
       stopped = true;
-      this.#events.off(jobId, live);
+      unsubscribe();
     };
     void (async () => {
       await send({ body: { $case: 'job', value: job } });
@@ -390,8 +400,8 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
       for (const p of published) {
         if (p === null) continue;
         if ('event' in p) {
-          if (!replayed.has(p)) this.#events.emit(p.jobId, p.event);
-        } else this.#events.emit(p.jobId, { body: { $case: 'run', value: toRunMessage(p) } } satisfies JobEvent);
+          if (!replayed.has(p)) this.#bus.publish(jobTopic(p.jobId), p.event);
+        } else this.#bus.publish<JobEvent>(jobTopic(p.jobId), { body: { $case: 'run', value: toRunMessage(p) } } satisfies JobEvent);
       }
     });
     for (const active of touched) this.#pump(active);
@@ -433,7 +443,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
   #setRun(active: ActiveJob | undefined, run: RunRecord, change: Partial<RunRecord>): void {
     this.#applyRun(active, run, change);
     this.#markDirty(run);
-    this.#events.emit(run.jobId, { body: { $case: 'run', value: toRunMessage(run) } } satisfies JobEvent);
+    this.#bus.publish<JobEvent>(jobTopic(run.jobId), { body: { $case: 'run', value: toRunMessage(run) } } satisfies JobEvent);
   }
 
   /** Applies a change to a run in memory, keeping the job's counts (the caller stores it). */
@@ -527,7 +537,8 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     void this.#write(() => this.#jobs.finish(active.job.id, now)).catch((err: unknown) => this.#log.error({ err, job: job.id }, 'could not store the end of a job'));
     this.#active.delete(active.job.id);
     this.#log.info({ job: job.id, runs: job.runs.length }, 'job finished');
-    this.#events.emit(active.job.id, { body: { $case: 'done', value: job } } satisfies JobEvent);
+    void this.#leases.release(active.job.id).catch((err: unknown) => this.#log.error({ err, job: job.id }, 'could not release the lease of a finished job'));
+    this.#bus.publish<JobEvent>(jobTopic(active.job.id), { body: { $case: 'done', value: job } } satisfies JobEvent);
   }
 
   /** Once a second: expire queues and give up on runs whose agent never reported back. */

@@ -1,7 +1,6 @@
 // `fleet-server backup` and `fleet-server restore`: an online, verified backup of a data
 // directory into one .tar.gz (mode 0600: it holds the CA key), and a restore that checks the file
 // before touching the target and never overwrites a directory in use. See docs/operations.md.
-import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -9,7 +8,7 @@ import { renameDurably } from '../../common/atomic-write';
 import { VERSION } from '../../common/version';
 import { certificateHash } from '../../transport';
 import { BackupCorruptError, BackupFailedError, RestoreRefusedError } from '../errors';
-import { MIGRATIONS } from '../store';
+import { copySqliteFile, inspectDatabase, MIGRATIONS } from '../store';
 import { readArchive, writeArchive, type ArchiveEntry, type ArchiveInput } from './archive';
 
 /** The manifest, the archive's last entry. */
@@ -44,28 +43,6 @@ export interface BackupSummary {
   files: number;
 }
 
-/** `PRAGMA integrity_check` and the counts of a database file; throws the first problem as text. */
-export function inspectDatabase(file: string): { schemaVersion: number; nodes: number; jobs: number; problem: string | null } {
-  let db: Database.Database;
-  try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
-  } catch (err) {
-    return { schemaVersion: 0, nodes: 0, jobs: 0, problem: (err as Error).message };
-  }
-  try {
-    const rows = db.pragma('integrity_check') as { integrity_check: string }[];
-    const problem = rows.length === 1 && rows[0]!.integrity_check === 'ok' ? null : rows.map((r) => r.integrity_check).slice(0, 3).join('; ');
-    const schemaVersion = db.pragma('user_version', { simple: true }) as number;
-    if (problem) return { schemaVersion, nodes: 0, jobs: 0, problem };
-    const count = (table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-    return { schemaVersion, nodes: count('nodes'), jobs: count('jobs'), problem: null };
-  } catch (err) {
-    return { schemaVersion: 0, nodes: 0, jobs: 0, problem: (err as Error).message };
-  } finally {
-    db.close();
-  }
-}
-
 function filesIn(dataDir: string, folder: string): ArchiveInput[] {
   const dir = join(dataDir, folder);
   if (!existsSync(dir)) return [];
@@ -93,13 +70,7 @@ export async function backup(dataDir: string, to: string, options: { recordings?
   const tmp = join(outDir, `.${basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     const staged = join(staging, DB_FILE);
-    const source = new Database(dbFile, { readonly: true, fileMustExist: true });
-    try {
-      source.pragma('busy_timeout = 10000');
-      await source.backup(staged);
-    } finally {
-      source.close();
-    }
+    await copySqliteFile(dbFile, staged);
     const db = inspectDatabase(staged);
     if (db.problem) throw new BackupFailedError(`the copied database fails its integrity check (${db.problem}); the live database may be damaged: run fleet-server doctor`);
     const caHash = certificateHash(readFileSync(join(dataDir, 'pki', 'ca.crt'), 'utf8'));

@@ -4,7 +4,8 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIGRATIONS } from '../store';
-import { DB_FILE, inspectDatabase } from './backup';
+import { inspectDatabase } from '../store';
+import { DB_FILE } from './backup';
 
 /** How a check came out. */
 export const CheckStatus = { Ok: 'ok', Warn: 'warn', Fail: 'fail' } as const;

@@ -5,7 +5,7 @@
 // method throws (role, scope) is audited with that name, whichever adapter called it.
 import { ErrorKind, FleetError } from '../../common/errors';
 import type { Access } from '../access';
-import type { AgentHub } from '../agent-hub';
+import type { Presence } from '../agent-hub';
 import type { ApiAuth } from '../auth';
 import type { JobDispatcher } from '../jobs';
 import type { Machines } from '../pxe';
@@ -36,7 +36,8 @@ export interface ServicesDeps {
   nodes: NodeStore;
   tokens: TokenStore;
   stateStore: StateStore;
-  hub: AgentHub;
+  /** Which nodes are online (the agent hub, or a replica's view of every hub). */
+  hub: Presence;
   dispatcher: JobDispatcher;
   upgrades: AgentUpgrades;
   shells: ShellSessions;

@@ -3,7 +3,7 @@
 import { parseSelector, validateLabels } from '../../common/labels';
 import type { CheckState } from '../../proto/gen/fleet/v1/common';
 import type { GetNodeRequest, LabelNodeRequest, ListHealthResponse, ListNodesRequest, ListNodesResponse, Node, NodeState, RemoveNodeRequest, UpgradeAgentsRequest, UpgradeEvent } from '../../proto/gen/fleet/v1/control';
-import type { AgentHub } from '../agent-hub';
+import type { Presence } from '../agent-hub';
 import { NodeNotFoundError, NodeRemovedError } from '../errors';
 import { Role, type AuditLog, type NodeRecord, type NodeStore, type StateStore } from '../store';
 import type { AgentUpgrades } from '../upgrades';
@@ -30,7 +30,8 @@ export function toNode(n: NodeRecord, online: boolean, checks: CheckState[] = []
 export interface NodesDeps {
   gate: Gate;
   nodes: NodeStore;
-  hub: AgentHub;
+  /** Which nodes are online (the agent hub, or a replica's view of every hub). */
+  hub: Presence;
   stateStore: StateStore;
   audit: AuditLog;
   upgrades: AgentUpgrades;

@@ -8,7 +8,8 @@ import type { DesiredState, Spec } from '../../common/spec';
 import { parseDuration } from '../../common/duration';
 import type { Rollout } from '../../proto/gen/fleet/v1/control';
 import type { StateReport } from '../../proto/gen/fleet/v1/agent';
-import type { AgentHub } from '../agent-hub';
+import type { Presence } from '../agent-hub';
+import { LocalBus, LocalLeases, rolloutTopic, type DriverLeases, type EventBus } from '../bus';
 import { RolloutConflictError, RolloutNotFoundError } from '../errors';
 import { newId } from '../ids';
 import { type AuditLog, type NodeRecord, NodeRolloutState, type NodeStore, type RolloutNodeRecord, type RolloutRecord, RolloutState, type StateStore } from '../store';
@@ -25,11 +26,16 @@ const TOUCHED_STATES: readonly string[] = [NodeRolloutState.Applying, NodeRollou
 export interface RolloutDeps {
   store: StateStore;
   nodes: NodeStore;
-  hub: AgentHub;
+  /** Which nodes are online (the agent hub, or a replica's view of every hub). */
+  hub: Presence;
   state: DesiredStateService;
   audit: AuditLog;
   webhooks: Webhooks;
   log: Logger;
+  /** Where rollout changes go to watchers (default: in-process). */
+  bus?: EventBus;
+  /** Which rollouts this server drives (default: all it starts or finds unfinished). */
+  leases?: DriverLeases;
 }
 
 /** Nodes per batch for `batch` (a count or "N%") over `total` nodes; at least 1. */
@@ -81,13 +87,16 @@ export function rollbackError(original: string, why: string): string {
 export class RolloutEngine {
   readonly #d: RolloutDeps;
   readonly #driving = new Set<string>();
-  readonly #watchers = new Map<string, Set<() => void>>();
+  readonly #bus: EventBus;
+  readonly #leases: DriverLeases;
   /** When each node was last sent an apply (health reports after it are fresh). */
   readonly #appliedAt = new Map<string, number>();
   #stopped = false;
 
   constructor(deps: RolloutDeps) {
     this.#d = deps;
+    this.#bus = deps.bus ?? new LocalBus(deps.log);
+    this.#leases = deps.leases ?? new LocalLeases();
   }
 
   /** Carries on with the rollouts that were going when the server stopped. */
@@ -192,13 +201,7 @@ export class RolloutEngine {
 
   /** Calls `listener` whenever the rollout changes; returns the unsubscribe function. */
   watch(id: string, listener: () => void): () => void {
-    let set = this.#watchers.get(id);
-    if (!set) this.#watchers.set(id, (set = new Set()));
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0) this.#watchers.delete(id);
-    };
+    return this.#bus.subscribe(rolloutTopic(id), listener);
   }
 
   /** The rollout with its nodes, as the Control service returns it. */
@@ -235,7 +238,7 @@ export class RolloutEngine {
   }
 
   #changed(id: string): void {
-    for (const l of this.#watchers.get(id) ?? []) l();
+    this.#bus.publish(rolloutTopic(id), null);
   }
 
   async #setNode(r: RolloutRecord, n: RolloutNodeRecord, state: NodeRolloutState, report?: StateReport | null, error = ''): Promise<void> {
@@ -271,7 +274,11 @@ export class RolloutEngine {
   async #drive(id: string): Promise<void> {
     if (this.#driving.has(id)) return;
     this.#driving.add(id);
+    let drove = false;
     try {
+      // With shared leases another replica may be driving it; its changes reach watchers over the bus.
+      if (!(await this.#leases.claim(id))) return;
+      drove = true;
       while (!this.#stopped) {
         const r = await this.#get(id);
         if (r.state === RolloutState.Running) {
@@ -288,6 +295,8 @@ export class RolloutEngine {
       await this.#finish(id, RolloutState.Failed, `internal error: ${(err as Error).message}`).catch((e: unknown) => this.#d.log.error({ err: e, rollout: id }, 'could not store that the rollout failed'));
     } finally {
       this.#driving.delete(id);
+      // Stopping keeps the lease until it runs out (another replica takes over after that).
+      if (drove && !this.#stopped) await this.#leases.release(id).catch((err: unknown) => this.#d.log.error({ err, rollout: id }, 'could not release the lease of a rollout'));
     }
   }
 

@@ -51,3 +51,36 @@ function reusePreparedStatements(db: Db): void {
     return statement;
   }) as Db['prepare'];
 }
+
+/** `PRAGMA integrity_check` and the counts of a database file; throws the first problem as text. */
+export function inspectDatabase(file: string): { schemaVersion: number; nodes: number; jobs: number; problem: string | null } {
+  let db: Database.Database;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    return { schemaVersion: 0, nodes: 0, jobs: 0, problem: (err as Error).message };
+  }
+  try {
+    const rows = db.pragma('integrity_check') as { integrity_check: string }[];
+    const problem = rows.length === 1 && rows[0]!.integrity_check === 'ok' ? null : rows.map((r) => r.integrity_check).slice(0, 3).join('; ');
+    const schemaVersion = db.pragma('user_version', { simple: true }) as number;
+    if (problem) return { schemaVersion, nodes: 0, jobs: 0, problem };
+    const count = (table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    return { schemaVersion, nodes: count('nodes'), jobs: count('jobs'), problem: null };
+  } catch (err) {
+    return { schemaVersion: 0, nodes: 0, jobs: 0, problem: (err as Error).message };
+  } finally {
+    db.close();
+  }
+}
+
+/** Copies a live database file consistently (SQLite's online backup), waiting up to 10 s for writers. */
+export async function copySqliteFile(file: string, to: string): Promise<void> {
+  const source = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    source.pragma('busy_timeout = 10000');
+    await source.backup(to);
+  } finally {
+    source.close();
+  }
+}

@@ -2,7 +2,7 @@
 // SQLite set behind them. Only services and the wiring use it (the gRPC and HTTP adapters must
 // not: see .dependency-cruiser.cjs). SQL lives only in this folder.
 export type { AuditLog, AuditRecord } from './audit-log';
-export { openDatabase, type Db } from './database';
+export { copySqliteFile, inspectDatabase, openDatabase, type Db } from './database';
 export type { JobOutputRecord, JobRecord, JobStore, OutputRecord, RunRecord } from './job-store';
 export { MachineState, type MachineRecord, type MachineStore } from './machine-store';
 export { MIGRATIONS } from './migrations';
