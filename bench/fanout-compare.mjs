@@ -7,8 +7,8 @@
 //                                                  [--transport nats] [--server-prof DIR]
 //
 // `--base` is the dist/ of the build to compare against (e.g. a worktree of the previous main,
-// built there); the other build is this checkout's dist/ (or FLEET_BENCH_DIST). Server CPU per job
-// is read from /proc around each job, so it counts only that build's server.
+// built there); the other build is this checkout's dist/ (or FLEET_BENCH_DIST). Server and
+// emulator CPU per job are read from /proc around each job, so they count only that build's.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,12 +75,13 @@ async function startBuild(name, build) {
   };
   await until(`${name}: ${N} agents online`, () => online() === N, 15 * 60_000, 2000);
   process.stderr.write(`${name}: ${N} agents online\n`);
-  return { name, build, fleet, emulator, nats, wall: [], job: [], cpu: [] };
+  return { name, build, fleet, emulator, nats, wall: [], job: [], cpu: [], agentCpu: [] };
 }
 
 /** One exec over every agent of `b`; records the CLI wall time, the job time and the server's CPU. */
 function execOnce(b, record) {
   const cpu0 = cpuMs(b.fleet.server.pid);
+  const agentCpu0 = cpuMs(b.emulator.pid);
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [join(b.build, 'fleet.js'), 'exec', '--all', '-o', 'json', '--', 'true'], { env: { ...process.env, FLEET_CONFIG: b.fleet.config }, encoding: 'utf8', maxBuffer: 1 << 30 });
   const wall = performance.now() - t0;
@@ -91,6 +92,7 @@ function execOnce(b, record) {
   b.wall.push(wall);
   b.job.push(Date.parse(out.finishedAt) - Date.parse(out.createdAt));
   b.cpu.push(cpuMs(b.fleet.server.pid) - cpu0);
+  b.agentCpu.push(cpuMs(b.emulator.pid) - agentCpu0);
 }
 
 const a = await startBuild('A', resolve(values.base));
@@ -109,17 +111,18 @@ const row = (x) => ({
   jobP95: p95(x.job),
   serverCpuPerJobP50: p50(x.cpu),
   serverCpuTotal: x.cpu.reduce((s, v) => s + v, 0),
+  emulatorCpuPerJobP50: p50(x.agentCpu),
   serverRssKb: rssKb(x.fleet.server.pid),
 });
 const ra = row(a);
 const rb = row(b);
 const ratio = (k) => (rb[k] / ra[k]).toFixed(3);
-console.log(JSON.stringify({ transport: values.transport, agents: N, runs: RUNS, a: ra, b: rb, ratio: { cliP50: ratio('cliP50'), jobP50: ratio('jobP50'), serverCpuPerJobP50: ratio('serverCpuPerJobP50'), serverCpuTotal: ratio('serverCpuTotal') } }));
+console.log(JSON.stringify({ transport: values.transport, agents: N, runs: RUNS, a: ra, b: rb, ratio: { cliP50: ratio('cliP50'), jobP50: ratio('jobP50'), serverCpuPerJobP50: ratio('serverCpuPerJobP50'), serverCpuTotal: ratio('serverCpuTotal'), emulatorCpuPerJobP50: ratio('emulatorCpuPerJobP50') } }));
 console.log(`\n${values.transport}, ${N} agents, ${RUNS} runs each, alternating, ${new Date().toISOString()}`);
-console.log('| build | exec CLI p50 / p95 | server job p50 / p95 | server CPU per job (p50) | server CPU, all runs | server RSS after |');
-console.log('|---|---|---|---|---|---|');
-for (const r of [ra, rb]) console.log(`| ${r.build} | ${r.cliP50} / ${r.cliP95} ms | ${r.jobP50} / ${r.jobP95} ms | ${Math.round(r.serverCpuPerJobP50)} ms | ${(r.serverCpuTotal / 1000).toFixed(1)} s | ${Math.round(r.serverRssKb / 1024)} MiB |`);
-console.log(`| B / A | ${ratio('cliP50')} | ${ratio('jobP50')} | ${ratio('serverCpuPerJobP50')} | ${ratio('serverCpuTotal')} | |`);
+console.log('| build | exec CLI p50 / p95 | server job p50 / p95 | server CPU per job (p50) | server CPU, all runs | emulator CPU per job (p50) | server RSS after |');
+console.log('|---|---|---|---|---|---|---|');
+for (const r of [ra, rb]) console.log(`| ${r.build} | ${r.cliP50} / ${r.cliP95} ms | ${r.jobP50} / ${r.jobP95} ms | ${Math.round(r.serverCpuPerJobP50)} ms | ${(r.serverCpuTotal / 1000).toFixed(1)} s | ${Math.round(r.emulatorCpuPerJobP50)} ms | ${Math.round(r.serverRssKb / 1024)} MiB |`);
+console.log(`| B / A | ${ratio('cliP50')} | ${ratio('jobP50')} | ${ratio('serverCpuPerJobP50')} | ${ratio('serverCpuTotal')} | ${ratio('emulatorCpuPerJobP50')} | |`);
 
 // Profiles are written when a server exits on its own: stop each the way an operator would.
 for (const x of [a, b]) {
