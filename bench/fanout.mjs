@@ -213,6 +213,7 @@ async function benchSize(n, runs, restart) {
 
   // --- exec fan-out ---------------------------------------------------------------------------------
   const before = procStats(fleet.server.pid);
+  const execStart = performance.now();
   const wall = [];
   const job = [];
   for (let i = 0; i <= runs; i++) {
@@ -225,6 +226,8 @@ async function benchSize(n, runs, restart) {
     job.push(Date.parse(out.finishedAt) - Date.parse(out.createdAt));
   }
   const after = procStats(fleet.server.pid);
+  // With --server-prof: where the exec runs sit in the server's profile (ms since it was spawned).
+  if (values['server-prof']) result.execWindowMs = [execStart - fleet.spawnedAt, performance.now() - fleet.spawnedAt];
   Object.assign(result, {
     cliP50: p50(wall),
     cliP95: p95(wall),
@@ -274,6 +277,11 @@ async function benchSize(n, runs, restart) {
   }
   fleet.control?.close();
   for (const p of emulators.procs) p.kill('SIGKILL');
+  if (values['server-prof'] && fleet.server.exitCode === null) {
+    // A killed server writes no profile: stop it the way an operator would, then wait for it.
+    fleet.server.kill('SIGTERM');
+    await Promise.race([new Promise((r) => fleet.server.once('exit', r)), new Promise((r) => setTimeout(r, 30_000))]);
+  }
   fleet.server.kill('SIGKILL');
   broker?.kill('SIGKILL');
   return result;

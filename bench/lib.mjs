@@ -30,12 +30,14 @@ export async function until(what, check, timeoutMs = 60_000, everyMs = 100) {
  * CLI config in. Everything it started is killed and removed at process exit. `nodeArgs` go to
  * the server's node (e.g. --cpu-prof), `env` to its environment; `listenPort` and
  * `listenHttpsPort` fix the ports (default: chosen by the system); `dir` is the temporary
- * directory to use (its `data` the server's data directory), made when not given.
+ * directory to use (its `data` the server's data directory), made when not given; `build` the
+ * dist/ directory to run (default `dist`).
  */
-export async function startFleet({ host = '127.0.0.1', nodeArgs = [], env = {}, listenPort = 0, listenHttpsPort = 0, dir = mkdtempSync(join(tmpdir(), 'fleet-bench-')) } = {}) {
+export async function startFleet({ host = '127.0.0.1', nodeArgs = [], env = {}, listenPort = 0, listenHttpsPort = 0, dir = mkdtempSync(join(tmpdir(), 'fleet-bench-')), build = dist } = {}) {
   const config = join(dir, 'cli.json');
   const procs = [];
-  const server = spawn(process.execPath, [...nodeArgs, join(dist, 'fleet-server.js'), '--data', join(dir, 'data'), '--listen', `${host}:${listenPort}`, '--https-listen', `${host}:${listenHttpsPort}`], {
+  const spawnedAt = performance.now();
+  const server = spawn(process.execPath, [...nodeArgs, join(build, 'fleet-server.js'), '--data', join(dir, 'data'), '--listen', `${host}:${listenPort}`, '--https-listen', `${host}:${listenHttpsPort}`], {
     env: { ...process.env, FLEET_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -54,7 +56,7 @@ export async function startFleet({ host = '127.0.0.1', nodeArgs = [], env = {}, 
   const [, httpsPort, pin] = /installs on https:\/\/\S*:(\d+) \(pin (sha256\/\/[^)]+)\)/.exec(out);
   const admin = /\n {2}(fa1_[0-9a-f_]+)\n/.exec(out)[1];
   const fleet = (args) => {
-    const r = spawnSync(process.execPath, [join(dist, 'fleet.js'), ...args], { env: { ...process.env, FLEET_CONFIG: config }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [join(build, 'fleet.js'), ...args], { env: { ...process.env, FLEET_CONFIG: config }, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`fleet ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
@@ -63,6 +65,8 @@ export async function startFleet({ host = '127.0.0.1', nodeArgs = [], env = {}, 
     dir,
     /** The server process (its pid for /proc figures). */
     server,
+    /** When the server was spawned (performance.now()), to place events in its --cpu-prof profile. */
+    spawnedAt,
     dataDir: join(dir, 'data'),
     config,
     port,

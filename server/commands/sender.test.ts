@@ -1,5 +1,6 @@
 // CommandSender: commands to one node leave in order even when the signer answers out of order,
-// each is signed over exactly the bytes sent, and a signer that fails sends nothing.
+// each is signed over exactly the bytes sent, a signer that fails sends nothing, and a signer that
+// signs at once puts each command on the link before send() returns (fan-out pipelining).
 import { generateKeyPairSync, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../common/logger';
@@ -43,6 +44,30 @@ describe('CommandSender', () => {
     const command = Command.decode(s!.payload);
     expect(command.nodeId).toBe('n-2');
     expect(command.notAfterUnixMs).toBeGreaterThanOrEqual(before + 60_000);
+  });
+
+  it('with a signer that signs at once, each command is on the link before send() returns', async () => {
+    // A fan-out sends to many nodes in one loop: the first commands must leave while the rest are
+    // still being signed, not all at the end of the loop.
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const l = link();
+    const sender = new CommandSender({ link: l, signer: localSigner(privateKey), log: silentLogger() });
+    const sentAfterEach: number[] = [];
+    const pending: Promise<boolean>[] = [];
+    for (const n of [1, 2, 3]) {
+      pending.push(sender.send(`n-${n}`, `c-${n}`, exec(n)));
+      sentAfterEach.push(l.sent.length);
+    }
+    expect(sentAfterEach).toEqual([1, 2, 3]);
+    expect(await Promise.all(pending)).toEqual([true, true, true]);
+    for (const s of l.sent) expect(verify(null, s.payload, publicKey, s.signature)).toBe(true);
+  });
+
+  it('answers false when signing at once fails, and sends nothing', async () => {
+    const l = link();
+    const failing: CommandSigner = { sign: async () => Buffer.alloc(64), signNow: () => { throw new Error('key unreadable'); } };
+    expect(await new CommandSender({ link: l, signer: failing, log: silentLogger() }).send('n-4', 'c-1', exec(1))).toBe(false);
+    expect(l.sent).toEqual([]);
   });
 
   it('answers false when the node is not connected or the signer fails, and sends nothing unsigned', async () => {

@@ -36,20 +36,39 @@ export class CommandSender {
   send(nodeId: string, id: string, body: CommandBody, ttlMs = COMMAND_TTL_MS): Promise<boolean> {
     const payload = Buffer.from(Command.encode({ id, nodeId, notAfterUnixMs: Date.now() + ttlMs, body }).finish());
     const previous = this.#tails.get(nodeId);
+    // Nothing queued for this node and a signer that signs at once: send now, in the caller's turn
+    // (a fan-out's first commands reach their agents while the rest are still being signed).
+    if (!previous && this.#signer.signNow) {
+      let signature: Buffer;
+      try {
+        signature = this.#signer.signNow(payload);
+      } catch (err) {
+        return Promise.resolve(this.#signingFailed(err, nodeId, id));
+      }
+      return Promise.resolve(this.#deliver(nodeId, payload, signature));
+    }
     const sent = (previous ?? Promise.resolve(true)).then(async () => {
       let signature: Buffer;
       try {
         signature = await this.#signer.sign(payload);
       } catch (err) {
-        this.#log.error({ err, node: nodeId, command: id }, 'signing a command failed; not sent');
-        return false;
+        return this.#signingFailed(err, nodeId, id);
       }
-      return this.#link.send(nodeId, { body: { $case: 'command', value: { payload, signature } } });
+      return this.#deliver(nodeId, payload, signature);
     });
     this.#tails.set(nodeId, sent);
     void sent.then(() => {
       if (this.#tails.get(nodeId) === sent) this.#tails.delete(nodeId);
     });
     return sent;
+  }
+
+  #deliver(nodeId: string, payload: Buffer, signature: Buffer): boolean {
+    return this.#link.send(nodeId, { body: { $case: 'command', value: { payload, signature } } });
+  }
+
+  #signingFailed(err: unknown, nodeId: string, id: string): false {
+    this.#log.error({ err, node: nodeId, command: id }, 'signing a command failed; not sent');
+    return false;
   }
 }

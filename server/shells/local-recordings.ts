@@ -5,7 +5,7 @@ import { open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { InvalidRequestError } from '../errors';
-import { RECORDING_ID, type RecordingStore, type RecordingWriter } from './recording-store';
+import { RECORDING_BACKLOG_BYTES, RECORDING_ID, type RecordingStore, type RecordingWriter } from './recording-store';
 
 /** Recordings as files in one directory (created, mode 0700, when missing). */
 export class LocalRecordings implements RecordingStore {
@@ -26,11 +26,35 @@ export class LocalRecordings implements RecordingStore {
     const file = this.#file(id);
     if (!file) throw new InvalidRequestError(`"${id}" is not a recording id`);
     // 'wx': an existing recording is never overwritten (the stream fails, and writes go nowhere).
-    const out = createWriteStream(file, { flags: 'wx', mode: 0o600 });
-    out.on('error', () => {});
+    const out = createWriteStream(file, { flags: 'wx', mode: 0o600, highWaterMark: RECORDING_BACKLOG_BYTES });
+    let failed = false;
+    const waiting: (() => void)[] = [];
+    const release = () => {
+      for (const f of waiting.splice(0)) f();
+    };
+    out.on('error', () => {
+      failed = true;
+      release();
+    });
+    out.on('drain', release);
     return {
       write: (text) => void (out.writable && out.write(text)),
-      close: () => new Promise<void>((resolve) => (out.writable ? out.end(resolve) : resolve())),
+      get backlogged() {
+        return !failed && out.writableNeedDrain;
+      },
+      whenCaughtUp(f) {
+        if (this.backlogged) waiting.push(f);
+        else f();
+      },
+      close: () =>
+        new Promise<void>((resolve) => {
+          const done = () => {
+            release();
+            resolve();
+          };
+          if (out.writable) out.end(done);
+          else done();
+        }),
     };
   }
 

@@ -6,12 +6,19 @@
 import type { Readable } from 'node:stream';
 
 /** What a session may record into: its asciicast lines, in order, as they come. */
+/** Bytes of recording that may wait for the store before the session holds the agent back. */
+export const RECORDING_BACKLOG_BYTES = 1 << 20;
+
 export interface RecordingWriter {
   /**
    * Appends text. Never throws and never waits: a store that cannot keep up buffers, and one that
    * fails loses the rest of the recording, never the session.
    */
   write(text: string): void;
+  /** True while more than RECORDING_BACKLOG_BYTES written wait to be stored (false once the store failed). */
+  readonly backlogged: boolean;
+  /** Calls `f` once the backlog is stored (at once when there is none, or when the store failed). */
+  whenCaughtUp(f: () => void): void;
   /** Ends the recording; resolves once everything written is stored. */
   close(): Promise<void>;
 }

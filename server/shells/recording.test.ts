@@ -29,3 +29,21 @@ describe('Recording', () => {
     expect(cast.events.every((e, i) => i === 0 || e[0] >= cast.events[i - 1]![0])).toBe(true);
   });
 });
+
+describe('Recording backlog', () => {
+  it('is backlogged while more than RECORDING_BACKLOG_BYTES wait for the disk, and says when it has caught up', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fleet-rec-'));
+    dirs.push(dir);
+    const store = new LocalRecordings(dir);
+    const rec = new Recording(store.create('s'), { cols: 80, rows: 24, title: 't', term: 'xterm' });
+    expect(rec.backlogged).toBe(false);
+    // Written in one turn of the event loop: nothing reaches the disk meanwhile.
+    for (let i = 0; i < 32; i++) rec.output(Buffer.alloc(64 * 1024, 'x'));
+    expect(rec.backlogged).toBe(true);
+    const caughtUp = new Promise<boolean>((resolve) => rec.whenCaughtUp(() => resolve(rec.backlogged)));
+    expect(await caughtUp).toBe(false);
+    await rec.close();
+    const cast = parseCast(await readAll((await store.open('s'))!));
+    expect(cast.events.map((e) => e[2]).join('').length).toBe(32 * 64 * 1024);
+  });
+});

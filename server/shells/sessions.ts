@@ -87,6 +87,8 @@ export class ShellSession {
   #buffer: { end: number; data: Buffer; stream: 'out' | 'err' }[] = [];
   #total = 0;
   #acked = 0;
+  /** An ack waits for the recording to catch up (the latest `#acked` is sent then). */
+  #ackHeld = false;
   #consumer: ShellConsumer | undefined;
   #exit: { code: number; reason: string } | undefined;
   #lastActivity = Date.now();
@@ -164,12 +166,22 @@ export class ShellSession {
     this.#toAgent({ body: { $case: 'eof', value: true } });
   }
 
-  /** The consumer has taken everything up to `total`: drop it here and tell the agent. */
+  /**
+   * The consumer has taken everything up to `total`: drop it here and tell the agent — once the
+   * recording has caught up with the disk, so the agent's window (agent/shell.ts) also bounds the
+   * output waiting to be recorded.
+   */
   ack(total: number): void {
     if (!(total > this.#acked) || total > this.#total) return;
     this.#acked = total;
     while (this.#buffer.length && this.#buffer[0]!.end <= total) this.#buffer.shift();
-    this.#toAgent({ body: { $case: 'ack', value: total } });
+    if (!this.#recording.backlogged) return this.#toAgent({ body: { $case: 'ack', value: total } });
+    if (this.#ackHeld) return;
+    this.#ackHeld = true;
+    this.#recording.whenCaughtUp(() => {
+      this.#ackHeld = false;
+      this.#toAgent({ body: { $case: 'ack', value: this.#acked } });
+    });
   }
 
   /**

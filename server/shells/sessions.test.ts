@@ -1,0 +1,65 @@
+// ShellSession flow control: the consumer's acks reach the agent, but only once the recording has
+// caught up with the disk, so output waiting to be recorded stays bounded by the agent's window.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ChannelFrame } from '../../proto/gen/fleet/v1/agent';
+import type { ChannelConnection } from '../../transport';
+import { LocalRecordings } from './local-recordings';
+import { Recording, RECORDING_BACKLOG_BYTES } from './recording';
+import { ShellSession, defaultShellLimits, type ShellSessions } from './sessions';
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** A session on a real recording file, bound to a channel that keeps what is sent to the agent. */
+function session() {
+  const dir = mkdtempSync(join(tmpdir(), 'fleet-shell-'));
+  dirs.push(dir);
+  const recording = new Recording(new LocalRecordings(dir).create('s'), { cols: 80, rows: 24, title: 't', term: 'xterm' });
+  const manager = { limits: defaultShellLimits(), ended: () => {} } as unknown as ShellSessions;
+  const s = new ShellSession(manager, { id: 's-1', nodeId: 'n-1', nodeName: 'web-1', user: 'api:x', source: 'cli', recording });
+  const toAgent: ChannelFrame[] = [];
+  let fromAgent: (frame: ChannelFrame) => void = () => {};
+  const channel: ChannelConnection = {
+    nodeId: 'n-1',
+    credentialFingerprint: 'f',
+    send: (frame) => toAgent.push(frame) > 0,
+    close: () => {},
+    onMessage: (handler) => (fromAgent = handler),
+    onClose: () => {},
+  };
+  s.bind(channel);
+  const acks = () => toAgent.flatMap((f) => (f.body?.$case === 'ack' ? [Number(f.body.value)] : []));
+  return { s, recording, output: (data: Buffer) => fromAgent({ body: { $case: 'data', value: data } }), acks };
+}
+
+describe('ShellSession acks', () => {
+  it('passes the consumer\'s acks to the agent at once while the recording keeps up', () => {
+    const { s, output, acks } = session();
+    s.attach({ output: () => {}, exit: () => {} });
+    output(Buffer.from('hello\r\n'));
+    s.ack(7);
+    expect(acks()).toEqual([7]);
+  });
+
+  it('holds the acks back while the recording lags behind the disk, then sends the latest once it has caught up', async () => {
+    const { s, recording, output, acks } = session();
+    let seen = 0;
+    s.attach({ output: (_data, _stream, end) => (seen = end), exit: () => {} });
+    // More than the recording may hold for the disk, arriving in one turn of the event loop.
+    const chunk = Buffer.alloc(64 * 1024, 'y');
+    for (let i = 0; i * chunk.length <= 2 * RECORDING_BACKLOG_BYTES; i++) {
+      output(chunk);
+      s.ack(seen);
+    }
+    expect(recording.backlogged).toBe(true);
+    const sentEarly = acks();
+    // The agent heard of no more than what arrived before the recording fell behind.
+    expect(Math.max(0, ...sentEarly)).toBeLessThanOrEqual(RECORDING_BACKLOG_BYTES);
+    await new Promise<void>((resolve) => recording.whenCaughtUp(resolve));
+    expect(acks().at(-1)).toBe(seen);
+    s.close('done');
+  });
+});
