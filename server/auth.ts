@@ -2,7 +2,6 @@
 // to the nodes matching a label selector (the token's scope, enforced by server/access.ts), checked
 // on every Control call and web route. Failed sign-ins are counted per address; past a limit the
 // address's wrong tokens are held back, its valid ones never (server/sign-in-limiter.ts).
-import type { Metadata } from '@grpc/grpc-js';
 import { formatApiToken, hashSecret, newTokenSecret, parseApiToken, secretMatches } from '../common/join-token';
 import { parseSelector } from '../common/labels';
 import { ForbiddenError, NotAuthenticatedError } from './errors';
@@ -44,16 +43,6 @@ export class ApiAuth {
     const { id, secret } = newTokenSecret();
     await this.#tokens.insertApi({ id, secretHash: hashSecret(secret), role, description, scope, createdAt: Date.now(), revokedAt: null });
     return { id, token: formatApiToken(id, secret) };
-  }
-
-  /**
-   * Checks the bearer token in a call's metadata. A wrong one from an address held back after
-   * too many failures is answered TooManySignInsError; a valid one is always accepted.
-   * @throws NotAuthenticatedError, TooManySignInsError
-   */
-  authenticate(call: { metadata: Metadata; getPeer(): string }): Promise<Principal> {
-    const header = call.metadata.get('authorization')[0];
-    return this.check(typeof header === 'string' ? header.replace(/^Bearer\s+/i, '') : '', peerAddress(call.getPeer()));
   }
 
   /**
