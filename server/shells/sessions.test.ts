@@ -8,7 +8,11 @@ import type { ChannelFrame } from '../../proto/gen/fleet/v1/agent';
 import type { ChannelConnection } from '../../transport';
 import { LocalRecordings } from './local-recordings';
 import { Recording, RECORDING_BACKLOG_BYTES } from './recording';
-import { ShellSession, defaultShellLimits, type ShellSessions } from './sessions';
+import { silentLogger } from '../../common/logger';
+import type { AgentHub } from '../agent-hub';
+import type { CommandSender } from '../commands';
+import { openSqliteStores, type SessionStore } from '../store';
+import { ShellLimitError, ShellSession, ShellSessions, defaultShellLimits } from './sessions';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -61,5 +65,39 @@ describe('ShellSession acks', () => {
     await new Promise<void>((resolve) => recording.whenCaughtUp(resolve));
     expect(acks().at(-1)).toBe(seen);
     s.close('done');
+  });
+});
+
+describe('ShellSessions per-user limit', () => {
+  it('refuses the second of two opens racing each other when one shell is allowed, however slow the store', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fleet-shells-'));
+    dirs.push(dir);
+    const stores = openSqliteStores(':memory:');
+    await stores.nodes.insert({ id: 'n-1', name: 'web-1', labels: {}, facts: undefined, identity: { hostname: 'web-1', macs: [], dmiUuid: '', serial: '' }, certFingerprint: 'f', prevCertFingerprint: null, certNotAfter: 0, agentVersion: '1', joinTokenId: null, enrolledAt: 0, lastSeenAt: null });
+    // A shared store answers later than SQLite does: both opens are past their limit check before either is stored.
+    const real = stores.sessions;
+    const slow: SessionStore = {
+      start: async (s) => (await new Promise((r) => setTimeout(r, 20)), real.start(s)),
+      end: (id, e) => real.end(id, e),
+      get: (id) => real.get(id),
+      list: (limit, nodeId) => real.list(limit, nodeId),
+      closeDangling: (at) => real.closeDangling(at),
+    };
+    const shells = new ShellSessions({
+      nodes: stores.nodes,
+      hub: { isOnline: () => true } as unknown as AgentHub,
+      commands: { send: async () => true } as unknown as CommandSender,
+      store: slow,
+      audit: stores.audit,
+      log: silentLogger(),
+      recordings: new LocalRecordings(dir),
+      limits: { ...defaultShellLimits(), maxPerUser: 1 },
+    });
+    const open = () => shells.open({ node: 'web-1', user: 'api:x', source: 'cli', cols: 80, rows: 24, argv: [], pty: true, term: 'xterm' });
+    const results = await Promise.allSettled([open(), open()]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(ShellLimitError);
+    shells.stop();
+    await stores.close();
   });
 });

@@ -236,6 +236,8 @@ export class ShellSessions {
   readonly #open = new Map<string, ShellSession>();
   readonly #pendingOpen = new Map<string, NodeJS.Timeout>();
   readonly #recentlyEnded = new Map<string, ShellSession>();
+  /** Shells per user being stored right now (not yet open). */
+  readonly #opening = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(deps: { nodes: NodeStore; hub: AgentHub; commands: CommandSender; store: SessionStore; audit: AuditLog; log: Logger; recordings: RecordingStore; limits: ShellLimits }) {
@@ -304,7 +306,8 @@ export class ShellSessions {
   async open(req: OpenShell): Promise<ShellSession> {
     const node = await this.#nodes.find(req.node);
     if (!node) throw new NodeNotFoundError(req.node);
-    const mine = [...this.#open.values()].filter((s) => s.user === req.user).length;
+    // Shells still being stored count too, so opens racing each other cannot pass the limit together.
+    const mine = [...this.#open.values()].filter((s) => s.user === req.user).length + (this.#opening.get(req.user) ?? 0);
     if (mine >= this.limits.maxPerUser) {
       await this.#audit.record({ actor: req.user, action: 'shell.open', target: node.name, ok: false, detail: `refused: ${mine} shells already open` });
       throw new ShellLimitError(`you already have ${mine} shells open, the most allowed per user (close one first)`);
@@ -312,9 +315,16 @@ export class ShellSessions {
     if (!this.#hub.isOnline(node.id)) throw new NodeOfflineError(node.name);
     const id = newId('s', 12);
     const startedAt = Date.now();
-    // Stored before the shell exists, so its end is never stored before its start.
-    await this.#store.start({ id, nodeId: node.id, nodeName: node.name, user: req.user, source: req.source, startedAt });
-    await this.#audit.record({ actor: req.user, action: 'shell.open', target: node.name, ok: true, detail: `session ${id} (${req.source}${req.argv.length ? `: ${req.argv.join(' ')}` : ''})` });
+    this.#opening.set(req.user, (this.#opening.get(req.user) ?? 0) + 1);
+    try {
+      // Stored before the shell exists, so its end is never stored before its start.
+      await this.#store.start({ id, nodeId: node.id, nodeName: node.name, user: req.user, source: req.source, startedAt });
+      await this.#audit.record({ actor: req.user, action: 'shell.open', target: node.name, ok: true, detail: `session ${id} (${req.source}${req.argv.length ? `: ${req.argv.join(' ')}` : ''})` });
+    } finally {
+      const left = (this.#opening.get(req.user) ?? 1) - 1;
+      if (left > 0) this.#opening.set(req.user, left);
+      else this.#opening.delete(req.user);
+    }
     const cols = Math.min(Math.max(req.cols || 80, 1), 1000);
     const rows = Math.min(Math.max(req.rows || 24, 1), 1000);
     const recording = new Recording(this.#recordings.create(id), { cols, rows, title: `${node.name} (${req.user})`, term: req.term || 'xterm-256color' });
