@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Command, type ServerMessage } from '../../proto/gen/fleet/v1/agent';
 import { RunState, type JobEvent, type StartJobRequest } from '../../proto/gen/fleet/v1/control';
 import { silentLogger } from '../../common/logger';
@@ -185,6 +185,29 @@ describe('JobDispatcher', () => {
     ]);
     expect(Number(runs[1]!.startedUnixMs)).toBe(1000);
     expect((await s.dispatcher.describe(job.id)).done).toBe(true);
+  });
+
+  it('ends a follow that begins while the last results are being stored with done', async () => {
+    const s = await setup(1);
+    db = s.db;
+    s.hub.online.add('n-1');
+    const job = await s.dispatcher.startJob(request({}), 'test');
+    // The store holds the batch with the run's result until released.
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    const write = s.db.jobs.write.bind(s.db.jobs);
+    s.db.jobs.write = async (batch) => {
+      await held;
+      return write(batch);
+    };
+    answer(s.dispatcher, 'n-1', job.id);
+    await flushed();
+    const heard: string[] = [];
+    const following = s.dispatcher.follow(job.id, (e) => void heard.push(e.body!.$case));
+    release();
+    await following;
+    await vi.waitFor(() => expect(heard.at(-1)).toBe('done'), { timeout: 2000 });
+    expect(heard.filter((e) => e === 'done')).toHaveLength(1);
   });
 
   it('queues offline nodes with --queue and dispatches them when they come back', async () => {

@@ -534,11 +534,19 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     const job = toJobMessage(active.job, [...active.runs.values()].sort((a, b) => a.position - b.position));
     // Its runs first, then the job's end, so a reader that sees it finished sees its runs too.
     this.#saveDirty();
-    void this.#write(() => this.#jobs.finish(active.job.id, now)).catch((err: unknown) => this.#log.error({ err, job: job.id }, 'could not store the end of a job'));
-    this.#active.delete(active.job.id);
     this.#log.info({ job: job.id, runs: job.runs.length }, 'job finished');
+    // Dropped from memory and announced in the write queue, once stored: a follower queued
+    // before this finds it here (finished), one queued after finds it finished in the store.
+    void this.#write(async () => {
+      try {
+        await this.#jobs.finish(active.job.id, now);
+      } catch (err) {
+        this.#log.error({ err, job: job.id }, 'could not store the end of a job');
+      }
+      this.#active.delete(active.job.id);
+      this.#bus.publish<JobEvent>(jobTopic(active.job.id), { body: { $case: 'done', value: job } } satisfies JobEvent);
+    });
     void this.#leases.release(active.job.id).catch((err: unknown) => this.#log.error({ err, job: job.id }, 'could not release the lease of a finished job'));
-    this.#bus.publish<JobEvent>(jobTopic(active.job.id), { body: { $case: 'done', value: job } } satisfies JobEvent);
   }
 
   /** Once a second: expire queues and give up on runs whose agent never reported back. */
