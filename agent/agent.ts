@@ -116,7 +116,7 @@ export class Agent {
     this.#collectFacts = deps.collectFacts ?? (() => this.#inventory!.collect());
     this.#selfUpgrade = deps.selfUpgrade ?? true;
     this.#makeTransport = deps.transport;
-    this.#replay = new ReplayGuard(deps.state.seenCommandsFile);
+    this.#replay = new ReplayGuard(deps.state.seenCommandsFile, Date.now, deps.state.legacySeenCommandsFile);
     this.#signingKey = createPublicKey({ key: deps.identity.commandSigningKey, format: 'der', type: 'spki' });
     this.#transport = this.#makeTransport(this.#identity);
     this.#desired = new DesiredStateRunner({
@@ -175,6 +175,7 @@ export class Agent {
     this.#desired.stop();
     await this.#inventory?.stop();
     await this.#transport.close();
+    this.#replay.close();
   }
 
   /** Stops reconnecting, closes the link and stops inventory lookups; running commands keep their spool. */

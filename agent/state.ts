@@ -58,6 +58,11 @@ export class AgentState {
 
   /** Commands accepted and not yet expired (replay protection, agent/replay-guard.ts). */
   get seenCommandsFile(): string {
+    return join(this.dir, 'commands-seen.jsonl');
+  }
+
+  /** Where agents before the append-only log kept accepted commands (a JSON array). */
+  get legacySeenCommandsFile(): string {
     return join(this.dir, 'commands-seen.json');
   }
 

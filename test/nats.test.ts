@@ -126,7 +126,7 @@ describe('NATS transport beside gRPC', () => {
     expect(await brokers.brokerOf(`fleet-agent ${nodeId('grpc-1')}`)).toBeDefined();
     const r = await fleet.cli(['exec', 'grpc-1', '--', 'echo', 'now-on-nats']);
     expect(r.stdout).toBe('grpc-1: now-on-nats\n');
-    expect(existsSync(join(fleet.agentDir('grpc-1'), 'commands-seen.json'))).toBe(true);
+    expect(existsSync(join(fleet.agentDir('grpc-1'), 'commands-seen.jsonl'))).toBe(true);
   });
 });
 
