@@ -4,7 +4,7 @@
 // machine is doing falls on both alike. Prints each build's medians and B / A.
 //
 //   npm run build && node bench/fanout-compare.mjs --base ../base/dist [--agents 1000] [--runs 20]
-//                                                  [--transport nats] [--server-prof DIR]
+//                                                  [--transport nats] [--server-prof DIR] [--emulator-prof DIR]
 //
 // `--base` is the dist/ of the build to compare against (e.g. a worktree of the previous main,
 // built there); the other build is this checkout's dist/ (or FLEET_BENCH_DIST). Server and
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '20' },
     transport: { type: 'string', default: 'grpc' },
     'server-prof': { type: 'string' },
+    'emulator-prof': { type: 'string' },
   },
 });
 if (!values.base) throw new Error('--base DIST is required (the dist/ of the build to compare against)');
@@ -66,7 +67,8 @@ async function startBuild(name, build) {
   const stateDir = mkdtempSync(join('/dev/shm', 'fleet-emulator-'));
   process.on('exit', () => rmSync(stateDir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'logs'), { recursive: true });
-  const args = [join(build, 'fleet-agent.js'), 'emulate', '--server', fleet.url, '--token', token, '--count', String(N), '--state-dir', stateDir, '--synthetic'];
+  const emulatorProf = values['emulator-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(values['emulator-prof'], name)] : [];
+  const args = [...emulatorProf, join(build, 'fleet-agent.js'), 'emulate', '--server', fleet.url, '--token', token, '--count', String(N), '--state-dir', stateDir, '--synthetic'];
   if (nats) args.push('--nats', nats.url);
   const emulator = fleet.spawn(process.execPath, args, { env: { ...process.env, FLEET_LOG: 'warn' }, stdio: ['ignore', 'ignore', openSync(join(dir, 'logs', 'emulator.log'), 'a')] });
   const online = () => {
@@ -126,6 +128,10 @@ console.log(`| B / A | ${ratio('cliP50')} | ${ratio('jobP50')} | ${ratio('server
 
 // Profiles are written when a server exits on its own: stop each the way an operator would.
 for (const x of [a, b]) {
+  if (values['emulator-prof']) {
+    x.emulator.kill('SIGTERM');
+    await Promise.race([new Promise((r) => x.emulator.once('exit', r)), new Promise((r) => setTimeout(r, 30_000))]);
+  }
   x.emulator.kill('SIGKILL');
   if (values['server-prof']) {
     x.fleet.server.kill('SIGTERM');
