@@ -25,7 +25,7 @@ const PRODUCT = '^(agent|cli|common|proto|server|transport|installer)/';
  */
 const COMPONENTS = [
   // server's parts, each behind its index.ts.
-  ...['store', 'jobs', 'pxe', 'state', 'shells', 'http', 'ops', 'services'].map((part) => ({
+  ...['store', 'jobs', 'pxe', 'state', 'shells', 'http', 'ops', 'services', 'postgres', 'bus'].map((part) => ({
     name: `server/${part}`,
     files: `^server/${part}/`,
     surface: `^server/${part}/index[.]ts$`,
@@ -64,12 +64,22 @@ module.exports = {
   forbidden: [
     // One rule per component: from outside it, only its public surface may be imported. This
     // covers tests too: a test imports public surfaces or the files of its own component.
+    // From test code, a component's contract suites (test-*.ts: the cases every implementation of
+    // one of its interfaces must pass) are public too, so a driver elsewhere (server/postgres) runs
+    // the very suite the embedded implementation runs.
     ...COMPONENTS.map(({ name, files, inside = files, surface }) => ({
       name: `public-surface:${name}`,
       comment: `${name} is imported from outside only through ${surface === '^$' ? 'nothing (nothing outside imports it)' : surface}`,
       severity: 'error',
-      from: { pathNot: inside },
+      from: { pathNot: `(${inside})|${TEST}` },
       to: { path: files, pathNot: surface },
+    })),
+    ...COMPONENTS.map(({ name, files, inside = files, surface }) => ({
+      name: `public-surface-for-tests:${name}`,
+      comment: `tests outside ${name} import only ${surface === '^$' ? 'nothing of it' : surface} and its test-*.ts contract suites`,
+      severity: 'error',
+      from: { path: TEST, pathNot: inside },
+      to: { path: files, pathNot: `(${surface})|(/test-[^/]+[.]ts$)` },
     })),
     // Production code never runs test code or test helpers.
     {

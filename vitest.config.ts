@@ -1,5 +1,6 @@
-// Two projects: unit tests that sit beside the code, and integration tests in test/ that start
-// real server and agent processes (built executables in dist/).
+// Three projects: unit tests that sit beside the code, the PostgreSQL drivers against a real
+// PostgreSQL, and integration tests in test/ that start real server and agent processes (built
+// executables in dist/).
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -10,7 +11,18 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['{common,transport,server,agent,cli,proto,installer,scripts}/**/*.test.ts'],
+          exclude: ['server/postgres/**'],
           testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          // The PostgreSQL drivers against a real PostgreSQL (server/postgres/test-postgres.ts).
+          name: 'postgres',
+          include: ['server/postgres/**/*.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
         },
       },
       {

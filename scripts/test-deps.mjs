@@ -32,6 +32,9 @@ const NEEDED_PACKAGES = [
   // The discovery image's static /bin/busybox (the `busybox` package's is dynamically linked), also
   // the only tools of the busybox-only root in test/install-busybox.test.ts.
   'busybox-static',
+  // A real PostgreSQL for the PostgreSQL drivers (server/postgres/test-postgres.ts): its server
+  // binaries live under /usr/lib/postgresql/VERSION/bin, off the PATH. Nothing is started by it.
+  'postgresql',
 ];
 
 const missing = Object.entries(NEEDED).filter(([cmd]) => spawnSync('sh', ['-c', `PATH="$PATH:/usr/sbin:/sbin" command -v ${cmd}`]).status !== 0);
