@@ -248,8 +248,18 @@ const MACHINES = `
   CREATE INDEX machines_serial ON machines (serial);
 `;
 
+// Events between replicas too large for a notification (server/postgres/pg-bus.ts), kept a minute.
+const BUS = `
+  CREATE TABLE bus_events (
+    id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at      BIGINT NOT NULL,
+    payload TEXT NOT NULL
+  );
+  CREATE INDEX bus_events_at ON bus_events (at);
+`;
+
 /** Migration N+1 is `PG_MIGRATIONS[N]`; each runs in one transaction. */
 export const PG_MIGRATIONS: readonly string[] = [
   // 1: the schema SQLite reaches with its migrations 1–7, per domain.
-  [NODES, TOKENS, JOBS, AUDIT, SESSIONS, STATE, MACHINES].join('\n'),
+  [NODES, TOKENS, JOBS, AUDIT, SESSIONS, STATE, MACHINES, BUS].join('\n'),
 ];
