@@ -1,4 +1,5 @@
 // Public surface of the PostgreSQL drivers: the connection pool with its migrations, and (as they
 // land) the stores and shared state that let several fleet-servers serve one fleet.
 export { inTransaction, migratePg, openPgPool, redactUrl, type PgOptions, type PgPool } from './pg-database';
+export { PgBus } from './pg-bus';
 export { PG_MIGRATIONS } from './pg-migrations';
