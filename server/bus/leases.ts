@@ -8,6 +8,11 @@ export interface DriverLeases {
   claim(id: string): Promise<boolean>;
   /** This server no longer drives `id` (finished, or stopping). */
   release(id: string): Promise<void>;
+  /**
+   * Calls `listener` with each id whose lease this server held and lost (it could not renew it in
+   * time, and another server may have taken it over): it must stop driving that thing at once.
+   */
+  onLost(listener: (id: string) => void): void;
 }
 
 /** The embedded leases: this server drives everything; the set of what it drives is kept for tests and stop. */
@@ -22,6 +27,9 @@ export class LocalLeases implements DriverLeases {
   async release(id: string): Promise<void> {
     this.#held.delete(id);
   }
+
+  /** The embedded server never loses a lease: nobody else could take it. */
+  onLost(): void {}
 
   /** The ids this server drives now. */
   held(): string[] {

@@ -230,7 +230,7 @@ describe('JobDispatcher', () => {
     const a = await setup(2, undefined);
     db = a.db;
     const driver = await setup(2, { db: a.db, bus });
-    const follower = await setup(0, { db: a.db, bus, leases: { claim: async () => false, release: async () => {} } });
+    const follower = await setup(0, { db: a.db, bus, leases: { claim: async () => false, release: async () => {}, onLost: () => {} } });
     driver.hub.online.add('n-1').add('n-2');
     const job = await driver.dispatcher.startJob(request({}), 'test');
     // The follower's server holds no lease: it does not drive the unfinished job it finds.

@@ -2,4 +2,5 @@
 // land) the stores and shared state that let several fleet-servers serve one fleet.
 export { inTransaction, migratePg, openPgPool, redactUrl, type PgOptions, type PgPool } from './pg-database';
 export { PgBus } from './pg-bus';
+export { PgLeases, type PgLeaseOptions } from './pg-leases';
 export { PG_MIGRATIONS } from './pg-migrations';

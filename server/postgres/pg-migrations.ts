@@ -258,8 +258,18 @@ const BUS = `
   CREATE INDEX bus_events_at ON bus_events (at);
 `;
 
+// Which replica drives a job or rollout (server/postgres/pg-leases.ts), in the database's clock.
+const LEASES = `
+  CREATE TABLE driver_leases (
+    id         TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    fence      BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+`;
+
 /** Migration N+1 is `PG_MIGRATIONS[N]`; each runs in one transaction. */
 export const PG_MIGRATIONS: readonly string[] = [
   // 1: the schema SQLite reaches with its migrations 1–7, per domain.
-  [NODES, TOKENS, JOBS, AUDIT, SESSIONS, STATE, MACHINES, BUS].join('\n'),
+  [NODES, TOKENS, JOBS, AUDIT, SESSIONS, STATE, MACHINES, BUS, LEASES].join('\n'),
 ];
