@@ -186,6 +186,26 @@ describe('the HTTP API', () => {
     ]);
   });
 
+  it("sends at most max_output_per_node bytes of each node's output, and refuses a bad limit", async () => {
+    const curl = (args: string[]) => promisify(execFile)('curl', ['-sS', '--cacert', join(fleet.dataDir, 'pki', 'ca.crt'), '-H', `Authorization: Bearer ${tokens.operator}`, ...args], { maxBuffer: 64 << 20 });
+    const url = (path: string) => `https://127.0.0.1:${fleet.httpsPort}/api/v1${path}`;
+    // 300,000 bytes from each node, in several chunks.
+    const started = JSON.parse((await curl(['-H', 'content-type: application/json', '-d', JSON.stringify({ selector: 'env', shell: 'head -c 300000 /dev/zero | tr "\\0" x' }), url('/jobs')])).stdout) as { id: string };
+    const bytesPerNode = async (query: string) => {
+      const stream = (await curl(['-N', url(`/jobs/${started.id}/events${query}`)])).stdout;
+      const sum = new Map<string, number>();
+      for (const block of stream.split('\n\n').filter((b) => b.startsWith('event: message'))) {
+        const e = JSON.parse(block.slice(block.indexOf('data: ') + 6)) as { output?: { nodeName: string; data: string } };
+        if (e.output) sum.set(e.output.nodeName, (sum.get(e.output.nodeName) ?? 0) + Buffer.from(e.output.data, 'base64').length);
+      }
+      return Object.fromEntries([...sum].sort());
+    };
+    expect(await bytesPerNode('')).toEqual({ 'dev-1': 300_000, 'prod-1': 300_000 });
+    expect(await bytesPerNode('?max_output_per_node=100000')).toEqual({ 'dev-1': 100_000, 'prod-1': 100_000 });
+    const bad = await curl(['-w', '\n%{http_code}', url(`/jobs/${started.id}/events?max_output_per_node=-1`)]);
+    expect(bad.stdout).toMatch(/max_output_per_node[\s\S]*\n400$/);
+  });
+
   it('streams an agent upgrade, asked for with a POST body, to its summary', async () => {
     const body = JSON.stringify({ version: '0.1.0', all: true });
     const r = await http('POST', '/api/v1/agents/upgrade', { authorization: `Bearer ${tokens.admin}`, 'content-type': 'application/json' }, body);

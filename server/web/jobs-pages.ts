@@ -2,7 +2,7 @@
 // follows the job's event stream (stored output first, then live) until the job is done.
 import { API, ApiError, getJson, readEvents } from './api';
 import { errorBox, h, replace, when } from './dom';
-import { JobOutput, jobSummary, type JobEventJson, type JobJson, type JobSummary } from './model';
+import { JobOutput, MAX_OUTPUT_PER_NODE, jobSummary, type JobEventJson, type JobJson, type JobSummary } from './model';
 import type { Page } from './page';
 
 /** Redraw a running job's page at most this often; wait this long before following it again after a drop. */
@@ -131,7 +131,7 @@ export const jobPage: Page = async (main, ctx) => {
           draw();
         } else redraw ??= window.setTimeout(draw, REDRAW_MS);
       };
-      readEvents<JobEventJson>(`${API}/jobs/${encodeURIComponent(id)}/events`, ctx.signal, onEvent, batch)
+      readEvents<JobEventJson>(`${API}/jobs/${encodeURIComponent(id)}/events?max_output_per_node=${MAX_OUTPUT_PER_NODE}`, ctx.signal, onEvent, batch)
         .then(() => {
           if (done || ctx.signal.aborted) return;
           // The stream ended before the job did (a server restart): follow it again.

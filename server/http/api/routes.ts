@@ -4,6 +4,7 @@
 // document, so they cannot disagree.
 import { z } from 'zod';
 import type { Services, Caller } from '../../services';
+import { capOutputPerNode } from './output-cap';
 
 /** A route's input, parsed: path parameters, query and body (a contract message, decoded). */
 export interface RouteInput {
@@ -81,8 +82,11 @@ export const ROUTES: Route[] = [
     operation: 'WatchJob',
     summary: "A job's events (stored, then live) as server-sent events, ending with `done`",
     params: id,
+    query: z.object({
+      max_output_per_node: z.coerce.number().int().min(0).max(2 ** 40).default(0).describe("send at most this many bytes of each node's output (0, the default: all of it)"),
+    }),
     answer: events('JobEvent'),
-    handle: (s, c, i, send) => s.jobs.watchJob(c, { id: i.params.id! }, (event) => send(event, event.body?.$case === 'done')),
+    handle: (s, c, i, send) => s.jobs.watchJob(c, { id: i.params.id! }, capOutputPerNode(i.query.max_output_per_node as number, (event) => send(event, event.body?.$case === 'done'))),
   },
 
   { method: 'GET', path: '/join-tokens', operation: 'ListJoinTokens', summary: 'Join tokens', answer: json('ListJoinTokensResponse'), handle: (s, c) => s.tokens.listJoinTokens(c) },
