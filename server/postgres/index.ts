@@ -2,3 +2,7 @@
 // land) the stores and shared state that let several fleet-servers serve one fleet.
 export { inTransaction, migratePg, openPgPool, redactUrl, type PgOptions, type PgPool } from './pg-database';
 export { PG_MIGRATIONS } from './pg-migrations';
+export { PgAuditLog } from './pg-audit-log';
+export { PgNodeStore } from './pg-node-store';
+export { PgSessionStore } from './pg-session-store';
+export { PgTokenStore } from './pg-token-store';
