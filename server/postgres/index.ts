@@ -4,3 +4,7 @@ export { inTransaction, migratePg, openPgPool, redactUrl, type PgOptions, type P
 export { PgBus } from './pg-bus';
 export { PgLeases, type PgLeaseOptions } from './pg-leases';
 export { PG_MIGRATIONS } from './pg-migrations';
+export { PgAuditLog } from './pg-audit-log';
+export { PgNodeStore } from './pg-node-store';
+export { PgSessionStore } from './pg-session-store';
+export { PgTokenStore } from './pg-token-store';

@@ -20,6 +20,7 @@ const NODES = `
     last_seen_at          BIGINT
   );
   CREATE INDEX nodes_cert ON nodes (cert_fingerprint);
+  CREATE INDEX nodes_prev_cert ON nodes (prev_cert_fingerprint);
   CREATE TABLE removed_nodes (
     node_id               TEXT PRIMARY KEY,
     name                  TEXT NOT NULL,
@@ -29,6 +30,7 @@ const NODES = `
     removed_by            TEXT NOT NULL
   );
   CREATE INDEX removed_nodes_cert ON removed_nodes (cert_fingerprint);
+  CREATE INDEX removed_nodes_prev_cert ON removed_nodes (prev_cert_fingerprint);
   CREATE TABLE node_macs (
     mac     TEXT NOT NULL,
     node_id TEXT NOT NULL,

@@ -11,3 +11,8 @@ export type { SessionStore } from './session-store';
 export { NodeRolloutState, RolloutState, type HostedFileRecord, type NodeSpecRecord, type RevisionRecord, type RolloutNodeRecord, type RolloutRecord, type StateStore } from './state-store';
 export { Role, type ApiTokenRecord, type JoinTokenRecord, type TokenStore } from './token-store';
 export { openSqliteStores, type Stores } from './stores';
+// Row mapping shared with the PostgreSQL stores (server/postgres), so both read and write alike.
+export { toAuditEntry, type AuditRow } from './audit-log';
+export { indexedMacs, nodeJson, nodeValues, reenrollValues, toNodeRecord, type NodeRow, type NodeTakeover } from './node-store';
+export { toSession, type SessionEnd, type SessionRow, type SessionStart } from './session-store';
+export { apiValues, joinValues, toApiToken, toJoinToken, type ApiRow, type JoinRow } from './token-store';

@@ -1,3 +1,5 @@
+// SqliteNodeStore: the NodeStore contract, the MAC index filled in for nodes enrolled before it
+// existed (SQLite migration 7), and a removed node's desired state left to the state store.
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -5,30 +7,18 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from './database';
 import { MIGRATIONS } from './migrations';
-import { SqliteNodeStore, type NodeRecord } from './node-store';
+import { SqliteNodeStore } from './node-store';
 import { SqliteStateStore } from './state-store';
+import { sqliteDatabases } from './test-databases';
+import { nodeRecord, nodeStoreContract } from './test-node-store';
 
 const dir = mkdtempSync(join(tmpdir(), 'fleet-node-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const databases = sqliteDatabases();
 
-function record(id: string, macs: string[]): NodeRecord {
-  return {
-    id,
-    name: id,
-    labels: {},
-    facts: undefined,
-    identity: { hostname: id, macs, dmiUuid: '', serial: '' },
-    certFingerprint: `fp-${id}`,
-    prevCertFingerprint: null,
-    certNotAfter: 0,
-    agentVersion: '1',
-    joinTokenId: null,
-    enrolledAt: 0,
-    lastSeenAt: null,
-  };
-}
+nodeStoreContract('SqliteNodeStore', async (servers) => databases(servers).map((db) => new SqliteNodeStore(db)));
 
-describe('NodeStore MAC index', () => {
+describe('SqliteNodeStore MAC index', () => {
   it('indexes the nodes enrolled before the upgrade that added it (migration 7)', async () => {
     const file = join(dir, 'old.db');
     const old = new Database(file);
@@ -43,44 +33,14 @@ describe('NodeStore MAC index', () => {
     expect((await nodes.withMacs(['52:54:00:aa:bb:cc'])).map((n) => n.name)).toEqual(['old-1']);
     db.close();
   });
-
-  it('follows enrollment, re-enrollment and removal', async () => {
-    const db = openDatabase(':memory:');
-    const nodes = new SqliteNodeStore(db);
-    await nodes.insert(record('a', ['52:54:00:00:00:01', '52:54:00:00:00:02']));
-    await nodes.insert(record('b', ['52:54:00:00:00:02']));
-    expect((await nodes.withMacs(['52:54:00:00:00:02'])).map((n) => n.id)).toEqual(['a', 'b']);
-    // Taken over from a machine with another NIC: found by the new address only.
-    await nodes.reenroll('a', { name: 'a', certFingerprint: 'fp-a' }, { ...record('a', ['52:54:00:00:00:03']), certFingerprint: 'new' });
-    expect((await nodes.withMacs(['52:54:00:00:00:01'])).map((n) => n.id)).toEqual([]);
-    expect((await nodes.withMacs(['52:54:00:00:00:03'])).map((n) => n.id)).toEqual(['a']);
-    expect(await nodes.get('a')).toMatchObject({ certFingerprint: 'new', prevCertFingerprint: null });
-    await nodes.remove((await nodes.get('b'))!, 'test', 1);
-    expect(await nodes.withMacs(['52:54:00:00:00:02'])).toEqual([]);
-    db.close();
-  });
-
-  it('takes a node over only while it is as it was looked up', async () => {
-    const db = openDatabase(':memory:');
-    const nodes = new SqliteNodeStore(db);
-    await nodes.insert(record('a', ['52:54:00:00:00:01']));
-    const takeOver = { ...record('a', ['52:54:00:00:00:09']), certFingerprint: 'new' };
-    // Enrolled again meanwhile (another certificate): the stale take-over changes nothing.
-    expect(await nodes.reenroll('a', { name: 'a', certFingerprint: 'fp-other' }, takeOver)).toBe(false);
-    expect(await nodes.get('a')).toMatchObject({ certFingerprint: 'fp-a' });
-    expect((await nodes.withMacs(['52:54:00:00:00:09'])).map((n) => n.id)).toEqual([]);
-    expect(await nodes.reenroll('a', { name: 'a', certFingerprint: 'fp-a' }, takeOver)).toBe(true);
-    expect(await nodes.get('a')).toMatchObject({ certFingerprint: 'new' });
-    db.close();
-  });
 });
 
 describe('stores keep to their own rows', () => {
   it("leaves a removed node's desired state to the state store, which forgets it", async () => {
-    const db = openDatabase(':memory:');
-    const nodes = new SqliteNodeStore(db);
-    const state = new SqliteStateStore(db);
-    await nodes.insert(record('a', []));
+    const [db] = databases();
+    const nodes = new SqliteNodeStore(db!);
+    const state = new SqliteStateStore(db!);
+    await nodes.insert(nodeRecord('a'));
     await state.setDesired('a', 'web', 1);
     await state.replaceChecks('a', [{ spec: 'web', name: 'http', passing: true, output: '', sinceUnixMs: 1, checkedUnixMs: 1 }]);
     await nodes.remove((await nodes.get('a'))!, 'test', 1);
@@ -88,6 +48,5 @@ describe('stores keep to their own rows', () => {
     await state.forgetNode('a');
     expect(await state.nodeSpecs('a')).toEqual([]);
     expect(await state.checks('a')).toEqual([]);
-    db.close();
   });
 });

@@ -20,7 +20,11 @@ export interface NodeRecord {
   lastSeenAt: number | null;
 }
 
-interface NodeRow {
+/** What a node takes over from the machine that enrolled again (NodeStore.reenroll). */
+export type NodeTakeover = Pick<NodeRecord, 'identity' | 'labels' | 'certFingerprint' | 'certNotAfter' | 'agentVersion' | 'joinTokenId' | 'enrolledAt'>;
+
+/** A nodes row as both stores return it (JSON columns as text; times as numbers). */
+export interface NodeRow {
   id: string;
   name: string;
   labels: string;
@@ -35,7 +39,8 @@ interface NodeRow {
   last_seen_at: number | null;
 }
 
-function fromRow(r: NodeRow): NodeRecord {
+/** A nodes row as a record (shared by the SQLite and PostgreSQL stores). */
+export function toNodeRecord(r: NodeRow): NodeRecord {
   return {
     id: r.id,
     name: r.name,
@@ -52,6 +57,31 @@ function fromRow(r: NodeRow): NodeRecord {
   };
 }
 
+/** Labels, facts and identity as the JSON text both stores keep. */
+export const nodeJson = {
+  labels: (labels: Labels): string => JSON.stringify(labels),
+  facts: (facts: Facts): string => JSON.stringify(Facts.toJSON(facts)),
+  identity: (identity: MachineIdentity): string => JSON.stringify(MachineIdentity.toJSON(identity)),
+};
+
+/**
+ * A new node's column values in the order `id, name, labels, facts, identity, cert_fingerprint,
+ * cert_not_after, agent_version, join_token_id, enrolled_at, last_seen_at`.
+ */
+export function nodeValues(n: NodeRecord): unknown[] {
+  return [n.id, n.name, nodeJson.labels(n.labels), n.facts ? nodeJson.facts(n.facts) : null, nodeJson.identity(n.identity), n.certFingerprint, n.certNotAfter, n.agentVersion, n.joinTokenId, n.enrolledAt, n.lastSeenAt];
+}
+
+/** What a node takes over on re-enrollment, in the order `identity, labels, cert_fingerprint, cert_not_after, agent_version, join_token_id, enrolled_at`. */
+export function reenrollValues(n: NodeTakeover): unknown[] {
+  return [nodeJson.identity(n.identity), nodeJson.labels(n.labels), n.certFingerprint, n.certNotAfter, n.agentVersion, n.joinTokenId, n.enrolledAt];
+}
+
+/** The MAC addresses a node is indexed under: lower-case, each once, none empty. */
+export function indexedMacs(identity: MachineIdentity): string[] {
+  return [...new Set(identity.macs.filter((mac) => mac).map((mac) => mac.toLowerCase()))];
+}
+
 /** Where nodeStore records live; every call is async so a shared database can stand behind it. */
 export interface NodeStore {
   get(id: string): Promise<NodeRecord | undefined>;
@@ -61,10 +91,12 @@ export interface NodeStore {
   hasCertificate(fingerprint: string): Promise<boolean>;
   /** How many nodes are enrolled. */
   count(): Promise<number>;
+  /** Every node, by name (in byte order). */
   list(): Promise<NodeRecord[]>;
   nameTaken(name: string): Promise<boolean>;
   /** Nodes that enrolled with any of these MAC addresses (lower-case), by name. */
   withMacs(macs: readonly string[]): Promise<NodeRecord[]>;
+  /** Adds an enrolled node and indexes its MAC addresses; throws (storing nothing) when its id or name is taken. */
   insert(n: NodeRecord): Promise<void>;
   /**
    * A machine enrolled again and takes this node over (server/node-identity.ts): its identity,
@@ -73,7 +105,7 @@ export interface NodeStore {
    * False (nothing changed) when the node is no longer as `expected` (renamed, removed, or taken
    * over meanwhile).
    */
-  reenroll(id: string, expected: Pick<NodeRecord, 'name' | 'certFingerprint'>, n: Pick<NodeRecord, 'identity' | 'labels' | 'certFingerprint' | 'certNotAfter' | 'agentVersion' | 'joinTokenId' | 'enrolledAt'>): Promise<boolean>;
+  reenroll(id: string, expected: Pick<NodeRecord, 'name' | 'certFingerprint'>, n: NodeTakeover): Promise<boolean>;
   /**
    * Records a node's new client certificate. The one it renewed with (`presented`) stays valid
    * until the node connects with the new one, so a renewal lost on the way locks nobody out.
@@ -85,6 +117,7 @@ export interface NodeStore {
    * Removes a node: its record and MAC index go; its certificates are kept in removed_nodes so a
    * connection or renewal with them is refused with a clear reason. Its desired-state rows are the
    * StateStore's to forget (StateStore.forgetNode). Jobs, sessions and history keep its name.
+   * Removing a node that is gone already (another server removed it meanwhile) is harmless.
    */
   remove(node: NodeRecord, by: string, at: number): Promise<void>;
   /** The removed node a certificate (SHA-256 hex) belonged to, if any. */
@@ -114,13 +147,13 @@ export class SqliteNodeStore implements NodeStore {
 
   async get(id: string): Promise<NodeRecord | undefined> {
     const row = this.#byId.get(id) as NodeRow | undefined;
-    return row && fromRow(row);
+    return row && toNodeRecord(row);
   }
 
   /** Finds a node by name first, then by id. */
   async find(nameOrId: string): Promise<NodeRecord | undefined> {
     const row = (this.#byName.get(nameOrId) ?? this.#byId.get(nameOrId)) as NodeRow | undefined;
-    return row && fromRow(row);
+    return row && toNodeRecord(row);
   }
 
   /** True when `fingerprint` (SHA-256 hex) is the current or just-renewed certificate of a node. */
@@ -134,7 +167,7 @@ export class SqliteNodeStore implements NodeStore {
   }
 
   async list(): Promise<NodeRecord[]> {
-    return (this.#all.all() as NodeRow[]).map(fromRow);
+    return (this.#all.all() as NodeRow[]).map(toNodeRecord);
   }
 
   async nameTaken(name: string): Promise<boolean> {
@@ -147,13 +180,13 @@ export class SqliteNodeStore implements NodeStore {
     const rows = this.#db
       .prepare(`SELECT * FROM nodes WHERE id IN (SELECT node_id FROM node_macs WHERE mac IN (${macs.map(() => '?').join(', ')})) ORDER BY name`)
       .all(...macs) as NodeRow[];
-    return rows.map(fromRow);
+    return rows.map(toNodeRecord);
   }
 
   #indexMacs(id: string, identity: MachineIdentity): void {
     this.#db.prepare('DELETE FROM node_macs WHERE node_id = ?').run(id);
     const add = this.#db.prepare('INSERT OR IGNORE INTO node_macs (mac, node_id) VALUES (?, ?)');
-    for (const mac of identity.macs) if (mac) add.run(mac.toLowerCase(), id);
+    for (const mac of indexedMacs(identity)) add.run(mac, id);
   }
 
   async insert(n: NodeRecord): Promise<void> {
@@ -162,19 +195,7 @@ export class SqliteNodeStore implements NodeStore {
         `INSERT INTO nodes (id, name, labels, facts, identity, cert_fingerprint, cert_not_after, agent_version, join_token_id, enrolled_at, last_seen_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(
-        n.id,
-        n.name,
-        JSON.stringify(n.labels),
-        n.facts ? JSON.stringify(Facts.toJSON(n.facts)) : null,
-        JSON.stringify(MachineIdentity.toJSON(n.identity)),
-        n.certFingerprint,
-        n.certNotAfter,
-        n.agentVersion,
-        n.joinTokenId,
-        n.enrolledAt,
-        n.lastSeenAt,
-      );
+      .run(...nodeValues(n));
     this.#indexMacs(n.id, n.identity);
   }
 
@@ -183,14 +204,14 @@ export class SqliteNodeStore implements NodeStore {
    * labels, agent version and join token are replaced, and only the new certificate is accepted
    * from now on (the old one, and any it renewed from, are refused). Name, id and history stay.
    */
-  async reenroll(id: string, expected: Pick<NodeRecord, 'name' | 'certFingerprint'>, n: Pick<NodeRecord, 'identity' | 'labels' | 'certFingerprint' | 'certNotAfter' | 'agentVersion' | 'joinTokenId' | 'enrolledAt'>): Promise<boolean> {
+  async reenroll(id: string, expected: Pick<NodeRecord, 'name' | 'certFingerprint'>, n: NodeTakeover): Promise<boolean> {
     return this.#db.transaction(() => {
       const changed = this.#db
         .prepare(
           `UPDATE nodes SET identity = ?, labels = ?, cert_fingerprint = ?, prev_cert_fingerprint = NULL, cert_not_after = ?, agent_version = ?, join_token_id = ?, enrolled_at = ?
            WHERE id = ? AND name = ? AND cert_fingerprint = ?`,
         )
-        .run(JSON.stringify(MachineIdentity.toJSON(n.identity)), JSON.stringify(n.labels), n.certFingerprint, n.certNotAfter, n.agentVersion, n.joinTokenId, n.enrolledAt, id, expected.name, expected.certFingerprint).changes;
+        .run(...reenrollValues(n), id, expected.name, expected.certFingerprint).changes;
       if (changed === 1) this.#indexMacs(id, n.identity);
       return changed === 1;
     })();
@@ -233,11 +254,11 @@ export class SqliteNodeStore implements NodeStore {
   }
 
   async setLabels(id: string, labels: Labels): Promise<void> {
-    this.#db.prepare('UPDATE nodes SET labels = ? WHERE id = ?').run(JSON.stringify(labels), id);
+    this.#db.prepare('UPDATE nodes SET labels = ? WHERE id = ?').run(nodeJson.labels(labels), id);
   }
 
   async setFacts(id: string, facts: Facts): Promise<void> {
-    this.#db.prepare('UPDATE nodes SET facts = ? WHERE id = ?').run(JSON.stringify(Facts.toJSON(facts)), id);
+    this.#db.prepare('UPDATE nodes SET facts = ? WHERE id = ?').run(nodeJson.facts(facts), id);
   }
 
   async setAgentVersion(id: string, version: string, seenAt: number): Promise<void> {

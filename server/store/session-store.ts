@@ -2,7 +2,8 @@
 import type { Session } from '../../proto/gen/fleet/v1/control';
 import type { Db } from './database';
 
-interface SessionRow {
+/** A sessions row as both stores return it. */
+export interface SessionRow {
   id: string;
   node_id: string;
   node_name: string;
@@ -15,7 +16,8 @@ interface SessionRow {
   end_reason: string;
 }
 
-function fromRow(r: SessionRow): Session {
+/** A sessions row as a Session (shared by the SQLite and PostgreSQL stores). */
+export function toSession(r: SessionRow): Session {
   return {
     id: r.id,
     nodeId: r.node_id,
@@ -30,11 +32,32 @@ function fromRow(r: SessionRow): Session {
   };
 }
 
+/** A session as it opens. */
+export interface SessionStart {
+  id: string;
+  nodeId: string;
+  nodeName: string;
+  user: string;
+  source: string;
+  startedAt: number;
+}
+
+/** How a session ended. */
+export interface SessionEnd {
+  endedAt: number;
+  exitCode: number;
+  outputBytes: number;
+  reason: string;
+}
+
 /** Where sessionStore records live; every call is async so a shared database can stand behind it. */
 export interface SessionStore {
-  start(s: { id: string; nodeId: string; nodeName: string; user: string; source: string; startedAt: number }): Promise<void>;
-  end(id: string, e: { endedAt: number; exitCode: number; outputBytes: number; reason: string }): Promise<void>;
+  /** Records a session as it opens (still open: `endedUnixMs` 0, exit 0, no output counted, no reason). */
+  start(s: SessionStart): Promise<void>;
+  /** Records how a session ended. */
+  end(id: string, e: SessionEnd): Promise<void>;
   get(id: string): Promise<Session | undefined>;
+  /** The newest `limit` sessions (by start, newest first), of one node when `nodeId` is given. */
   list(limit: number, nodeId?: string): Promise<Session[]>;
   /** Sessions that were open when the server stopped: they ended then. */
   closeDangling(at: number): Promise<void>;
@@ -48,19 +71,19 @@ export class SqliteSessionStore implements SessionStore {
     this.#db = db;
   }
 
-  async start(s: { id: string; nodeId: string; nodeName: string; user: string; source: string; startedAt: number }): Promise<void> {
+  async start(s: SessionStart): Promise<void> {
     this.#db
       .prepare('INSERT INTO sessions (id, node_id, node_name, user, source, started_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(s.id, s.nodeId, s.nodeName, s.user, s.source, s.startedAt);
   }
 
-  async end(id: string, e: { endedAt: number; exitCode: number; outputBytes: number; reason: string }): Promise<void> {
+  async end(id: string, e: SessionEnd): Promise<void> {
     this.#db.prepare('UPDATE sessions SET ended_at = ?, exit_code = ?, output_bytes = ?, end_reason = ? WHERE id = ?').run(e.endedAt, e.exitCode, e.outputBytes, e.reason, id);
   }
 
   async get(id: string): Promise<Session | undefined> {
     const row = this.#db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as SessionRow | undefined;
-    return row && fromRow(row);
+    return row && toSession(row);
   }
 
   async list(limit: number, nodeId?: string): Promise<Session[]> {
@@ -69,7 +92,7 @@ export class SqliteSessionStore implements SessionStore {
         ? this.#db.prepare('SELECT * FROM sessions WHERE node_id = ? ORDER BY started_at DESC LIMIT ?').all(nodeId, limit)
         : this.#db.prepare('SELECT * FROM sessions ORDER BY started_at DESC LIMIT ?').all(limit)
     ) as SessionRow[];
-    return rows.map(fromRow);
+    return rows.map(toSession);
   }
 
   /** Sessions that were open when the server stopped: they ended then. */

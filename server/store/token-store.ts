@@ -31,7 +31,8 @@ export interface ApiTokenRecord {
   revokedAt: number | null;
 }
 
-interface ApiRow {
+/** An api_tokens row as both stores return it. */
+export interface ApiRow {
   id: string;
   secret_hash: string;
   role: Role;
@@ -41,7 +42,8 @@ interface ApiRow {
   revoked_at: number | null;
 }
 
-const apiRecord = (r: ApiRow): ApiTokenRecord => ({
+/** An api_tokens row as a record (shared by the SQLite and PostgreSQL stores). */
+export const toApiToken = (r: ApiRow): ApiTokenRecord => ({
   id: r.id,
   secretHash: r.secret_hash,
   role: r.role,
@@ -51,7 +53,8 @@ const apiRecord = (r: ApiRow): ApiTokenRecord => ({
   revokedAt: r.revoked_at,
 });
 
-interface JoinRow {
+/** A join_tokens row as both stores return it (labels as JSON text). */
+export interface JoinRow {
   id: string;
   secret_hash: string;
   description: string;
@@ -65,7 +68,8 @@ interface JoinRow {
   machine_id: string | null;
 }
 
-function joinFromRow(r: JoinRow): JoinTokenRecord {
+/** A join_tokens row as a record (shared by the SQLite and PostgreSQL stores). */
+export function toJoinToken(r: JoinRow): JoinTokenRecord {
   return {
     id: r.id,
     secretHash: r.secret_hash,
@@ -81,23 +85,44 @@ function joinFromRow(r: JoinRow): JoinTokenRecord {
   };
 }
 
+/**
+ * A new join token's column values in the order `id, secret_hash, description, labels, created_at,
+ * created_by, expires_at, max_uses, used, revoked_at, machine_id`.
+ */
+export function joinValues(t: JoinTokenRecord): unknown[] {
+  return [t.id, t.secretHash, t.description, JSON.stringify(t.labels), t.createdAt, t.createdBy, t.expiresAt, t.maxUses, t.used, t.revokedAt, t.machineId ?? null];
+}
+
+/** A new API token's column values in the order `id, secret_hash, role, description, scope, created_at, revoked_at`. */
+export function apiValues(t: ApiTokenRecord): unknown[] {
+  return [t.id, t.secretHash, t.role, t.description, t.scope, t.createdAt, t.revokedAt];
+}
+
 /** Where tokenStore records live; every call is async so a shared database can stand behind it. */
 export interface TokenStore {
   insertJoin(t: JoinTokenRecord): Promise<void>;
   getJoin(id: string): Promise<JoinTokenRecord | undefined>;
+  /** Every join token, newest first, then by id (revoked and used-up ones included). */
   listJoin(): Promise<JoinTokenRecord[]>;
-  /** Counts one use if the token still has one left; false when it was used up meanwhile. */
+  /**
+   * Counts one use if the token still has one left; false when it was used up meanwhile. Servers
+   * sharing the store never count more than `maxUses` between them. Expiry and revocation are the
+   * caller's to check (server/enrollment.ts does, before).
+   */
   consumeJoin(id: string): Promise<boolean>;
   /** Gives back a use counted by consumeJoin (the enrollment it was for did not happen). */
   releaseJoin(id: string): Promise<void>;
   /** Revokes a machine's unused tokens (a newly minted one replaces them). */
   revokeMachineTokens(machineId: string, at: number): Promise<void>;
+  /** Revokes a join token; one revoked already keeps the time it was revoked first. */
   revokeJoin(id: string, at: number): Promise<void>;
   insertApi(t: ApiTokenRecord): Promise<void>;
   getApi(id: string): Promise<ApiTokenRecord | undefined>;
   /** Every API token, newest first (revoked ones included). */
   listApi(): Promise<ApiTokenRecord[]>;
+  /** Revokes an API token; false when there is none by that id, or it was revoked already. */
   revokeApi(id: string, at: number): Promise<boolean>;
+  /** How many API tokens there are (revoked ones included). */
   countApi(): Promise<number>;
 }
 
@@ -115,16 +140,16 @@ export class SqliteTokenStore implements TokenStore {
         `INSERT INTO join_tokens (id, secret_hash, description, labels, created_at, created_by, expires_at, max_uses, used, revoked_at, machine_id)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(t.id, t.secretHash, t.description, JSON.stringify(t.labels), t.createdAt, t.createdBy, t.expiresAt, t.maxUses, t.used, t.revokedAt, t.machineId ?? null);
+      .run(...joinValues(t));
   }
 
   async getJoin(id: string): Promise<JoinTokenRecord | undefined> {
     const row = this.#db.prepare('SELECT * FROM join_tokens WHERE id = ?').get(id) as JoinRow | undefined;
-    return row && joinFromRow(row);
+    return row && toJoinToken(row);
   }
 
   async listJoin(): Promise<JoinTokenRecord[]> {
-    return (this.#db.prepare('SELECT * FROM join_tokens ORDER BY created_at DESC').all() as JoinRow[]).map(joinFromRow);
+    return (this.#db.prepare('SELECT * FROM join_tokens ORDER BY created_at DESC, id').all() as JoinRow[]).map(toJoinToken);
   }
 
   /** Counts one use if the token still has one left; false when it was used up meanwhile. */
@@ -148,17 +173,17 @@ export class SqliteTokenStore implements TokenStore {
   async insertApi(t: ApiTokenRecord): Promise<void> {
     this.#db
       .prepare('INSERT INTO api_tokens (id, secret_hash, role, description, scope, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(t.id, t.secretHash, t.role, t.description, t.scope, t.createdAt, t.revokedAt);
+      .run(...apiValues(t));
   }
 
   async getApi(id: string): Promise<ApiTokenRecord | undefined> {
     const r = this.#db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id) as ApiRow | undefined;
-    return r && apiRecord(r);
+    return r && toApiToken(r);
   }
 
   /** Every API token, newest first (revoked ones included). */
   async listApi(): Promise<ApiTokenRecord[]> {
-    return (this.#db.prepare('SELECT * FROM api_tokens ORDER BY created_at DESC, id').all() as ApiRow[]).map(apiRecord);
+    return (this.#db.prepare('SELECT * FROM api_tokens ORDER BY created_at DESC, id').all() as ApiRow[]).map(toApiToken);
   }
 
   async revokeApi(id: string, at: number): Promise<boolean> {

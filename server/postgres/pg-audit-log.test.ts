@@ -1,0 +1,9 @@
+// PgAuditLog: the AuditLog contract (server/store/test-audit-log.ts) on a real PostgreSQL, with
+// two servers' pools on one database where the contract has two servers at once.
+import { auditLogContract } from '../store/test-audit-log';
+import { PgAuditLog } from './pg-audit-log';
+import { pgDatabase } from './test-pg-database';
+
+const database = pgDatabase();
+
+auditLogContract('PgAuditLog', async (servers) => (await database(servers)).map((pool) => new PgAuditLog(pool)));

@@ -1,0 +1,9 @@
+// PgTokenStore: the TokenStore contract (server/store/test-token-store.ts) on a real PostgreSQL, with
+// two servers' pools on one database where the contract has two servers at once.
+import { tokenStoreContract } from '../store/test-token-store';
+import { PgTokenStore } from './pg-token-store';
+import { pgDatabase } from './test-pg-database';
+
+const database = pgDatabase();
+
+tokenStoreContract('PgTokenStore', async (servers) => (await database(servers)).map((pool) => new PgTokenStore(pool)));
