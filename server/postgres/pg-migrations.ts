@@ -91,6 +91,8 @@ const JOBS = `
     PRIMARY KEY (job_id, node_id)
   );
   CREATE INDEX job_runs_node ON job_runs (node_id, state);
+  -- id is a chunk's position in its job's output, drawn under the job's lock (PgJobStore.write):
+  -- the identity's default CACHE 1 keeps one job's positions in commit order; do not raise it.
   CREATE TABLE job_output (
     id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     job_id  TEXT NOT NULL,

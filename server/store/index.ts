@@ -1,9 +1,10 @@
 // Public surface of the server's store: one async store interface per domain and the embedded
 // SQLite set behind them. Only services and the wiring use it (the gRPC and HTTP adapters must
-// not: see .dependency-cruiser.cjs). SQL lives only in this folder.
+// not: see .dependency-cruiser.cjs). SQL lives only in this folder and in server/postgres, whose
+// stores implement the same interfaces and map rows with the `to…Record` functions named here.
 export type { AuditLog, AuditRecord } from './audit-log';
 export { copySqliteFile, inspectDatabase, openDatabase, type Db } from './database';
-export type { JobOutputRecord, JobRecord, JobStore, OutputRecord, RunRecord } from './job-store';
+export { toJobRecord, toOutputRecord, toRunRecord, type JobOutputRecord, type JobRecord, type JobRow, type JobStore, type OutputRecord, type OutputRow, type RunRecord, type RunRow } from './job-store';
 export { MachineState, type MachineRecord, type MachineStore } from './machine-store';
 export { MIGRATIONS } from './migrations';
 export type { NodeRecord, NodeStore } from './node-store';
