@@ -3,3 +3,4 @@
 export { inTransaction, migratePg, openPgPool, redactUrl, type PgOptions, type PgPool } from './pg-database';
 export { PG_MIGRATIONS } from './pg-migrations';
 export { PgJobStore } from './pg-job-store';
+export { PgMachineStore } from './pg-machine-store';
