@@ -4,3 +4,4 @@ export { inTransaction, migratePg, openPgPool, redactUrl, type PgOptions, type P
 export { PG_MIGRATIONS } from './pg-migrations';
 export { PgJobStore } from './pg-job-store';
 export { PgMachineStore } from './pg-machine-store';
+export { PgStateStore } from './pg-state-store';

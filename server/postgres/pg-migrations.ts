@@ -168,7 +168,9 @@ const STATE = `
     rollback_of       TEXT NOT NULL DEFAULT '',
     created_by        TEXT NOT NULL,
     created_at        BIGINT NOT NULL,
-    updated_at        BIGINT NOT NULL
+    updated_at        BIGINT NOT NULL,
+    -- The order rollouts were stored in (SQLite's rowid): of two created in one millisecond, the later is newer.
+    seq               BIGINT GENERATED ALWAYS AS IDENTITY
   );
   CREATE INDEX rollouts_created ON rollouts (created_at);
   CREATE TABLE rollout_nodes (

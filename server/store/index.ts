@@ -9,6 +9,6 @@ export { MachineState, machineValues, toMachineRecord, type MachineRecord, type 
 export { MIGRATIONS } from './migrations';
 export type { NodeRecord, NodeStore } from './node-store';
 export type { SessionStore } from './session-store';
-export { NodeRolloutState, RolloutState, type HostedFileRecord, type NodeSpecRecord, type RevisionRecord, type RolloutNodeRecord, type RolloutRecord, type StateStore } from './state-store';
+export { CHECK_OUTPUT_MAX, changedChecks, checkKey, NodeRolloutState, RolloutState, toCheck, toDeployment, toHostedFile, toNodeSpec, toRevision, toRollout, toRolloutNode, toSpecRevision, type HostedFileRecord, type NodeSpecRecord, type RevisionRecord, type RolloutNodeRecord, type RolloutRecord, type StateStore } from './state-store';
 export { Role, type ApiTokenRecord, type JoinTokenRecord, type TokenStore } from './token-store';
 export { openSqliteStores, type Stores } from './stores';
