@@ -8,3 +8,6 @@ export { PgAuditLog } from './pg-audit-log';
 export { PgNodeStore } from './pg-node-store';
 export { PgSessionStore } from './pg-session-store';
 export { PgTokenStore } from './pg-token-store';
+export { PgJobStore } from './pg-job-store';
+export { PgMachineStore } from './pg-machine-store';
+export { PgStateStore } from './pg-state-store';

@@ -93,6 +93,8 @@ const JOBS = `
     PRIMARY KEY (job_id, node_id)
   );
   CREATE INDEX job_runs_node ON job_runs (node_id, state);
+  -- id is a chunk's position in its job's output, drawn under the job's lock (PgJobStore.write):
+  -- the identity's default CACHE 1 keeps one job's positions in commit order; do not raise it.
   CREATE TABLE job_output (
     id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     job_id  TEXT NOT NULL,
@@ -168,7 +170,9 @@ const STATE = `
     rollback_of       TEXT NOT NULL DEFAULT '',
     created_by        TEXT NOT NULL,
     created_at        BIGINT NOT NULL,
-    updated_at        BIGINT NOT NULL
+    updated_at        BIGINT NOT NULL,
+    -- The order rollouts were stored in (SQLite's rowid): of two created in one millisecond, the later is newer.
+    seq               BIGINT GENERATED ALWAYS AS IDENTITY
   );
   CREATE INDEX rollouts_created ON rollouts (created_at);
   CREATE TABLE rollout_nodes (

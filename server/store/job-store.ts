@@ -45,8 +45,8 @@ export interface OutputRecord {
   at: number;
 }
 
-
-interface RunRow {
+/** A job_runs row as both SQLite and PostgreSQL return it (BIGINT read as numbers). */
+export interface RunRow {
   job_id: string;
   node_id: string;
   node_name: string;
@@ -61,7 +61,8 @@ interface RunRow {
   finished_at: number | null;
 }
 
-function runFromRow(r: RunRow): RunRecord {
+/** A job_runs row as a RunRecord (shared with the PostgreSQL driver). */
+export function toRunRecord(r: RunRow): RunRecord {
   return {
     jobId: r.job_id,
     nodeId: r.node_id,
@@ -78,7 +79,8 @@ function runFromRow(r: RunRow): RunRecord {
   };
 }
 
-interface JobRow {
+/** A jobs row (the spec is JSON text in both databases). */
+export interface JobRow {
   id: string;
   created_at: number;
   created_by: string;
@@ -86,8 +88,24 @@ interface JobRow {
   finished_at: number | null;
 }
 
-function jobFromRow(r: JobRow): JobRecord {
+/** A jobs row as a JobRecord (shared with the PostgreSQL driver). */
+export function toJobRecord(r: JobRow): JobRecord {
   return { id: r.id, createdAt: r.created_at, createdBy: r.created_by, spec: JSON.parse(r.spec) as JobSpec, finishedAt: r.finished_at };
+}
+
+/** A job_output row with its position in the job's output (`rowid` in SQLite, `id` in PostgreSQL). */
+export interface OutputRow {
+  rowid: number;
+  node_id: string;
+  seq: number;
+  stream: number;
+  data: Buffer;
+  at: number;
+}
+
+/** A job_output row as an OutputRecord with its position (shared with the PostgreSQL driver). */
+export function toOutputRecord(r: OutputRow): OutputRecord & { rowid: number } {
+  return { rowid: r.rowid, nodeId: r.node_id, seq: r.seq, stream: r.stream as OutputStream, data: r.data, at: r.at };
 }
 
 /** One chunk of output of a job, as the dispatcher stores it. */
@@ -103,18 +121,30 @@ export interface JobStore {
   /** Stores a new job and its runs in one transaction. */
   create(job: JobRecord, runs: RunRecord[]): Promise<void>;
   get(id: string): Promise<JobRecord | undefined>;
+  /** The newest `limit` jobs, newest first (by creation time, then id). */
   list(limit: number): Promise<JobRecord[]>;
+  /** Jobs not finished, oldest first: what a server resumes when it starts. */
   unfinished(): Promise<JobRecord[]>;
+  /** A job's runs in their position order. */
   runs(jobId: string): Promise<RunRecord[]>;
   /**
-   * Stores a batch at once: output chunks (each answered true, or false when that job, node and
-   * seq was stored before: a replay) and the runs' current state.
+   * Stores a batch at once: output chunks and the runs' current state (a run that is not stored
+   * is left out; one named twice ends in its last state). Answers one flag per chunk, in order:
+   * true when it was stored now, false when that job, node and seq was stored before (a replay,
+   * by this server or another one at the same time, or earlier in the same batch), which is then
+   * not stored again. Several servers may write the same job's output at once.
    */
   write(batch: { output?: readonly JobOutputRecord[]; runs?: readonly RunRecord[] }): Promise<boolean[]>;
   finish(jobId: string, at: number): Promise<void>;
-  /** The newest stored chunk of a job (its rowid), or 0: where a replay that starts now ends. */
+  /**
+   * The position of the newest stored chunk of a job, or 0: where a replay that starts now ends.
+   * Positions grow in the order chunks are stored, so a replay up to it (`outputPage`) sees
+   * exactly the chunks stored before this call, and every chunk stored after the call lies above
+   * it, whenever the pages are read. This holds when several servers write the job's output at
+   * once too (PostgreSQL: `PgJobStore` stores one job's output one transaction at a time).
+   */
   lastOutputRowid(jobId: string): Promise<number>;
-  /** Up to `limit` chunks of a job in arrival order, after `afterRowid` and up to `lastRowid`. */
+  /** Up to `limit` chunks of a job in the order they were stored, after `afterRowid` and up to `lastRowid`. */
   outputPage(jobId: string, afterRowid: number, lastRowid: number, limit: number): Promise<(OutputRecord & { rowid: number })[]>;
 }
 
@@ -150,19 +180,19 @@ export class SqliteJobStore implements JobStore {
 
   async get(id: string): Promise<JobRecord | undefined> {
     const row = this.#db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
-    return row && jobFromRow(row);
+    return row && toJobRecord(row);
   }
 
   async list(limit: number): Promise<JobRecord[]> {
-    return (this.#db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT ?').all(limit) as JobRow[]).map(jobFromRow);
+    return (this.#db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT ?').all(limit) as JobRow[]).map(toJobRecord);
   }
 
   async unfinished(): Promise<JobRecord[]> {
-    return (this.#db.prepare('SELECT * FROM jobs WHERE finished_at IS NULL ORDER BY created_at').all() as JobRow[]).map(jobFromRow);
+    return (this.#db.prepare('SELECT * FROM jobs WHERE finished_at IS NULL ORDER BY created_at').all() as JobRow[]).map(toJobRecord);
   }
 
   async runs(jobId: string): Promise<RunRecord[]> {
-    return (this.#db.prepare('SELECT * FROM job_runs WHERE job_id = ? ORDER BY position').all(jobId) as RunRow[]).map(runFromRow);
+    return (this.#db.prepare('SELECT * FROM job_runs WHERE job_id = ? ORDER BY position').all(jobId) as RunRow[]).map(toRunRecord);
   }
 
   async write(batch: { output?: readonly JobOutputRecord[]; runs?: readonly RunRecord[] }): Promise<boolean[]> {
@@ -186,7 +216,7 @@ export class SqliteJobStore implements JobStore {
   async outputPage(jobId: string, afterRowid: number, lastRowid: number, limit: number): Promise<(OutputRecord & { rowid: number })[]> {
     const rows = this.#db
       .prepare('SELECT rowid, node_id, seq, stream, data, at FROM job_output WHERE job_id = ? AND rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?')
-      .all(jobId, afterRowid, lastRowid, limit) as { rowid: number; node_id: string; seq: number; stream: number; data: Buffer; at: number }[];
-    return rows.map((r) => ({ rowid: r.rowid, nodeId: r.node_id, seq: r.seq, stream: r.stream as OutputStream, data: r.data, at: r.at }));
+      .all(jobId, afterRowid, lastRowid, limit) as OutputRow[];
+    return rows.map(toOutputRecord);
   }
 }

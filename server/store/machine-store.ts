@@ -32,7 +32,8 @@ export interface MachineRecord {
 
 type Row = Record<string, unknown>;
 
-const toMachine = (r: Row): MachineRecord => {
+/** A machines row as a MachineRecord (shared with the PostgreSQL driver). */
+export const toMachineRecord = (r: Row): MachineRecord => {
   const reported = JSON.parse(r.reported as string) as Partial<MachineIdentity>;
   return {
     id: r.id as string,
@@ -53,23 +54,54 @@ const toMachine = (r: Row): MachineRecord => {
   };
 };
 
+/**
+ * A machine's column values in the table's column order (id, name, mac, uuid, serial, profile,
+ * labels, state, node_id, created_at, updated_at, last_boot_at, last_boot_address, reported,
+ * approved_by), JSON encoded where the column holds JSON (shared with the PostgreSQL driver).
+ */
+export const machineValues = (m: MachineRecord): unknown[] => [
+  m.id,
+  m.name,
+  m.mac,
+  m.uuid,
+  m.serial,
+  m.profile,
+  JSON.stringify(m.labels),
+  m.state,
+  m.nodeId,
+  m.createdAt,
+  m.updatedAt,
+  m.lastBootAt,
+  m.lastBootAddress,
+  JSON.stringify(m.reported ?? {}),
+  m.approvedBy,
+];
+
 /** Where machineStore records live; every call is async so a shared database can stand behind it. */
 export interface MachineStore {
+  /** Stores a new machine; refused (throws) when its id, name or MAC is taken. */
   insert(m: MachineRecord): Promise<void>;
   get(id: string): Promise<MachineRecord | undefined>;
-  /** By name, id or MAC. */
+  /** By name, id or MAC (in any case). */
   find(key: string): Promise<MachineRecord | undefined>;
-  /** The machine a boot request names: by MAC first, then UUID, then serial (all hints). */
+  /** The machine a boot request names: by MAC first, then UUID, then serial (all hints; empty ones are not looked up). */
   identify(mac: string, uuid: string, serial: string): Promise<MachineRecord | undefined>;
-  /** The machine known by this MAC, UUID or serial, if any. */
+  /** The machine known by this MAC, UUID or serial, if any (the oldest when several share a UUID or serial). */
   holder(field: 'mac' | 'uuid' | 'serial', value: string): Promise<MachineRecord | undefined>;
+  /** Every machine, or those in `state`, by name. */
   list(state?: MachineState): Promise<MachineRecord[]>;
   nameTaken(name: string): Promise<boolean>;
+  /**
+   * Changes the fields given (and `updatedAt` to now) and returns the machine as it is now, or
+   * undefined when there is none. Refused (throws, nothing changed) when the new name or MAC is
+   * another machine's. Changes of other fields made meanwhile (by another server) are kept.
+   */
   update(id: string, fields: Partial<Omit<MachineRecord, 'id' | 'createdAt'>>): Promise<MachineRecord | undefined>;
   remove(id: string): Promise<void>;
   /** How many machines a rule has approved. */
   approvedByCount(approvedBy: string): Promise<number>;
   setting(key: string): Promise<string | undefined>;
+  /** Sets a server setting, replacing its value. */
   setSetting(key: string, value: string): Promise<void>;
 }
 
@@ -87,7 +119,7 @@ export class SqliteMachineStore implements MachineStore {
         `INSERT INTO machines (id, name, mac, uuid, serial, profile, labels, state, node_id, created_at, updated_at, last_boot_at, last_boot_address, reported, approved_by)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(m.id, m.name, m.mac, m.uuid, m.serial, m.profile, JSON.stringify(m.labels), m.state, m.nodeId, m.createdAt, m.updatedAt, m.lastBootAt, m.lastBootAddress, JSON.stringify(m.reported ?? {}), m.approvedBy);
+      .run(...machineValues(m));
   }
 
   async get(id: string): Promise<MachineRecord | undefined> {
@@ -96,13 +128,13 @@ export class SqliteMachineStore implements MachineStore {
 
   #get(id: string): MachineRecord | undefined {
     const row = this.#db.prepare('SELECT * FROM machines WHERE id = ?').get(id) as Row | undefined;
-    return row && toMachine(row);
+    return row && toMachineRecord(row);
   }
 
   /** By name, id or MAC. */
   async find(key: string): Promise<MachineRecord | undefined> {
     const row = this.#db.prepare('SELECT * FROM machines WHERE name = ? OR id = ? OR mac = ? LIMIT 1').get(key, key, key.toLowerCase()) as Row | undefined;
-    return row && toMachine(row);
+    return row && toMachineRecord(row);
   }
 
   /** The machine a boot request names: by MAC first, then UUID, then serial (all hints). */
@@ -117,13 +149,13 @@ export class SqliteMachineStore implements MachineStore {
   }
 
   #holder(field: 'mac' | 'uuid' | 'serial', value: string): MachineRecord | undefined {
-    const row = this.#db.prepare(`SELECT * FROM machines WHERE ${field} = ? ORDER BY created_at LIMIT 1`).get(value) as Row | undefined;
-    return row && toMachine(row);
+    const row = this.#db.prepare(`SELECT * FROM machines WHERE ${field} = ? ORDER BY created_at, id LIMIT 1`).get(value) as Row | undefined;
+    return row && toMachineRecord(row);
   }
 
   async list(state?: MachineState): Promise<MachineRecord[]> {
     const rows = (state ? this.#db.prepare('SELECT * FROM machines WHERE state = ? ORDER BY name').all(state) : this.#db.prepare('SELECT * FROM machines ORDER BY name').all()) as Row[];
-    return rows.map(toMachine);
+    return rows.map(toMachineRecord);
   }
 
   async nameTaken(name: string): Promise<boolean> {

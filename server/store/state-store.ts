@@ -93,7 +93,12 @@ export interface HostedFileRecord {
 
 type Row = Record<string, unknown>;
 
-const toRevision = (r: Row): RevisionRecord => ({
+/** How much of a check's output is kept (characters). */
+export const CHECK_OUTPUT_MAX = 500;
+
+// Rows as records, shared with the PostgreSQL driver (flags are 0/1 in SQLite, booleans there).
+
+export const toRevision = (r: Row): RevisionRecord => ({
   spec: r.spec as string,
   revision: r.revision as number,
   yaml: r.yaml as string,
@@ -103,7 +108,7 @@ const toRevision = (r: Row): RevisionRecord => ({
   createdAt: r.created_at as number,
 });
 
-const toRollout = (r: Row): RolloutRecord => ({
+export const toRollout = (r: Row): RolloutRecord => ({
   id: r.id as string,
   spec: r.spec as string,
   revision: r.revision as number,
@@ -114,14 +119,14 @@ const toRollout = (r: Row): RolloutRecord => ({
   currentBatch: r.current_batch as number,
   maxErrors: r.max_errors as number,
   healthGateMs: r.health_gate_ms as number,
-  autoRollback: r.auto_rollback === 1,
+  autoRollback: Boolean(r.auto_rollback),
   rollbackOf: r.rollback_of as string,
   createdBy: r.created_by as string,
   createdAt: r.created_at as number,
   updatedAt: r.updated_at as number,
 });
 
-const toRolloutNode = (r: Row): RolloutNodeRecord => ({
+export const toRolloutNode = (r: Row): RolloutNodeRecord => ({
   rolloutId: r.rollout_id as string,
   nodeId: r.node_id as string,
   nodeName: r.node_name as string,
@@ -135,7 +140,7 @@ const toRolloutNode = (r: Row): RolloutNodeRecord => ({
   updatedAt: r.updated_at as number,
 });
 
-const toNodeSpec = (r: Row): NodeSpecRecord => ({
+export const toNodeSpec = (r: Row): NodeSpecRecord => ({
   nodeId: r.node_id as string,
   spec: r.spec as string,
   desiredRevision: r.desired_revision as number,
@@ -146,51 +151,96 @@ const toNodeSpec = (r: Row): NodeSpecRecord => ({
   driftAt: r.drift_at as number,
 });
 
-const toCheck = (r: Row): CheckState & { nodeId: string } => ({
+export const toCheck = (r: Row): CheckState & { nodeId: string } => ({
   nodeId: r.node_id as string,
   spec: r.spec as string,
   name: r.name as string,
-  passing: r.passing === 1,
+  passing: Boolean(r.passing),
   output: r.output as string,
   sinceUnixMs: r.since_at as number,
   checkedUnixMs: r.checked_at as number,
 });
 
+/** A revision as the API shows it. */
+export const toSpecRevision = (r: RevisionRecord): SpecRevision => ({ spec: r.spec, revision: r.revision, yaml: r.yaml, digest: r.digest, createdBy: r.createdBy, createdUnixMs: r.createdAt });
+
+export const toDeployment = (r: Row): Deployment => {
+  const text = (column: string) => r[column] as string;
+  const [nodeId, nodeName, rolloutId] = [text('node_id'), text('node_name'), text('rollout_id')];
+  return { atUnixMs: r.at as number, spec: text('spec'), revision: r.revision as number, nodeId, nodeName, rolloutId, actor: text('actor'), outcome: text('outcome'), detail: text('detail') };
+};
+
+export const toHostedFile = (r: Row): HostedFileRecord => ({ sha256: r.sha256 as string, name: r.name as string, size: r.size as number, createdBy: r.created_by as string, createdAt: r.created_at as number });
+
+/**
+ * What `replaceChecks` answers: the reported checks whose passing flag differs from `before` (keyed
+ * by `checkKey`), or that are new. Shared with the PostgreSQL driver.
+ */
+export function changedChecks(before: ReadonlyMap<string, boolean>, checks: readonly CheckState[]): { check: CheckState; before: boolean | undefined }[] {
+  const changed: { check: CheckState; before: boolean | undefined }[] = [];
+  for (const c of checks) {
+    const was = before.get(checkKey(c));
+    if (was !== c.passing) changed.push({ check: c, before: was });
+  }
+  return changed;
+}
+
+/** A check's key among one node's checks. */
+export const checkKey = (c: { spec: string; name: string }): string => `${c.spec}\0${c.name}`;
+
 /** Where stateStore records live; every call is async so a shared database can stand behind it. */
 export interface StateStore {
   latestRevision(spec: string): Promise<RevisionRecord | undefined>;
   revision(spec: string, revision: number): Promise<RevisionRecord | undefined>;
-  /** Stores the next revision of `spec` and returns it. */
+  /** Stores the next revision of `spec` (1 for the first) and returns it; servers adding at once get one number each. */
   addRevision(r: Omit<RevisionRecord, 'revision'>): Promise<RevisionRecord>;
-  /** Every spec that has a revision. */
+  /** Every spec that has a revision, by name. */
   specNames(): Promise<string[]>;
+  /** The revisions of `spec` (or of every spec, by spec name), oldest first. */
   revisions(spec?: string): Promise<SpecRevision[]>;
+  /** Stores a rollout and its nodes (waiting, changed at the rollout's creation) in one transaction. */
   createRollout(r: RolloutRecord, nodes: Omit<RolloutNodeRecord, 'rolloutId' | 'resources' | 'error' | 'updatedAt' | 'state'>[]): Promise<void>;
   rollout(id: string): Promise<RolloutRecord | undefined>;
+  /** The newest `limit` rollouts (of `spec`), newest first; of two created in the same millisecond, the one stored later first. */
   rollouts(limit: number, spec?: string): Promise<RolloutRecord[]>;
-  /** Rollouts that were going when the server stopped. */
+  /** Rollouts that were going when the server stopped (running or rolling back), oldest first. */
   unfinishedRollouts(): Promise<RolloutRecord[]>;
   /** The newest rollout of `spec` that is not over (running, paused or rolling back). */
   activeRollout(spec: string): Promise<RolloutRecord | undefined>;
+  /** Changes the fields given and `updatedAt` (to now); nothing when there is no such rollout. */
   updateRollout(id: string, fields: Partial<Pick<RolloutRecord, 'state' | 'reason' | 'currentBatch'>>): Promise<void>;
+  /** A rollout's nodes in their position order. */
   rolloutNodes(id: string): Promise<RolloutNodeRecord[]>;
+  /** Sets a rollout node's state, error ('' when not given) and `updatedAt`; its resources only when given. */
   updateRolloutNode(rolloutId: string, nodeId: string, state: NodeRolloutState, resources?: ResourceState[], error?: string): Promise<void>;
+  /** Where a node stands on each spec it has, by spec name. */
   nodeSpecs(nodeId: string): Promise<NodeSpecRecord[]>;
   nodeSpec(nodeId: string, spec: string): Promise<NodeSpecRecord | undefined>;
-  /** Records the revision the server has just sent the node. */
+  /** Records the revision the server has just sent the node (status `applying`; what it reported stays). */
   setDesired(nodeId: string, spec: string, revision: number): Promise<void>;
   /** The node no longer has the spec (it was removed there): forgets where it stood and its checks. */
   forgetNodeSpec(nodeId: string, spec: string): Promise<void>;
   /** A node was removed: forgets every spec it had and every check it reported. */
   forgetNode(nodeId: string): Promise<void>;
-  /** Records what the agent reported. */
+  /**
+   * Records what the agent reported: the revision applied, status and resources at `at`; `drift`
+   * moves `driftAt` to `at` (else it stays). A spec the server never sent is recorded as desired too.
+   */
   setReported(nodeId: string, spec: string, revision: number, status: string, resources: ResourceState[], at: number, drift: boolean): Promise<void>;
+  /** A node's checks by spec and name, or every node's by node, spec and name. */
   checks(nodeId?: string): Promise<(CheckState & { nodeId: string })[]>;
-  /** Replaces a node's checks with what it reported; returns the checks whose passing flag changed (or are new). */
+  /**
+   * Replaces a node's checks with what it reported (a check named twice: the later one; output
+   * cut to CHECK_OUTPUT_MAX); returns the checks whose passing flag changed (or are new), in the
+   * order reported. Two reports of one node stored at once replace one after the other.
+   */
   replaceChecks(nodeId: string, checks: CheckState[]): Promise<{ check: CheckState; before: boolean | undefined }[]>;
+  /** Adds a deployment to the history, at `at` (now by default). */
   recordDeployment(d: Omit<Deployment, 'atUnixMs'>, at?: number): Promise<void>;
+  /** The newest `limit` deployments (of a spec, to a node, when given), oldest first. */
   deployments(filter: { spec?: string; nodeId?: string; limit: number }): Promise<Deployment[]>;
   hostedFile(sha256: string): Promise<HostedFileRecord | undefined>;
+  /** Records a hosted file; one already recorded under that digest is kept as it was. */
   addHostedFile(f: HostedFileRecord): Promise<void>;
 }
 
@@ -236,7 +286,7 @@ export class SqliteStateStore implements StateStore {
 
   async revisions(spec?: string): Promise<SpecRevision[]> {
     const rows = (spec ? this.#db.prepare('SELECT * FROM spec_revisions WHERE spec = ? ORDER BY revision').all(spec) : this.#db.prepare('SELECT * FROM spec_revisions ORDER BY spec, revision').all()) as Row[];
-    return rows.map(toRevision).map((r) => ({ spec: r.spec, revision: r.revision, yaml: r.yaml, digest: r.digest, createdBy: r.createdBy, createdUnixMs: r.createdAt }));
+    return rows.map(toRevision).map(toSpecRevision);
   }
 
   // --- rollouts
@@ -272,12 +322,12 @@ export class SqliteStateStore implements StateStore {
 
   /** Rollouts that were going when the server stopped. */
   async unfinishedRollouts(): Promise<RolloutRecord[]> {
-    return (this.#db.prepare("SELECT * FROM rollouts WHERE state IN ('running', 'rolling-back') ORDER BY created_at").all() as Row[]).map(toRollout);
+    return (this.#db.prepare("SELECT * FROM rollouts WHERE state IN ('running', 'rolling-back') ORDER BY created_at, rowid").all() as Row[]).map(toRollout);
   }
 
   /** The newest rollout of `spec` that is not over (running, paused or rolling back). */
   async activeRollout(spec: string): Promise<RolloutRecord | undefined> {
-    const row = this.#db.prepare("SELECT * FROM rollouts WHERE spec = ? AND state IN ('running', 'paused', 'rolling-back') ORDER BY created_at DESC LIMIT 1").get(spec) as Row | undefined;
+    const row = this.#db.prepare("SELECT * FROM rollouts WHERE spec = ? AND state IN ('running', 'paused', 'rolling-back') ORDER BY created_at DESC, rowid DESC LIMIT 1").get(spec) as Row | undefined;
     return row && toRollout(row);
   }
 
@@ -362,16 +412,11 @@ export class SqliteStateStore implements StateStore {
   /** Replaces a node's checks with what it reported; returns the checks whose passing flag changed (or are new). */
   async replaceChecks(nodeId: string, checks: CheckState[]): Promise<{ check: CheckState; before: boolean | undefined }[]> {
     return this.#db.transaction(() => {
-      const before = new Map(this.#checks(nodeId).map((c) => [`${c.spec}\0${c.name}`, c.passing]));
+      const before = new Map(this.#checks(nodeId).map((c) => [checkKey(c), c.passing]));
       this.#db.prepare('DELETE FROM node_checks WHERE node_id = ?').run(nodeId);
       const insert = this.#db.prepare('INSERT OR REPLACE INTO node_checks (node_id, spec, name, passing, output, since_at, checked_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
-      const changed: { check: CheckState; before: boolean | undefined }[] = [];
-      for (const c of checks) {
-        insert.run(nodeId, c.spec, c.name, c.passing ? 1 : 0, c.output.slice(0, 500), Number(c.sinceUnixMs), Number(c.checkedUnixMs));
-        const was = before.get(`${c.spec}\0${c.name}`);
-        if (was !== c.passing) changed.push({ check: c, before: was });
-      }
-      return changed;
+      for (const c of checks) insert.run(nodeId, c.spec, c.name, c.passing ? 1 : 0, c.output.slice(0, CHECK_OUTPUT_MAX), Number(c.sinceUnixMs), Number(c.checkedUnixMs));
+      return changedChecks(before, checks);
     })();
   }
 
@@ -395,24 +440,14 @@ export class SqliteStateStore implements StateStore {
       args.push(filter.nodeId);
     }
     const rows = this.#db.prepare(`SELECT * FROM deployments ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`).all(...args, filter.limit) as Row[];
-    return rows.reverse().map((r) => ({
-      atUnixMs: r.at as number,
-      spec: r.spec as string,
-      revision: r.revision as number,
-      nodeId: r.node_id as string,
-      nodeName: r.node_name as string,
-      rolloutId: r.rollout_id as string,
-      actor: r.actor as string,
-      outcome: r.outcome as string,
-      detail: r.detail as string,
-    }));
+    return rows.reverse().map(toDeployment);
   }
 
   // --- hosted files
 
   async hostedFile(sha256: string): Promise<HostedFileRecord | undefined> {
     const row = this.#db.prepare('SELECT * FROM hosted_files WHERE sha256 = ?').get(sha256) as Row | undefined;
-    return row && { sha256: row.sha256 as string, name: row.name as string, size: row.size as number, createdBy: row.created_by as string, createdAt: row.created_at as number };
+    return row && toHostedFile(row);
   }
 
   async addHostedFile(f: HostedFileRecord): Promise<void> {
