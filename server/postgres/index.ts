@@ -2,3 +2,9 @@
 // land) the stores and shared state that let several fleet-servers serve one fleet.
 export { inTransaction, migratePg, openPgPool, redactUrl, type PgOptions, type PgPool } from './pg-database';
 export { PG_MIGRATIONS } from './pg-migrations';
+export { PgBlobs } from './pg-blobs';
+export { postgresInfrastructure, type SharedInfrastructure } from './pg-infrastructure';
+export { PgRecordings } from './pg-recordings';
+export { PgReplayCache, type JsonCodec } from './pg-replay-cache';
+export { PgSignInLimits } from './pg-sign-in-limits';
+export { PgWebSessions } from './pg-web-sessions';
