@@ -34,13 +34,25 @@ export interface Infrastructure {
   leases: DriverLeases;
 }
 
+/** Which sign-in limit: API tokens, the page's form, join-token guesses. */
+export type SignInLimitName = 'api' | 'web' | 'join';
+
+/**
+ * A server's three sign-in limits, made by `make` with each one's name and how many failures it
+ * allows a minute: `signInFailures` for API tokens and the page's form, twice that for join tokens.
+ */
+export function signInLimits(
+  signInFailures: number,
+  make: (name: SignInLimitName, max: number) => SignInLimits,
+): Pick<Infrastructure, 'apiSignIns' | 'webSignIns' | 'joinTokenGuesses'> {
+  return { apiSignIns: make('api', signInFailures), webSignIns: make('web', signInFailures), joinTokenGuesses: make('join', 2 * signInFailures) };
+}
+
 /** The embedded implementations: memory, DATA/recordings and DATA/files, an in-process bus. */
 export function embeddedInfrastructure(options: { dataDir: string; signInFailures: number }, log?: Logger): Infrastructure {
   return {
     webSessions: new MemoryWebSessions(),
-    apiSignIns: new MemorySignInLimits({ max: options.signInFailures }),
-    webSignIns: new MemorySignInLimits({ max: options.signInFailures }),
-    joinTokenGuesses: new MemorySignInLimits({ max: 2 * options.signInFailures }),
+    ...signInLimits(options.signInFailures, (_name, max) => new MemorySignInLimits({ max })),
     enrollmentReplies: new MemoryReplayCache(),
     recordings: new LocalRecordings(join(options.dataDir, 'recordings')),
     blobs: new LocalBlobs(join(options.dataDir, 'files')),

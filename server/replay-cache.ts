@@ -12,7 +12,8 @@
  *
  * A shared implementation must make an answer visible to every replica once `remember` resolves,
  * never return one past its time to live, and keep the value as given (the embedded one keeps
- * the object; a shared one stores it as JSON, so values are plain data).
+ * the object; a shared one stores it as JSON, so values are plain data, or come with a codec
+ * for what JSON does not keep, such as bytes).
  */
 export interface ReplayCache<T> {
   /** The answer remembered under `key`, unless its time is up. */

@@ -35,6 +35,11 @@ export interface SignInLimits {
   failed(address: string): Promise<void>;
 }
 
+/** The refusal of an address whose oldest failure in the window was at `oldest`: it waits until that one ages out. */
+export function heldBack(oldest: number, windowMs: number, now: number): TooManySignInsError {
+  return new TooManySignInsError(Math.max(1, Math.ceil((oldest + windowMs - now) / 1000)));
+}
+
 /** The embedded SignInLimits: failure times per address in memory, swept as it goes. */
 export class MemorySignInLimits implements SignInLimits {
   readonly #failures = new Map<string, number[]>();
@@ -66,7 +71,7 @@ export class MemorySignInLimits implements SignInLimits {
   async failed(address: string): Promise<void> {
     const recent = this.#recent(address);
     if (recent.length >= this.#max) {
-      throw new TooManySignInsError(Math.max(1, Math.ceil((recent[0]! + this.#windowMs - this.#now()) / 1000)));
+      throw heldBack(recent[0]!, this.#windowMs, this.#now());
     }
     recent.push(this.#now());
     this.#failures.set(address, recent);

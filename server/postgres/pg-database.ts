@@ -86,6 +86,10 @@ export async function migratePg(pool: PgPool): Promise<{ from: number; to: numbe
 /** Runs `fn` in one transaction on one connection: committed when it returns, rolled back when it throws. */
 export async function inTransaction<T>(pool: PgPool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A connection that breaks while checked out (the database restarted while a transaction waits
+  // for its caller) reports on the client, not the pool: without a listener the error would end
+  // the process. The next query on it fails, and the pool drops it when it is released.
+  client.on('error', ignore);
   try {
     await client.query('BEGIN');
     try {
@@ -97,9 +101,12 @@ export async function inTransaction<T>(pool: PgPool, fn: (client: pg.PoolClient)
       throw err;
     }
   } finally {
+    client.off('error', ignore);
     client.release();
   }
 }
+
+function ignore(): void {}
 
 /** The URL without its password, for messages and logs. */
 export function redactUrl(url: string): string {

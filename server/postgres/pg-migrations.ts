@@ -274,8 +274,62 @@ const LEASES = `
   );
 `;
 
+// State the replicas share outside the stores (docs/architecture.md, "State shared by replicas"):
+// web sessions, sign-in failures, enrollment answers kept for a retry, shell recordings and the
+// bytes of hosted files. Rows that expire carry the time they do, indexed, so each write can sweep
+// a few expired ones. Bytes are kept in rows of at most 256 KiB keyed by their byte offset.
+const SHARED = `
+  CREATE TABLE web_sessions (
+    key        TEXT PRIMARY KEY,
+    token_id   TEXT NOT NULL,
+    principal  TEXT NOT NULL,
+    csrf       TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  CREATE INDEX web_sessions_token ON web_sessions (token_id);
+  CREATE INDEX web_sessions_expires ON web_sessions (expires_at);
+  CREATE TABLE sign_in_failures (
+    limiter TEXT NOT NULL,
+    address TEXT NOT NULL,
+    times   BIGINT[] NOT NULL,
+    until   BIGINT NOT NULL,
+    PRIMARY KEY (limiter, address)
+  );
+  CREATE INDEX sign_in_failures_until ON sign_in_failures (until);
+  CREATE TABLE replay_answers (
+    cache      TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (cache, key)
+  );
+  CREATE INDEX replay_answers_expires ON replay_answers (expires_at);
+  CREATE TABLE recordings (
+    id         TEXT PRIMARY KEY,
+    started_at BIGINT NOT NULL
+  );
+  CREATE TABLE recording_chunks (
+    recording TEXT NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,
+    at        BIGINT NOT NULL,
+    data      BYTEA NOT NULL,
+    PRIMARY KEY (recording, at)
+  );
+  CREATE TABLE blobs (
+    sha256 TEXT PRIMARY KEY,
+    upload TEXT NOT NULL UNIQUE,
+    size   BIGINT NOT NULL
+  );
+  CREATE TABLE blob_chunks (
+    upload TEXT NOT NULL,
+    at     BIGINT NOT NULL,
+    data   BYTEA NOT NULL,
+    PRIMARY KEY (upload, at)
+  );
+`;
+
 /** Migration N+1 is `PG_MIGRATIONS[N]`; each runs in one transaction. */
 export const PG_MIGRATIONS: readonly string[] = [
   // 1: the schema SQLite reaches with its migrations 1–7, per domain.
-  [NODES, TOKENS, JOBS, AUDIT, SESSIONS, STATE, MACHINES, BUS, LEASES].join('\n'),
+  [NODES, TOKENS, JOBS, AUDIT, SESSIONS, STATE, MACHINES, BUS, LEASES, SHARED].join('\n'),
 ];

@@ -2,4 +2,5 @@
 // and where their recordings are kept.
 export { ShellSession, ShellSessions, defaultShellLimits, type ShellLimits } from './sessions';
 export { LocalRecordings } from './local-recordings';
-export type { RecordingStore, RecordingWriter } from './recording-store';
+export { BatchedRecordingWriter, RECORDING_HELD_BYTES, type BatchedWriterOptions, type RecordingSink } from './batched-recording-writer';
+export { RECORDING_BACKLOG_BYTES, RECORDING_ID, type RecordingStore, type RecordingWriter } from './recording-store';

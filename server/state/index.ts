@@ -3,6 +3,6 @@
 export { DesiredStateService } from './desired-state';
 export { HostedFiles } from './hosted-files';
 export { LocalBlobs } from './local-blobs';
-export type { Blob, BlobStore } from './blob-store';
+export { SHA256_HEX, UploadCheck, type Blob, type BlobStore } from './blob-store';
 export { RolloutEngine } from './rollouts';
 export { Webhooks } from './webhooks';

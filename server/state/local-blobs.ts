@@ -1,12 +1,11 @@
 // The embedded BlobStore: one file per blob, DATA/files/<sha256>, written to a temporary file,
 // checked, synced and renamed into place, so a blob is there whole or not at all.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncFile, renameDurably } from '../../common/atomic-write';
-import { BlobDigestError, BlobSizeError } from '../errors';
-import { SHA256_HEX, type Blob, type BlobStore } from './blob-store';
+import { SHA256_HEX, UploadCheck, type Blob, type BlobStore } from './blob-store';
 
 /** Blobs as files in one directory (created, mode 0700, on the first put). */
 export class LocalBlobs implements BlobStore {
@@ -23,12 +22,10 @@ export class LocalBlobs implements BlobStore {
   }
 
   async put(sha256: string, size: number, data: AsyncIterable<Buffer>): Promise<void> {
-    const target = this.#file(sha256);
-    if (!target) throw new BlobDigestError('the upload must announce its sha256 (64 lower-case hex digits)');
+    const check = new UploadCheck(sha256, size);
+    const target = join(this.#dir, sha256);
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
     const tmp = join(this.#dir, `.upload-${randomBytes(6).toString('hex')}`);
-    const hash = createHash('sha256');
-    let received = 0;
     const out = createWriteStream(tmp, { mode: 0o600 });
     // A write still under way when an abandoned upload destroys the stream fails afterwards; with
     // no listener that 'error' event took the whole server down (found by bench/fuzz).
@@ -36,16 +33,12 @@ export class LocalBlobs implements BlobStore {
     out.on('error', (err) => (writeError ??= err));
     try {
       for await (const chunk of data) {
-        received += chunk.length;
-        if (received > size) throw new BlobSizeError(`more data than the announced ${size} bytes`);
-        hash.update(chunk);
+        check.add(chunk);
         if (!out.write(chunk)) await new Promise<void>((r) => (out.once('drain', () => r()), out.once('error', () => r())));
         if (writeError) throw writeError;
       }
       await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-      const digest = hash.digest('hex');
-      if (received !== size) throw new BlobSizeError(`the upload ended after ${received} of ${size} bytes`);
-      if (digest !== sha256) throw new BlobDigestError(`sha256 mismatch: announced ${sha256}, received ${digest}`);
+      check.end();
       fsyncFile(tmp);
       renameDurably(tmp, target);
     } finally {
