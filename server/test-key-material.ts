@@ -70,15 +70,17 @@ export function keyMaterialContract(name: string, backing: () => Promise<OpenKey
       expect(await store.get('pki/server.crt')).toBe('second\n');
     });
 
-    it('lets exactly one of two replicas replacing the same text at once win', async () => {
+    it('lets exactly one of several replicas replacing the same text at once win', async () => {
       const open = await backing();
-      const [a, b] = await Promise.all([open(), open()]);
-      await a.createIfAbsent('pki/server.crt', () => 'old\n');
-      const [byA, byB] = await Promise.all([a.replace('pki/server.crt', 'old\n', 'by a\n'), b.replace('pki/server.crt', 'old\n', 'by b\n')]);
-      expect([byA, byB].filter(Boolean)).toHaveLength(1);
-      const stored = byA ? 'by a\n' : 'by b\n';
-      expect(await a.get('pki/server.crt')).toBe(stored);
-      expect(await b.get('pki/server.crt')).toBe(stored);
+      const stores = await Promise.all([1, 2, 3, 4].map(() => open()));
+      let current = (await stores[0]!.createIfAbsent('pki/server.crt', () => 'round 0\n')).value;
+      for (let round = 1; round <= 5; round++) {
+        const texts = stores.map((_, i) => `round ${round} by replica ${i}\n`);
+        const won = await Promise.all(stores.map((s, i) => s.replace('pki/server.crt', current, texts[i]!)));
+        expect(won.filter(Boolean)).toHaveLength(1);
+        current = texts[won.indexOf(true)]!;
+        for (const s of stores) expect(await s.get('pki/server.crt')).toBe(current);
+      }
     });
   });
 }
