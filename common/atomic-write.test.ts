@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { transformSync } from 'esbuild';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { copyFileAtomic, symlinkAtomic, writeFileAtomic } from './atomic-write';
+import { copyFileAtomic, createFileAtomic, symlinkAtomic, writeFileAtomic } from './atomic-write';
 
 let dir: string;
 beforeEach(() => {
@@ -97,6 +97,24 @@ describe('copyFileAtomic and symlinkAtomic', () => {
 
   it('copyFileAtomic leaves no temporary file when the source is missing', () => {
     expect(() => copyFileAtomic(join(dir, 'missing'), join(dir, 'to'))).toThrow();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('createFileAtomic', () => {
+  it('creates the file with its mode once, and never overwrites one that exists', () => {
+    const file = join(dir, 'ca.key');
+    expect(createFileAtomic(file, 'first\n', { mode: 0o600 })).toBe(true);
+    expect(readFileSync(file, 'utf8')).toBe('first\n');
+    expect(statSync(file).mode & 0o7777).toBe(0o600);
+    expect(createFileAtomic(file, 'second\n', { mode: 0o644 })).toBe(false);
+    expect(readFileSync(file, 'utf8')).toBe('first\n');
+    expect(statSync(file).mode & 0o7777).toBe(0o600);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('leaves no temporary file when the directory is missing', () => {
+    expect(() => createFileAtomic(join(dir, 'missing', 'f'), 'x')).toThrow(/ENOENT/);
     expect(readdirSync(dir)).toEqual([]);
   });
 });

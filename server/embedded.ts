@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { EnrollResponse } from '../proto/gen/fleet/v1/agent';
 import { LocalBus, LocalLeases, type DriverLeases, type EventBus } from './bus';
 import { MemoryWebSessions, type WebSessionStore } from './http';
+import { LocalKeyMaterial, type KeyMaterialStore } from './key-material';
 import { MemoryReplayCache, type ReplayCache } from './replay-cache';
 import { LocalRecordings, type RecordingStore } from './shells';
 import { MemorySignInLimits, type SignInLimits } from './sign-in-limiter';
@@ -32,6 +33,8 @@ export interface Infrastructure {
   bus: EventBus;
   /** Which jobs and rollouts this server drives. */
   leases: DriverLeases;
+  /** The CA, the server certificate, the command-signing key and the NATS keys. */
+  keys: KeyMaterialStore;
 }
 
 /** Which sign-in limit: API tokens, the page's form, join-token guesses. */
@@ -48,7 +51,7 @@ export function signInLimits(
   return { apiSignIns: make('api', signInFailures), webSignIns: make('web', signInFailures), joinTokenGuesses: make('join', 2 * signInFailures) };
 }
 
-/** The embedded implementations: memory, DATA/recordings and DATA/files, an in-process bus. */
+/** The embedded implementations: memory, DATA/recordings, DATA/files and DATA/pki, DATA/nats, an in-process bus. */
 export function embeddedInfrastructure(options: { dataDir: string; signInFailures: number }, log?: Logger): Infrastructure {
   return {
     webSessions: new MemoryWebSessions(),
@@ -58,5 +61,6 @@ export function embeddedInfrastructure(options: { dataDir: string; signInFailure
     blobs: new LocalBlobs(join(options.dataDir, 'files')),
     bus: new LocalBus(log),
     leases: new LocalLeases(),
+    keys: new LocalKeyMaterial(options.dataDir),
   };
 }

@@ -1,14 +1,13 @@
 // The fleet's NATS trust chain (decentralized JWT auth): an operator, one account for fleet
-// traffic and the system account, each an nkey kept under DATA/nats (seeds mode 0600) with its
-// JWT. The server signs a user JWT for every agent at enrollment (for the public nkey the agent
-// made; the seed never leaves the agent) allowing only that node's subjects, and one for itself.
+// traffic and the system account, each an nkey kept in the key material (DATA/nats, seeds mode
+// 0600, or the database replicas share) with its JWT. The server signs a user JWT for every agent
+// at enrollment (for the public nkey the agent made; the seed never leaves the agent) allowing only
+// that node's subjects, and one for itself.
 // `fleet-server nats-config` prints the block brokers need to trust all of it.
 import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromPublic, fromSeed, type KeyPair } from '@nats-io/jwt';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../common/atomic-write';
-import { join } from 'node:path';
 import { agentPermissions, nativeSigner, serverPermissions, type SubjectPermissions } from '../transport';
 import { InvalidEnrollmentError } from './errors';
+import { keyMaterialOf, type KeyMaterialStore } from './key-material';
 
 /** An identity in the chain: its key pair (with seed) and its JWT. */
 interface Signed {
@@ -25,28 +24,26 @@ export class NatsAuthority {
     readonly system: Signed,
   ) {}
 
-  /** Loads DATA/nats, creating the operator, accounts and their JWTs on first use. */
-  static async loadOrCreate(dataDir: string): Promise<NatsAuthority> {
-    const dir = join(dataDir, 'nats');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const key = (name: string, create: () => KeyPair): KeyPair => {
-      const file = join(dir, `${name}.nk`);
-      if (existsSync(file)) return fromSeed(Buffer.from(readFileSync(file, 'utf8').trim()));
-      const kp = create();
-      writeFileAtomic(file, `${new TextDecoder().decode(kp.getSeed())}\n`, { mode: 0o600 });
-      return kp;
+  /**
+   * Loads the operator and accounts from the key material (a data directory's `nats/`, or `keys`
+   * shared by replicas), creating them on first use. Each seed is created once (the first
+   * replica's wins) and each JWT made from the seeds stored, so replicas starting together end
+   * with one operator and the same configuration block.
+   */
+  static async loadOrCreate(keys: string | KeyMaterialStore): Promise<NatsAuthority> {
+    const store = keyMaterialOf(keys);
+    const key = async (name: 'operator' | 'account' | 'system', create: () => KeyPair): Promise<KeyPair> => {
+      const { value } = await store.createIfAbsent(`nats/${name}.nk`, () => `${new TextDecoder().decode(create().getSeed())}\n`);
+      return fromSeed(Buffer.from(value.trim()));
     };
     // JWTs are written once, so every `nats-config` prints the same block.
-    const jwt = async (name: string, make: () => Promise<string>): Promise<string> => {
-      const file = join(dir, `${name}.jwt`);
-      if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-      const token = await make();
-      writeFileAtomic(file, `${token}\n`, { mode: 0o644 });
-      return token;
+    const jwt = async (name: 'operator' | 'account' | 'system', make: () => Promise<string>): Promise<string> => {
+      const { value } = await store.createIfAbsent(`nats/${name}.jwt`, async () => `${await make()}\n`);
+      return value.trim();
     };
-    const operatorKp = key('operator', createOperator);
-    const accountKp = key('account', createAccount);
-    const systemKp = key('system', createAccount);
+    const operatorKp = await key('operator', createOperator);
+    const accountKp = await key('account', createAccount);
+    const systemKp = await key('system', createAccount);
     const systemPub = systemKp.getPublicKey();
     const operator = { kp: operatorKp, jwt: await jwt('operator', () => encodeOperator('fleet', operatorKp, { system_account: systemPub })) };
     const account = { kp: accountKp, jwt: await jwt('account', () => encodeAccount('fleet', accountKp, { limits: ACCOUNT_LIMITS }, { signer: operatorKp })) };

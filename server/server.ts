@@ -68,9 +68,9 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     if (err instanceof StartupError) throw err;
     throw new StartupError(`cannot open the database in ${options.dataDir}: ${(err as Error).message}`, err);
   }
-  const pki = await loadOrCreatePki(options.dataDir, options.serverNames);
-  // Sessions, limits, the enrollment replay cache, recordings and hosted files' bytes.
+  // Sessions, limits, the enrollment replay cache, recordings, hosted files' bytes and the keys.
   const infra = embeddedInfrastructure(options, log.child({ part: 'bus' }));
+  const pki = await loadOrCreatePki(infra.keys, options.serverNames);
   const { nodes, tokens, jobs, audit, state: stateStore } = stores;
   const auth = new ApiAuth(tokens, infra.apiSignIns);
   const access = new Access(nodes);
@@ -97,7 +97,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     pxePort: () => pxeInfo.port,
   });
   await machines.load();
-  const natsAuthority = await NatsAuthority.loadOrCreate(options.dataDir);
+  const natsAuthority = await NatsAuthority.loadOrCreate(infra.keys);
   const enrollment = new Enrollment({ pki, tokens, nodes, audit, state: stateStore, log: log.child({ part: 'enroll' }), links: hub, machines, nats: natsAuthority, metrics, guesses: infra.joinTokenGuesses, replies: infra.enrollmentReplies });
 
   // Undecodable requests, and requests with a text field over its limit (common/limits.ts), are

@@ -17,3 +17,4 @@ export { PgRecordings } from './pg-recordings';
 export { PgReplayCache, type JsonCodec } from './pg-replay-cache';
 export { PgSignInLimits } from './pg-sign-in-limits';
 export { PgWebSessions } from './pg-web-sessions';
+export { MasterKey, PgKeyMaterial, readMasterKey } from './pg-key-material';

@@ -1,20 +1,22 @@
 // The shared state built on a real PostgreSQL as a replica's server would build it: the three
 // sign-in limits with their own maxima and counts, and what one replica's set keeps seen through
 // another's (a sign-in, an enrollment answer with its bytes, a recording, a hosted file's bytes).
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { EnrollResponse } from '../../proto/gen/fleet/v1/agent';
 import { TooManySignInsError } from '../errors';
 import { Role } from '../store';
 import { readAll } from '../shells/test-recording-store';
 import { postgresInfrastructure } from './pg-infrastructure';
+import { MasterKey } from './pg-key-material';
 import { usePostgres } from './test-databases';
 
 const pg = usePostgres();
+const masterKey = new MasterKey(randomBytes(32), 'test');
 
 describe('postgresInfrastructure', () => {
   it('holds an address back after FLEET_SIGNIN_FAILURES wrong API or page tokens, and twice as many join tokens, each counted apart', async () => {
-    const infra = postgresInfrastructure((await pg.fresh()).pool, { signInFailures: 2 });
+    const infra = postgresInfrastructure((await pg.fresh()).pool, { signInFailures: 2, masterKey });
     const allowed = async (limits: typeof infra.apiSignIns) => {
       let n = 0;
       while (n < 10 && (await limits.failed('10.0.0.1').then(() => true, (err) => (expect(err).toBeInstanceOf(TooManySignInsError), false)))) n++;
@@ -27,8 +29,8 @@ describe('postgresInfrastructure', () => {
 
   it('shares what one replica keeps with another', async () => {
     const { pool, url } = await pg.fresh();
-    const a = postgresInfrastructure(pool, { signInFailures: 10 });
-    const b = postgresInfrastructure(await pg.pool(url), { signInFailures: 10 });
+    const a = postgresInfrastructure(pool, { signInFailures: 10, masterKey });
+    const b = postgresInfrastructure(await pg.pool(url), { signInFailures: 10, masterKey });
     const session = { principal: { tokenId: 't1', role: Role.Viewer, description: '', scope: '' }, csrf: 'c', createdAt: Date.now(), expiresAt: Date.now() + 60_000 };
     await a.webSessions.create('k', session);
     expect(await b.webSessions.get('k', Date.now())).toEqual(session);

@@ -328,8 +328,21 @@ const SHARED = `
   );
 `;
 
+// The key material replicas share (server/key-material.ts), one row per item, each sealed with
+// AES-256-GCM under the master key (FLEET_MASTER_KEY_FILE): its own random nonce, the item's name
+// as associated data, and the id of the master key that sealed it (pg-key-material.ts).
+const KEYS = `
+  CREATE TABLE key_material (
+    name       TEXT PRIMARY KEY,
+    key_id     TEXT NOT NULL,
+    nonce      BYTEA NOT NULL,
+    sealed     BYTEA NOT NULL,
+    updated_at BIGINT NOT NULL
+  );
+`;
+
 /** Migration N+1 is `PG_MIGRATIONS[N]`; each runs in one transaction. */
 export const PG_MIGRATIONS: readonly string[] = [
-  // 1: the schema SQLite reaches with its migrations 1–7, per domain.
-  [NODES, TOKENS, JOBS, AUDIT, SESSIONS, STATE, MACHINES, BUS, LEASES, SHARED].join('\n'),
+  // 1: the schema SQLite reaches with its migrations 1–7, per domain, and the state replicas share.
+  [NODES, TOKENS, JOBS, AUDIT, SESSIONS, STATE, MACHINES, BUS, LEASES, SHARED, KEYS].join('\n'),
 ];
