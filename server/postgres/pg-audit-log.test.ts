@@ -2,8 +2,8 @@
 // two servers' pools on one database where the contract has two servers at once.
 import { auditLogContract } from '../store/test-audit-log';
 import { PgAuditLog } from './pg-audit-log';
-import { pgDatabase } from './test-pg-database';
+import { usePostgres } from './test-databases';
 
-const database = pgDatabase();
+const pg = usePostgres();
 
-auditLogContract('PgAuditLog', async (servers) => (await database(servers)).map((pool) => new PgAuditLog(pool)));
+auditLogContract('PgAuditLog', async (servers) => (await pg.replicas(servers ?? 1)).map((pool) => new PgAuditLog(pool)));

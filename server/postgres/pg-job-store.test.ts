@@ -4,9 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { chunk, jobStoreContract, replay } from '../store/test-job-store';
 import { PgJobStore } from './pg-job-store';
-import { usePostgres } from './test-pg-stores';
+import { usePostgres } from './test-databases';
 
-const pg = usePostgres(['jobs', 'job_runs', 'job_output']);
+const pg = usePostgres();
 
 /** Waits until `ready` answers true (polling), or fails after 10 s. */
 async function until(ready: () => Promise<boolean>): Promise<void> {
@@ -36,8 +36,7 @@ describe('PgJobStore with several servers', () => {
 
   it('keeps the replay boundary exact while another server is still committing its write', async () => {
     // A database of its own: this test adds a trigger.
-    const url = await pg.database();
-    const admin = await pg.pool(url);
+    const { pool: admin, url } = await pg.fresh();
     const [a, b] = [new PgJobStore(await pg.pool(url)), new PgJobStore(await pg.pool(url))];
     // A slow commit on purpose: the insert of chunk 999 waits for a lock the test holds, after its
     // position is drawn and before its transaction commits.

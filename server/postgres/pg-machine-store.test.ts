@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { MachineState } from '../store';
 import { machineRecord, machineStoreContract } from '../store/test-machine-store';
 import { PgMachineStore } from './pg-machine-store';
-import { usePostgres } from './test-pg-stores';
+import { usePostgres } from './test-databases';
 
-const pg = usePostgres(['machines', 'settings']);
+const pg = usePostgres();
 
 machineStoreContract('PgMachineStore', async () => new PgMachineStore(await pg.empty()));
 

@@ -2,8 +2,8 @@
 // two servers' pools on one database where the contract has two servers at once.
 import { nodeStoreContract } from '../store/test-node-store';
 import { PgNodeStore } from './pg-node-store';
-import { pgDatabase } from './test-pg-database';
+import { usePostgres } from './test-databases';
 
-const database = pgDatabase();
+const pg = usePostgres();
 
-nodeStoreContract('PgNodeStore', async (servers) => (await database(servers)).map((pool) => new PgNodeStore(pool)));
+nodeStoreContract('PgNodeStore', async (servers) => (await pg.replicas(servers ?? 1)).map((pool) => new PgNodeStore(pool)));

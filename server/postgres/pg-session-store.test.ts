@@ -2,8 +2,8 @@
 // two servers' pools on one database where the contract has two servers at once.
 import { sessionStoreContract } from '../store/test-session-store';
 import { PgSessionStore } from './pg-session-store';
-import { pgDatabase } from './test-pg-database';
+import { usePostgres } from './test-databases';
 
-const database = pgDatabase();
+const pg = usePostgres();
 
-sessionStoreContract('PgSessionStore', async (servers) => (await database(servers)).map((pool) => new PgSessionStore(pool)));
+sessionStoreContract('PgSessionStore', async (servers) => (await pg.replicas(servers ?? 1)).map((pool) => new PgSessionStore(pool)));

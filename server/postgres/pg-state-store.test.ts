@@ -4,9 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { revisionInput, stateStoreContract } from '../store/test-state-store';
 import { PgStateStore } from './pg-state-store';
-import { usePostgres } from './test-pg-stores';
+import { usePostgres } from './test-databases';
 
-const pg = usePostgres(['spec_revisions', 'rollouts', 'rollout_nodes', 'node_specs', 'node_checks', 'deployments', 'hosted_files']);
+const pg = usePostgres();
 
 stateStoreContract('PgStateStore', async () => new PgStateStore(await pg.empty()));
 

@@ -2,8 +2,8 @@
 // two servers' pools on one database where the contract has two servers at once.
 import { tokenStoreContract } from '../store/test-token-store';
 import { PgTokenStore } from './pg-token-store';
-import { pgDatabase } from './test-pg-database';
+import { usePostgres } from './test-databases';
 
-const database = pgDatabase();
+const pg = usePostgres();
 
-tokenStoreContract('PgTokenStore', async (servers) => (await database(servers)).map((pool) => new PgTokenStore(pool)));
+tokenStoreContract('PgTokenStore', async (servers) => (await pg.replicas(servers ?? 1)).map((pool) => new PgTokenStore(pool)));
