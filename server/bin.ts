@@ -10,6 +10,7 @@ import { NatsAuthority } from './nats-authority';
 import { bannerText } from './banner';
 import { startServer } from './server';
 import { backup, restore, runDoctor } from './ops';
+import { migratePg, openPgPool, redactUrl } from './postgres';
 import { Program, envHelp, envOption } from '../common/env';
 
 const program = new Command('fleet-server')
@@ -23,6 +24,7 @@ const program = new Command('fleet-server')
   .addOption(new Option('--webhook <url...>', 'POST a JSON alert here on each health check change and failed rollout (repeatable)'))
   .addOption(envOption(new Option('--metrics-listen <host:port>', 'also serve /metrics without a token on this plain-HTTP address (for a local scraper); off by default'), 'FLEET_METRICS_LISTEN'))
   .addOption(envOption(new Option('--nats <urls>', 'also serve agents over these NATS brokers (nats://a:4222,nats://b:4222); see `fleet-server nats-config`'), 'FLEET_NATS'))
+  .addOption(envOption(new Option('--store <url>', 'keep the fleet\'s state in this PostgreSQL database (postgres://user@host:port/db), shared by several replicas; needs FLEET_MASTER_KEY_FILE'), 'FLEET_STORE'))
   .enablePositionalOptions()
   .addHelpText(
     'after',
@@ -33,7 +35,7 @@ On first start the server creates its CA and prints an admin API token once.
 Prometheus metrics: GET https://SERVER:8443/metrics with Authorization: Bearer fa1_… (any role).
 Operations (see docs/operations.md): fleet-server backup, fleet-server restore, fleet-server doctor.`,
   )
-  .action(async (opts: { data: string; listen: string; httpsListen: string; name?: string[] | string; webhook?: string[]; pxeListen?: string; metricsListen?: string; nats?: string }) => {
+  .action(async (opts: { data: string; listen: string; httpsListen: string; name?: string[] | string; webhook?: string[]; pxeListen?: string; metricsListen?: string; nats?: string; store?: string }) => {
     const log = createLogger('fleet-server');
     let options: ServerOptions;
     try {
@@ -48,6 +50,7 @@ Operations (see docs/operations.md): fleet-server backup, fleet-server restore, 
         pxe: opts.pxeListen ? parseListen(opts.pxeListen) : null,
         metrics: opts.metricsListen ? parseListen(opts.metricsListen) : null,
         nats: opts.nats ? { servers: parseNats(opts.nats) } : (fromEnv.nats ?? null),
+        store: opts.store ?? fromEnv.store ?? null,
         dataDir: opts.data,
         listenHost: host,
         listenPort: port,
@@ -169,6 +172,24 @@ program
       if (opts.output === 'json') process.stdout.write(JSON.stringify({ ok: !failed, checks }, null, 2) + '\n');
       else for (const c of checks) process.stdout.write(`${c.status.padEnd(4)}  ${c.name.padEnd(26)} ${c.detail}\n`);
       process.exitCode = failed ? 1 : 0;
+    } catch (err) {
+      failOp(err);
+    }
+  });
+
+program
+  .command('migrate')
+  .description("bring a PostgreSQL store's schema up to date and exit (every replica also does this at start, under a lock)")
+  .addOption(envOption(new Option('--store <url>', 'the PostgreSQL database (postgres://user@host:port/db)'), 'FLEET_STORE').makeOptionMandatory())
+  .action(async (opts: { store: string }) => {
+    try {
+      const pool = await openPgPool(opts.store, { migrate: false, max: 1 });
+      try {
+        const { from, to } = await migratePg(pool);
+        process.stdout.write(from === to ? `${redactUrl(opts.store)}: schema ${to}, up to date\n` : `${redactUrl(opts.store)}: schema ${from} → ${to}\n`);
+      } finally {
+        await pool.end();
+      }
     } catch (err) {
       failOp(err);
     }
