@@ -69,6 +69,17 @@ describe('fleet-server on PostgreSQL', () => {
     expect(away.stderr).toMatch(/cannot use the PostgreSQL database at postgres:\/\/fleet:\*\*\*@/);
   });
 
+  it('prints the replicas\' one NATS block from the database, and sends backup to PostgreSQL\'s own tools', async () => {
+    const server = join(process.cwd(), 'dist', 'fleet-server.js');
+    const first = await runNode([server, 'nats-config'], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/operator: /);
+    expect((await runNode([server, 'nats-config', '--data', mkdtempSync(join(tmpdir(), 'fleet-data-'))], env)).stdout).toBe(first.stdout);
+    const backup = await runNode([server, 'backup', '--to', join(a.dir, 'b.tar.gz'), '--data', a.dataDir], env);
+    expect(backup.code).toBe(1);
+    expect(backup.stderr).toMatch(/in PostgreSQL: use pg_dump/);
+  });
+
   it('refuses to start on PostgreSQL without the master key, and says so', async () => {
     const started = await runNode([join(process.cwd(), 'dist', 'fleet-server.js'), '--data', mkdtempSync(join(tmpdir(), 'fleet-data-')), '--listen', '127.0.0.1:0', '--https-listen', '127.0.0.1:0'], { FLEET_STORE: env.FLEET_STORE! });
     expect(started.code).not.toBe(0);
