@@ -42,8 +42,8 @@ describe('fleet-server on PostgreSQL', () => {
     expect(a.caHash).toBe(ca);
     await a.waitOnline(['pg-1']);
     expect((await a.cli(['exec', 'pg-1', '--', 'echo', 'second'])).stdout).toBe('pg-1: second\n');
-    const jobs = await a.json<{ argv: string[] }[]>(['jobs']);
-    expect(jobs.map((j) => j.argv.join(' '))).toEqual(['echo second', 'echo first']);
+    const jobs = await a.json<{ command: { argv: string[] } }[]>(['jobs', 'list']);
+    expect(jobs.map((j) => j.command.argv.join(' '))).toEqual(['echo second', 'echo first']);
     // Nothing of the fleet's state is in the data directory.
     for (const file of ['fleet.db', 'pki/ca.key', 'pki/signing.key', 'nats/operator.nk']) expect(existsSync(join(a.dataDir, file)), file).toBe(false);
   });
@@ -55,7 +55,7 @@ describe('fleet-server on PostgreSQL', () => {
     const login = await b.cli(['login', '--server', b.url, '--token', a.adminToken, '--ca-hash', `sha256:${b.caHash}`]);
     expect(login.code, login.stderr).toBe(0);
     expect((await b.nodes()).map((n) => n.name)).toEqual(['pg-1']);
-    expect((await b.json<{ argv: string[] }[]>(['jobs'])).map((j) => j.argv.join(' '))).toEqual(['echo second', 'echo first']);
+    expect((await b.json<{ command: { argv: string[] } }[]>(['jobs', 'list'])).map((j) => j.command.argv.join(' '))).toEqual(['echo second', 'echo first']);
   });
 
   it('migrate says the schema is up to date once a server has run, and names a database it cannot reach', async () => {
