@@ -87,6 +87,7 @@ export const ENV = {
   FLEET_PXE_LISTEN: declare({ programs: [Server], description: 'Plain-HTTP address for the PXE endpoints (`--pxe-listen`).', defaultNote: 'off', schema: listen }),
   FLEET_METRICS_LISTEN: declare({ programs: [Server], description: 'Plain-HTTP address serving only /metrics without a token (`--metrics-listen`).', defaultNote: 'off (metrics on the HTTPS port, behind a token)', schema: listen }),
   FLEET_NATS: declare({ programs: [Server], description: 'NATS brokers to serve agents on as well as gRPC, comma-separated nats://host:port (`--nats`).', defaultNote: 'off', schema: text }),
+  FLEET_STORE: declare({ programs: [Server], description: 'Where the server keeps its state: a PostgreSQL URL (postgres://user:password@host:port/database) shared by several replicas (`--store`); unset keeps everything in DATA (SQLite).', defaultNote: 'DATA/fleet.db (SQLite)', schema: text }),
   FLEET_MASTER_KEY_FILE: declare({ programs: [Server], description: 'File holding the master key that encrypts the CA, server, command-signing and NATS keys kept in PostgreSQL: 32 random bytes as 64 hex digits (`openssl rand -hex 32`), readable by the server user only (mode 0600 or 0400); every replica is given the same one.', defaultNote: 'none (needed only with PostgreSQL)', schema: text }),
 
   // fleet-agent (and install.sh, which passes them on)

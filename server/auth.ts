@@ -29,8 +29,10 @@ export class ApiAuth {
 
   /** Creates the first admin token when there is none yet; returns it (to print once) or null. */
   async bootstrapAdmin(): Promise<string | null> {
-    if ((await this.#tokens.countApi()) > 0) return null;
-    return (await this.createToken(Role.Admin, 'first admin (created at first start)')).token;
+    const { id, secret } = newTokenSecret();
+    const first = { id, secretHash: hashSecret(secret), role: Role.Admin, description: 'first admin (created at first start)', scope: '', createdAt: Date.now(), revokedAt: null };
+    // Inserted only into an empty table: of replicas starting together, one prints a token.
+    return (await this.#tokens.insertFirstApi(first)) ? formatApiToken(id, secret) : null;
   }
 
   /**

@@ -10,6 +10,8 @@ import { NatsAuthority } from './nats-authority';
 import { bannerText } from './banner';
 import { startServer } from './server';
 import { backup, restore, runDoctor } from './ops';
+import { PgKeyMaterial, migratePg, openPgPool, readMasterKey, redactUrl } from './postgres';
+import { readEnv } from '../common/env';
 import { Program, envHelp, envOption } from '../common/env';
 
 const program = new Command('fleet-server')
@@ -23,6 +25,7 @@ const program = new Command('fleet-server')
   .addOption(new Option('--webhook <url...>', 'POST a JSON alert here on each health check change and failed rollout (repeatable)'))
   .addOption(envOption(new Option('--metrics-listen <host:port>', 'also serve /metrics without a token on this plain-HTTP address (for a local scraper); off by default'), 'FLEET_METRICS_LISTEN'))
   .addOption(envOption(new Option('--nats <urls>', 'also serve agents over these NATS brokers (nats://a:4222,nats://b:4222); see `fleet-server nats-config`'), 'FLEET_NATS'))
+  .addOption(envOption(new Option('--store <url>', 'keep the fleet\'s state in this PostgreSQL database (postgres://user@host:port/db), shared by several replicas; needs FLEET_MASTER_KEY_FILE'), 'FLEET_STORE'))
   .enablePositionalOptions()
   .addHelpText(
     'after',
@@ -33,7 +36,7 @@ On first start the server creates its CA and prints an admin API token once.
 Prometheus metrics: GET https://SERVER:8443/metrics with Authorization: Bearer fa1_… (any role).
 Operations (see docs/operations.md): fleet-server backup, fleet-server restore, fleet-server doctor.`,
   )
-  .action(async (opts: { data: string; listen: string; httpsListen: string; name?: string[] | string; webhook?: string[]; pxeListen?: string; metricsListen?: string; nats?: string }) => {
+  .action(async (opts: { data: string; listen: string; httpsListen: string; name?: string[] | string; webhook?: string[]; pxeListen?: string; metricsListen?: string; nats?: string; store?: string }) => {
     const log = createLogger('fleet-server');
     let options: ServerOptions;
     try {
@@ -48,6 +51,7 @@ Operations (see docs/operations.md): fleet-server backup, fleet-server restore, 
         pxe: opts.pxeListen ? parseListen(opts.pxeListen) : null,
         metrics: opts.metricsListen ? parseListen(opts.metricsListen) : null,
         nats: opts.nats ? { servers: parseNats(opts.nats) } : (fromEnv.nats ?? null),
+        store: opts.store ?? fromEnv.store ?? null,
         dataDir: opts.data,
         listenHost: host,
         listenPort: port,
@@ -98,16 +102,39 @@ program
   .command('nats-config')
   .description('print the nats-server configuration block (operator, accounts) that makes brokers trust this fleet')
   .addOption(envOption(new Option('-d, --data <dir>', 'the fleet-server data directory'), 'FLEET_DATA'))
+  .addOption(envOption(new Option('--store <url>', 'the PostgreSQL database the replicas keep their keys in (with FLEET_MASTER_KEY_FILE)'), 'FLEET_STORE'))
   .addHelpText('after', '\nDeploy the block on every broker (include it in nats-server.conf); see docs/scale-out.md.')
-  .action(async (opts: { data: string }) => {
+  .action(async (opts: { data: string; store?: string }) => {
     try {
+      if (opts.store) {
+        const masterKey = readMasterKey(readEnv('FLEET_MASTER_KEY_FILE'));
+        const pool = await openPgPool(opts.store, { max: 1 });
+        try {
+          process.stdout.write((await NatsAuthority.loadOrCreate(new PgKeyMaterial(pool, masterKey))).configBlock());
+        } finally {
+          await pool.end();
+        }
+        return;
+      }
       const authority = await NatsAuthority.loadOrCreate(opts.data);
       process.stdout.write(authority.configBlock());
     } catch (err) {
-      process.stderr.write(`fleet-server: cannot read or create the NATS keys in ${opts.data}: ${(err as Error).message}\n`);
+      process.stderr.write(`fleet-server: cannot read or create the NATS keys in ${opts.store ? redactUrl(opts.store) : opts.data}: ${(err as Error).message}\n`);
       process.exit(1);
     }
   });
+
+/**
+ * Backup, restore and doctor work on the data directory of an embedded server; a server whose
+ * state is in PostgreSQL (FLEET_STORE) is backed up with PostgreSQL's tools. Says so and exits 1.
+ */
+function refuseOnPostgres(what: string): void {
+  if (!readEnv('FLEET_STORE')) return;
+  process.stderr.write(
+    `fleet-server: ${what} works on the data directory of a server on SQLite; FLEET_STORE says this fleet's state is in PostgreSQL: use pg_dump or base backups, and keep a copy of the master key file apart from them (docs/high-availability.md)\n`,
+  );
+  process.exit(1);
+}
 
 /** Prints a failed operation's message and exits 1 (2 for usage), as every subcommand does. */
 function failOp(err: unknown): never {
@@ -128,6 +155,7 @@ The file holds the CA private key: keep it as safe as the server itself. Agent r
 included (re-import them). Restore with: fleet-server restore --from FILE --data DIR`,
   )
   .action(async (opts: { to: string; data: string; withRecordings?: boolean }) => {
+    refuseOnPostgres('backup');
     try {
       const r = await backup(opts.data, opts.to, { recordings: opts.withRecordings });
       process.stdout.write(`backup written: ${r.file} (${r.bytes} bytes, ${r.files} files): ${r.nodes} nodes, ${r.jobs} jobs, schema ${r.schemaVersion}, CA sha256:${r.caHash}; integrity ok\n`);
@@ -144,6 +172,7 @@ program
   .option('--force', 'restore into a non-empty directory: its content is moved aside to DIR.before-restore-TIME, not deleted')
   .addHelpText('after', '\nThe restored server keeps its CA, so enrolled agents reconnect without enrolling again; see docs/operations.md.')
   .action(async (opts: { from: string; data: string; force?: boolean }) => {
+    refuseOnPostgres('restore');
     try {
       const r = await restore(opts.from, opts.data, { force: opts.force });
       process.stdout.write(
@@ -163,12 +192,31 @@ program
   .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
   .addHelpText('after', '\nExit code 0 when no check fails (warnings allowed), 1 otherwise.')
   .action((opts: { data: string; nats?: string; output: string }) => {
+    refuseOnPostgres('doctor');
     try {
       const checks = runDoctor(opts.data, { natsConfigured: Boolean(opts.nats) });
       const failed = checks.some((c) => c.status === 'fail');
       if (opts.output === 'json') process.stdout.write(JSON.stringify({ ok: !failed, checks }, null, 2) + '\n');
       else for (const c of checks) process.stdout.write(`${c.status.padEnd(4)}  ${c.name.padEnd(26)} ${c.detail}\n`);
       process.exitCode = failed ? 1 : 0;
+    } catch (err) {
+      failOp(err);
+    }
+  });
+
+program
+  .command('migrate')
+  .description("bring a PostgreSQL store's schema up to date and exit (every replica also does this at start, under a lock)")
+  .addOption(envOption(new Option('--store <url>', 'the PostgreSQL database (postgres://user@host:port/db)'), 'FLEET_STORE').makeOptionMandatory())
+  .action(async (opts: { store: string }) => {
+    try {
+      const pool = await openPgPool(opts.store, { migrate: false, max: 1 });
+      try {
+        const { from, to } = await migratePg(pool);
+        process.stdout.write(from === to ? `${redactUrl(opts.store)}: schema ${to}, up to date\n` : `${redactUrl(opts.store)}: schema ${from} → ${to}\n`);
+      } finally {
+        await pool.end();
+      }
     } catch (err) {
       failOp(err);
     }

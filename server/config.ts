@@ -56,6 +56,11 @@ export interface ServerOptions {
    * --metrics-listen); null (the default) serves metrics on the HTTPS port only, behind a token.
    */
   metrics: { host: string; port: number } | null;
+  /**
+   * A PostgreSQL URL (FLEET_STORE, --store) where several replicas share the fleet's state; null
+   * (the default) keeps it in the data directory (SQLite). docs/high-availability.md.
+   */
+  store: string | null;
 }
 
 /** The options fleet-server runs with when nothing is configured. */
@@ -77,6 +82,7 @@ export function defaultOptions(): ServerOptions {
     pxe: null,
     nats: null,
     metrics: null,
+    store: null,
   };
 }
 
@@ -103,6 +109,7 @@ const schema = z.object({
   pxe: z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }).nullable(),
   nats: z.object({ servers: z.array(z.string().min(1)).min(1) }).nullable(),
   metrics: z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }).nullable(),
+  store: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'the store must be a PostgreSQL URL, postgres://user@host:port/database').nullable(),
 });
 
 /** Splits "host:port" / "[v6]:port" / ":port". */
@@ -148,6 +155,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Se
   if (metrics !== undefined) out.metrics = parseListen(metrics);
   const nats = readEnv('FLEET_NATS', env);
   if (nats !== undefined) out.nats = { servers: parseNats(nats) };
+  const store = readEnv('FLEET_STORE', env);
+  if (store !== undefined) out.store = store;
   const webhooks = readEnv('FLEET_WEBHOOKS', env);
   if (webhooks !== undefined) out.webhooks = webhooks;
   return out;

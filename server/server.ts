@@ -29,7 +29,9 @@ import { JobDispatcher } from './jobs';
 import { loadOrCreatePki } from './pki';
 import { Machines } from './pxe';
 import { DesiredStateService, HostedFiles, RolloutEngine, Webhooks } from './state';
-import { embeddedInfrastructure } from './embedded';
+import { embeddedInfrastructure, type Infrastructure } from './embedded';
+import { openPostgres } from './postgres';
+import { readEnv } from '../common/env';
 import { NatsAuthority } from './nats-authority';
 import { createServerTransports } from './agent-transports';
 import { Metrics } from './metrics';
@@ -61,15 +63,11 @@ export function pubkeyPin(certPem: string): string {
 /** Starts fleet-server with validated options. */
 export async function startServer(options: ServerOptions, log: Logger): Promise<RunningServer> {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  let stores: Stores;
-  try {
-    stores = openSqliteStores(join(options.dataDir, 'fleet.db'));
-  } catch (err) {
-    if (err instanceof StartupError) throw err;
-    throw new StartupError(`cannot open the database in ${options.dataDir}: ${(err as Error).message}`, err);
-  }
-  // Sessions, limits, the enrollment replay cache, recordings, hosted files' bytes and the keys.
-  const infra = embeddedInfrastructure(options, log.child({ part: 'bus' }));
+  // The stores, and the sessions, limits, enrollment replay cache, recordings, hosted files' bytes,
+  // keys, bus and leases: in DATA (SQLite, memory, files), or shared in PostgreSQL.
+  const { stores, infra } = options.store
+    ? await openPostgres(options.store, { signInFailures: options.signInFailures, masterKeyFile: readEnv('FLEET_MASTER_KEY_FILE') }, log)
+    : openEmbedded(options, log);
   const pki = await loadOrCreatePki(infra.keys, options.serverNames);
   const { nodes, tokens, jobs, audit, state: stateStore } = stores;
   const auth = new ApiAuth(tokens, infra.apiSignIns);
@@ -217,6 +215,18 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       await stores.close();
     },
   };
+}
+
+/** The embedded set: SQLite in DATA/fleet.db, the rest in memory and under DATA. */
+function openEmbedded(options: ServerOptions, log: Logger): { stores: Stores; infra: Infrastructure } {
+  let stores: Stores;
+  try {
+    stores = openSqliteStores(join(options.dataDir, 'fleet.db'));
+  } catch (err) {
+    if (err instanceof StartupError) throw err;
+    throw new StartupError(`cannot open the database in ${options.dataDir}: ${(err as Error).message}`, err);
+  }
+  return { stores, infra: embeddedInfrastructure(options, log.child({ part: 'bus' })) };
 }
 
 /** When a port is taken, says how to choose another. */

@@ -3,7 +3,10 @@
 // conditional UPDATE: a second server counting at the same moment waits for the row and checks
 // the count again, so all servers together never count more uses than the token allows.
 import { apiValues, joinValues, toApiToken, toJoinToken, type ApiRow, type ApiTokenRecord, type JoinRow, type JoinTokenRecord, type TokenStore } from '../store';
-import type { PgPool } from './pg-database';
+import { inTransaction, type PgPool } from './pg-database';
+
+/** The advisory-lock key of the first admin's insert ("admin" in ASCII). */
+const FIRST_ADMIN_LOCK = 0x61646d696e;
 
 /** TokenStore on PostgreSQL: several fleet-servers may share it. */
 export class PgTokenStore implements TokenStore {
@@ -58,6 +61,18 @@ export class PgTokenStore implements TokenStore {
     await this.#pool.query('INSERT INTO api_tokens (id, secret_hash, role, description, scope, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', apiValues(t));
   }
 
+  /** The first admin: under a transaction-scoped advisory lock, so two servers starting at once insert one. */
+  async insertFirstApi(t: ApiTokenRecord): Promise<boolean> {
+    return await inTransaction(this.#pool, async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [FIRST_ADMIN_LOCK]);
+      const { rowCount } = await client.query(
+        'INSERT INTO api_tokens (id, secret_hash, role, description, scope, created_at, revoked_at) SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM api_tokens)',
+        apiValues(t),
+      );
+      return rowCount === 1;
+    });
+  }
+
   async getApi(id: string): Promise<ApiTokenRecord | undefined> {
     const { rows } = await this.#pool.query<ApiRow>('SELECT * FROM api_tokens WHERE id = $1', [id]);
     return rows[0] && toApiToken(rows[0]);
@@ -71,9 +86,5 @@ export class PgTokenStore implements TokenStore {
   /** Revokes an API token; false when there is none by that id, or it was revoked already (by any server). */
   async revokeApi(id: string, at: number): Promise<boolean> {
     return (await this.#changes('UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at, id])) === 1;
-  }
-
-  async countApi(): Promise<number> {
-    return (await this.#pool.query<{ n: number }>('SELECT count(*) AS n FROM api_tokens')).rows[0]!.n;
   }
 }

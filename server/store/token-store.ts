@@ -117,13 +117,16 @@ export interface TokenStore {
   /** Revokes a join token; one revoked already keeps the time it was revoked first. */
   revokeJoin(id: string, at: number): Promise<void>;
   insertApi(t: ApiTokenRecord): Promise<void>;
+  /**
+   * Inserts `t` only when there is no API token at all (the first admin, at first start); false
+   * when there is one. Of several servers starting at once on one empty database, one inserts.
+   */
+  insertFirstApi(t: ApiTokenRecord): Promise<boolean>;
   getApi(id: string): Promise<ApiTokenRecord | undefined>;
   /** Every API token, newest first (revoked ones included). */
   listApi(): Promise<ApiTokenRecord[]>;
   /** Revokes an API token; false when there is none by that id, or it was revoked already. */
   revokeApi(id: string, at: number): Promise<boolean>;
-  /** How many API tokens there are (revoked ones included). */
-  countApi(): Promise<number>;
 }
 
 /** TokenStore in SQLite (better-sqlite3): the embedded default. */
@@ -176,6 +179,15 @@ export class SqliteTokenStore implements TokenStore {
       .run(...apiValues(t));
   }
 
+  async insertFirstApi(t: ApiTokenRecord): Promise<boolean> {
+    // One statement: SQLite runs it alone, so no other insert comes between the check and the row.
+    return (
+      this.#db
+        .prepare('INSERT INTO api_tokens (id, secret_hash, role, description, scope, created_at, revoked_at) SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM api_tokens)')
+        .run(...apiValues(t)).changes === 1
+    );
+  }
+
   async getApi(id: string): Promise<ApiTokenRecord | undefined> {
     const r = this.#db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id) as ApiRow | undefined;
     return r && toApiToken(r);
@@ -188,9 +200,5 @@ export class SqliteTokenStore implements TokenStore {
 
   async revokeApi(id: string, at: number): Promise<boolean> {
     return this.#db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1;
-  }
-
-  async countApi(): Promise<number> {
-    return (this.#db.prepare('SELECT count(*) AS n FROM api_tokens').get() as { n: number }).n;
   }
 }
