@@ -5,7 +5,7 @@ import { networkInterfaces } from 'node:os';
 import { createLogger } from '../common/logger';
 import { VERSION } from '../common/version';
 import { FleetError } from '../common/errors';
-import { optionsFromEnv, parseListen, parseNats, parseOptions, type ServerOptions } from './config';
+import { checkStoreUrl, optionsFromEnv, parseListen, parseNats, parseOptions, type ServerOptions } from './config';
 import { NatsAuthority } from './nats-authority';
 import { bannerText } from './banner';
 import { startServer } from './server';
@@ -108,7 +108,7 @@ program
     try {
       if (opts.store) {
         const masterKey = readMasterKey(readEnv('FLEET_MASTER_KEY_FILE'));
-        const pool = await openPgPool(opts.store, { max: 1 });
+        const pool = await openPgPool(checkStoreUrl(opts.store), { max: 1 });
         try {
           process.stdout.write((await NatsAuthority.loadOrCreate(new PgKeyMaterial(pool, masterKey))).configBlock());
         } finally {
@@ -210,7 +210,7 @@ program
   .addOption(envOption(new Option('--store <url>', 'the PostgreSQL database (postgres://user@host:port/db)'), 'FLEET_STORE').makeOptionMandatory())
   .action(async (opts: { store: string }) => {
     try {
-      const pool = await openPgPool(opts.store, { migrate: false, max: 1 });
+      const pool = await openPgPool(checkStoreUrl(opts.store), { migrate: false, max: 1 });
       try {
         const { from, to } = await migratePg(pool);
         process.stdout.write(from === to ? `${redactUrl(opts.store)}: schema ${to}, up to date\n` : `${redactUrl(opts.store)}: schema ${from} → ${to}\n`);

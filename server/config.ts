@@ -86,6 +86,9 @@ export function defaultOptions(): ServerOptions {
   };
 }
 
+const STORE_URL = /^postgres(ql)?:\/\/\S+$/;
+const STORE_URL_HINT = 'the store must be a PostgreSQL URL, postgres://user@host:port/database';
+
 const schema = z.object({
   dataDir: z.string().min(1),
   listenHost: z.string().min(1),
@@ -109,8 +112,14 @@ const schema = z.object({
   pxe: z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }).nullable(),
   nats: z.object({ servers: z.array(z.string().min(1)).min(1) }).nullable(),
   metrics: z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }).nullable(),
-  store: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'the store must be a PostgreSQL URL, postgres://user@host:port/database').nullable(),
+  store: z.string().regex(STORE_URL, STORE_URL_HINT).nullable(),
 });
+
+/** Checks a --store / FLEET_STORE value for the commands that take one; throws StartupError. */
+export function checkStoreUrl(url: string): string {
+  if (!STORE_URL.test(url)) throw new StartupError(`--store (FLEET_STORE): ${STORE_URL_HINT}`);
+  return url;
+}
 
 /** Splits "host:port" / "[v6]:port" / ":port". */
 export function parseListen(text: string): { host: string; port: number } {

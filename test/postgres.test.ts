@@ -67,6 +67,9 @@ describe('fleet-server on PostgreSQL', () => {
     const away = await runNode([join(process.cwd(), 'dist', 'fleet-server.js'), 'migrate', '--store', `postgres://fleet:secret@127.0.0.1:${pg.port + 1}/x`]);
     expect(away.code).toBe(1);
     expect(away.stderr).toMatch(/cannot use the PostgreSQL database at postgres:\/\/fleet:\*\*\*@/);
+    const garbage = await runNode([join(process.cwd(), 'dist', 'fleet-server.js'), 'migrate', '--store', 'garbage']);
+    expect(garbage.code).toBe(1);
+    expect(garbage.stderr).toBe('fleet-server: --store (FLEET_STORE): the store must be a PostgreSQL URL, postgres://user@host:port/database\n');
   });
 
   it('prints the replicas\' one NATS block from the database, and sends backup to PostgreSQL\'s own tools', async () => {
