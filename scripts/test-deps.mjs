@@ -25,6 +25,8 @@ const NEEDED = {
   // that builds its Debian root (faster than debootstrap).
   'systemd-nspawn': 'systemd-container',
   mmdebstrap: 'mmdebstrap',
+  // The load balancer in front of replicas sharing PostgreSQL (test/ha.test.ts).
+  haproxy: 'haproxy',
 };
 
 /** Packages needed for files rather than a command of their own, checked with dpkg. */

@@ -12,6 +12,7 @@ import { MemoryReplayCache, type ReplayCache } from './replay-cache';
 import { LocalRecordings, type RecordingStore } from './shells';
 import { MemorySignInLimits, type SignInLimits } from './sign-in-limiter';
 import { LocalBlobs, type BlobStore } from './state';
+import type { LinkDirectory } from './cluster';
 
 /** In-process state behind its seams: what the services use, whichever implementation it is. */
 export interface Infrastructure {
@@ -35,6 +36,11 @@ export interface Infrastructure {
   leases: DriverLeases;
   /** The CA, the server certificate, the command-signing key and the NATS keys. */
   keys: KeyMaterialStore;
+  /**
+   * With replicas sharing a database: this replica's id and where the replicas record the agent
+   * links they hold (server/cluster). Absent on the embedded server, which holds every link.
+   */
+  cluster?: { replica: string; directory: LinkDirectory };
 }
 
 /** Which sign-in limit: API tokens, the page's form, join-token guesses. */

@@ -26,6 +26,7 @@ import { Access } from './access';
 import { Enrollment } from './enrollment';
 import { StartupError } from './errors';
 import { JobDispatcher } from './jobs';
+import { ClusterLinks } from './cluster';
 import { loadOrCreatePki } from './pki';
 import { Machines } from './pxe';
 import { DesiredStateService, HostedFiles, RolloutEngine, Webhooks } from './state';
@@ -75,11 +76,31 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const firstAdminToken = await auth.bootstrapAdmin();
   if (firstAdminToken) await audit.record({ actor: 'server', action: 'token.api.create', target: 'first admin', ok: true });
 
-  const metrics = new Metrics({ nodes: async () => ({ enrolled: await nodes.count(), online: hub.onlineCount() }), openShells: () => shells.openCount });
+  const metrics = new Metrics({ nodes: async () => ({ enrolled: await nodes.count(), online: links.onlineCount() }), openShells: () => shells.openCount });
   const hub = new AgentHub({ nodes, audit, log: log.child({ part: 'agents' }), offlineAfterMs: options.offlineAfterMs, heartbeatMs: options.heartbeatMs });
-  const commands = new CommandSender({ link: hub, signer: pki.commandSigner, log: log.child({ part: 'commands' }) });
-  const dispatcher = new JobDispatcher({ jobs, nodes, hub, audit, log: log.child({ part: 'jobs' }), commands, defaultTimeoutMs: options.defaultJobTimeoutMs, metrics, bus: infra.bus, leases: infra.leases });
-  hub.addListener(dispatcher);
+  // With replicas: every replica's links, and messages routed to the replica holding a node's link.
+  const cluster = infra.cluster && new ClusterLinks({ hub, bus: infra.bus, ...infra.cluster, log: log.child({ part: 'cluster' }) });
+  const links = cluster ?? hub;
+  const commands = new CommandSender({ link: links, signer: pki.commandSigner, log: log.child({ part: 'commands' }) });
+  const dispatcher = new JobDispatcher({
+    jobs,
+    nodes,
+    hub: links,
+    audit,
+    log: log.child({ part: 'jobs' }),
+    commands,
+    defaultTimeoutMs: options.defaultJobTimeoutMs,
+    metrics,
+    bus: infra.bus,
+    leases: infra.leases,
+    replicated: cluster && { scanMs: 5000 },
+  });
+  if (cluster) {
+    hub.addListener({ onExecEvent: (n, e) => dispatcher.onExecEvent(n, e), onCommandRejected: (n, r) => dispatcher.onCommandRejected(n, r) });
+    cluster.addListener(dispatcher);
+  } else {
+    hub.addListener(dispatcher);
+  }
   const pxeInfo = { port: 0 };
   const installInfo = { port: 0, pin: pubkeyPin(pki.serverCertChainPem) };
   const grpcInfo = { port: 0 };
@@ -115,10 +136,10 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const releases = new Releases(options.releasesDir);
   const webhooks = new Webhooks(options.webhooks, log.child({ part: 'webhooks' }));
   const desired = new DesiredStateService({ store: stateStore, nodes, hub, audit, webhooks, commands, httpsPort: () => installInfo.port, log: log.child({ part: 'state' }) });
-  const rollouts = new RolloutEngine({ store: stateStore, nodes, hub, state: desired, audit, webhooks, log: log.child({ part: 'rollouts' }), bus: infra.bus, leases: infra.leases });
+  const rollouts = new RolloutEngine({ store: stateStore, nodes, hub: links, state: desired, audit, webhooks, log: log.child({ part: 'rollouts' }), bus: infra.bus, leases: infra.leases });
   const files = new HostedFiles(infra.blobs, stateStore);
   const upgrades = new AgentUpgrades({ nodes, hub, releases, commands, audit, log: log.child({ part: 'upgrades' }), httpsPort: () => installInfo.port });
-  const services = createServices({ auth, access, audit, nodes, tokens, stateStore, hub, dispatcher, upgrades, shells, desired, rollouts, files, machines, pxePort: () => pxeInfo.port, caHash: pki.caHash, install: installInfo });
+  const services = createServices({ auth, access, audit, nodes, tokens, stateStore, hub: links, dispatcher, upgrades, shells, desired, rollouts, files, machines, pxePort: () => pxeInfo.port, caHash: pki.caHash, install: installInfo });
   grpcServer.addService(
     tolerantDecoding(ControlServiceService),
     createControlService({ services, log: log.child({ part: 'control' }) }),
@@ -178,6 +199,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       })
     : undefined;
   hub.start();
+  await cluster?.start();
   await dispatcher.start();
   await shells.start();
   await rollouts.resumeUnfinished();
@@ -201,6 +223,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       await webhooks.drain();
       await dispatcher.stop();
       await hub.stop();
+      await cluster?.stop();
       for (const transport of transports) await transport.stop();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

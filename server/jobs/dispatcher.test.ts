@@ -27,7 +27,7 @@ class FakeHub {
   }
 }
 
-async function setup(nodeCount: number, shared?: { db: Stores; bus: EventBus; leases?: DriverLeases }) {
+async function setup(nodeCount: number, shared?: { db: Stores; bus: EventBus; leases?: DriverLeases; scanMs?: number }) {
   const db: Stores = shared?.db ?? openSqliteStores(':memory:');
   const { nodes } = db;
   for (let i = 1; i <= (shared ? 0 : nodeCount); i++) {
@@ -60,6 +60,7 @@ async function setup(nodeCount: number, shared?: { db: Stores; bus: EventBus; le
     defaultTimeoutMs: 30_000,
     bus: shared?.bus,
     leases: shared?.leases,
+    replicated: shared?.scanMs ? { scanMs: shared.scanMs } : undefined,
   });
   return { db, hub, dispatcher };
 }
@@ -246,5 +247,89 @@ describe('JobDispatcher', () => {
     // Had it driven the job, it would have reported both runs offline (no agent is connected to it).
     const seen = await follower.dispatcher.describe(job.id);
     expect([seen.done, ...seen.runs.map((r) => r.state)]).toEqual([true, RunState.RUN_STATE_SUCCEEDED, RunState.RUN_STATE_SUCCEEDED]);
+  });
+
+  describe('with other replicas', () => {
+    /** Leases another replica holds until `free` is set. */
+    const heldElsewhere = () => {
+      const leases = { free: false, claim: async () => leases.free, release: async () => {}, onLost: () => {} };
+      return leases;
+    };
+
+    it('ends a job whose results another replica stored (it holds the agents\' links), hearing them on the bus', async () => {
+      const bus = new LocalBus();
+      const driver = await setup(2, undefined);
+      db = driver.db;
+      const d = await setup(0, { db: driver.db, bus, scanMs: 60_000 });
+      const linkHolder = await setup(0, { db: driver.db, bus, leases: heldElsewhere() });
+      d.hub.online.add('n-1').add('n-2');
+      await d.dispatcher.start();
+      const job = await d.dispatcher.startJob(request({}), 'test');
+      const heard: string[] = [];
+      await linkHolder.dispatcher.follow(job.id, (e) => void heard.push(e.body!.$case));
+      answer(linkHolder.dispatcher, 'n-1', job.id);
+      answer(linkHolder.dispatcher, 'n-2', job.id, 3);
+      await vi.waitFor(async () => expect((await d.dispatcher.describe(job.id)).done).toBe(true), { timeout: 2000 });
+      expect((await driver.db.jobs.runs(job.id)).map((r) => r.state)).toEqual([RunState.RUN_STATE_SUCCEEDED, RunState.RUN_STATE_FAILED]);
+      expect(heard.filter((e) => e === 'done')).toHaveLength(1);
+      await d.dispatcher.stop();
+    });
+
+    it('reads back from the store a result whose bus event it missed, and ends the job', async () => {
+      const driver = await setup(1, undefined);
+      db = driver.db;
+      // The link holder's events go to a bus the driver does not hear.
+      const d = await setup(0, { db: driver.db, bus: new LocalBus(), scanMs: 50 });
+      const linkHolder = await setup(0, { db: driver.db, bus: new LocalBus(), leases: heldElsewhere() });
+      d.hub.online.add('n-1');
+      await d.dispatcher.start();
+      const job = await d.dispatcher.startJob(request({}), 'test');
+      answer(linkHolder.dispatcher, 'n-1', job.id);
+      await vi.waitFor(async () => expect((await driver.db.jobs.get(job.id))?.finishedAt).not.toBeNull(), { timeout: 2000 });
+      await d.dispatcher.stop();
+    });
+
+    it('takes over an unfinished job when its lease comes free, sending the commands in flight again', async () => {
+      const bus = new LocalBus();
+      const first = await setup(1, undefined);
+      db = first.db;
+      const gone = await setup(0, { db: first.db, bus });
+      gone.hub.online.add('n-1');
+      const job = await gone.dispatcher.startJob(request({}), 'test');
+      await gone.dispatcher.stop();
+      const leases = heldElsewhere();
+      const next = await setup(0, { db: first.db, bus, leases, scanMs: 50 });
+      next.hub.online.add('n-1');
+      await next.dispatcher.start();
+      await new Promise((r) => setTimeout(r, 150));
+      expect(next.hub.sent).toEqual([]);
+      leases.free = true;
+      await vi.waitFor(() => expect(next.hub.sent).toEqual([{ nodeId: 'n-1', jobId: job.id }]), { timeout: 2000 });
+      answer(next.dispatcher, 'n-1', job.id);
+      await vi.waitFor(async () => expect((await next.dispatcher.describe(job.id)).done).toBe(true), { timeout: 2000 });
+      await next.dispatcher.stop();
+    });
+
+    it('sends a follower each chunk once when one stored before the follow is heard on the bus after it', async () => {
+      const bus = new LocalBus();
+      const d = await setup(1, undefined);
+      db = d.db;
+      const driver = await setup(0, { db: d.db, bus });
+      driver.hub.online.add('n-1');
+      const job = await driver.dispatcher.startJob(request({}), 'test');
+      // Stored by another replica, whose event reaches this one late.
+      const late = new LocalBus();
+      const other = await setup(0, { db: d.db, bus: late, leases: heldElsewhere() });
+      const events: unknown[] = [];
+      late.subscribe(`job.${job.id}`, (e) => events.push(e));
+      other.dispatcher.onExecEvent('n-1', { jobId: job.id, seq: 1, atUnixMs: 5, body: { $case: 'output', value: { stream: 1, data: Buffer.from('hello\n') } } });
+      await vi.waitFor(() => expect(events).toHaveLength(1));
+      const heard: string[] = [];
+      await driver.dispatcher.follow(job.id, (e) => void heard.push(e.body?.$case === 'output' ? Buffer.from(e.body.value.data).toString() : e.body!.$case));
+      await vi.waitFor(() => expect(heard).toEqual(['job', 'hello\n']));
+      for (const e of events) bus.publish(`job.${job.id}`, e);
+      driver.dispatcher.onExecEvent('n-1', { jobId: job.id, seq: 2, atUnixMs: 6, body: { $case: 'output', value: { stream: 1, data: Buffer.from('world\n') } } });
+      await vi.waitFor(() => expect(heard).toEqual(['job', 'hello\n', 'world\n']));
+    });
   });
 });

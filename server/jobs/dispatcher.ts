@@ -3,6 +3,13 @@
 // events agents send back (idempotently, in batches), acknowledges them, and tells watchers.
 // Unfinished jobs are picked up again after a server restart. The jobs it drives live in memory;
 // the store is written behind, in order, one batch at a time (see #write).
+//
+// With several replicas (`replicated`), each job is driven by the replica holding its lease, and
+// each replica stores the events of the agents connected to it: the driver sends commands through
+// whichever replica holds a node's link (ClusterLinks), hears the runs the others store on the bus
+// (and reads them back from the store every scan, in case an event was missed), and a replica
+// takes over an unfinished job whose lease lapsed (its driver died). The store keeps a run from
+// moving backwards (runMayBecome), so the writers never undo each other.
 import type { Logger } from 'pino';
 import type { CommandRejected, ExecEvent } from '../../proto/gen/fleet/v1/agent';
 import type { CommandSender } from '../commands';
@@ -14,7 +21,7 @@ import { InvalidRequestError, JobNotFoundError } from '../errors';
 import { resolveTargets } from '../targets';
 import { newId } from '../ids';
 import type { AuditLog, JobOutputRecord, JobRecord, JobStore, NodeRecord, NodeStore, RunRecord } from '../store';
-import { TERMINAL_RUN_STATES } from '../../common/run-states';
+import { runMayBecome, runStateRank, TERMINAL_RUN_STATES } from '../../common/run-states';
 import type { Metrics } from '../metrics';
 import { concurrencyLimit } from './concurrency';
 
@@ -40,6 +47,8 @@ interface ActiveJob {
   inFlight: number;
   failures: number;
   terminal: number;
+  /** Stops hearing the job's runs from other replicas (replicated only). */
+  unsubscribe: () => void;
 }
 
 const isWaiting = (r: RunRecord) => r.state === RunState.RUN_STATE_PENDING || r.state === RunState.RUN_STATE_QUEUED;
@@ -55,16 +64,24 @@ function activeJob(job: JobRecord, runs: RunRecord[], limit: number): ActiveJob 
     inFlight: count(IN_FLIGHT),
     failures: count(FAILED_STATES),
     terminal: count(TERMINAL_RUN_STATES),
+    unsubscribe: () => {},
   };
 }
+
+/** A job event on the bus; output carries the agent's sequence number, so a follower can drop what its replay already sent. */
+export type BusJobEvent = JobEvent & { seq?: number };
 
 const FAILED_STATES: ReadonlySet<RunState> = new Set([RunState.RUN_STATE_FAILED, RunState.RUN_STATE_TIMED_OUT, RunState.RUN_STATE_LOST]);
 const IN_FLIGHT: ReadonlySet<RunState> = new Set([RunState.RUN_STATE_DISPATCHED, RunState.RUN_STATE_RUNNING]);
 
+/** What the dispatcher needs of the agent links: the hub, or a replica's view of all of them (ClusterLinks). */
+export type DispatchLinks = Pick<AgentHub, 'isOnline' | 'isRestarting' | 'send'>;
+
 export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOffline' | 'onExecEvent' | 'onCommandRejected'> {
   readonly #jobs: JobStore;
   readonly #nodes: NodeStore;
-  readonly #hub: AgentHub;
+  readonly #hub: DispatchLinks;
+  readonly #scanMs: number;
   readonly #audit: AuditLog;
   readonly #log: Logger;
   readonly #commands: Pick<CommandSender, 'send'>;
@@ -85,10 +102,15 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
   constructor(deps: {
     jobs: JobStore;
     nodes: NodeStore;
-    hub: AgentHub;
+    hub: DispatchLinks;
     audit: AuditLog;
     log: Logger;
     commands: Pick<CommandSender, 'send'>;
+    /**
+     * Other replicas drive jobs too (shared store, bus and leases): hear their run changes, read
+     * the driven jobs' runs back and look for jobs to take over every `scanMs`.
+     */
+    replicated?: { scanMs: number };
     defaultTimeoutMs: number;
     metrics?: Pick<Metrics, 'jobStarted' | 'runDispatched' | 'runFinished'>;
     /** Where job events go to followers (default: in-process). */
@@ -106,24 +128,103 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     this.#log = deps.log;
     this.#commands = deps.commands;
     this.#defaultTimeoutMs = deps.defaultTimeoutMs;
+    this.#scanMs = deps.replicated?.scanMs ?? 0;
   }
+
+  #scanTimer: NodeJS.Timeout | undefined;
+  #scanning = false;
 
   /** Reloads unfinished jobs and starts the timer for queue expiry and lost runs. */
   async start(): Promise<void> {
-    for (const job of await this.#jobs.unfinished()) {
-      // Another replica may be driving it (with shared leases); then its events come over the bus.
-      if (!(await this.#leases.claim(job.id))) continue;
-      const runs = await this.#jobs.runs(job.id);
-      this.#active.set(job.id, activeJob(job, runs, concurrencyLimit(job.spec.maxConcurrency, runs.length)));
-    }
-    if (this.#active.size) this.#log.info({ jobs: this.#active.size }, 'resuming unfinished jobs');
+    if (this.#scanMs) this.#leases.onLost((id) => this.#lose(id));
+    const resumed = await this.#takeOver();
+    if (resumed) this.#log.info({ jobs: resumed }, 'resuming unfinished jobs');
     this.#timer = setInterval(() => this.#tick(), 1000);
     this.#timer.unref();
+    if (this.#scanMs) {
+      this.#scanTimer = setInterval(() => void this.#scan(), this.#scanMs);
+      this.#scanTimer.unref();
+    }
+  }
+
+  /**
+   * Starts driving the unfinished jobs this server can claim (another replica may drive some:
+   * then their events come over the bus). Answers how many it took.
+   */
+  async #takeOver(): Promise<number> {
+    let taken = 0;
+    for (const job of await this.#jobs.unfinished()) {
+      if (this.#active.has(job.id) || !(await this.#leases.claim(job.id))) continue;
+      const runs = await this.#jobs.runs(job.id);
+      // Finished or taken meanwhile (by this server's own startJob, for one).
+      if (this.#active.has(job.id)) continue;
+      const active = this.#activate(job, runs, concurrencyLimit(job.spec.maxConcurrency, runs.length));
+      taken++;
+      if (this.#scanMs) {
+        this.#log.info({ job: job.id }, 'took over a job whose driver stopped');
+        // Commands the last driver sent may not have arrived: sent again (an agent ignores a job it knows).
+        for (const run of active.runs.values()) if (IN_FLIGHT.has(run.state) && this.#hub.isOnline(run.nodeId)) this.#sendCommand(active, run);
+        this.#pump(active, true);
+      }
+    }
+    return taken;
+  }
+
+  /** Drives a job from now on: kept in memory and, with other replicas, hearing the runs they store. */
+  #activate(job: JobRecord, runs: RunRecord[], limit: number): ActiveJob {
+    const active = activeJob(job, runs, limit);
+    this.#active.set(job.id, active);
+    if (this.#scanMs) active.unsubscribe = this.#bus.subscribe<BusJobEvent>(jobTopic(job.id), (e) => this.#heard(active, e));
+    return active;
+  }
+
+  /** A run another replica stored (its agent reports there): taken in when it moved forward. */
+  #heard(active: ActiveJob, event: BusJobEvent): void {
+    if (event.body?.$case !== 'run' || this.#active.get(active.job.id) !== active) return;
+    if (this.#merge(active, fromRunMessage(event.body.value))) this.#pump(active);
+  }
+
+  /** Takes a run's newer state (from another replica) into memory; true when it changed. */
+  #merge(active: ActiveJob, newer: Pick<RunRecord, 'nodeId' | 'state' | 'exitCode' | 'signal' | 'error' | 'startedAt' | 'finishedAt'>): boolean {
+    const run = active.runs.get(newer.nodeId);
+    if (!run || runStateRank(newer.state) <= runStateRank(run.state) || !runMayBecome(run.state, newer.state)) return false;
+    const { state, exitCode, signal, error, startedAt, finishedAt } = newer;
+    this.#applyRun(active, run, { state, exitCode, signal, error, startedAt: startedAt ?? run.startedAt, finishedAt });
+    return true;
+  }
+
+  /** Every scanMs with other replicas: read the driven jobs' runs back, and take over jobs left without a driver. */
+  async #scan(): Promise<void> {
+    if (this.#scanning) return;
+    this.#scanning = true;
+    try {
+      for (const active of [...this.#active.values()]) {
+        if (active.inFlight === 0) continue;
+        let changed = false;
+        for (const run of await this.#jobs.runs(active.job.id)) changed = this.#merge(active, run) || changed;
+        if (changed) this.#pump(active);
+      }
+      await this.#takeOver();
+    } catch (err) {
+      this.#log.warn({ err }, 'could not check the jobs other replicas drive');
+    } finally {
+      this.#scanning = false;
+    }
+  }
+
+  /** This server's lease on a job lapsed (another replica may drive it now): stop driving it. */
+  #lose(jobId: string): void {
+    const active = this.#active.get(jobId);
+    if (!active) return;
+    this.#log.warn({ job: jobId }, 'lost the lease on a job; another replica drives it now');
+    active.unsubscribe();
+    this.#active.delete(jobId);
   }
 
   /** Stops the timer and stores what is still in memory. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    clearInterval(this.#scanTimer);
     await this.#flush();
     this.#saveDirty();
     await this.#writing;
@@ -167,14 +268,17 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
       startedAt: null,
       finishedAt: null,
     }));
-    await this.#write(() => this.#jobs.create(job, runs));
+    // The lease first: another replica's scan must not take over a job before its creator drives it.
     await this.#leases.claim(job.id);
+    await this.#write(() => this.#jobs.create(job, runs)).catch(async (err: unknown) => {
+      await this.#leases.release(job.id).catch(() => {});
+      throw err;
+    });
     const what = spec.shell ? `sh -c ${JSON.stringify(spec.shell)}` : JSON.stringify(spec.argv);
     await this.#audit.record({ actor, action: 'job.start', target: job.id, ok: true, detail: `${what} on ${targets.length} node(s)` });
     this.#log.info({ job: job.id, nodes: targets.length, by: actor }, 'job started');
     this.#metrics?.jobStarted();
-    const active = activeJob(job, runs, limit);
-    this.#active.set(job.id, active);
+    const active = this.#activate(job, runs, limit);
     this.#pump(active, true);
     return this.describe(job.id);
   }
@@ -212,61 +316,126 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
   }
 
   /** A job's stored output up to `last` (a position lastOutputRowid returned), a page at a time. */
-  #outputUpTo(job: Job, last: number): AsyncIterable<NodeOutput> {
+  async *#outputUpTo(job: Job, last: number): AsyncIterable<NodeOutput> {
+    for await (const chunk of this.#outputBetween(job, 0, last)) yield chunk.value;
+  }
+
+  /** A job's stored output after position `after` up to `last`, with each chunk's position and seq. */
+  async *#outputBetween(job: Job, after: number, last: number): AsyncIterable<{ rowid: number; seq: number; value: NodeOutput }> {
     const names = new Map(job.runs.map((r) => [r.nodeId, r.nodeName]));
-    const jobs = this.#jobs;
-    return (async function* () {
-      for (let after = 0; ; ) {
-        const page = await jobs.outputPage(job.id, after, last, OUTPUT_PAGE);
-        if (page.length === 0) return;
-        for (const o of page) yield { nodeId: o.nodeId, nodeName: names.get(o.nodeId) ?? o.nodeId, stream: o.stream, data: o.data, atUnixMs: o.at };
-        after = page.at(-1)!.rowid;
+    for (;;) {
+      const page = await this.#jobs.outputPage(job.id, after, last, OUTPUT_PAGE);
+      if (page.length === 0) return;
+      for (const o of page) {
+        yield { rowid: o.rowid, seq: o.seq, value: { nodeId: o.nodeId, nodeName: names.get(o.nodeId) ?? o.nodeId, stream: o.stream, data: o.data, atUnixMs: o.at } };
       }
-    })();
+      after = page.at(-1)!.rowid;
+    }
   }
 
   /**
    * Follows a job: sends the job, its stored output (waiting for `send` whenever it returns a
    * promise, so a slow reader holds the replay back), then live events; the last event is `done`.
-   * Events that happen during the replay are held and sent after it, in order: output is stored
-   * before it is published, and the replay ends at what was stored when following began, so
-   * nothing is sent twice or missed. Returns a function that stops following.
+   * Events that happen during the replay are held and sent after it, in order. The bus is heard
+   * from before the job is read, so no event after the read is missed; output the replay already
+   * sent is dropped by its sequence number (with several replicas, a chunk another replica stored
+   * before the read may be heard after it). With other replicas, the store is checked every
+   * scanMs too, so a follower whose bus missed the end still ends. Returns a function that stops
+   * following.
    */
   async follow(jobId: string, send: (event: JobEvent) => void | Promise<void>): Promise<() => void> {
     let stopped = false;
     let replaying = true;
-    let unsubscribe = () => {};
-    const held: JobEvent[] = [];
-    const live = (event: JobEvent) => {
-      if (replaying) held.push(event);
-      else void send(event);
+    let ended = false;
+    const held: BusJobEvent[] = [];
+    /** The highest output seq sent per node, and the last stored position replayed. */
+    const sent = new Map<string, number>();
+    let position = 0;
+    const deliver = (event: BusJobEvent) => {
+      if (ended) return;
+      const body = event.body;
+      if (body?.$case === 'output' && event.seq !== undefined) {
+        if (event.seq <= (sent.get(body.value.nodeId) ?? 0)) return;
+        sent.set(body.value.nodeId, event.seq);
+      }
+      if (body?.$case === 'done') finish();
+      void send({ body });
     };
-    // In the write queue: batches before this one are stored and published, later ones are
-    // stored after `last` and published to `live`, so the replay and the live events meet exactly.
-    const { job, stored } = await this.#write(async () => {
-      const job = await this.#describeNow(jobId);
-      const last = await this.#jobs.lastOutputRowid(jobId);
-      if (!job.done) unsubscribe = this.#bus.subscribe(jobTopic(jobId), live);
-      return { job, stored: this.#outputUpTo(job, last) };
-    });
+    const live = (event: BusJobEvent) => {
+      if (replaying) held.push(event);
+      else deliver(event);
+    };
+    let unsubscribe = this.#bus.subscribe(jobTopic(jobId), live);
+    let timer: NodeJS.Timeout | undefined;
+    const finish = () => {
+      ended = true;
+      clearInterval(timer);
+      unsubscribe();
+    };
     const stop = () => {
       stopped = true;
+      finish();
+    };
+    // In the write queue: batches before this one are stored and published, later ones are
+    // stored after `last` and published to `live`, so the replay and the live events meet.
+    let read: { job: Job; last: number };
+    try {
+      read = await this.#write(async () => ({ job: await this.#describeNow(jobId), last: await this.#jobs.lastOutputRowid(jobId) }));
+    } catch (err) {
       unsubscribe();
+      throw err;
+    }
+    const { job, last } = read;
+    if (job.done) {
+      unsubscribe();
+      unsubscribe = () => {};
+      held.length = 0;
+    }
+    /** Sends stored output after `position` up to `upTo`, noting each chunk's seq. */
+    const replay = async (upTo: number) => {
+      for await (const chunk of this.#outputBetween(job, position, upTo)) {
+        if (stopped) return;
+        position = chunk.rowid;
+        if (chunk.seq <= (sent.get(chunk.value.nodeId) ?? 0)) continue;
+        sent.set(chunk.value.nodeId, chunk.seq);
+        await send({ body: { $case: 'output', value: chunk.value } });
+      }
     };
     void (async () => {
       await send({ body: { $case: 'job', value: job } });
-      for await (const value of stored) {
-        if (stopped) return;
-        await send({ body: { $case: 'output', value } });
-      }
+      await replay(last);
       if (stopped) return;
       replaying = false;
-      if (job.done) await send({ body: { $case: 'done', value: job } });
-      for (const event of held.splice(0)) void send(event);
+      if (job.done) {
+        ended = true;
+        await send({ body: { $case: 'done', value: job } });
+        return;
+      }
+      for (const event of held.splice(0)) deliver(event);
+      if (this.#scanMs && !ended) timer = setInterval(() => void catchUp(), this.#scanMs);
     })().catch((err: unknown) => {
       this.#log.error({ err, job: jobId }, 'following a job failed');
       stop();
     });
+    // The job ended and its 'done' was not heard (a bus that reconnected): the rest from the store.
+    let catching = false;
+    const catchUp = async () => {
+      if (catching || ended) return;
+      catching = true;
+      try {
+        const stored = await this.#jobs.get(jobId);
+        if (!stored || stored.finishedAt === null || ended) return;
+        const now = await this.#describeNow(jobId);
+        await replay(await this.#jobs.lastOutputRowid(jobId));
+        if (ended || stopped) return;
+        finish();
+        await send({ body: { $case: 'done', value: now } });
+      } catch (err) {
+        this.#log.warn({ err, job: jobId }, 'could not check whether a followed job ended');
+      } finally {
+        catching = false;
+      }
+    };
     return stop;
   }
 
@@ -334,7 +503,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     const acks = new Map<string, { nodeId: string; jobId: string; seq: number }>();
     // What to publish, in order; a run that changes more than once in a batch (started and
     // finished together) is stored and published once, in its last state, where it last changed.
-    const published: ({ jobId: string; event: JobEvent } | RunRecord | null)[] = [];
+    const published: ({ jobId: string; event: BusJobEvent } | RunRecord | null)[] = [];
     const changedAt = new Map<RunRecord, number>();
     const changed = (active: ActiveJob | undefined, run: RunRecord, change: Partial<RunRecord>) => {
       this.#applyRun(active, run, change);
@@ -345,7 +514,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     const touched = new Set<ActiveJob>();
     const storedRun = (jobId: string, nodeId: string) => stored.get(jobId)?.get(nodeId);
     const output: JobOutputRecord[] = [];
-    const outputEvents: { jobId: string; event: JobEvent }[] = [];
+    const outputEvents: { jobId: string; event: BusJobEvent }[] = [];
     {
       for (const { nodeId, event } of batch) {
         const key = `${nodeId}\0${event.jobId}`;
@@ -364,7 +533,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
             const { stream, data } = event.body.value;
             output.push({ jobId: event.jobId, nodeId, seq, stream: stream === OutputStream.OUTPUT_STREAM_STDERR ? stream : OutputStream.OUTPUT_STREAM_STDOUT, data, at });
             // Published only if stored now (not a replay of a stored chunk): see below.
-            const chunk = { jobId: event.jobId, event: { body: { $case: 'output', value: { nodeId, nodeName: run.nodeName, stream, data, atUnixMs: at } } } } satisfies { jobId: string; event: JobEvent };
+            const chunk = { jobId: event.jobId, event: { body: { $case: 'output', value: { nodeId, nodeName: run.nodeName, stream, data, atUnixMs: at } }, seq } } satisfies { jobId: string; event: BusJobEvent };
             outputEvents.push(chunk);
             published.push(chunk);
             break;
@@ -543,6 +712,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
       } catch (err) {
         this.#log.error({ err, job: job.id }, 'could not store the end of a job');
       }
+      active.unsubscribe();
       this.#active.delete(active.job.id);
       this.#bus.publish<JobEvent>(jobTopic(active.job.id), { body: { $case: 'done', value: job } } satisfies JobEvent);
     });
@@ -563,6 +733,12 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
       this.#pump(active, true);
     }
   }
+}
+
+/** A run as the bus carries it, back to the fields a driver merges (0 and '' are absent). */
+function fromRunMessage(r: NodeRun): Pick<RunRecord, 'nodeId' | 'state' | 'exitCode' | 'signal' | 'error' | 'startedAt' | 'finishedAt'> {
+  const final = TERMINAL_RUN_STATES.has(r.state);
+  return { nodeId: r.nodeId, state: r.state, exitCode: final ? r.exitCode : null, signal: r.signal || null, error: r.error || null, startedAt: r.startedUnixMs || null, finishedAt: r.finishedUnixMs || null };
 }
 
 function toRunMessage(r: RunRecord): NodeRun {

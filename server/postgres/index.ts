@@ -19,3 +19,4 @@ export { PgReplayCache, type JsonCodec } from './pg-replay-cache';
 export { PgSignInLimits } from './pg-sign-in-limits';
 export { PgWebSessions } from './pg-web-sessions';
 export { MasterKey, PgKeyMaterial, readMasterKey } from './pg-key-material';
+export { PgLinkDirectory } from './pg-link-directory';

@@ -10,6 +10,7 @@ import { postgresInfrastructure } from './pg-infrastructure';
 import { PgJobStore } from './pg-job-store';
 import { readMasterKey } from './pg-key-material';
 import { PgLeases } from './pg-leases';
+import { PgLinkDirectory } from './pg-link-directory';
 import { PgMachineStore } from './pg-machine-store';
 import { PgNodeStore } from './pg-node-store';
 import { PgAuditLog } from './pg-audit-log';
@@ -43,6 +44,7 @@ export async function openPostgres(url: string, options: { signInFailures: numbe
       await pool.end();
     },
   };
-  const infra: Infrastructure = { ...postgresInfrastructure(pool, { signInFailures: options.signInFailures, masterKey, log }), bus, leases };
+  const cluster = { replica: leases.holder, directory: new PgLinkDirectory(pool) };
+  const infra: Infrastructure = { ...postgresInfrastructure(pool, { signInFailures: options.signInFailures, masterKey, log }), bus, leases, cluster };
   return { stores, infra };
 }

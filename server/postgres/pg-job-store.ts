@@ -4,7 +4,7 @@
 // per-job lock for its transaction, which keeps each job's output positions in commit order (the
 // replay boundary stays exact) and lets a replayed chunk be told from a new one.
 import type { PoolClient } from 'pg';
-import { toJobRecord, toOutputRecord, toRunRecord, type JobOutputRecord, type JobRecord, type JobRow, type JobStore, type OutputRecord, type OutputRow, type RunRecord, type RunRow } from '../store';
+import { runMayBecomeSql, toJobRecord, toOutputRecord, toRunRecord, type JobOutputRecord, type JobRecord, type JobRow, type JobStore, type OutputRecord, type OutputRow, type RunRecord, type RunRow } from '../store';
 import { inTransaction, type PgPool } from './pg-database';
 
 /** The first key of the per-job advisory locks ("jobs" in ASCII); the second is hashtext(job id). */
@@ -41,7 +41,8 @@ function lastStates(runs: readonly RunRecord[]): RunRecord[] {
  * every chunk below it already committed and every later one above it, even with several servers
  * writing the job's output. Chunks are inserted with ON CONFLICT DO NOTHING on (job, node, seq);
  * a chunk another server stored first, or stores meanwhile, is answered false and not stored twice.
- * Runs are plain updates: a job's runs are written by the one server that drives it.
+ * Runs are updates guarded by state (runMayBecome): the server driving a job and the servers its
+ * agents report to write the same runs, and a stale write never undoes a newer one.
  */
 export class PgJobStore implements JobStore {
   readonly #pool: PgPool;
@@ -98,7 +99,7 @@ export class PgJobStore implements JobStore {
         await client.query(
           `UPDATE job_runs AS r SET state = u.state, exit_code = u.exit_code, signal = u.signal, error = u.error, queue_expires_at = u.queue_expires_at,
              dispatched_at = u.dispatched_at, started_at = u.started_at, finished_at = u.finished_at
-           FROM ${RUN_ROWS} WHERE r.job_id = u.job_id AND r.node_id = u.node_id`,
+           FROM ${RUN_ROWS} WHERE r.job_id = u.job_id AND r.node_id = u.node_id AND ${runMayBecomeSql('r.state', 'u.state')}`,
           runColumns(runs),
         );
       }

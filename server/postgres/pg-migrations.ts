@@ -341,8 +341,26 @@ const KEYS = `
   );
 `;
 
+// Which replicas are alive (each one's last heartbeat, in the database's clock) and which replica
+// holds each agent's link (server/cluster/cluster-links.ts, server/postgres/pg-link-directory.ts).
+const LINKS = `
+  CREATE TABLE replicas (
+    id         TEXT PRIMARY KEY,
+    started_at BIGINT NOT NULL,
+    seen_at    BIGINT NOT NULL
+  );
+  CREATE TABLE agent_links (
+    node_id TEXT PRIMARY KEY,
+    replica TEXT NOT NULL,
+    since   BIGINT NOT NULL
+  );
+  CREATE INDEX agent_links_replica ON agent_links (replica);
+`;
+
 /** Migration N+1 is `PG_MIGRATIONS[N]`; each runs in one transaction. */
 export const PG_MIGRATIONS: readonly string[] = [
   // 1: the schema SQLite reaches with its migrations 1–7, per domain, and the state replicas share.
   [NODES, TOKENS, JOBS, AUDIT, SESSIONS, STATE, MACHINES, BUS, LEASES, SHARED, KEYS].join('\n'),
+  // 2: replicas and the agent links each holds.
+  LINKS,
 ];

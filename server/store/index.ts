@@ -4,7 +4,7 @@
 // stores implement the same interfaces and map rows with the `to…Record` functions named here.
 export type { AuditLog, AuditRecord } from './audit-log';
 export { copySqliteFile, inspectDatabase, openDatabase, type Db } from './database';
-export { toJobRecord, toOutputRecord, toRunRecord, type JobOutputRecord, type JobRecord, type JobRow, type JobStore, type OutputRecord, type OutputRow, type RunRecord, type RunRow } from './job-store';
+export { runMayBecomeSql, toJobRecord, toOutputRecord, toRunRecord, type JobOutputRecord, type JobRecord, type JobRow, type JobStore, type OutputRecord, type OutputRow, type RunRecord, type RunRow } from './job-store';
 export { MachineState, machineValues, toMachineRecord, type MachineRecord, type MachineStore } from './machine-store';
 export { MIGRATIONS } from './migrations';
 export type { NodeRecord, NodeStore } from './node-store';

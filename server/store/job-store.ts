@@ -133,6 +133,10 @@ export interface JobStore {
    * true when it was stored now, false when that job, node and seq was stored before (a replay,
    * by this server or another one at the same time, or earlier in the same batch), which is then
    * not stored again. Several servers may write the same job's output at once.
+   *
+   * A run's stored state only moves forward (common/run-states.ts runMayBecome): a write that
+   * would take it back, or change a final state other than LOST, is left out. With several
+   * servers, the one driving a job and the ones its agents report to both write its runs.
    */
   write(batch: { output?: readonly JobOutputRecord[]; runs?: readonly RunRecord[] }): Promise<boolean[]>;
   finish(jobId: string, at: number): Promise<void>;
@@ -148,6 +152,15 @@ export interface JobStore {
   outputPage(jobId: string, afterRowid: number, lastRowid: number, limit: number): Promise<(OutputRecord & { rowid: number })[]>;
 }
 
+/** SQL for runStateRank of the state in `column`. */
+const runRankSql = (column: string) => `(CASE WHEN ${column} <= 4 THEN ${column} WHEN ${column} = 10 THEN 5 ELSE 6 END)`;
+
+/**
+ * SQL that is true when a stored run in state `from` may be set to `to` (common/run-states.ts
+ * runMayBecome), for the guarded updates of both databases.
+ */
+export const runMayBecomeSql = (from: string, to: string) => `(${runRankSql(from)} < 6 AND ${runRankSql(to)} >= ${runRankSql(from)})`;
+
 /** JobStore in SQLite (better-sqlite3): the embedded default. */
 export class SqliteJobStore implements JobStore {
   readonly #db: Db;
@@ -159,7 +172,7 @@ export class SqliteJobStore implements JobStore {
     this.#updateRun = db.prepare(
       `UPDATE job_runs SET state = @state, exit_code = @exitCode, signal = @signal, error = @error,
          queue_expires_at = @queueExpiresAt, dispatched_at = @dispatchedAt, started_at = @startedAt, finished_at = @finishedAt
-       WHERE job_id = @jobId AND node_id = @nodeId`,
+       WHERE job_id = @jobId AND node_id = @nodeId AND ${runMayBecomeSql('state', '@state')}`,
     );
     this.#insertOutput = db.prepare('INSERT OR IGNORE INTO job_output (job_id, node_id, seq, stream, data, at) VALUES (?, ?, ?, ?, ?, ?)');
   }

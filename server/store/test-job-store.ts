@@ -97,6 +97,29 @@ export function jobStoreContract(name: string, make: () => Promise<JobStore>): v
       expect(await store.write({})).toEqual([]);
     });
 
+    it('moves a stored run only forward: a stale write is left out, a final state stays, a result replaces LOST', async () => {
+      const store = await make();
+      await store.create(jobRecord('j-1'), [runRecord('j-1', 'n-1', 0), runRecord('j-1', 'n-2', 1)]);
+      const running: RunRecord = { ...runRecord('j-1', 'n-1', 0), state: RunState.RUN_STATE_RUNNING, startedAt: 11 };
+      const dispatched: RunRecord = { ...runRecord('j-1', 'n-1', 0), state: RunState.RUN_STATE_DISPATCHED, dispatchedAt: 10 };
+      // Another server stored the agent's start; the driver's older "dispatched" comes after it.
+      await store.write({ runs: [running] });
+      await store.write({ runs: [dispatched] });
+      expect((await store.runs('j-1'))[0]).toEqual(running);
+      const succeeded: RunRecord = { ...running, state: RunState.RUN_STATE_SUCCEEDED, exitCode: 0, finishedAt: 12 };
+      const lost: RunRecord = { ...running, state: RunState.RUN_STATE_LOST, error: 'no result', finishedAt: 40 };
+      await store.write({ runs: [succeeded] });
+      await store.write({ runs: [lost] });
+      expect((await store.runs('j-1'))[0]).toEqual(succeeded);
+      // LOST is final but for a late result.
+      const lost2: RunRecord = { ...runRecord('j-1', 'n-2', 1), state: RunState.RUN_STATE_LOST, error: 'no result', finishedAt: 40 };
+      const late: RunRecord = { ...lost2, state: RunState.RUN_STATE_FAILED, exitCode: 3, error: null, finishedAt: 41 };
+      await store.write({ runs: [lost2] });
+      await store.write({ runs: [late] });
+      await store.write({ runs: [{ ...late, state: RunState.RUN_STATE_SUCCEEDED, exitCode: 0 }] });
+      expect((await store.runs('j-1'))[1]).toEqual(late);
+    });
+
     it('tells new output from a replay, and stores each chunk once', async () => {
       const store = await make();
       await store.create(jobRecord('j-1'), [runRecord('j-1', 'n-1', 0), runRecord('j-1', 'n-2', 1)]);
