@@ -135,8 +135,8 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   for (const transport of transports) transport.start(agentHandlers);
   const releases = new Releases(options.releasesDir);
   const webhooks = new Webhooks(options.webhooks, log.child({ part: 'webhooks' }));
-  const desired = new DesiredStateService({ store: stateStore, nodes, hub, audit, webhooks, commands, httpsPort: () => installInfo.port, log: log.child({ part: 'state' }) });
-  const rollouts = new RolloutEngine({ store: stateStore, nodes, hub: links, state: desired, audit, webhooks, log: log.child({ part: 'rollouts' }), bus: infra.bus, leases: infra.leases });
+  const desired = new DesiredStateService({ store: stateStore, nodes, hub, cluster: cluster && { links: cluster, bus: infra.bus }, audit, webhooks, commands, httpsPort: () => installInfo.port, log: log.child({ part: 'state' }) });
+  const rollouts = new RolloutEngine({ replicated: cluster && { scanMs: 5000 }, store: stateStore, nodes, hub: links, state: desired, audit, webhooks, log: log.child({ part: 'rollouts' }), bus: infra.bus, leases: infra.leases });
   const files = new HostedFiles(infra.blobs, stateStore);
   const upgrades = new AgentUpgrades({ nodes, hub, releases, commands, audit, log: log.child({ part: 'upgrades' }), httpsPort: () => installInfo.port });
   const services = createServices({ auth, access, audit, nodes, tokens, stateStore, hub: links, dispatcher, upgrades, shells, desired, rollouts, files, machines, pxePort: () => pxeInfo.port, caHash: pki.caHash, install: installInfo });

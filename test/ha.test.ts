@@ -1,8 +1,10 @@
 // High availability as an operator runs it: three fleet-server replicas on one PostgreSQL behind
-// HAProxy, twenty agents and the CLI all going through HAProxy. The replica driving a job is killed
-// (-9) while the job runs: the agents it held reconnect to the others, another replica takes the
-// job over, and the job ends with every node's output exactly once. The fleet goes on on two.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+// HAProxy, twenty agents and the CLI all going through HAProxy. A spec applied through any replica
+// converges every node. The replica driving a job is killed (-9) while the job runs: the agents it
+// held reconnect to the others, another replica takes the job over, and the job ends with every
+// node's output exactly once. Then the replica driving a rollout is killed mid-rollout: another
+// takes it over and every node converges.
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +30,26 @@ describe('three replicas behind HAProxy', () => {
   /** The fleet as the operator and the agents see it: HAProxy's address. */
   let front: Fleet;
   const names = Array.from({ length: AGENTS }, (_, i) => `lb-${String(i + 1).padStart(2, '0')}`);
+  /** Each agent converges desired state inside a root of its own. */
+  const root = (name: string) => join(front.dir, 'roots', name);
+  const readIn = (name: string, path: string) => {
+    try {
+      return readFileSync(join(root(name), path), 'utf8');
+    } catch {
+      return null;
+    }
+  };
+  const writeSpec = (file: string, text: string) => {
+    const path = join(front.dir, file);
+    writeFileSync(path, text);
+    return path;
+  };
+  /** The replica whose process holds the lease on `id` (a job or a rollout): "host:pid:…". */
+  const driverOf = async (id: string) => {
+    const { rows } = await db.query<{ holder: string }>('SELECT holder FROM driver_leases WHERE id = $1', [id]);
+    const pid = Number(rows[0]?.holder.split(':')[1]);
+    return replicas.find((r) => r.server.child.pid === pid);
+  };
 
   beforeAll(async () => {
     postgres = await TestPostgres.start();
@@ -50,7 +72,10 @@ describe('three replicas behind HAProxy', () => {
     const login = await front.cli(['login', '--server', front.url, '--token', front.adminToken, '--ca-hash', `sha256:${front.caHash}`]);
     if (login.code !== 0) throw new Error(login.stderr);
     const token = await front.token(['--uses', String(AGENTS)]);
-    for (const name of names) front.startAgent(name, token);
+    for (const name of names) {
+      mkdirSync(root(name), { recursive: true });
+      front.startAgent(name, token, [], { FLEET_AGENT_ROOT: root(name) });
+    }
     await front.waitOnline(names, 90_000);
     db = new pg.Client({ connectionString: url });
     await db.connect();
@@ -73,17 +98,22 @@ describe('three replicas behind HAProxy', () => {
     expect(rows.length).toBe(3);
   });
 
+  it('applies a spec through any replica to the nodes of every replica', async () => {
+    const spec = writeSpec('hello.yaml', 'name: hello\nselector: ""\nrollout:\n  batch: 50%\nresources:\n  - type: file\n    path: /etc/hello.conf\n    template: true\n    content: "hello {{ node.name }}"\n');
+    const r = await front.cli(['apply', '-f', spec]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(names.filter((n) => readIn(n, 'etc/hello.conf') !== `hello ${n}`)).toEqual([]);
+  }, 60_000);
+
   it('ends a job whose driving replica is killed mid-run, each node\'s output once; the fleet goes on', async () => {
     const started = await front.cli(['exec', '--all', '--detach', '--timeout', '2m', '--', 'sh', '-c', 'echo begun; sleep 4; echo finished']);
     expect(started.code, started.stderr).toBe(0);
     const id = started.stdout.trim();
     await waitFor('every run started', async () => (await front.json<JobJson>(['jobs', 'show', id])).runs.every((r) => r.state === 'running'), 30_000, 200);
     // The lease names the driver: host:pid:…
-    const { rows } = await db.query<{ holder: string }>('SELECT holder FROM driver_leases WHERE id = $1', [id]);
-    const pid = Number(rows[0]!.holder.split(':')[1]);
-    const driver = replicas.find((r) => r.server.child.pid === pid)!;
+    const driver = await driverOf(id);
     expect(driver).toBeDefined();
-    await driver.crashServer();
+    await driver!.crashServer();
 
     const followed = await front.cli(['jobs', 'show', id]);
     expect(followed.code, followed.stderr).toBe(0);
@@ -97,5 +127,26 @@ describe('three replicas behind HAProxy', () => {
     const next = await front.cli(['exec', '--all', '--', 'echo', 'again']);
     expect(next.code, next.stderr).toBe(0);
     expect(lines(next.stdout)).toEqual(names.map((n) => `${n}: again`));
+  }, 180_000);
+
+  it('finishes a rollout whose driving replica is killed between batches: another takes it over', async () => {
+    // Four batches of five; each node takes a second to converge.
+    const spec = writeSpec(
+      'slow.yaml',
+      'name: slow\nselector: ""\nrollout:\n  batch: 5\nresources:\n  - type: exec\n    name: mark\n    command: sleep 1 && mkdir -p etc && echo marked > etc/slow.mark\n    creates: /etc/slow.mark\n',
+    );
+    const started = await front.cli(['apply', '-f', spec, '--detach']);
+    expect(started.code, started.stderr).toBe(0);
+    const id = started.stdout.trim();
+    await waitFor('the first batch done', async () => (await front.json<{ currentBatch: number }>(['rollouts', 'show', id])).currentBatch >= 1, 60_000, 200);
+    const driver = await driverOf(id);
+    expect(driver).toBeDefined();
+    await driver!.crashServer();
+    const state = await waitFor('the rollout ended', async () => {
+      const r = await front.json<{ state: string }>(['rollouts', 'show', id]);
+      return r.state !== 'running' && r.state;
+    }, 90_000, 500);
+    expect(state).toBe('succeeded');
+    expect(names.filter((n) => readIn(n, 'etc/slow.mark') !== 'marked\n')).toEqual([]);
   }, 180_000);
 });

@@ -7,13 +7,22 @@ import type { ApplyCommand, HealthReport, StateReport } from '../../proto/gen/fl
 import type { CommandSender } from '../commands';
 import type { ResourceState } from '../../proto/gen/fleet/v1/common';
 import type { NodePlan, PlanResponse } from '../../proto/gen/fleet/v1/control';
-import type { AgentHub } from '../agent-hub';
+import type { AgentHub, Presence } from '../agent-hub';
+import type { EventBus } from '../bus';
+import type { PresenceListener } from '../cluster';
 import { RevisionNotFoundError } from '../errors';
 import { newId } from '../ids';
 import type { AuditLog, NodeRecord, NodeStore, RevisionRecord, StateStore } from '../store';
 import { KeyedQueue } from '../../common/keyed-queue';
 import { parseSelector } from '../../common/labels';
 import type { Webhooks } from './webhooks';
+
+/** A node's answer to an apply, passed from the replica holding its link to the others. */
+interface StateAnswer {
+  nodeId: string;
+  report: StateReport;
+}
+const ANSWERS_TOPIC = 'state-answers';
 
 /** How long a plan waits for each node's answer. */
 const PLAN_TIMEOUT_MS = 60_000;
@@ -31,7 +40,13 @@ interface Waiter {
 export interface DesiredStateDeps {
   store: StateStore;
   nodes: NodeStore;
+  /** This server's agent links: their reports, and the nodes that connect here. */
   hub: AgentHub;
+  /**
+   * With several replicas: every replica's links (a node's answer arrives at the replica holding
+   * its link, which passes it on over `bus` to the one waiting for it).
+   */
+  cluster?: { links: Presence & { addListener(l: PresenceListener): void }; bus: EventBus };
   audit: AuditLog;
   webhooks: Webhooks;
   commands: CommandSender;
@@ -69,19 +84,40 @@ export class DesiredStateService {
     this.#d = deps;
     // One node's reports are stored in the order they came; nodes do not wait for each other.
     this.#reports = new KeyedQueue((err, nodeId) => deps.log.error({ err, nodeId }, 'could not store what a node reported'));
+    const cluster = deps.cluster;
     deps.hub.addListener({
       onStateReport: (nodeId, report) => {
         // The rollout waiting for this answer hears it at once, not behind the node's writes.
-        const waiter = report.commandId ? this.#waiters.get(report.commandId) : undefined;
-        if (waiter && waiter.nodeId === nodeId && !report.inProgress) waiter.resolve(report);
+        if (!this.#answered(nodeId, report) && cluster && report.commandId && !report.inProgress) {
+          cluster.bus.publish<StateAnswer>(ANSWERS_TOPIC, { nodeId, report });
+        }
         void this.#reports.run(nodeId, () => this.#onStateReport(nodeId, report));
       },
       onHealthReport: (nodeId, report) => void this.#reports.run(nodeId, () => this.#onHealthReport(nodeId, report)),
       onOnline: (nodeId) => {
-        this.#resend(nodeId);
+        if (!cluster) this.#resend(nodeId);
+        // Only the replica the node connected to gives it its specs.
         this.#joinSpecs(nodeId).catch((err: unknown) => deps.log.error({ err, nodeId }, 'could not give a joining node its specs'));
       },
     });
+    if (cluster) {
+      // A node that comes back on any replica gets the commands waiting for it here.
+      cluster.links.addListener({ onOnline: (nodeId) => this.#resend(nodeId) });
+      cluster.bus.subscribe<StateAnswer>(ANSWERS_TOPIC, (a) => this.#answered(a.nodeId, a.report));
+    }
+  }
+
+  /** Resolves the apply waiting here for this answer, if any; true when one was. */
+  #answered(nodeId: string, report: StateReport): boolean {
+    const waiter = report.commandId ? this.#waiters.get(report.commandId) : undefined;
+    if (!waiter || waiter.nodeId !== nodeId || report.inProgress) return false;
+    waiter.resolve(report);
+    return true;
+  }
+
+  /** Which nodes are online, on any replica. */
+  #isOnline(nodeId: string): boolean {
+    return (this.#d.cluster?.links ?? this.#d.hub).isOnline(nodeId);
   }
 
   /** Parses and validates a spec (throws SpecError with file:line:col for every problem). */
@@ -141,7 +177,7 @@ export class DesiredStateService {
 
   async #planNode(spec: Spec, revision: number, node: NodeRecord): Promise<NodePlan> {
     const base = { nodeId: node.id, nodeName: node.name, resources: [] as ResourceState[], error: '' };
-    if (!this.#d.hub.isOnline(node.id)) return { ...base, outcome: 'offline' };
+    if (!this.#isOnline(node.id)) return { ...base, outcome: 'offline' };
     let desired: DesiredState;
     try {
       desired = this.render(spec, revision, node);

@@ -36,6 +36,8 @@ export interface RolloutDeps {
   bus?: EventBus;
   /** Which rollouts this server drives (default: all it starts or finds unfinished). */
   leases?: DriverLeases;
+  /** Other replicas drive rollouts too: look for unfinished rollouts whose driver's lease lapsed every `scanMs`. */
+  replicated?: { scanMs: number };
 }
 
 /** Nodes per batch for `batch` (a count or "N%") over `total` nodes; at least 1. */
@@ -92,23 +94,46 @@ export class RolloutEngine {
   /** When each node was last sent an apply (health reports after it are fresh). */
   readonly #appliedAt = new Map<string, number>();
   #stopped = false;
+  /** Rollouts whose lease this server lost while driving them: their drive stops at the next step. */
+  readonly #lost = new Set<string>();
+  #scanTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: RolloutDeps) {
     this.#d = deps;
     this.#bus = deps.bus ?? new LocalBus(deps.log);
     this.#leases = deps.leases ?? new LocalLeases();
+    this.#leases.onLost((id) => {
+      if (!this.#driving.has(id)) return;
+      this.#d.log.warn({ rollout: id }, 'lost the lease on a rollout; another replica drives it now');
+      this.#lost.add(id);
+    });
   }
 
-  /** Carries on with the rollouts that were going when the server stopped. */
+  /**
+   * Carries on with the rollouts that were going when the server stopped; with other replicas,
+   * also every scanMs with those whose driver stopped (its lease lapsed).
+   */
   async resumeUnfinished(): Promise<void> {
-    for (const r of (await this.#d.store.unfinishedRollouts())) {
-      this.#d.log.info({ rollout: r.id, spec: r.spec, batch: r.currentBatch }, 'resuming rollout');
-      void this.#drive(r.id);
+    await this.#resume();
+    const scanMs = this.#d.replicated?.scanMs;
+    if (scanMs && !this.#scanTimer) {
+      this.#scanTimer = setInterval(() => {
+        this.#resume().catch((err: unknown) => this.#d.log.warn({ err }, 'could not look for rollouts to take over'));
+      }, scanMs);
+      this.#scanTimer.unref();
+    }
+  }
+
+  async #resume(): Promise<void> {
+    for (const r of await this.#d.store.unfinishedRollouts()) {
+      if (this.#driving.has(r.id) || this.#stopped) continue;
+      void this.#drive(r.id, () => this.#d.log.info({ rollout: r.id, spec: r.spec, batch: r.currentBatch }, 'resuming rollout'));
     }
   }
 
   stop(): void {
     this.#stopped = true;
+    clearInterval(this.#scanTimer);
   }
 
   /** Starts rolling `revision` of `spec` out to `targets`. */
@@ -271,15 +296,17 @@ export class RolloutEngine {
     this.#changed(id);
   }
 
-  async #drive(id: string): Promise<void> {
+  async #drive(id: string, claimed?: () => void): Promise<void> {
     if (this.#driving.has(id)) return;
     this.#driving.add(id);
+    this.#lost.delete(id);
     let drove = false;
     try {
       // With shared leases another replica may be driving it; its changes reach watchers over the bus.
       if (!(await this.#leases.claim(id))) return;
       drove = true;
-      while (!this.#stopped) {
+      claimed?.();
+      while (!this.#stopped && !this.#lost.has(id)) {
         const r = await this.#get(id);
         if (r.state === RolloutState.Running) {
           if (!(await this.#runBatch(r))) return;
@@ -296,7 +323,7 @@ export class RolloutEngine {
     } finally {
       this.#driving.delete(id);
       // Stopping keeps the lease until it runs out (another replica takes over after that).
-      if (drove && !this.#stopped) await this.#leases.release(id).catch((err: unknown) => this.#d.log.error({ err, rollout: id }, 'could not release the lease of a rollout'));
+      if (drove && !this.#stopped && !this.#lost.delete(id)) await this.#leases.release(id).catch((err: unknown) => this.#d.log.error({ err, rollout: id }, 'could not release the lease of a rollout'));
     }
   }
 
