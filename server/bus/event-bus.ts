@@ -8,6 +8,12 @@ export interface EventBus {
   publish<T>(topic: string, event: T): void;
   /** Calls `handler` with every event published on `topic` from now on; returns the unsubscribe function. */
   subscribe<T>(topic: string, handler: (event: T) => void): () => void;
+  /**
+   * A number that changes whenever this server stops or starts hearing the other servers (what
+   * they publish while it does not is not delivered here): equal at two moments means nothing was
+   * missed between them. Absent on a bus that never misses anything (in-process).
+   */
+  outages?(): number;
 }
 
 /** The topic of one job's events (JobEvent). */

@@ -211,6 +211,36 @@ describe('JobDispatcher', () => {
     expect(heard.filter((e) => e === 'done')).toHaveLength(1);
   });
 
+  it('stores and acknowledges events the store refused a moment ago, without the agent sending them again', async () => {
+    const s = await setup(1);
+    db = s.db;
+    s.hub.online.add('n-1');
+    const acks: number[] = [];
+    const send = s.hub.send.bind(s.hub);
+    s.hub.send = (nodeId, message) => {
+      if (message.body?.$case === 'ack') acks.push(Number(message.body.value.seq));
+      return send(nodeId, message);
+    };
+    const job = await s.dispatcher.startJob(request({}), 'test');
+    // The database is away for the first write of the agent's events.
+    const write = s.db.jobs.write.bind(s.db.jobs);
+    let refused = 0;
+    s.db.jobs.write = async (batch) => {
+      if (batch.output?.length && refused++ === 0) throw new Error('connection terminated');
+      return write(batch);
+    };
+    s.dispatcher.onExecEvent('n-1', { jobId: job.id, seq: 1, atUnixMs: 5, body: { $case: 'output', value: { stream: 1, data: Buffer.from('kept\n') } } });
+    answer(s.dispatcher, 'n-1', job.id);
+    await flushed();
+    expect(acks).toEqual([]);
+    await vi.waitFor(() => expect(acks).toEqual([2]), { timeout: 3000 });
+    expect((await s.dispatcher.describe(job.id)).done).toBe(true);
+    const output = await s.dispatcher.storedOutput(job.id);
+    const texts: string[] = [];
+    for await (const o of output) texts.push(Buffer.from(o.data).toString());
+    expect(texts).toEqual(['kept\n']);
+  });
+
   it('queues offline nodes with --queue and dispatches them when they come back', async () => {
     const s = await setup(3);
     db = s.db;
@@ -330,6 +360,23 @@ describe('JobDispatcher', () => {
       for (const e of events) bus.publish(`job.${job.id}`, e);
       driver.dispatcher.onExecEvent('n-1', { jobId: job.id, seq: 2, atUnixMs: 6, body: { $case: 'output', value: { stream: 1, data: Buffer.from('world\n') } } });
       await vi.waitFor(() => expect(heard).toEqual(['job', 'hello\n', 'world\n']));
+    });
+
+    it('gives a follower whose bus missed the output and the end both, from the store', async () => {
+      const bus = new LocalBus();
+      const d = await setup(1, undefined);
+      db = d.db;
+      const driver = await setup(0, { db: d.db, bus });
+      driver.hub.online.add('n-1');
+      const job = await driver.dispatcher.startJob(request({}), 'test');
+      // The follower's replica hears nothing of the bus (its listening connection is down).
+      const follower = await setup(0, { db: d.db, bus: new LocalBus(), leases: heldElsewhere(), scanMs: 50 });
+      const heard: string[] = [];
+      const stop = await follower.dispatcher.follow(job.id, (e) => void heard.push(e.body?.$case === 'output' ? Buffer.from(e.body.value.data).toString() : e.body!.$case));
+      driver.dispatcher.onExecEvent('n-1', { jobId: job.id, seq: 1, atUnixMs: 5, body: { $case: 'output', value: { stream: 1, data: Buffer.from('missed\n') } } });
+      driver.dispatcher.onExecEvent('n-1', { jobId: job.id, seq: 2, atUnixMs: 6, body: { $case: 'finished', value: { exitCode: 0, signal: '', timedOut: false, error: '' } } });
+      await vi.waitFor(() => expect(heard).toEqual(['job', 'missed\n', 'done']), { timeout: 2000 });
+      stop();
     });
   });
 });

@@ -29,6 +29,8 @@ import { concurrencyLimit } from './concurrency';
 export const LOST_GRACE_MS = 30_000;
 const MAX_COMMAND_BYTES = 64 * 1024;
 const MAX_TIMEOUT_MS = 7 * 86_400_000;
+/** Agent events held in memory while the store is away, at most (see #retryLater). */
+const RETAINED_EVENTS = 200_000;
 /** Stored output chunks read per query when replaying a job. */
 const OUTPUT_PAGE = 256;
 
@@ -225,6 +227,8 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     clearInterval(this.#scanTimer);
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     await this.#flush();
     this.#saveDirty();
     await this.#writing;
@@ -347,24 +351,52 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     let stopped = false;
     let replaying = true;
     let ended = false;
+    /** A catch-up from the store is running; the end was sent (it is sent once). */
+    let catching = false;
+    let endSent = false;
+    const end = async (value: Job) => {
+      if (endSent || stopped) return;
+      endSent = true;
+      await send({ body: { $case: 'done', value } });
+    };
     const held: BusJobEvent[] = [];
-    /** The highest output seq sent per node, and the last stored position replayed. */
-    const sent = new Map<string, number>();
+    // Output sent, per node: up to a seq by the first replay (stored in seq order), and each seq
+    // sent after it (live, or by the catch-up, which fills what a bus outage missed).
+    const replayed = new Map<string, number>();
+    const sentLater = new Map<string, Set<number>>();
+    /** True the first time a chunk is offered; `later`: noted as sent after the first replay. */
+    const first = (nodeId: string, seq: number, later: boolean) => {
+      if (seq <= (replayed.get(nodeId) ?? 0)) return false;
+      let seen = sentLater.get(nodeId);
+      if (seen?.has(seq)) return false;
+      if (!later) replayed.set(nodeId, seq);
+      else {
+        if (!seen) sentLater.set(nodeId, (seen = new Set()));
+        seen.add(seq);
+      }
+      return true;
+    };
+    /** The last stored position the first replay read. */
     let position = 0;
+    let firstReplay = true;
     const deliver = (event: BusJobEvent) => {
       if (ended) return;
       const body = event.body;
-      if (body?.$case === 'output' && event.seq !== undefined) {
-        if (event.seq <= (sent.get(body.value.nodeId) ?? 0)) return;
-        sent.set(body.value.nodeId, event.seq);
+      if (body?.$case === 'output' && event.seq !== undefined && !first(body.value.nodeId, event.seq, true)) return;
+      if (body?.$case === 'done') {
+        finish();
+        // The bus missed events since this follow began: what it missed is in the store.
+        if ((this.#bus.outages?.() ?? 0) !== outagesAt) void catchUp(body.value);
+        else void end(body.value);
+        return;
       }
-      if (body?.$case === 'done') finish();
       void send({ body });
     };
     const live = (event: BusJobEvent) => {
       if (replaying) held.push(event);
       else deliver(event);
     };
+    const outagesAt = this.#bus.outages?.() ?? 0;
     let unsubscribe = this.#bus.subscribe(jobTopic(jobId), live);
     let timer: NodeJS.Timeout | undefined;
     const finish = () => {
@@ -391,15 +423,15 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
       unsubscribe = () => {};
       held.length = 0;
     }
-    /** Sends stored output after `position` up to `upTo`, noting each chunk's seq. */
+    /** Sends stored output after `position` up to `upTo` that was not sent yet. */
     const replay = async (upTo: number) => {
+      const later = !firstReplay;
       for await (const chunk of this.#outputBetween(job, position, upTo)) {
         if (stopped) return;
-        position = chunk.rowid;
-        if (chunk.seq <= (sent.get(chunk.value.nodeId) ?? 0)) continue;
-        sent.set(chunk.value.nodeId, chunk.seq);
-        await send({ body: { $case: 'output', value: chunk.value } });
+        if (!later) position = chunk.rowid;
+        if (first(chunk.value.nodeId, chunk.seq, later)) await send({ body: { $case: 'output', value: chunk.value } });
       }
+      firstReplay = false;
     };
     void (async () => {
       await send({ body: { $case: 'job', value: job } });
@@ -408,7 +440,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
       replaying = false;
       if (job.done) {
         ended = true;
-        await send({ body: { $case: 'done', value: job } });
+        await end(job);
         return;
       }
       for (const event of held.splice(0)) deliver(event);
@@ -417,19 +449,20 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
       this.#log.error({ err, job: jobId }, 'following a job failed');
       stop();
     });
-    // The job ended and its 'done' was not heard (a bus that reconnected): the rest from the store.
-    let catching = false;
-    const catchUp = async () => {
-      if (catching || ended) return;
+    // The job ended and the bus missed its 'done' (given: heard, but output may have been missed):
+    // the rest of the output from the store, then the end.
+    const catchUp = async (done?: Job) => {
+      if (endSent || (catching && !done)) return;
       catching = true;
       try {
-        const stored = await this.#jobs.get(jobId);
-        if (!stored || stored.finishedAt === null || ended) return;
-        const now = await this.#describeNow(jobId);
-        await replay(await this.#jobs.lastOutputRowid(jobId));
-        if (ended || stopped) return;
+        if (!done) {
+          const stored = await this.#jobs.get(jobId);
+          if (!stored || stored.finishedAt === null) return;
+        }
+        const now = done ?? (await this.#describeNow(jobId));
         finish();
-        await send({ body: { $case: 'done', value: now } });
+        await replay(await this.#jobs.lastOutputRowid(jobId));
+        await end(now);
       } catch (err) {
         this.#log.warn({ err, job: jobId }, 'could not check whether a followed job ended');
       } finally {
@@ -482,11 +515,34 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
   // --- internals --------------------------------------------------------------------------
 
   /**
+   * A batch the store did not take (the database is down or restarting) is tried again a second
+   * later, before newer events, so nothing waits for the agents to reconnect; nothing is
+   * acknowledged until it is stored. Past RETAINED_EVENTS held, a batch is dropped instead: its
+   * agents still have it and send it again when they reconnect.
+   */
+  #retryLater(batch: { nodeId: string; event: ExecEvent }[]): void {
+    if (this.#inbox.length + batch.length > RETAINED_EVENTS) {
+      this.#log.error({ events: batch.length }, 'the store is away and too many agent events wait; dropping these until their agents reconnect and send them again');
+      return;
+    }
+    this.#inbox = [...batch, ...this.#inbox];
+    if (this.#retryTimer) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#flush();
+    }, 1000);
+    this.#retryTimer.unref();
+  }
+
+  #retryTimer: NodeJS.Timeout | undefined;
+
+  /**
    * Stores a batch of agent events at once, then acknowledges and publishes them. When the store
-   * fails nothing is acknowledged, so the agents keep these events and send them again.
+   * fails nothing is acknowledged and the batch is tried again (#retryLater).
    */
   async #flush(): Promise<void> {
     this.#flushScheduled = false;
+    if (this.#retryTimer) return; // the retry flushes everything waiting
     const batch = this.#inbox;
     this.#inbox = [];
     if (batch.length === 0) return;
@@ -497,7 +553,8 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
         if (!this.#active.has(event.jobId) && !stored.has(event.jobId)) stored.set(event.jobId, new Map((await this.#jobs.runs(event.jobId)).map((r) => [r.nodeId, r])));
       }
     } catch (err) {
-      this.#log.error({ err }, 'could not read the runs of finished jobs; the agents will send their events again');
+      this.#log.error({ err }, 'could not read the runs of jobs driven elsewhere; trying again in a second');
+      this.#retryLater(batch);
       return;
     }
     const acks = new Map<string, { nodeId: string; jobId: string; seq: number }>();
@@ -559,9 +616,10 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
       try {
         fresh = await this.#jobs.write({ output, runs: runs.map((r) => ({ ...r })) });
       } catch (err) {
-        this.#log.error({ err }, 'could not store agent events; the agents will send them again');
+        this.#log.error({ err }, 'could not store agent events; trying again in a second');
         // The runs changed in memory are stored with the next batch.
         for (const run of runs) this.#markDirty(run);
+        this.#retryLater(batch);
         return;
       }
       const replayed = new Set(outputEvents.filter((_, i) => !fresh[i]));

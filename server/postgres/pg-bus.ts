@@ -105,6 +105,13 @@ export class PgBus implements EventBus {
     return this.#local.subscribe(topic, handler);
   }
 
+  #outages = 0;
+
+  outages(): number {
+    // Odd while not listening: the number changes when hearing stops and when it starts again.
+    return this.#outages * 2 + (this.#listener ? 0 : 1);
+  }
+
   /** Stops listening; events published before this are still sent. */
   async close(): Promise<void> {
     await new Promise((r) => setImmediate(r));
@@ -181,6 +188,7 @@ export class PgBus implements EventBus {
   #lost(client: pg.Client, err?: Error): void {
     if (this.#closed || this.#listener !== client) return;
     this.#listener = null;
+    this.#outages++;
     this.#log.warn({ err }, 'lost the connection that hears other replicas; reconnecting');
     client.end().catch(() => {});
     const retry = (delay: number) => {
