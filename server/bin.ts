@@ -9,8 +9,8 @@ import { checkStoreUrl, optionsFromEnv, parseListen, parseNats, parseOptions, ty
 import { NatsAuthority } from './nats-authority';
 import { bannerText } from './banner';
 import { startServer } from './server';
-import { backup, restore, runDoctor } from './ops';
-import { PgKeyMaterial, migratePg, openPgPool, readMasterKey, redactUrl } from './postgres';
+import { backup, restore, runDoctor, type DoctorCheck } from './ops';
+import { PgKeyMaterial, migratePg, openPgPool, readMasterKey, redactUrl, runClusterDoctor } from './postgres';
 import { readEnv } from '../common/env';
 import { Program, envHelp, envOption } from '../common/env';
 
@@ -186,15 +186,25 @@ program
 
 program
   .command('doctor')
-  .description('check a data directory (disk, database, schema, CA and certificates, NATS keys); read-only, safe while the server runs')
+  .description('check a data directory (disk, database, schema, CA and certificates, NATS keys), or with --store a fleet on PostgreSQL (database, clock, schema, master key, replicas, drivers); read-only, safe while servers run')
   .addOption(envOption(new Option('-d, --data <dir>', 'the fleet-server data directory'), 'FLEET_DATA'))
+  .addOption(envOption(new Option('--store <url>', 'check the fleet in this PostgreSQL database instead (postgres://user@host:port/db)'), 'FLEET_STORE'))
   .addOption(envOption(new Option('--nats <urls>', 'NATS is configured (missing NATS keys are then a failure)'), 'FLEET_NATS'))
   .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
-  .addHelpText('after', '\nExit code 0 when no check fails (warnings allowed), 1 otherwise.')
-  .action((opts: { data: string; nats?: string; output: string }) => {
-    refuseOnPostgres('doctor');
+  .addHelpText('after', '\nWith --store, FLEET_MASTER_KEY_FILE names the master key to check. Exit code 0 when no check fails (warnings allowed), 1 otherwise.')
+  .action(async (opts: { data: string; store?: string; nats?: string; output: string }) => {
     try {
-      const checks = runDoctor(opts.data, { natsConfigured: Boolean(opts.nats) });
+      let checks: DoctorCheck[];
+      if (opts.store) {
+        const pool = await openPgPool(checkStoreUrl(opts.store), { migrate: false, max: 1 });
+        try {
+          checks = await runClusterDoctor(pool, { masterKeyFile: readEnv('FLEET_MASTER_KEY_FILE') });
+        } finally {
+          await pool.end();
+        }
+      } else {
+        checks = runDoctor(opts.data, { natsConfigured: Boolean(opts.nats) });
+      }
       const failed = checks.some((c) => c.status === 'fail');
       if (opts.output === 'json') process.stdout.write(JSON.stringify({ ok: !failed, checks }, null, 2) + '\n');
       else for (const c of checks) process.stdout.write(`${c.status.padEnd(4)}  ${c.name.padEnd(26)} ${c.detail}\n`);

@@ -11,6 +11,8 @@ export interface MetricSources {
   nodes(): Promise<{ enrolled: number; online: number }>;
   /** Open remote shell sessions. */
   openShells(): number;
+  /** Agent links held by this server (with replicas, `nodes` counts every replica's). */
+  links?(): number;
 }
 
 /** Which side of the server saw a request: the gRPC Control port or the HTTPS port. */
@@ -42,9 +44,22 @@ export class Metrics {
   readonly #authFailures: Counter<'via'>;
   readonly #internalErrors: Counter<'via'>;
 
-  constructor(sources: MetricSources) {
+  /**
+   * `replica`: with several replicas, this one's id, added as the label `replica` to every metric
+   * (gauges of the whole fleet, such as fleet_nodes, read the same on every replica).
+   */
+  constructor(sources: MetricSources, options: { replica?: string } = {}) {
     const registers = [this.registry];
+    if (options.replica) this.registry.setDefaultLabels({ replica: options.replica });
     collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'fleet_agent_links',
+      help: 'Agents connected to this server now.',
+      registers,
+      collect() {
+        this.set(sources.links?.() ?? 0);
+      },
+    });
     new Gauge({
       name: 'fleet_nodes',
       help: 'Enrolled nodes by connection state (online: an agent is connected now).',

@@ -76,7 +76,10 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const firstAdminToken = await auth.bootstrapAdmin();
   if (firstAdminToken) await audit.record({ actor: 'server', action: 'token.api.create', target: 'first admin', ok: true });
 
-  const metrics = new Metrics({ nodes: async () => ({ enrolled: await nodes.count(), online: links.onlineCount() }), openShells: () => shells.openCount });
+  const metrics = new Metrics(
+    { nodes: async () => ({ enrolled: await nodes.count(), online: links.onlineCount() }), openShells: () => shells.openCount, links: () => hub.onlineCount() },
+    { replica: infra.cluster?.replica },
+  );
   const hub = new AgentHub({ nodes, audit, log: log.child({ part: 'agents' }), offlineAfterMs: options.offlineAfterMs, heartbeatMs: options.heartbeatMs });
   // With replicas: every replica's links, and messages routed to the replica holding a node's link.
   const cluster = infra.cluster && new ClusterLinks({ hub, bus: infra.bus, ...infra.cluster, log: log.child({ part: 'cluster' }) });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestPostgres } from '../server/postgres/test-postgres';
-import { Fleet, waitFor } from './harness';
+import { Fleet, runNode, waitFor } from './harness';
 
 interface JobJson {
   id: string;
@@ -23,12 +23,13 @@ describe('jobs across replicas', () => {
   let b: Fleet;
   let c: Fleet;
   const names = ['ha-a1', 'ha-a2', 'ha-c1', 'ha-c2'];
+  let serverEnv: Record<string, string>;
 
   beforeAll(async () => {
     pg = await TestPostgres.start();
     const keyFile = join(mkdtempSync(join(tmpdir(), 'fleet-key-')), 'master.key');
     writeFileSync(keyFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
-    const serverEnv = { FLEET_STORE: await pg.database(), FLEET_MASTER_KEY_FILE: keyFile };
+    serverEnv = { FLEET_STORE: await pg.database(), FLEET_MASTER_KEY_FILE: keyFile };
     a = new Fleet({ serverEnv });
     b = new Fleet({ serverEnv });
     c = new Fleet({ serverEnv });
@@ -86,5 +87,23 @@ describe('jobs across replicas', () => {
     const job = await c.json<JobJson>(['jobs', 'show', id]);
     expect(job.done).toBe(true);
     expect(job.runs.map((r) => r.state)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+  }, 60_000);
+
+  it('has doctor report the replicas alive with their agents, the one killed as silent, and a wrong master key as a failure', async () => {
+    const server = join(process.cwd(), 'dist', 'fleet-server.js');
+    // b was killed above; the others beat every 2 s and count it dead after 10 s.
+    await new Promise((r) => setTimeout(r, 11_000));
+    const r = await runNode([server, 'doctor', '-o', 'json'], serverEnv);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const checks = new Map((JSON.parse(r.stdout) as { checks: { name: string; status: string; detail: string }[] }).checks.map((c) => [c.name, c]));
+    expect([...checks.keys()]).toEqual(['database', 'clock', 'schema', 'master key', 'replicas', 'silent replicas', 'drivers']);
+    expect(checks.get('replicas')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^2 alive: .*\(2 agents\), .*\(2 agents\)$/) });
+    expect(checks.get('silent replicas')!.status).toBe('warn');
+    expect(checks.get('master key')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/opens the key material; the CA is valid for \d+ more days/) });
+    const otherKey = join(mkdtempSync(join(tmpdir(), 'fleet-key-')), 'other.key');
+    writeFileSync(otherKey, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+    const wrong = await runNode([server, 'doctor'], { ...serverEnv, FLEET_MASTER_KEY_FILE: otherKey });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toMatch(/^fail  master key +cannot open the key material with /m);
   }, 60_000);
 });

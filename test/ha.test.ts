@@ -6,6 +6,7 @@
 // takes it over and every node converges.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -89,13 +90,35 @@ describe('three replicas behind HAProxy', () => {
     postgres?.stop();
   });
 
+  /** A replica's /metrics, read with the admin token. */
+  const metricsOf = (r: Fleet) =>
+    new Promise<string>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: r.httpsPort, path: '/metrics', rejectUnauthorized: false, headers: { authorization: `Bearer ${r.adminToken}` } }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`/metrics: ${res.statusCode} ${body}`))));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
   /** Lines of output per node, sorted. */
   const lines = (stdout: string) => stdout.trim().split('\n').sort();
 
-  it('spreads the agents over the replicas', async () => {
+  it('spreads the agents over the replicas; each replica\'s metrics carry its id and its share of the links', async () => {
     const { rows } = await db.query<{ replica: string; n: number }>('SELECT replica, count(*)::int AS n FROM agent_links GROUP BY replica');
     expect(rows.map((r) => r.n).reduce((x, y) => x + y, 0)).toBe(AGENTS);
     expect(rows.length).toBe(3);
+    const links = new Map<string, number>();
+    for (const r of replicas) {
+      const text = await metricsOf(r);
+      const m = /^fleet_agent_links\{replica="([^"]+)"\} (\d+)$/m.exec(text);
+      expect(m, text.slice(0, 500)).not.toBeNull();
+      links.set(m![1]!, Number(m![2]));
+      // The fleet's own gauges are the same on every replica.
+      expect(text).toMatch(new RegExp(`^fleet_nodes\\{state="online",replica="${m![1]}"\\} ${AGENTS}$`, 'm'));
+    }
+    expect(links).toEqual(new Map(rows.map((r) => [r.replica, r.n])));
   });
 
   it('applies a spec through any replica to the nodes of every replica', async () => {

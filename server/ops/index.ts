@@ -1,3 +1,3 @@
 // Public surface of the server's operator commands: online backup and restore, and doctor.
 export { backup, restore } from './backup';
-export { runDoctor } from './doctor';
+export { runDoctor, type DoctorCheck } from './doctor';

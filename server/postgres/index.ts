@@ -20,3 +20,4 @@ export { PgSignInLimits } from './pg-sign-in-limits';
 export { PgWebSessions } from './pg-web-sessions';
 export { MasterKey, PgKeyMaterial, readMasterKey } from './pg-key-material';
 export { PgLinkDirectory } from './pg-link-directory';
+export { runClusterDoctor } from './pg-doctor';
