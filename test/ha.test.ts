@@ -3,7 +3,8 @@
 // converges every node. The replica driving a job is killed (-9) while the job runs: the agents it
 // held reconnect to the others, another replica takes the job over, and the job ends with every
 // node's output exactly once. Then the replica driving a rollout is killed mid-rollout: another
-// takes it over and every node converges.
+// takes it over and every node converges. `fleet-server doctor` then sees the one replica left and
+// the two killed ones.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:https';
@@ -13,7 +14,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestPostgres } from '../server/postgres/test-postgres';
 import { HaProxy } from './haproxy';
-import { Fleet, waitFor } from './harness';
+import { Fleet, runNode, waitFor } from './harness';
 
 const AGENTS = 20;
 
@@ -25,6 +26,7 @@ interface JobJson {
 
 describe('three replicas behind HAProxy', () => {
   let postgres: TestPostgres;
+  let serverEnv: Record<string, string>;
   let db: pg.Client;
   let replicas: Fleet[] = [];
   let ha: HaProxy;
@@ -57,12 +59,15 @@ describe('three replicas behind HAProxy', () => {
     const keyFile = join(mkdtempSync(join(tmpdir(), 'fleet-key-')), 'master.key');
     writeFileSync(keyFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
     const url = await postgres.database();
-    const serverEnv = { FLEET_STORE: url, FLEET_MASTER_KEY_FILE: keyFile };
+    serverEnv = { FLEET_STORE: url, FLEET_MASTER_KEY_FILE: keyFile };
     replicas = [new Fleet({ serverEnv }), new Fleet({ serverEnv }), new Fleet({ serverEnv })];
     await replicas[0]!.startServer();
     for (const r of replicas.slice(1)) {
       r.adminToken = replicas[0]!.adminToken;
       await r.startServer();
+      // Each replica can be reached directly too, past HAProxy.
+      const direct = await r.cli(['login', '--server', r.url, '--token', r.adminToken, '--ca-hash', `sha256:${r.caHash}`]);
+      if (direct.code !== 0) throw new Error(direct.stderr);
     }
     ha = await HaProxy.start(replicas);
     front = new Fleet();
@@ -128,6 +133,14 @@ describe('three replicas behind HAProxy', () => {
     expect(names.filter((n) => readIn(n, 'etc/hello.conf') !== `hello ${n}`)).toEqual([]);
   }, 60_000);
 
+  it('follows a job from a replica that does not drive it, to its end, with each node\'s output once', async () => {
+    const started = await replicas[0]!.cli(['exec', '--all', '--detach', '--', 'sh', '-c', 'echo start; sleep 2; echo end']);
+    expect(started.code, started.stderr).toBe(0);
+    const followed = await replicas[1]!.cli(['jobs', 'show', started.stdout.trim()]);
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(lines(followed.stdout)).toEqual(names.flatMap((n) => [`${n}: end`, `${n}: start`]).sort());
+  });
+
   it('ends a job whose driving replica is killed mid-run, each node\'s output once; the fleet goes on', async () => {
     const started = await front.cli(['exec', '--all', '--detach', '--timeout', '2m', '--', 'sh', '-c', 'echo begun; sleep 4; echo finished']);
     expect(started.code, started.stderr).toBe(0);
@@ -172,4 +185,26 @@ describe('three replicas behind HAProxy', () => {
     expect(state).toBe('succeeded');
     expect(names.filter((n) => readIn(n, 'etc/slow.mark') !== 'marked\n')).toEqual([]);
   }, 180_000);
+
+  it('has doctor report the replica left with every agent, the two killed as silent, and a wrong master key as a failure', async () => {
+    const server = join(process.cwd(), 'dist', 'fleet-server.js');
+    type Check = { name: string; status: string; detail: string };
+    // A replica silent for 10 s counts as dead; the second one was killed moments ago.
+    const checks = await waitFor('doctor to see both killed replicas as silent', async () => {
+      const r = await runNode([server, 'doctor', '-o', 'json'], serverEnv);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const all = new Map((JSON.parse(r.stdout) as { checks: Check[] }).checks.map((c) => [c.name, c]));
+      return /^1 alive/.test(all.get('replicas')?.detail ?? '') && all;
+    }, 20_000, 1000);
+    expect([...checks.keys()]).toEqual(['database', 'clock', 'schema', 'master key', 'replicas', 'silent replicas', 'drivers']);
+    expect(checks.get('replicas')).toMatchObject({ status: 'ok', detail: expect.stringMatching(new RegExp(`^1 alive: \\S+ \\(${AGENTS} agents\\)$`)) });
+    expect(checks.get('silent replicas')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/^\S+ \(silent \d+ s\), \S+ \(silent \d+ s\): stopped or cut off/) });
+    expect(checks.get('master key')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/opens the key material; the CA is valid for \d+ more days/) });
+    expect(checks.get('drivers')!.status).toBe('ok');
+    const otherKey = join(mkdtempSync(join(tmpdir(), 'fleet-key-')), 'other.key');
+    writeFileSync(otherKey, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+    const wrong = await runNode([server, 'doctor'], { ...serverEnv, FLEET_MASTER_KEY_FILE: otherKey });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toMatch(/^fail  master key +cannot open the key material with /m);
+  }, 60_000);
 });
