@@ -379,10 +379,17 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
     /** The last stored position the first replay read. */
     let position = 0;
     let firstReplay = true;
+    /** Each run's state as last sent, so a run event older than the job read first is not sent after it. */
+    const runStates = new Map<string, RunState>();
     const deliver = (event: BusJobEvent) => {
       if (ended) return;
       const body = event.body;
       if (body?.$case === 'output' && event.seq !== undefined && !first(body.value.nodeId, event.seq, true)) return;
+      if (body?.$case === 'run') {
+        const known = runStates.get(body.value.nodeId);
+        if (known !== undefined && runStateRank(body.value.state) < runStateRank(known)) return;
+        runStates.set(body.value.nodeId, body.value.state);
+      }
       if (body?.$case === 'done') {
         finish();
         // The bus missed events since this follow began: what it missed is in the store.
@@ -433,6 +440,7 @@ export class JobDispatcher implements Pick<AgentHubListener, 'onOnline' | 'onOff
       }
       firstReplay = false;
     };
+    for (const r of job.runs) runStates.set(r.nodeId, r.state);
     void (async () => {
       await send({ body: { $case: 'job', value: job } });
       await replay(last);
