@@ -19,6 +19,7 @@ export const Program = {
   Scripts: 'scripts in specs',
   Build: 'build scripts',
   Bench: 'benchmarks',
+  Tests: 'tests',
 } as const;
 export type Program = (typeof Program)[keyof typeof Program];
 
@@ -62,7 +63,7 @@ const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'si
 const compression = z.enum(['gzip', 'zstd'], { error: 'expected gzip or zstd' });
 
 const declare = <T>(v: EnvVar<T>): EnvVar<T> => v;
-const { Server, Agent, Cli, Installer, Launcher, Scripts, Build, Bench } = Program;
+const { Server, Agent, Cli, Installer, Launcher, Scripts, Build, Bench, Tests } = Program;
 
 /** The declarations, by name. */
 export const ENV = {
@@ -120,6 +121,7 @@ export const ENV = {
   FLEET_BUILD_COMPRESS: declare({ programs: [Build], description: 'Set to gzip to skip the slow zstd copy of the standalone agent (test builds).', defaultNote: 'zstd when installed', schema: compression }),
   FLEET_DISCOVERY_COMPRESS: declare({ programs: [Build], description: 'gzip or zstd for the PXE discovery image (scripts/build-discovery.mjs).', defaultNote: 'zstd when installed', schema: compression }),
   FLEET_BENCH_DIST: declare({ programs: [Bench], description: "A copy of dist/ for benchmarks to run instead of the tree's own build.", defaultNote: 'dist/', schema: text }),
+  FLEET_TEST_HA_FULL: declare({ programs: [Tests], description: 'Set to 1 for the full high-availability tests (`npm run test:ha`): the database crash under a 200-node job instead of 50.', defaultNote: 'off (50 nodes)', schema: onOff }),
 } as const satisfies Record<string, EnvVar<unknown>>;
 
 /** A declared variable's name. */

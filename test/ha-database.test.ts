@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestPostgres } from '../server/postgres/test-postgres';
+import { readEnv } from '../common/env';
 import { Fleet, Proc, waitFor } from './harness';
 
 // 200 agents with `npm run test:ha` (FLEET_TEST_HA_FULL=1); 50 in `npm test`, to keep CI short.
-const PER_REPLICA = process.env.FLEET_TEST_HA_FULL ? 100 : 25;
+const PER_REPLICA = readEnv('FLEET_TEST_HA_FULL') ? 100 : 25;
 const AGENT = join(process.cwd(), 'dist', 'fleet-agent.js');
 
 interface JobJson {
