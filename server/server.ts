@@ -16,7 +16,7 @@ import { addMetricsRoute, createWebApp, findInstallScript, startInstallServer, s
 import { addReflection } from './reflection';
 import { Releases } from './releases';
 import { AgentUpgrades } from './upgrades';
-import { ShellSessions } from './shells';
+import { ChannelRelay, ShellSessions } from './shells';
 import { openSqliteStores, type Stores } from './store';
 import { ApiAuth } from './auth';
 import type { ServerOptions } from './config';
@@ -131,7 +131,17 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     'grpc.http2.min_ping_interval_without_data_ms': 5000,
     interceptors: [controlRequestInterceptor(log.child({ part: 'control' }), metrics), malformedRequestInterceptor],
   });
-  const shells = new ShellSessions({ nodes, hub, commands, store: stores.sessions, audit, log: log.child({ part: 'shells' }), recordings: infra.recordings, limits: options.shell });
+  const shells = new ShellSessions({
+    nodes,
+    hub: links,
+    commands,
+    store: stores.sessions,
+    audit,
+    log: log.child({ part: 'shells' }),
+    recordings: infra.recordings,
+    limits: options.shell,
+    relay: cluster && new ChannelRelay(infra.bus, log.child({ part: 'shells' })),
+  });
   const agentHandlers: AgentTransportHandlers = { enroll: (req, peer) => enrollment.enroll(req, peer), connect: (conn) => hub.connect(conn), channel: (conn) => shells.channel(conn), renew: (peer, csr) => enrollment.renew(peer, csr), leave: (peer, reason) => enrollment.leave(peer, reason) };
   // Every configured transport (gRPC always, NATS beside it) serves the same hub and shells.
   const transports = await createServerTransports(options, { grpcServer, caPem: pki.caPem, natsCredentials: () => natsAuthority.serverCredentials(), log });

@@ -5,6 +5,7 @@
 // node's output exactly once. Then the replica driving a rollout is killed mid-rollout: another
 // takes it over and every node converges. `fleet-server doctor` then sees the one replica left and
 // the two killed ones.
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:https';
@@ -107,6 +108,21 @@ describe('three replicas behind HAProxy', () => {
       req.end();
     });
 
+  /** `fleet shell NODE -- sh -c SCRIPT` through HAProxy, with `input` on its standard input. */
+  const shell = (node: string, script: string, input: string) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const p = spawn(process.execPath, [join(process.cwd(), 'dist', 'fleet.js'), 'shell', node, '--', 'sh', '-c', script], {
+        env: { ...process.env, FLEET_CONFIG: front.configFile },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      p.stdin.end(input);
+      p.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+
   /** Lines of output per node, sorted. */
   const lines = (stdout: string) => stdout.trim().split('\n').sort();
 
@@ -139,6 +155,19 @@ describe('three replicas behind HAProxy', () => {
     const followed = await replicas[1]!.cli(['jobs', 'show', started.stdout.trim()]);
     expect(followed.code, followed.stderr).toBe(0);
     expect(lines(followed.stdout)).toEqual(names.flatMap((n) => [`${n}: end`, `${n}: start`]).sort());
+  });
+
+  it('opens shells through HAProxy whose agent channel lands on another replica, relayed both ways', async () => {
+    // HAProxy sends the CLI's connection and then the agent's channel to the next replica each:
+    // most of these shells are held on one replica while their channel reaches another.
+    for (const name of names.slice(0, 6)) {
+      // The agent's root directory is named after its node.
+      const r = await shell(name, 'read line; echo "$line from ${FLEET_AGENT_ROOT##*/}"; exit 3', 'hi\n');
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stdout).toBe(`hi from ${name}\n`);
+    }
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions WHERE exit_code = 3');
+    expect(rows[0]!.n).toBe(6);
   });
 
   it('ends a job whose driving replica is killed mid-run, each node\'s output once; the fleet goes on', async () => {

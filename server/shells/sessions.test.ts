@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ChannelFrame } from '../../proto/gen/fleet/v1/agent';
 import type { ChannelConnection } from '../../transport';
 import { LocalRecordings } from './local-recordings';
@@ -13,6 +13,8 @@ import type { AgentHub } from '../agent-hub';
 import type { CommandSender } from '../commands';
 import { openSqliteStores, type SessionStore } from '../store';
 import { ShellLimitError, ShellSession, ShellSessions, defaultShellLimits } from './sessions';
+import { ChannelRelay } from './channel-relay';
+import { LocalBus } from '../bus';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -98,6 +100,62 @@ describe('ShellSessions per-user limit', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
     expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(ShellLimitError);
     shells.stop();
+    await stores.close();
+  });
+});
+
+describe('ShellSessions across replicas', () => {
+  it('relays a channel the agent opened on another replica to the session, both ways, and ends both when the shell exits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fleet-shells-'));
+    dirs.push(dir);
+    const stores = openSqliteStores(':memory:');
+    await stores.nodes.insert({ id: 'n-1', name: 'web-1', labels: {}, facts: undefined, identity: { hostname: 'web-1', macs: [], dmiUuid: '', serial: '' }, certFingerprint: 'f', prevCertFingerprint: null, certNotAfter: 0, agentVersion: '1', joinTokenId: null, enrolledAt: 0, lastSeenAt: null });
+    const bus = new LocalBus();
+    const replica = () =>
+      new ShellSessions({
+        nodes: stores.nodes,
+        hub: { isOnline: () => true },
+        commands: { send: async () => true } as unknown as CommandSender,
+        store: stores.sessions,
+        audit: stores.audit,
+        log: silentLogger(),
+        recordings: new LocalRecordings(dir),
+        limits: defaultShellLimits(),
+        relay: new ChannelRelay(bus, silentLogger()),
+      });
+    const [held, reached] = [replica(), replica()];
+    const session = await held.open({ node: 'web-1', user: 'api:x', source: 'cli', cols: 80, rows: 24, argv: [], pty: false, term: 'xterm' });
+    const output: string[] = [];
+    let exit: number | undefined;
+    session.attach({ output: (data) => output.push(data.toString()), exit: (code) => (exit = code) });
+    // The agent's channel reaches the other replica.
+    const toAgent: ChannelFrame[] = [];
+    let fromAgent: (frame: ChannelFrame) => void = () => {};
+    let closed = false;
+    reached.channel({
+      nodeId: 'n-1',
+      credentialFingerprint: 'f',
+      send: (frame) => toAgent.push(frame) > 0,
+      close: () => void (closed = true),
+      onMessage: (handler) => (fromAgent = handler),
+      onClose: () => {},
+    });
+    fromAgent({ body: { $case: 'open', value: { channelId: session.id } } });
+    fromAgent({ body: { $case: 'data', value: Buffer.from('hello\n') } });
+    await vi.waitFor(() => expect(output).toEqual(['hello\n']));
+    session.write(Buffer.from('ls\n'));
+    expect(toAgent.flatMap((f) => (f.body?.$case === 'data' ? [Buffer.from(f.body.value).toString()] : []))).toEqual(['ls\n']);
+    fromAgent({ body: { $case: 'close', value: { exitCode: 3, reason: '' } } });
+    await vi.waitFor(() => expect(exit).toBe(3));
+    expect(closed).toBe(true);
+    // A channel for a session nobody holds is refused.
+    let refused: Error | undefined;
+    let stray: (frame: ChannelFrame) => void = () => {};
+    reached.channel({ nodeId: 'n-1', credentialFingerprint: 'f', send: () => true, close: (e) => void (refused = e), onMessage: (h) => (stray = h), onClose: () => {} });
+    stray({ body: { $case: 'open', value: { channelId: 's-nobody' } } });
+    await vi.waitFor(() => expect(refused?.message).toBe('no shell is waiting for this channel'));
+    held.stop();
+    reached.stop();
     await stores.close();
   });
 });

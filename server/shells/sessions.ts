@@ -11,7 +11,7 @@ import { ErrorKind, FleetError } from '../../common/errors';
 import type { ChannelFrame } from '../../proto/gen/fleet/v1/agent';
 import type { Session } from '../../proto/gen/fleet/v1/control';
 import type { ChannelConnection } from '../../transport';
-import type { AgentHub } from '../agent-hub';
+import type { Presence } from '../agent-hub';
 import { AgentRefusedError, NodeNotFoundError } from '../errors';
 import { newId } from '../ids';
 import type { CommandSender } from '../commands';
@@ -19,6 +19,7 @@ import type { AuditLog, NodeStore, SessionStore } from '../store';
 import { envDefault } from '../../common/env';
 import { Recording } from './recording';
 import type { RecordingStore } from './recording-store';
+import type { ChannelRelay } from './channel-relay';
 
 export interface ShellLimits {
   /** Open shells one user (API token) may have at once. */
@@ -227,7 +228,10 @@ export class ShellSession {
 export class ShellSessions {
   readonly limits: ShellLimits;
   readonly #nodes: NodeStore;
-  readonly #hub: AgentHub;
+  readonly #hub: Pick<Presence, 'isOnline'>;
+  readonly #relay: ChannelRelay | undefined;
+  /** Sessions opened here waiting for their channel on another replica: stop waiting. */
+  readonly #remoteWaits = new Map<string, () => void>();
   readonly #commands: CommandSender;
   readonly #store: SessionStore;
   readonly #audit: AuditLog;
@@ -240,9 +244,24 @@ export class ShellSessions {
   readonly #opening = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(deps: { nodes: NodeStore; hub: AgentHub; commands: CommandSender; store: SessionStore; audit: AuditLog; log: Logger; recordings: RecordingStore; limits: ShellLimits }) {
+  /**
+   * `hub`: which nodes are online (every replica's, with replicas). `relay`: with replicas, how a
+   * channel the agent opened on another replica reaches the session here, and back.
+   */
+  constructor(deps: {
+    nodes: NodeStore;
+    hub: Pick<Presence, 'isOnline'>;
+    commands: CommandSender;
+    store: SessionStore;
+    audit: AuditLog;
+    log: Logger;
+    recordings: RecordingStore;
+    limits: ShellLimits;
+    relay?: ChannelRelay;
+  }) {
     this.#nodes = deps.nodes;
     this.#hub = deps.hub;
+    this.#relay = deps.relay;
     this.#commands = deps.commands;
     this.#store = deps.store;
     this.#audit = deps.audit;
@@ -261,9 +280,13 @@ export class ShellSessions {
     return this.#recordings.open(id);
   }
 
-  /** Marks the sessions open when the server last stopped as ended, and starts the idle timer. */
+  /**
+   * Marks the sessions open when the server last stopped as ended, and starts the idle timer.
+   * With replicas, sessions open in the store may be held by another replica: none is marked (a
+   * replica that died leaves its sessions open in the history; see docs/high-availability.md).
+   */
   async start(): Promise<void> {
-    await this.#store.closeDangling(Date.now());
+    if (!this.#relay) await this.#store.closeDangling(Date.now());
     this.#timer = setInterval(() => {
       const now = Date.now();
       for (const s of this.#open.values()) {
@@ -335,32 +358,73 @@ export class ShellSessions {
       id,
       setTimeout(() => session.end(-1, 'the agent did not open the shell in time'), OPEN_TIMEOUT_MS),
     );
+    if (this.#relay) this.#remoteWaits.set(id, this.#relay.await(id, node.id, (channel) => this.#pair(id, channel)));
     this.#log.info({ session: id, node: node.name, user: req.user, source: req.source }, 'shell opening');
     return session;
   }
 
-  /** Transport entry point: an agent opened a channel; the first frame says which session. */
+  /**
+   * Transport entry point: an agent opened a channel; the first frame says which session. A
+   * session another replica holds gets the channel relayed to it (with replicas).
+   */
   channel(connection: ChannelConnection): void {
-    let bound = false;
+    let state: 'first' | 'looking' | 'done' = 'first';
+    const early: ChannelFrame[] = [];
+    let relayed: ((frame: ChannelFrame) => void) | undefined;
     connection.onMessage((frame) => {
-      if (bound) return;
-      bound = true;
-      const id = frame.body?.$case === 'open' ? frame.body.value.channelId : '';
-      const session = this.#open.get(id);
-      if (!session || session.nodeId !== connection.nodeId || !this.#pendingOpen.has(id)) {
-        connection.close(new AgentRefusedError('no shell is waiting for this channel'));
+      if (relayed) return relayed(frame);
+      if (state === 'looking') {
+        early.push(frame);
         return;
       }
-      clearTimeout(this.#pendingOpen.get(id));
-      this.#pendingOpen.delete(id);
-      session.bind(connection);
+      if (state === 'done') return;
+      const id = frame.body?.$case === 'open' ? frame.body.value.channelId : '';
+      if (this.#open.has(id) || !this.#relay) {
+        state = 'done';
+        if (!this.#pair(id, connection)) connection.close(new AgentRefusedError('no shell is waiting for this channel'));
+        return;
+      }
+      state = 'looking';
+      early.push(frame);
+      void this.#heldElsewhere(id, connection.nodeId).then(
+        (held) => {
+          state = 'done';
+          if (!held || !this.#relay) return connection.close(new AgentRefusedError('no shell is waiting for this channel'));
+          relayed = this.#relay.forward(connection, id, early.splice(0), this.limits.idleMs);
+        },
+        (err: unknown) => {
+          state = 'done';
+          this.#log.error({ err, session: id }, 'could not look a shell session up');
+          connection.close(new AgentRefusedError('could not look the shell session up; try again'));
+        },
+      );
     });
+  }
+
+  /** Pairs a channel with the session here waiting for it; false when none is. */
+  #pair(id: string, channel: ChannelConnection): boolean {
+    const session = this.#open.get(id);
+    if (!session || session.nodeId !== channel.nodeId || !this.#pendingOpen.has(id)) return false;
+    clearTimeout(this.#pendingOpen.get(id));
+    this.#pendingOpen.delete(id);
+    this.#remoteWaits.get(id)?.();
+    this.#remoteWaits.delete(id);
+    session.bind(channel);
+    return true;
+  }
+
+  /** True when session `id` of node `nodeId` is open on another replica (stored, not ended, within the longest a shell may last). */
+  async #heldElsewhere(id: string, nodeId: string): Promise<boolean> {
+    const record = await this.#store.get(id);
+    return record !== undefined && record.nodeId === nodeId && record.endedUnixMs === 0 && Date.now() - record.startedUnixMs < this.limits.maxMs;
   }
 
   /** Called by a session when it ends: store, audit and forget it. */
   ended(session: ShellSession): void {
     clearTimeout(this.#pendingOpen.get(session.id));
     this.#pendingOpen.delete(session.id);
+    this.#remoteWaits.get(session.id)?.();
+    this.#remoteWaits.delete(session.id);
     this.#open.delete(session.id);
     this.#recentlyEnded.set(session.id, session);
     setTimeout(() => this.#recentlyEnded.delete(session.id), this.limits.reattachGraceMs).unref();
