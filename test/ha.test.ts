@@ -127,19 +127,21 @@ describe('three replicas behind HAProxy', () => {
   const lines = (stdout: string) => stdout.trim().split('\n').sort();
 
   it('spreads the agents over the replicas; each replica\'s metrics carry its id and its share of the links', async () => {
-    const { rows } = await db.query<{ replica: string; n: number }>('SELECT replica, count(*)::int AS n FROM agent_links GROUP BY replica');
-    expect(rows.map((r) => r.n).reduce((x, y) => x + y, 0)).toBe(AGENTS);
-    expect(rows.length).toBe(3);
-    const links = new Map<string, number>();
-    for (const r of replicas) {
-      const text = await metricsOf(r);
-      const m = /^fleet_agent_links\{replica="([^"]+)"\} (\d+)$/m.exec(text);
-      expect(m, text.slice(0, 500)).not.toBeNull();
-      links.set(m![1]!, Number(m![2]));
-      // The fleet's own gauges are the same on every replica.
-      expect(text).toMatch(new RegExp(`^fleet_nodes\\{state="online",replica="${m![1]}"\\} ${AGENTS}$`, 'm'));
-    }
-    expect(links).toEqual(new Map(rows.map((r) => [r.replica, r.n])));
+    // Each replica records its links and hears the others' a moment after the agents are online.
+    await waitFor('every replica to see every agent, and the links recorded', async () => {
+      const { rows } = await db.query<{ replica: string; n: number }>('SELECT replica, count(*)::int AS n FROM agent_links GROUP BY replica');
+      const links = new Map<string, number>();
+      for (const r of replicas) {
+        const text = await metricsOf(r);
+        const m = /^fleet_agent_links\{replica="([^"]+)"\} (\d+)$/m.exec(text);
+        if (!m) throw new Error(`no fleet_agent_links in ${text.slice(0, 500)}`);
+        links.set(m[1]!, Number(m[2]));
+        // The fleet's own gauges read the same on every replica.
+        if (!new RegExp(`^fleet_nodes\\{state="online",replica="${m[1]}"\\} ${AGENTS}$`, 'm').test(text)) return false;
+      }
+      const recorded = new Map(rows.map((r) => [r.replica, r.n]));
+      return rows.length === 3 && [...links].every(([replica, n]) => recorded.get(replica) === n) && [...links.values()].reduce((x, y) => x + y, 0) === AGENTS;
+    }, 15_000, 250);
   });
 
   it('applies a spec through any replica to the nodes of every replica', async () => {
